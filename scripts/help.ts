@@ -1,0 +1,38 @@
+import { AREAS, defineScript } from "../lib/cli/index.ts";
+import { loadScripts } from "../lib/cli/registry.ts";
+
+export default defineScript(import.meta, {
+  name: "help",
+  area: "dev",
+  summary: "list every script with its purpose and the Taskfile target it replaces",
+  replaces: ["--list", "default"],
+  examples: ["bun scripts/help.ts", "bun scripts/help.ts --json | jq '.[].task'"],
+  async run({ out, root, json }) {
+    const scripts = await loadScripts(root);
+    if (json) {
+      out.result(
+        scripts.map((s) => ({
+          script: s.file,
+          task: s.task,
+          area: s.def.area,
+          summary: s.def.summary,
+          replaces: s.def.replaces,
+          mutates: s.def.mutates === true,
+          live: s.def.live === true,
+        })),
+      );
+      return;
+    }
+    for (const area of AREAS) {
+      const inArea = scripts.filter((s) => s.def.area === area);
+      if (inArea.length === 0) continue;
+      out.line(out.bold(area));
+      out.printTable(
+        ["script", "mise task", "purpose", "replaces"],
+        inArea.map((s) => [s.file, s.task, s.def.summary, s.def.replaces.join(", ") || "(new)"]),
+      );
+      out.line();
+    }
+    out.line(`${scripts.length} scripts. Run any with --help for its flags; \`mise run <task>\` runs the same script.`);
+  },
+});
