@@ -1,0 +1,1027 @@
+/**
+ * loadRepo(root): reads talos/, kubernetes/ and .mise.toml into the ClusterModel (see model.ts).
+ * Synchronous file reads and one YAML parse per file keep it fast (every script calls it on start).
+ */
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { LineCounter, isMap, isPair, isScalar, isSeq, parseAllDocuments, type Document, type Node } from "yaml";
+import { ConfigError } from "../cli/errors.ts";
+import { cidrNetwork } from "../net/index.ts";
+import type {
+  Bgp,
+  BgpAdvertisement,
+  BgpClusterConfig,
+  BgpPeerConfig,
+  BgpPeerView,
+  BgpRawObject,
+  ClusterModel,
+  ClusterNode,
+  ExternalSecret,
+  FluxKustomization,
+  FluxSource,
+  HelmRelease,
+  LabelSelector,
+  LoadRepoOptions,
+  Namespace,
+  Pool,
+  PoolBlock,
+  RepoDocument,
+  RepoProblem,
+  Schematic,
+  SecretStore,
+  Service,
+  Source,
+  Sourced,
+  TalosPatch,
+  Versions,
+} from "./model.ts";
+
+/** A malformed or incomplete repo file: the message starts with `file:line:` so editors and CI can jump to it. */
+export class RepoError extends ConfigError {
+  readonly file: string;
+  readonly line: number;
+  constructor(file: string, line: number, message: string, hint?: string, cause?: unknown) {
+    super(`${file}:${line}: ${message}`, hint, cause);
+    this.file = file;
+    this.line = line;
+  }
+}
+
+
+type PathSeg = string | number;
+type Obj = Record<string, unknown>;
+
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+const str = (v: unknown): string | undefined => (typeof v === "string" ? v : typeof v === "number" ? String(v) : undefined);
+const strRecord = (v: unknown): Record<string, string> => {
+  const out: Record<string, string> = {};
+  if (isObj(v)) for (const [k, x] of Object.entries(v)) if (x !== null && x !== undefined) out[k] = String(x);
+  return out;
+};
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const get = (v: unknown, ...p: PathSeg[]): unknown => {
+  let cur: unknown = v;
+  for (const seg of p) {
+    if (typeof seg === "number") cur = Array.isArray(cur) ? cur[seg] : undefined;
+    else cur = isObj(cur) ? cur[seg] : undefined;
+    if (cur === undefined) return undefined;
+  }
+  return cur;
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Line lookups
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * 1-based line of the node at `path` inside a document (for a map entry: the line of its key). When the path does
+ * not exist, the line of the deepest ancestor that does (so a finding about a missing field points at its parent).
+ */
+export function lineOf(d: Pick<RepoDocument, "doc" | "lineCounter" | "line">, p: readonly PathSeg[]): number {
+  let node: unknown = d.doc.contents;
+  let offset: number | undefined = rangeStart(node);
+  for (const seg of p) {
+    if (isMap(node)) {
+      const pair = node.items.find((it) => isPair(it) && scalarKey(it.key) === String(seg));
+      if (!pair) break;
+      offset = rangeStart(pair.key) ?? rangeStart(pair.value) ?? offset;
+      node = pair.value;
+    } else if (isSeq(node) && typeof seg === "number") {
+      const item = node.items[seg];
+      if (item === undefined) break;
+      offset = rangeStart(item) ?? offset;
+      node = item;
+    } else break;
+  }
+  return offset === undefined ? d.line : d.lineCounter.linePos(offset).line;
+}
+
+function scalarKey(k: unknown): string | undefined {
+  if (isScalar(k)) return String(k.value);
+  return undefined;
+}
+function rangeStart(n: unknown): number | undefined {
+  if (n && typeof n === "object" && "range" in n) {
+    const r = (n as Node).range;
+    if (r) return r[0];
+  }
+  return undefined;
+}
+
+/** `{file, line}` of `path` in a document. */
+export function sourceOf(d: RepoDocument, p: readonly PathSeg[] = []): Source {
+  return { file: d.file, line: p.length === 0 ? d.line : lineOf(d, p) };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reading files
+// ---------------------------------------------------------------------------------------------------------------
+
+const YAML_RE = /\.ya?ml$/;
+/** Generated or secret-bearing folders never read as repo input. */
+const SKIP_DIRS = new Set(["clusterconfig", "node_modules", ".git"]);
+
+function listYaml(root: string, rel: string, out: string[]): void {
+  const abs = path.join(root, rel);
+  let entries: import("node:fs").Dirent[];
+  try {
+    entries = readdirSync(abs, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const e of entries) {
+    const childRel = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) {
+      if (!SKIP_DIRS.has(e.name)) listYaml(root, childRel, out);
+    } else if (e.isFile() && YAML_RE.test(e.name)) out.push(childRel);
+  }
+}
+
+class Ctx {
+  problems: RepoProblem[] = [];
+  constructor(
+    readonly root: string,
+    readonly strict: boolean,
+  ) {}
+  problem(file: string, line: number, message: string, hint?: string): void {
+    if (this.strict) throw new RepoError(file, line, message, hint);
+    this.problems.push({ file, line, message });
+  }
+  /** A missing fact: recorded, never thrown (validate turns these into findings). */
+  missing(file: string, line: number, message: string): void {
+    this.problems.push({ file, line, message });
+  }
+}
+
+function parseFile(ctx: Ctx, rel: string): RepoDocument[] {
+  let text: string;
+  try {
+    text = readFileSync(path.join(ctx.root, rel), "utf8");
+  } catch (e) {
+    ctx.problem(rel, 0, `cannot read file: ${(e as Error).message}`);
+    return [];
+  }
+  const lineCounter = new LineCounter();
+  let docs: Document.Parsed[];
+  try {
+    docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true }) as Document.Parsed[];
+    if (!Array.isArray(docs)) docs = []; // EmptyStream
+  } catch (e) {
+    ctx.problem(rel, 1, `YAML parse failed: ${(e as Error).message}`);
+    return [];
+  }
+  const out: RepoDocument[] = [];
+  docs.forEach((doc, index) => {
+    const start = rangeStart(doc.contents) ?? doc.range[0];
+    const line = lineCounter.linePos(start).line;
+    const err = doc.errors[0];
+    if (err) {
+      const errLine = err.linePos?.[0]?.line ?? lineCounter.linePos(err.pos[0]).line;
+      ctx.problem(rel, errLine, `invalid YAML: ${err.message.split("\n")[0]}`, "fix the YAML syntax at that line");
+      return;
+    }
+    if (doc.contents === null) return; // empty document (e.g. trailing ---)
+    let object: unknown;
+    try {
+      object = doc.toJS({ maxAliasCount: 100 });
+    } catch (e) {
+      ctx.problem(rel, line, `cannot convert YAML: ${(e as Error).message}`);
+      return;
+    }
+    const md = get(object, "metadata");
+    out.push({
+      file: rel,
+      line,
+      index,
+      apiVersion: str(get(object, "apiVersion")),
+      kind: str(get(object, "kind")),
+      name: str(get(md, "name")),
+      namespace: str(get(md, "namespace")),
+      object,
+      doc,
+      lineCounter,
+    });
+  });
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Talos
+// ---------------------------------------------------------------------------------------------------------------
+
+interface Subst {
+  value: unknown;
+  /** for strings that were exactly `${VAR}`: the talenv source */
+  envSource?: Source;
+}
+
+const VAR_RE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+function substitute(v: unknown, env: Record<string, Sourced<string>>, onMissing: (name: string) => void): unknown {
+  if (typeof v === "string")
+    return v.replace(VAR_RE, (_m, name: string) => {
+      const e = env[name];
+      if (!e) {
+        onMissing(name);
+        return "";
+      }
+      return e.value;
+    });
+  if (Array.isArray(v)) return v.map((x) => substitute(x, env, onMissing));
+  if (isObj(v)) {
+    const o: Obj = {};
+    for (const [k, x] of Object.entries(v)) o[k] = substitute(x, env, onMissing);
+    return o;
+  }
+  return v;
+}
+
+/** A talconfig scalar: its substituted value, sourced at talenv when it is only `${VAR}`, else at talconfig. */
+function talFact(
+  raw: unknown,
+  subst: unknown,
+  d: RepoDocument,
+  p: PathSeg[],
+  env: Record<string, Sourced<string>>,
+): Sourced<string> | undefined {
+  const r = get(raw, ...p);
+  const s = get(subst, ...p);
+  if (s === undefined || s === null) return undefined;
+  const m = typeof r === "string" ? /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(r) : null;
+  const e = m?.[1] ? env[m[1]] : undefined;
+  return { value: String(s), source: e ? e.source : sourceOf(d, p) };
+}
+
+function familyOf(ip: string): "ipv4" | "ipv6" {
+  return ip.includes(":") ? "ipv6" : "ipv4";
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Helpers for kubernetes objects
+// ---------------------------------------------------------------------------------------------------------------
+
+function selector(v: unknown): LabelSelector | undefined {
+  if (!isObj(v)) return undefined;
+  const out: LabelSelector = {};
+  if (isObj(v.matchLabels)) out.matchLabels = strRecord(v.matchLabels);
+  if (Array.isArray(v.matchExpressions))
+    out.matchExpressions = v.matchExpressions.filter(isObj).map((e) => ({
+      key: str(e.key) ?? "",
+      operator: str(e.operator) ?? "",
+      ...(Array.isArray(e.values) ? { values: e.values.map(String) } : {}),
+    }));
+  return out;
+}
+
+function deepMerge(base: Obj, over: Obj): Obj {
+  const out: Obj = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] = isObj(b) && isObj(v) ? deepMerge(b, v) : v;
+  }
+  return out;
+}
+
+const dirOf = (file: string) => path.posix.dirname(file);
+
+/** Repo-relative, normalised (no leading ./, no trailing /). */
+function normRel(p: string): string {
+  const n = path.posix.normalize(p.replace(/^\.\//, ""));
+  return n === "." ? "" : n.replace(/\/$/, "");
+}
+
+/** Services a chart renders from well-known values keys (so LB Services made by charts are checked too). */
+const CHART_SERVICES: Record<string, { path: PathSeg[]; defaultType: string; name: (release: string, values: Obj) => string }[]> =
+  {
+    "ingress-nginx": [
+      {
+        path: ["controller", "service"],
+        defaultType: "LoadBalancer",
+        name: (release, values) => {
+          const full = str(values.fullnameOverride) ?? (release.includes("ingress-nginx") ? release : `${release}-ingress-nginx`);
+          return `${full}-controller`;
+        },
+      },
+    ],
+  };
+
+function serviceFrom(
+  spec: Obj,
+  meta: { name: string; namespace?: string; labels: Record<string, string>; annotations: Record<string, string> },
+  origin: Service["origin"],
+  defaultType: string,
+  source: Source,
+): Service {
+  const requested: string[] = [];
+  const ann = meta.annotations["lbipam.cilium.io/ips"] ?? meta.annotations["io.cilium/lb-ipam-ips"];
+  if (ann) for (const ip of ann.split(",")) if (ip.trim()) requested.push(ip.trim());
+  const lbip = str(spec.loadBalancerIP);
+  if (lbip && !requested.includes(lbip)) requested.push(lbip);
+  return {
+    name: meta.name,
+    namespace: meta.namespace,
+    origin,
+    type: str(spec.type) ?? defaultType,
+    labels: meta.labels,
+    annotations: meta.annotations,
+    loadBalancerClass: str(spec.loadBalancerClass),
+    ipFamilyPolicy: str(spec.ipFamilyPolicy),
+    ipFamilies: arr(spec.ipFamilies).map(String),
+    externalTrafficPolicy: str(spec.externalTrafficPolicy),
+    requestedIPs: requested,
+    sharingKey: meta.annotations["lbipam.cilium.io/sharing-key"],
+    source,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// .mise.toml (only [tools] and renovate comments are needed: a line scanner keeps line numbers)
+// ---------------------------------------------------------------------------------------------------------------
+
+const RENOVATE_RE = /#\s*renovate:\s*(.*)$/;
+const VERSION_RE = /v?\d+\.\d+(?:\.\d+)?(?:[-+][0-9A-Za-z.\-+]*)?/;
+
+function scanRenovate(file: string, text: string, out: Versions["renovate"]): void {
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const m = RENOVATE_RE.exec(lines[i] ?? "");
+    if (!m?.[1]) continue;
+    const fields: Record<string, string> = {};
+    for (const kv of m[1].trim().split(/\s+/)) {
+      const eq = kv.indexOf("=");
+      if (eq > 0) fields[kv.slice(0, eq)] = kv.slice(eq + 1);
+    }
+    let version: string | undefined;
+    for (let j = i + 1; j < lines.length && j <= i + 3; j++) {
+      const l = lines[j] ?? "";
+      if (/^\s*#/.test(l) || !l.trim()) continue;
+      version = VERSION_RE.exec(l.replace(/^[^:=]*[:=]/, ""))?.[0];
+      break;
+    }
+    out.push({ datasource: fields.datasource ?? "", depName: fields.depName ?? "", version, source: { file, line: i + 1 } });
+  }
+}
+
+function readMiseTools(root: string, out: Versions["renovate"]): Record<string, Sourced<string>> {
+  const tools: Record<string, Sourced<string>> = {};
+  const file = ".mise.toml";
+  let text: string;
+  try {
+    text = readFileSync(path.join(root, file), "utf8");
+  } catch {
+    return tools;
+  }
+  scanRenovate(file, text, out);
+  let section = "";
+  text.split("\n").forEach((raw, i) => {
+    const l = raw.replace(/\s+#.*$/, "").trim();
+    const sec = /^\[([^\]]+)\]$/.exec(l);
+    if (sec?.[1]) {
+      section = sec[1].trim();
+      return;
+    }
+    if (section !== "tools") return;
+    const kv = /^("?)([^"=]+?)\1\s*=\s*(.+)$/.exec(l);
+    if (!kv?.[2] || !kv[3]) return;
+    const val = kv[3].trim();
+    let version = /^"([^"]*)"$/.exec(val)?.[1] ?? /^'([^']*)'$/.exec(val)?.[1];
+    if (version === undefined) version = /version\s*=\s*"([^"]*)"/.exec(val)?.[1];
+    if (version === undefined) version = /^\[\s*"([^"]*)"/.exec(val)?.[1];
+    if (version !== undefined) tools[kv[2].trim()] = { value: version, source: { file, line: i + 1 } };
+  });
+  return tools;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// loadRepo
+// ---------------------------------------------------------------------------------------------------------------
+
+
+/**
+ * Loads the repo at `root` into the ClusterModel. Throws RepoError (a ConfigError, exit 2) with file:line for a
+ * malformed file in strict mode (default); lenient mode collects those in `problems` instead. Missing facts never
+ * throw: they are listed in `problems` and filled with empty values sourced at line 0.
+ */
+export function loadRepo(root: string, opts: LoadRepoOptions = {}): ClusterModel {
+  const absRoot = path.resolve(root);
+  const ctx = new Ctx(absRoot, (opts.mode ?? "strict") === "strict");
+  if (!existsSync(path.join(absRoot, "talos")) && !existsSync(path.join(absRoot, "kubernetes")))
+    throw new RepoError(".", 0, `${absRoot} is not a home-ops repo (no talos/ or kubernetes/ folder)`, "pass the repo root (--root DIR)");
+
+  const files: string[] = [];
+  listYaml(absRoot, "talos", files);
+  listYaml(absRoot, "kubernetes", files);
+  const documents: RepoDocument[] = [];
+  const kustomizeDirs: string[] = [];
+  const byFile = new Map<string, RepoDocument[]>();
+  for (const f of files) {
+    const docs = parseFile(ctx, f);
+    byFile.set(f, docs);
+    documents.push(...docs);
+    if (f.startsWith("kubernetes/") && /(^|\/)kustomization\.ya?ml$/.test(f)) kustomizeDirs.push(dirOf(f));
+  }
+
+  const renovate: Versions["renovate"] = [];
+  const tools = readMiseTools(absRoot, renovate);
+  for (const f of files) {
+    try {
+      scanRenovate(f, readFileSync(path.join(absRoot, f), "utf8"), renovate);
+    } catch {
+      /* unreadable files were reported by parseFile */
+    }
+  }
+
+  // ---- kubernetes objects
+  const pools: Pool[] = [];
+  const clusterConfigs: BgpClusterConfig[] = [];
+  const peerConfigs: BgpPeerConfig[] = [];
+  const advertisements: BgpAdvertisement[] = [];
+  const nodeConfigOverrides: BgpRawObject[] = [];
+  const peeringPolicies: BgpRawObject[] = [];
+  const services: Service[] = [];
+  const kustomizations: FluxKustomization[] = [];
+  const helmDocs: RepoDocument[] = [];
+  const fluxSources: FluxSource[] = [];
+  const externalSecrets: ExternalSecret[] = [];
+  const secretStores: SecretStore[] = [];
+  const namespaces: Namespace[] = [];
+  const configMaps: RepoDocument[] = [];
+
+  for (const d of documents) {
+    if (!d.file.startsWith("kubernetes/") || !isObj(d.object)) continue;
+    const o = d.object;
+    const kind = d.kind ?? "";
+    const group = (d.apiVersion ?? "").split("/")[0] ?? "";
+    const name = d.name ?? "";
+    const labels = strRecord(get(o, "metadata", "labels"));
+    const spec = isObj(o.spec) ? o.spec : {};
+    const src = sourceOf(d);
+    if (group === "cilium.io") {
+      const base = { name, apiVersion: d.apiVersion ?? "", namespace: d.namespace, labels, source: src };
+      switch (kind) {
+        case "CiliumLoadBalancerIPPool": {
+          const blocks: PoolBlock[] = [];
+          arr(spec.blocks).forEach((b, i) => {
+            const bs = sourceOf(d, ["spec", "blocks", i]);
+            if (isObj(b) && str(b.cidr)) blocks.push({ cidr: str(b.cidr) ?? "", source: bs });
+            else if (isObj(b)) blocks.push({ start: str(b.start) ?? "", stop: str(b.stop) ?? "", source: bs });
+          });
+          const alf = str(spec.allowFirstLastIPs);
+          pools.push({
+            name,
+            apiVersion: d.apiVersion ?? "",
+            blocks,
+            serviceSelector: selector(spec.serviceSelector),
+            disabled: spec.disabled === true,
+            allowFirstLastIPs: alf === "Yes" || alf === "No" ? alf : undefined,
+            namespace: d.namespace,
+            source: src,
+          });
+          break;
+        }
+        case "CiliumBGPClusterConfig":
+          clusterConfigs.push({ ...base, spec: normaliseClusterConfigSpec(spec) });
+          break;
+        case "CiliumBGPPeerConfig":
+          peerConfigs.push({ ...base, spec: normalisePeerConfigSpec(spec) });
+          break;
+        case "CiliumBGPAdvertisement":
+          advertisements.push({ ...base, spec: normaliseAdvertisementSpec(spec) });
+          break;
+        case "CiliumBGPNodeConfigOverride":
+          nodeConfigOverrides.push({ ...base, spec });
+          break;
+        case "CiliumBGPPeeringPolicy":
+          peeringPolicies.push({ ...base, spec });
+          break;
+      }
+      continue;
+    }
+    if (d.apiVersion === "v1") {
+      if (kind === "Service") {
+        services.push(
+          serviceFrom(
+            spec,
+            { name, namespace: d.namespace, labels, annotations: strRecord(get(o, "metadata", "annotations")) },
+            "manifest",
+            "ClusterIP",
+            src,
+          ),
+        );
+      } else if (kind === "Namespace") {
+        namespaces.push({ name, labels, annotations: strRecord(get(o, "metadata", "annotations")), source: src });
+      } else if (kind === "ConfigMap") configMaps.push(d);
+      continue;
+    }
+    if (group === "kustomize.toolkit.fluxcd.io" && kind === "Kustomization") {
+      const sr = spec.sourceRef;
+      const p = str(spec.path);
+      const pb = isObj(spec.postBuild) ? spec.postBuild : undefined;
+      kustomizations.push({
+        name,
+        namespace: d.namespace,
+        apiVersion: d.apiVersion ?? "",
+        path: p,
+        resolvedPath: p === undefined ? undefined : normRel(p),
+        dependsOn: arr(spec.dependsOn)
+          .filter(isObj)
+          .map((x) => ({ name: str(x.name) ?? "", namespace: str(x.namespace) })),
+        sourceRef: isObj(sr) ? { kind: str(sr.kind) ?? "", name: str(sr.name) ?? "", namespace: str(sr.namespace) } : undefined,
+        targetNamespace: str(spec.targetNamespace),
+        prune: typeof spec.prune === "boolean" ? spec.prune : undefined,
+        wait: typeof spec.wait === "boolean" ? spec.wait : undefined,
+        interval: str(spec.interval),
+        postBuild: pb
+          ? {
+              substitute: isObj(pb.substitute) ? strRecord(pb.substitute) : undefined,
+              substituteFrom: Array.isArray(pb.substituteFrom)
+                ? pb.substituteFrom.filter(isObj).map((x) => ({
+                    kind: str(x.kind) ?? "",
+                    name: str(x.name) ?? "",
+                    optional: typeof x.optional === "boolean" ? x.optional : undefined,
+                  }))
+                : undefined,
+            }
+          : undefined,
+        source: src,
+      });
+      continue;
+    }
+    if (group === "helm.toolkit.fluxcd.io" && kind === "HelmRelease") {
+      helmDocs.push(d);
+      continue;
+    }
+    if (group === "source.toolkit.fluxcd.io") {
+      fluxSources.push({
+        kind,
+        apiVersion: d.apiVersion ?? "",
+        name,
+        namespace: d.namespace,
+        url: str(spec.url) ?? "",
+        type: str(spec.type),
+        ref: isObj(spec.ref) ? spec.ref : undefined,
+        source: src,
+      });
+      continue;
+    }
+    if (group === "external-secrets.io") {
+      if (kind === "ExternalSecret" || kind === "ClusterExternalSecret") {
+        const es = kind === "ClusterExternalSecret" ? (isObj(spec.externalSecretSpec) ? spec.externalSecretSpec : {}) : spec;
+        const sref = es.secretStoreRef;
+        const keys: string[] = [];
+        for (const x of arr(es.data)) {
+          const k = str(get(x, "remoteRef", "key"));
+          if (k && !keys.includes(k)) keys.push(k);
+        }
+        for (const x of arr(es.dataFrom)) {
+          const k = str(get(x, "extract", "key")) ?? str(get(x, "find", "name", "regexp"));
+          if (k && !keys.includes(k)) keys.push(k);
+        }
+        externalSecrets.push({
+          kind,
+          apiVersion: d.apiVersion ?? "",
+          name,
+          namespace: d.namespace,
+          storeRef: isObj(sref) ? { kind: str(sref.kind) ?? "SecretStore", name: str(sref.name) ?? "" } : undefined,
+          targetName: str(get(es, "target", "name")) ?? name,
+          remoteKeys: keys,
+          source: src,
+        });
+      } else if (kind === "ClusterSecretStore" || kind === "SecretStore") {
+        const prov = get(spec, "provider");
+        secretStores.push({
+          kind,
+          apiVersion: d.apiVersion ?? "",
+          name,
+          namespace: d.namespace,
+          provider: isObj(prov) ? Object.keys(prov)[0] : undefined,
+          source: src,
+        });
+      }
+    }
+  }
+
+  // ---- HelmReleases (values merged over valuesFrom ConfigMaps of the same app folder)
+  const helmReleases: HelmRelease[] = helmDocs.map((d) => helmRelease(d, configMaps, byFile, absRoot));
+  for (const hr of helmReleases) {
+    const chartServices = CHART_SERVICES[hr.chart];
+    if (!chartServices) continue;
+    const hd = helmDocs.find((d) => d.file === hr.source.file && d.line === hr.source.line);
+    for (const cs of chartServices) {
+      const sv = get(hr.values, ...cs.path);
+      if (get(sv, "enabled") === false) continue;
+      const svc = isObj(sv) ? sv : {};
+      services.push(
+        serviceFrom(
+          svc,
+          {
+            name: cs.name(hr.releaseName ?? hr.name, hr.values),
+            namespace: hr.targetNamespace ?? hr.namespace,
+            labels: strRecord(svc.labels),
+            annotations: strRecord(svc.annotations),
+          },
+          "helm-values",
+          cs.defaultType,
+          hd ? sourceOf(hd, ["spec", "values", ...cs.path]) : hr.source,
+        ),
+      );
+    }
+  }
+
+  // ---- talos
+  const talos = loadTalos(ctx, byFile);
+  const env = talos.env;
+  const cfgDoc = talos.configDocument;
+  const raw = cfgDoc.object;
+  const cfg = talos.config;
+  const missingSrc = (file: string): Source => ({ file, line: 0 });
+  const need = (v: Sourced<string> | undefined, what: string, file = talos.configFile): Sourced<string> => {
+    if (v) return v;
+    ctx.missing(file, cfgDoc.line, `${what} is not set`);
+    return { value: "", source: missingSrc(file) };
+  };
+
+  const clusterName = need(talFact(raw, cfg, cfgDoc, ["clusterName"], env), "clusterName");
+  const endpoint = need(talFact(raw, cfg, cfgDoc, ["endpoint"], env), "endpoint");
+  const domain = talFact(raw, cfg, cfgDoc, ["domain"], env);
+  const talosVersion = need(talFact(raw, cfg, cfgDoc, ["talosVersion"], env), "talosVersion");
+  const kubernetesVersion = need(talFact(raw, cfg, cfgDoc, ["kubernetesVersion"], env), "kubernetesVersion");
+
+  // Schematic: per node `schematic` (talhelper), else controlPlane.schematic, else talos/schematic.yaml.
+  const schematicFrom = (p: PathSeg[]): Schematic | undefined => {
+    const s = get(cfg, ...p);
+    if (!isObj(s)) return undefined;
+    return {
+      id: env.TALOS_SCHEMATIC_ID?.value,
+      extensions: arr(get(s, "customization", "systemExtensions", "officialExtensions")).map(String),
+      extraKernelArgs: arr(get(s, "customization", "extraKernelArgs")).map(String),
+      source: sourceOf(cfgDoc, p),
+    };
+  };
+  const fileSchematic = (() => {
+    const docs = byFile.get("talos/schematic.yaml");
+    const d = docs?.[0];
+    if (!d) return undefined;
+    return {
+      id: env.TALOS_SCHEMATIC_ID?.value,
+      extensions: arr(get(d.object, "customization", "systemExtensions", "officialExtensions")).map(String),
+      extraKernelArgs: arr(get(d.object, "customization", "extraKernelArgs")).map(String),
+      source: sourceOf(d),
+    } satisfies Schematic;
+  })();
+  const defaultSchematic: Schematic = schematicFrom(["controlPlane", "schematic"]) ??
+    fileSchematic ?? { id: env.TALOS_SCHEMATIC_ID?.value, extensions: [], extraKernelArgs: [], source: missingSrc(talos.configFile) };
+
+  const allowCP = get(cfg, "allowSchedulingOnControlPlanes") === true;
+  const nodes: ClusterNode[] = [];
+  let vip: Sourced<string> | undefined;
+  let routerV4: Sourced<string> | undefined;
+  let routerV6: Sourced<string> | undefined;
+  const nodeAddrs: Sourced<string>[] = [];
+  arr(get(cfg, "nodes")).forEach((n, i) => {
+    if (!isObj(n)) return;
+    const np: PathSeg[] = ["nodes", i];
+    const hostname = str(n.hostname) ?? "";
+    const ipv4 = str(n.ipAddress) ?? "";
+    const addresses: string[] = [];
+    let ipv6: string | undefined;
+    arr(n.networkInterfaces).forEach((nic, j) => {
+      arr(get(nic, "addresses")).forEach((a, k) => {
+        const s = String(a);
+        addresses.push(s);
+        nodeAddrs.push({ value: s, source: sourceOf(cfgDoc, [...np, "networkInterfaces", j, "addresses", k]) });
+        const ip = s.split("/")[0] ?? s;
+        if (familyOf(ip) === "ipv6" && !ipv6) ipv6 = ip;
+      });
+      const v = str(get(nic, "vip", "ip"));
+      if (v && !vip) vip = { value: v, source: sourceOf(cfgDoc, [...np, "networkInterfaces", j, "vip", "ip"]) };
+      arr(get(nic, "routes")).forEach((r, k) => {
+        const gw = str(get(r, "gateway"));
+        if (!gw) return;
+        const s = { value: gw, source: sourceOf(cfgDoc, [...np, "networkInterfaces", j, "routes", k, "gateway"]) };
+        if (familyOf(gw) === "ipv4") routerV4 ??= s;
+        else routerV6 ??= s;
+      });
+    });
+    const controlPlane = n.controlPlane === true;
+    const schematic = schematicFrom([...np, "schematic"]) ?? defaultSchematic;
+    const imageBase = str(n.talosImageURL) ?? str(get(cfg, "controlPlane", "talosImageURL"));
+    const installerImage = imageBase
+      ? `${imageBase}:${talosVersion.value}`
+      : schematic.id
+        ? `factory.talos.dev/installer/${schematic.id}:${talosVersion.value}`
+        : `ghcr.io/siderolabs/installer:${talosVersion.value}`;
+    const diskSel = n.installDiskSelector;
+    nodes.push({
+      hostname,
+      ipv4,
+      ipv6,
+      controlPlane,
+      schedulable: !controlPlane || allowCP,
+      installDisk: {
+        disk: str(n.installDisk),
+        selector: isObj(diskSel) ? diskSel : undefined,
+        source: sourceOf(cfgDoc, [...np, n.installDisk !== undefined ? "installDisk" : "installDiskSelector"]),
+      },
+      schematic,
+      installerImage,
+      addresses,
+      source: sourceOf(cfgDoc, np),
+    });
+  });
+  const firstNode = nodes[0];
+  const installerImage: Sourced<string> = firstNode
+    ? { value: firstNode.installerImage, source: talFact(raw, cfg, cfgDoc, ["nodes", 0, "talosImageURL"], env)?.source ?? firstNode.source }
+    : { value: "", source: missingSrc(talos.configFile) };
+  if (!vip) {
+    const host = /^https?:\/\/\[?([^\]/]+?)\]?:\d+/.exec(endpoint.value)?.[1];
+    vip = host ? { value: host, source: endpoint.source } : need(undefined, "the API VIP (networkInterfaces[].vip.ip)");
+  }
+
+  // Networks: validSubnets and pod/service subnets from patches, else talconfig.
+  const patchFact = (p: PathSeg[]): Sourced<unknown>[] => {
+    const out: Sourced<unknown>[] = [];
+    for (const patch of talos.patches)
+      for (const d of patch.docs) {
+        const v = get(d.object, ...p);
+        if (Array.isArray(v)) v.forEach((x, i) => out.push({ value: x, source: sourceOf(d, [...p, i]) }));
+      }
+    return out;
+  };
+  const asStrings = (xs: Sourced<unknown>[]) => xs.map((x) => ({ value: String(x.value), source: x.source }));
+  const cfgList = (key: string) =>
+    arr(get(cfg, key)).map((x, i) => ({ value: String(x), source: sourceOf(cfgDoc, [key, i]) }));
+  const validSubnets = asStrings(patchFact(["machine", "kubelet", "nodeIP", "validSubnets"]));
+  let nodeV4 = validSubnets.find((s) => familyOf(s.value) === "ipv4");
+  let nodeV6 = validSubnets.find((s) => familyOf(s.value) === "ipv6");
+  const cidrOfAddr = (fam: "ipv4" | "ipv6") => {
+    const a = nodeAddrs.find((x) => familyOf(x.value) === fam && x.value.includes("/"));
+    return a ? { value: networkOf(a.value), source: a.source } : undefined;
+  };
+  nodeV4 ??= cidrOfAddr("ipv4");
+  nodeV6 ??= cidrOfAddr("ipv6");
+  let podCidrs = asStrings(patchFact(["cluster", "network", "podSubnets"]));
+  if (podCidrs.length === 0) podCidrs = cfgList("clusterPodNets");
+  let serviceCidrs = asStrings(patchFact(["cluster", "network", "serviceSubnets"]));
+  if (serviceCidrs.length === 0) serviceCidrs = cfgList("clusterSvcNets");
+  if (podCidrs.length === 0) ctx.missing(talos.configFile, cfgDoc.line, "no pod subnets (cluster.network.podSubnets)");
+  if (serviceCidrs.length === 0) ctx.missing(talos.configFile, cfgDoc.line, "no service subnets (cluster.network.serviceSubnets)");
+
+  // ---- BGP convenience
+  const peers: BgpPeerView[] = [];
+  let localASN: Sourced<number> | undefined;
+  for (const cc of clusterConfigs) {
+    const d = documents.find((x) => x.file === cc.source.file && x.line === cc.source.line);
+    cc.spec.bgpInstances.forEach((inst, i) => {
+      if (inst.localASN !== undefined && !localASN)
+        localASN = { value: inst.localASN, source: d ? sourceOf(d, ["spec", "bgpInstances", i, "localASN"]) : cc.source };
+      (inst.peers ?? []).forEach((p, j) =>
+        peers.push({
+          clusterConfig: cc.name,
+          instance: inst.name,
+          name: p.name,
+          localASN: inst.localASN,
+          peerAddress: p.peerAddress,
+          peerASN: p.peerASN,
+          family: p.peerAddress ? familyOf(p.peerAddress) : undefined,
+          peerConfigRef: p.peerConfigRef?.name,
+          source: d ? sourceOf(d, ["spec", "bgpInstances", i, "peers", j]) : cc.source,
+        }),
+      );
+    });
+  }
+  routerV4 ??= peerAddr(peers, "ipv4");
+  routerV6 ??= peerAddr(peers, "ipv6");
+
+  const cilium = helmReleases.find((h) => h.chart === "cilium");
+  const ciliumDoc = cilium ? helmDocs.find((d) => d.file === cilium.source.file && d.line === cilium.source.line) : undefined;
+  let controlPlaneEnabled: Sourced<boolean> | undefined;
+  if (cilium && ciliumDoc) {
+    const v = get(cilium.values, "bgpControlPlane", "enabled");
+    if (typeof v === "boolean")
+      controlPlaneEnabled = { value: v, source: sourceOf(ciliumDoc, ["spec", "values", "bgpControlPlane", "enabled"]) };
+  }
+  const ciliumVersion: Sourced<string> =
+    cilium?.version && ciliumDoc
+      ? { value: cilium.version, source: sourceOf(ciliumDoc, ["spec", "chart", "spec", "version"]) }
+      : (ctx.missing("kubernetes/apps/kube-system/cilium", 0, "no Cilium HelmRelease with a chart version"),
+        { value: "", source: missingSrc("kubernetes/apps/kube-system/cilium") });
+
+  const fluxTool = Object.entries(tools).find(([k]) => /(^|[/:])flux2?$/.test(k));
+  const fluxRenovate = renovate.find((r) => r.depName === "fluxcd/flux2" && r.version);
+  const flux: Sourced<string> = fluxTool
+    ? fluxTool[1]
+    : fluxRenovate?.version
+      ? { value: fluxRenovate.version, source: { file: fluxRenovate.source.file, line: fluxRenovate.source.line + 1 } }
+      : (ctx.missing(".mise.toml", 0, "no flux2 version in .mise.toml [tools]"), { value: "", source: missingSrc(".mise.toml") });
+
+  const bgp: Bgp = {
+    clusterConfigs,
+    peerConfigs,
+    advertisements,
+    nodeConfigOverrides,
+    peeringPolicies,
+    localASN,
+    peers,
+    controlPlaneEnabled,
+  };
+
+  const model: ClusterModel = {
+    root: absRoot,
+    documents,
+    kustomizeDirs,
+    cluster: { name: clusterName, endpoint, vip, ...(domain ? { domain } : {}) },
+    versions: { talos: talosVersion, kubernetes: kubernetesVersion, cilium: ciliumVersion, flux, tools, renovate },
+    nodes,
+    schematic: defaultSchematic,
+    installerImage,
+    networks: {
+      nodeV4: nodeV4 ?? need(undefined, "the node IPv4 subnet (machine.kubelet.nodeIP.validSubnets)"),
+      nodeV6,
+      podCidrs,
+      serviceCidrs,
+      vip,
+      router: { ipv4: routerV4, ipv6: routerV6 },
+    },
+    pools,
+    bgp,
+    services,
+    kustomizations,
+    helmReleases,
+    fluxSources,
+    externalSecrets,
+    secretStores,
+    namespaces,
+    talos,
+    problems: ctx.problems,
+  };
+  return model;
+}
+
+function peerAddr(peers: BgpPeerView[], fam: "ipv4" | "ipv6"): Sourced<string> | undefined {
+  const p = peers.find((x) => x.family === fam && x.peerAddress);
+  return p?.peerAddress ? { value: p.peerAddress, source: p.source } : undefined;
+}
+
+/** "172.29.51.11/24" -> "172.29.51.0/24" (string math only; lib/net does the real work elsewhere). */
+function networkOf(addr: string): string {
+  const [ip, len] = addr.split("/");
+  if (!ip || !len) return addr;
+  try {
+    return cidrNetwork(ip, Number(len));
+  } catch {
+    return addr;
+  }
+}
+
+function normaliseClusterConfigSpec(spec: Obj): BgpClusterConfig["spec"] {
+  return {
+    ...spec,
+    nodeSelector: selector(spec.nodeSelector),
+    bgpInstances: arr(spec.bgpInstances)
+      .filter(isObj)
+      .map((i) => ({
+        name: str(i.name) ?? "",
+        localASN: typeof i.localASN === "number" ? i.localASN : undefined,
+        localPort: typeof i.localPort === "number" ? i.localPort : undefined,
+        peers: Array.isArray(i.peers)
+          ? i.peers.filter(isObj).map((p) => ({
+              name: str(p.name) ?? "",
+              peerAddress: str(p.peerAddress),
+              peerASN: typeof p.peerASN === "number" ? p.peerASN : undefined,
+              peerConfigRef: isObj(p.peerConfigRef)
+                ? { name: str(p.peerConfigRef.name) ?? "", kind: str(p.peerConfigRef.kind), group: str(p.peerConfigRef.group) }
+                : undefined,
+            }))
+          : undefined,
+      })),
+  };
+}
+
+function normalisePeerConfigSpec(spec: Obj): BgpPeerConfig["spec"] {
+  return {
+    ...spec,
+    families: Array.isArray(spec.families)
+      ? spec.families.filter(isObj).map((f) => ({
+          afi: str(f.afi) ?? "",
+          safi: str(f.safi) ?? "",
+          advertisements: selector(f.advertisements),
+        }))
+      : undefined,
+  } as BgpPeerConfig["spec"];
+}
+
+function normaliseAdvertisementSpec(spec: Obj): BgpAdvertisement["spec"] {
+  return {
+    ...spec,
+    advertisements: arr(spec.advertisements)
+      .filter(isObj)
+      .map((a) => ({
+        ...a,
+        advertisementType: str(a.advertisementType) ?? "",
+        selector: selector(a.selector),
+        service: isObj(a.service) ? { addresses: arr(a.service.addresses).map(String) } : undefined,
+      })),
+  };
+}
+
+function helmRelease(d: RepoDocument, configMaps: RepoDocument[], byFile: Map<string, RepoDocument[]>, root: string): HelmRelease {
+  const o = d.object as Obj;
+  const spec = isObj(o.spec) ? o.spec : {};
+  const chartSpec = get(spec, "chart", "spec");
+  const chartRef = get(spec, "chartRef");
+  const sr = isObj(chartSpec) ? get(chartSpec, "sourceRef") : chartRef;
+  const dir = dirOf(d.file);
+  const valuesFrom = arr(spec.valuesFrom)
+    .filter(isObj)
+    .map((v) => ({ kind: str(v.kind) ?? "", name: str(v.name) ?? "", valuesKey: str(v.valuesKey) }));
+  let values: Obj = {};
+  for (const vf of valuesFrom) {
+    if (vf.kind !== "ConfigMap") continue;
+    const key = vf.valuesKey ?? "values.yaml";
+    const cm = configMaps.find((c) => c.name === vf.name && dirOf(c.file) === dir);
+    let text = str(get(cm?.object, "data", key));
+    if (text === undefined) text = generatedConfigMapFile(dir, vf.name, key, byFile, root);
+    if (text === undefined) continue;
+    try {
+      const docs = parseAllDocuments(text);
+      const first = Array.isArray(docs) ? docs[0] : undefined;
+      const v = first?.toJS();
+      if (isObj(v)) values = deepMerge(values, v);
+    } catch {
+      /* a broken values file is reported by validate's yaml check */
+    }
+  }
+  if (isObj(spec.values)) values = deepMerge(values, spec.values);
+  return {
+    name: d.name ?? "",
+    namespace: d.namespace,
+    apiVersion: d.apiVersion ?? "",
+    dir,
+    chart: str(get(chartSpec, "chart")) ?? (isObj(chartRef) ? (str(chartRef.name) ?? "") : ""),
+    version: str(get(chartSpec, "version")),
+    sourceRef: { kind: str(get(sr, "kind")) ?? "", name: str(get(sr, "name")) ?? "", namespace: str(get(sr, "namespace")) },
+    releaseName: str(spec.releaseName),
+    targetNamespace: str(spec.targetNamespace),
+    values,
+    valuesFrom,
+    dependsOn: arr(spec.dependsOn)
+      .filter(isObj)
+      .map((x) => ({ name: str(x.name) ?? "", namespace: str(x.namespace) })),
+    source: sourceOf(d),
+    valuesSource: spec.values !== undefined ? sourceOf(d, ["spec", "values"]) : undefined,
+  };
+}
+
+/** valuesFrom a ConfigMap made by kustomize's configMapGenerator in the same folder (`files: [values.yaml]`). */
+function generatedConfigMapFile(
+  dir: string,
+  name: string,
+  key: string,
+  byFile: Map<string, RepoDocument[]>,
+  root: string,
+): string | undefined {
+  const k = byFile.get(`${dir}/kustomization.yaml`)?.[0];
+  for (const g of arr(get(k?.object, "configMapGenerator"))) {
+    if (str(get(g, "name")) !== name) continue;
+    for (const f of arr(get(g, "files"))) {
+      const spec = String(f);
+      const [fkey, fpath] = spec.includes("=") ? spec.split("=", 2) : [path.posix.basename(spec), spec];
+      if (fkey !== key || !fpath) continue;
+      try {
+        return readFileSync(path.join(root, dir, fpath), "utf8");
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return undefined;
+}
+
+function loadTalos(ctx: Ctx, byFile: Map<string, RepoDocument[]>): ClusterModel["talos"] {
+  const configFile = "talos/talconfig.yaml";
+  const envFile = "talos/talenv.yaml";
+  const env: Record<string, Sourced<string>> = {};
+  const envDoc = byFile.get(envFile)?.[0];
+  if (envDoc && isObj(envDoc.object))
+    for (const [k, v] of Object.entries(envDoc.object))
+      if (v !== null && v !== undefined) env[k] = { value: String(v), source: sourceOf(envDoc, [k]) };
+  const patches: TalosPatch[] = [];
+  for (const [file, docs] of byFile) {
+    const m = /^talos\/patches\/([^/]+)\//.exec(file);
+    if (m?.[1]) patches.push({ file, scope: m[1], docs });
+  }
+  let configDocument = byFile.get(configFile)?.[0];
+  if (!configDocument) {
+    ctx.missing(configFile, 0, existsSync(path.join(ctx.root, configFile)) ? "talconfig.yaml has no document" : "talconfig.yaml is missing");
+    const lc = new LineCounter();
+    const docs = parseAllDocuments("{}\n", { lineCounter: lc }) as Document.Parsed[];
+    configDocument = { file: configFile, line: 0, index: 0, object: {}, doc: docs[0]!, lineCounter: lc };
+  }
+  const missingVars = new Set<string>();
+  const config = substitute(configDocument.object, env, (n) => missingVars.add(n));
+  for (const n of missingVars)
+    ctx.problem(configFile, configDocument.line, `\${${n}} is used but not defined in ${envFile}`, `add ${n} to ${envFile}`);
+  return { config: isObj(config) ? config : {}, configFile, configDocument, env, patches };
+}
