@@ -1,0 +1,219 @@
+/**
+ * The kinds the simulated Kubernetes API knows: the built-in ones it serves from the start, and the third-party
+ * ones (Cilium, Longhorn, Flux, External Secrets) that appear when their CustomResourceDefinition is created —
+ * exactly as on a real cluster, where `kubectl get ciliumbgpnodeconfigs` fails until Cilium installed its CRDs.
+ */
+
+export interface KindInfo {
+  /** API group; "" for the core group. */
+  group: string;
+  /** Preferred (storage) version. */
+  version: string;
+  /** Every served version, preferred first. Objects are returned in the version they were asked for. */
+  versions: string[];
+  kind: string;
+  listKind: string;
+  /** Resource name in URLs: `nodes`, `ciliumbgpnodeconfigs`. */
+  plural: string;
+  singular: string;
+  namespaced: boolean;
+  shortNames: string[];
+  categories: string[];
+  /** Whether a `/status` subresource exists (then main-resource writes ignore status and vice versa). */
+  statusSubresource: boolean;
+  /** Field selector labels this kind accepts besides metadata.name and metadata.namespace. */
+  fieldSelectors: string[];
+  /** Set for kinds defined by a CRD (their objects go when the CRD goes). */
+  crd?: string;
+}
+
+export type KindInput = Pick<KindInfo, "group" | "version" | "kind" | "plural" | "namespaced"> &
+  Partial<Omit<KindInfo, "group" | "version" | "kind" | "plural" | "namespaced">>;
+
+export function kindInfo(k: KindInput): KindInfo {
+  return {
+    group: k.group,
+    version: k.version,
+    versions: k.versions ?? [k.version],
+    kind: k.kind,
+    listKind: k.listKind ?? `${k.kind}List`,
+    plural: k.plural,
+    singular: k.singular ?? k.kind.toLowerCase(),
+    namespaced: k.namespaced,
+    shortNames: k.shortNames ?? [],
+    categories: k.categories ?? [],
+    statusSubresource: k.statusSubresource ?? false,
+    fieldSelectors: k.fieldSelectors ?? [],
+    ...(k.crd === undefined ? {} : { crd: k.crd }),
+  };
+}
+
+/** `v1` or `apps/v1`. */
+export function apiVersionOf(k: Pick<KindInfo, "group" | "version">, version = k.version): string {
+  return k.group === "" ? version : `${k.group}/${version}`;
+}
+
+/** `nodes` or `ciliumbgpnodeconfigs.cilium.io` — how Kubernetes names a resource in messages. */
+export function groupResource(k: Pick<KindInfo, "group" | "plural">): string {
+  return k.group === "" ? k.plural : `${k.plural}.${k.group}`;
+}
+
+const core = (kind: string, plural: string, namespaced: boolean, extra: Partial<KindInput> = {}): KindInfo =>
+  kindInfo({ group: "", version: "v1", kind, plural, namespaced, ...extra });
+const apps = (kind: string, plural: string, shortNames: string[]): KindInfo =>
+  kindInfo({ group: "apps", version: "v1", kind, plural, namespaced: true, shortNames, statusSubresource: true, categories: ["all"] });
+
+/** Served from the start, like a fresh kube-apiserver. */
+export const BUILTIN_KINDS: readonly KindInfo[] = [
+  core("Namespace", "namespaces", false, { shortNames: ["ns"], statusSubresource: true, fieldSelectors: ["status.phase"] }),
+  core("Node", "nodes", false, { shortNames: ["no"], statusSubresource: true, fieldSelectors: ["spec.unschedulable"] }),
+  core("Pod", "pods", true, {
+    shortNames: ["po"],
+    categories: ["all"],
+    statusSubresource: true,
+    fieldSelectors: [
+      "spec.nodeName",
+      "spec.restartPolicy",
+      "spec.schedulerName",
+      "spec.serviceAccountName",
+      "spec.hostNetwork",
+      "status.phase",
+      "status.podIP",
+      "status.nominatedNodeName",
+    ],
+  }),
+  core("Service", "services", true, { shortNames: ["svc"], categories: ["all"], statusSubresource: true }),
+  core("Secret", "secrets", true, { fieldSelectors: ["type"] }),
+  core("ConfigMap", "configmaps", true, { shortNames: ["cm"] }),
+  core("Event", "events", true, {
+    shortNames: ["ev"],
+    fieldSelectors: [
+      "involvedObject.kind",
+      "involvedObject.namespace",
+      "involvedObject.name",
+      "involvedObject.uid",
+      "involvedObject.apiVersion",
+      "involvedObject.resourceVersion",
+      "involvedObject.fieldPath",
+      "reason",
+      "reportingComponent",
+      "source",
+      "type",
+    ],
+  }),
+  core("ServiceAccount", "serviceaccounts", true, { shortNames: ["sa"] }),
+  apps("Deployment", "deployments", ["deploy"]),
+  apps("DaemonSet", "daemonsets", ["ds"]),
+  apps("StatefulSet", "statefulsets", ["sts"]),
+  kindInfo({
+    group: "apiextensions.k8s.io",
+    version: "v1",
+    kind: "CustomResourceDefinition",
+    plural: "customresourcedefinitions",
+    namespaced: false,
+    shortNames: ["crd", "crds"],
+    categories: ["api-extensions"],
+    statusSubresource: true,
+  }),
+];
+
+const crdKind = (k: KindInput): KindInfo => {
+  const info = kindInfo({ statusSubresource: true, ...k });
+  return { ...info, crd: `${info.plural}.${info.group}` };
+};
+const cilium = (kind: string, plural: string, shortNames: string[], version = "v2alpha1", namespaced = false) =>
+  crdKind({ group: "cilium.io", version, kind, plural, namespaced, shortNames, categories: ["cilium", "ciliumbgp"] });
+
+/** Cilium 1.17: BGP control plane v2 and LB-IPAM (all v2alpha1, cluster-scoped) plus CiliumNode (v2). */
+export const CILIUM_KINDS: readonly KindInfo[] = [
+  cilium("CiliumBGPClusterConfig", "ciliumbgpclusterconfigs", ["cbgpcluster"]),
+  cilium("CiliumBGPPeerConfig", "ciliumbgppeerconfigs", ["cbgppeer"]),
+  cilium("CiliumBGPAdvertisement", "ciliumbgpadvertisements", ["cbgpadvert"]),
+  cilium("CiliumBGPNodeConfig", "ciliumbgpnodeconfigs", ["cbgpnode"]),
+  cilium("CiliumBGPNodeConfigOverride", "ciliumbgpnodeconfigoverrides", ["cbgpnodeoverride"]),
+  { ...cilium("CiliumLoadBalancerIPPool", "ciliumloadbalancerippools", ["ippools", "ippool", "lbippool", "lbippools"]), categories: ["cilium"] },
+  { ...cilium("CiliumNode", "ciliumnodes", ["cn", "ciliumn"], "v2"), categories: ["cilium"] },
+];
+
+const longhorn = (kind: string, plural: string, shortNames: string[]) =>
+  crdKind({ group: "longhorn.io", version: "v1beta2", kind, plural, namespaced: true, shortNames, categories: ["longhorn"] });
+
+export const LONGHORN_KINDS: readonly KindInfo[] = [
+  longhorn("Node", "nodes", ["lhn"]),
+  longhorn("Volume", "volumes", ["lhv"]),
+  longhorn("Setting", "settings", ["lhs"]),
+];
+
+export const FLUX_KINDS: readonly KindInfo[] = [
+  crdKind({ group: "source.toolkit.fluxcd.io", version: "v1", kind: "GitRepository", plural: "gitrepositories", namespaced: true, shortNames: ["gitrepo"], categories: ["fluxcd"] }),
+  crdKind({ group: "source.toolkit.fluxcd.io", version: "v1", kind: "HelmRepository", plural: "helmrepositories", namespaced: true, shortNames: ["helmrepo"], categories: ["fluxcd"] }),
+  crdKind({ group: "kustomize.toolkit.fluxcd.io", version: "v1", kind: "Kustomization", plural: "kustomizations", namespaced: true, shortNames: ["ks"], categories: ["fluxcd"] }),
+  crdKind({ group: "helm.toolkit.fluxcd.io", version: "v2", kind: "HelmRelease", plural: "helmreleases", namespaced: true, shortNames: ["hr"], categories: ["fluxcd"] }),
+];
+
+export const EXTERNAL_SECRETS_KINDS: readonly KindInfo[] = [
+  crdKind({ group: "external-secrets.io", version: "v1beta1", kind: "ExternalSecret", plural: "externalsecrets", namespaced: true, shortNames: ["es"], categories: ["external-secrets"] }),
+  crdKind({ group: "external-secrets.io", version: "v1beta1", kind: "ClusterSecretStore", plural: "clustersecretstores", namespaced: false, shortNames: ["css"], categories: ["external-secrets"] }),
+];
+
+/** Every kind that arrives with a CRD in this cluster. */
+export const THIRD_PARTY_KINDS: readonly KindInfo[] = [...CILIUM_KINDS, ...LONGHORN_KINDS, ...FLUX_KINDS, ...EXTERNAL_SECRETS_KINDS];
+
+/** The CustomResourceDefinition object that defines `k` (accepts any field: the simulation does not validate schemas). */
+export function crdFor(k: KindInfo): Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string } } {
+  return {
+    apiVersion: "apiextensions.k8s.io/v1",
+    kind: "CustomResourceDefinition",
+    metadata: { name: groupResource(k) },
+    spec: {
+      group: k.group,
+      names: {
+        kind: k.kind,
+        listKind: k.listKind,
+        plural: k.plural,
+        singular: k.singular,
+        ...(k.shortNames.length > 0 ? { shortNames: [...k.shortNames] } : {}),
+        ...(k.categories.length > 0 ? { categories: [...k.categories] } : {}),
+      },
+      scope: k.namespaced ? "Namespaced" : "Cluster",
+      versions: k.versions.map((name) => ({
+        name,
+        served: true,
+        storage: name === k.version,
+        ...(k.statusSubresource ? { subresources: { status: {} } } : {}),
+        schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } },
+      })),
+    },
+  };
+}
+
+/** Reads a CRD object back into the kind it defines; undefined when the CRD is malformed or serves no version. */
+export function kindFromCrd(crd: { metadata?: { name?: string }; spec?: unknown }): KindInfo | undefined {
+  const spec = crd.spec as
+    | {
+        group?: string;
+        scope?: string;
+        names?: { kind?: string; listKind?: string; plural?: string; singular?: string; shortNames?: string[]; categories?: string[] };
+        versions?: { name?: string; served?: boolean; storage?: boolean; subresources?: { status?: unknown } }[];
+      }
+    | undefined;
+  const names = spec?.names;
+  if (!spec?.group || !names?.kind || !names.plural || !Array.isArray(spec.versions)) return undefined;
+  const served = spec.versions.filter((v) => v.served !== false && typeof v.name === "string");
+  const storage = served.find((v) => v.storage) ?? served[0];
+  if (!storage?.name) return undefined;
+  return kindInfo({
+    group: spec.group,
+    version: storage.name,
+    versions: [storage.name, ...served.map((v) => v.name as string).filter((n) => n !== storage.name)],
+    kind: names.kind,
+    plural: names.plural,
+    namespaced: spec.scope !== "Cluster",
+    ...(names.listKind ? { listKind: names.listKind } : {}),
+    ...(names.singular ? { singular: names.singular } : {}),
+    shortNames: names.shortNames ?? [],
+    categories: names.categories ?? [],
+    statusSubresource: storage.subresources?.status !== undefined,
+    crd: crd.metadata?.name ?? `${names.plural}.${spec.group}`,
+  });
+}
