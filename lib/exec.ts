@@ -1,4 +1,4 @@
-import { $, ProcessOutput } from "zx";
+import type { ProcessOutput } from "zx";
 import { ConfigError, OperationError, InterruptedError } from "./cli/errors.ts";
 import type { Output } from "./cli/output.ts";
 
@@ -115,10 +115,13 @@ export class Exec {
     this.history.push({ command: shown, dryRun: false });
     this.out?.debug(`$ ${shown}`);
     const timeoutMs = opts.timeoutMs ?? 120_000;
+    // stdin is always closed after what we pass: a tool that prompts fails fast instead of hanging
     const input = opts.stdin instanceof Secret ? opts.stdin.reveal() : opts.stdin;
     const env = { ...(opts.env ?? this.env) } as Record<string, string>;
     let output: ProcessOutput;
     let timedOut = false;
+    // zx is loaded on first use: it costs ~100 ms, and most script starts (--help, dry runs) never run a tool
+    const { $, ProcessOutput } = await import("zx");
     try {
       const p = $({
         quiet: true,
@@ -126,7 +129,8 @@ export class Exec {
         verbose: false,
         env,
         cwd: opts.cwd,
-        input,
+        // stdin is /dev/null unless we pass data: a tool that prompts fails fast instead of hanging
+        ...(input ? { input } : { stdio: ["ignore", "pipe", "pipe"] as ["ignore", "pipe", "pipe"] }),
         signal: this.signal,
         timeout: timeoutMs,
         timeoutSignal: "SIGKILL",

@@ -1,4 +1,4 @@
-import Table from "cli-table3";
+import type TableType from "cli-table3";
 
 /**
  * Everything a script shows a person. Human output goes to stdout; progress, warnings and logs go to stderr, so
@@ -125,6 +125,8 @@ export function renderTable(
   rows: Array<Array<string | number | boolean | null | undefined>>,
   colour = false,
 ): string {
+  // loaded on first table, not at start: --help and --json runs never draw one
+  const Table = require("cli-table3") as typeof TableType;
   const table = new Table({
     head,
     style: { head: colour ? ["bold"] : [], border: colour ? ["grey"] : [], compact: true },

@@ -1,0 +1,103 @@
+import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { loadScripts, taskName } from "../../lib/cli/registry.ts";
+
+/**
+ * The toolkit's surface stays whole: every script answers --help and refuses unknown flags, is listed by help.ts,
+ * has a mise task of its own name, and a row in the README's migration table; every mise task runs a script.
+ */
+const root = path.resolve(import.meta.dir, "../..");
+const scripts = await loadScripts(root);
+const mise = Bun.TOML.parse(readFileSync(path.join(root, ".mise.toml"), "utf8")) as {
+  tasks?: Record<string, { run?: string; description?: string }>;
+};
+const readme = readFileSync(path.join(root, "README.md"), "utf8");
+
+async function run(args: string[], env: Record<string, string> = {}) {
+  const proc = Bun.spawn(["bun", ...args], {
+    cwd: root,
+    env: { ...process.env, NO_COLOR: "1", ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+    stdin: "ignore",
+  });
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  return { stdout, stderr, code };
+}
+
+describe("every script", () => {
+  test("there are scripts to check", () => {
+    expect(scripts.length).toBeGreaterThan(0);
+  });
+
+  for (const s of scripts) {
+    test(`${s.file}: --help exits 0 with purpose, flags and the replaced target`, async () => {
+      const r = await run([s.file, "--help"]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`${s.def.name}: ${s.def.summary}`);
+      expect(r.stdout).toContain("--help");
+      expect(r.stdout).toContain("Replaces:");
+      expect(r.stderr).toBe("");
+    }, 30_000);
+
+    test(`${s.file}: an unknown flag exits 2 with a one-line error`, async () => {
+      const r = await run([s.file, "--no-such-flag"]);
+      expect(r.code).toBe(2);
+      expect(r.stderr.split("\n")[0]).toBe("error: Unknown option '--no-such-flag'");
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      expect(r.stdout).toBe("");
+    }, 30_000);
+
+    test(`${s.file}: file name matches its definition and it has a mise task`, () => {
+      expect(path.basename(s.file, ".ts")).toBe(s.def.name);
+      const task = mise.tasks?.[taskName(s.def.name)];
+      expect(task?.run).toBe(`bun ${s.file}`);
+      expect(task?.description).toBe(s.def.summary);
+    });
+
+    test(`${s.file}: the README's migration table names it`, () => {
+      expect(readme).toContain(`\`${s.file}\``);
+    });
+  }
+});
+
+test("every mise task runs a script that exists", () => {
+  const files = new Set(scripts.map((s) => s.file));
+  for (const [name, task] of Object.entries(mise.tasks ?? {})) {
+    const m = /^bun (scripts\/[a-z0-9-]+\.ts)$/.exec(task.run ?? "");
+    expect(m, `task ${name} runs "${task.run}"`).not.toBeNull();
+    expect(files.has(m![1]!), `task ${name} names ${m![1]}, which does not exist`).toBe(true);
+  }
+});
+
+test("help.ts lists every script, and --json lists them for programs", async () => {
+  const human = await run(["scripts/help.ts"]);
+  expect(human.code).toBe(0);
+  for (const s of scripts) expect(human.stdout).toContain(s.file);
+  const json = await run(["scripts/help.ts", "--json"]);
+  const listed = JSON.parse(json.stdout) as Array<{ script: string; task: string }>;
+  expect(listed.map((l) => l.script).sort()).toEqual(scripts.map((s) => s.file).sort());
+}, 30_000);
+
+test("Ctrl-C stops a script cleanly with exit 130", async () => {
+  const proc = Bun.spawn(["bun", "tests/fixtures/cli/wait-forever.ts"], {
+    cwd: root,
+    stdout: "pipe",
+    stderr: "pipe",
+    stdin: "ignore",
+  });
+  const reader = proc.stderr.getReader();
+  let seen = "";
+  while (!seen.includes("waiting")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    seen += new TextDecoder().decode(value);
+  }
+  proc.kill("SIGINT");
+  expect(await proc.exited).toBe(130);
+}, 30_000);
