@@ -101,3 +101,10 @@ test("Ctrl-C stops a script cleanly with exit 130", async () => {
   proc.kill("SIGINT");
   expect(await proc.exited).toBe(130);
 }, 30_000);
+
+test("every script the README names exists", () => {
+  const files = new Set(scripts.map((s) => s.file));
+  const named = [...readme.matchAll(/`(scripts\/[a-z0-9-]+\.ts)/g)].map((m) => m[1]!);
+  const missing = [...new Set(named)].filter((f) => !files.has(f));
+  expect(missing).toEqual([]);
+});
