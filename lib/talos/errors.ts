@@ -1,0 +1,81 @@
+/**
+ * What went wrong in a talosctl call, read from its stderr. talosctl prints errors on stderr and exits 1; per-node
+ * errors look like `1 error occurred:\n\t* <node>: rpc error: code = <Code> desc = <text>`.
+ */
+
+export type TalosErrorKind =
+  /** bootstrap on a bootstrapped cluster: `AlreadyExists desc = etcd data directory is not empty` (treat as done) */
+  | "already-exists"
+  /** bootstrap too early: `bootstrap is not available yet` (retry) */
+  | "not-available-yet"
+  /** `time is not in sync yet` (retry) */
+  | "time-not-in-sync"
+  /** a node in maintenance mode asked without --insecure: `x509: certificate signed by unknown authority` */
+  | "maintenance-needs-insecure"
+  /** `API is not implemented in maintenance mode` (version/upgrade/reset with --insecure) */
+  | "not-implemented-in-maintenance"
+  /** a configured node asked with --insecure answers `certificate required` (onedr0p treats it as "configured") */
+  | "certificate-required"
+  /** `command "X" is not supported with multiple nodes` */
+  | "multiple-nodes"
+  /** upgrade refusing to break quorum: `etcd member count(2) is insufficient to maintain quorum` */
+  | "quorum"
+  /** the node does not answer: Unavailable, connection refused, deadline exceeded, no route, timeout */
+  | "unreachable"
+  /** Kubernetes version out of Talos' range / unsupported upgrade path */
+  | "unsupported-version"
+  | "other";
+
+export interface NodeError {
+  node?: string;
+  code?: string;
+  message: string;
+}
+
+/** Splits talosctl's multi-error block into per-node errors; a plain one-line error becomes one entry. */
+export function parseNodeErrors(stderr: string): NodeError[] {
+  const errs: NodeError[] = [];
+  const bullets = stderr.split("\n").filter((l) => /^\s*\*\s/.test(l));
+  const lines = bullets.length > 0 ? bullets.map((l) => l.replace(/^\s*\*\s/, "")) : stderr.split("\n").filter((l) => l.trim());
+  for (const raw of lines) {
+    const line = raw.trim();
+    if (/^\d+ errors? occurred:?$/.test(line)) continue;
+    if (/^WARNING:/.test(line)) continue;
+    const m = /^(?:error [^:]*: )?([0-9a-fA-F.:\[\]]+|[A-Za-z0-9.-]+): (rpc error: .*)$/.exec(line);
+    const text = m ? m[2]! : line;
+    const code = /code = (\w+)/.exec(text)?.[1];
+    errs.push({ node: m ? m[1] : undefined, code, message: text });
+  }
+  return errs;
+}
+
+const PATTERNS: Array<[TalosErrorKind, RegExp]> = [
+  ["already-exists", /AlreadyExists|etcd data directory is not empty/],
+  ["not-available-yet", /bootstrap is not available yet/],
+  ["time-not-in-sync", /time is not in sync yet/],
+  ["not-implemented-in-maintenance", /API is not implemented in maintenance mode/],
+  ["maintenance-needs-insecure", /certificate signed by unknown authority/],
+  ["certificate-required", /certificate required/],
+  ["multiple-nodes", /is not supported with multiple nodes/],
+  ["quorum", /insufficient to maintain quorum/],
+  ["unsupported-version", /is too (old|new) to be used with Talos|unsupported upgrade path/],
+  [
+    "unreachable",
+    /code = Unavailable|code = DeadlineExceeded|connection refused|no route to host|i\/o timeout|context deadline exceeded|connection reset|network is unreachable|host is down/,
+  ],
+];
+
+export function classifyTalosError(stderr: string): TalosErrorKind {
+  for (const [kind, re] of PATTERNS) if (re.test(stderr)) return kind;
+  return "other";
+}
+
+/** The line worth showing a person: the first `desc = ...` text, else the first non-empty non-warning line. */
+export function talosErrorSummary(stderr: string): string {
+  const errs = parseNodeErrors(stderr);
+  const first = errs[0];
+  if (!first) return "";
+  const desc = /desc = (.*)$/.exec(first.message)?.[1];
+  const text = desc ?? first.message;
+  return first.node ? `${first.node}: ${text}` : text;
+}
