@@ -947,6 +947,7 @@ export class SimStore {
   }
 
   private defaults(k: KindInfo, obj: KubeObject): void {
+    if (k.group === "" && k.kind === "Pod" && !obj.status?.phase) obj.status = { phase: "Pending", ...(obj.status ?? {}) };
     if (k.group === "" && k.kind === "Namespace") {
       obj.metadata.labels = { ...(obj.metadata.labels ?? {}), "kubernetes.io/metadata.name": obj.metadata.name! };
       obj.spec = { finalizers: ["kubernetes"], ...(obj.spec ?? {}) };
