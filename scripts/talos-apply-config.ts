@@ -1,0 +1,63 @@
+import path from "node:path";
+import { defineScript, ExitCode, UsageError } from "../lib/cli/index.ts";
+import { applyToNodes } from "../lib/talos/apply.ts";
+import { loadCluster, makeTalosctl, selectNodes } from "../lib/talos/cluster.ts";
+import { APPLY_MODES, type ApplyMode } from "../lib/talos/talosctl.ts";
+
+export default defineScript(import.meta, {
+  name: "talos-apply-config",
+  area: "talos",
+  summary: "apply the generated machine configs, using --insecure only for nodes in maintenance mode",
+  description: `
+Applies clusterconfig/<cluster>-<hostname>.yaml to each node (all, or those given with --node), one node at a time.
+Each node is asked first whether it is in maintenance mode (no config yet): only then is --insecure used, and only
+the modes maintenance accepts (auto, reboot, try). Transient failures (an EOF while apid restarts) are retried.`,
+  replaces: ["talos:apply-config"],
+  live: true,
+  mutates: true,
+  flags: {
+    node: { type: "string", multiple: true, placeholder: "host|ip", description: "apply only to this node" },
+    mode: { type: "string", default: "auto", choices: APPLY_MODES, description: "talosctl apply-config mode" },
+    "config-dir": { type: "string", placeholder: "dir", description: "where talhelper wrote the configs [default: <repo>/clusterconfig]" },
+    retries: { type: "string", default: "2", placeholder: "n", description: "retries of a transient failure per node" },
+  },
+  examples: [
+    "bun scripts/talos-apply-config.ts --dry-run",
+    "bun scripts/talos-apply-config.ts --node mini02 --mode no-reboot",
+  ],
+  async run({ flags, out, exec, root, env, json, dryRun, signal }) {
+    const retries = Number(flags.retries);
+    if (!Number.isInteger(retries) || retries < 0) throw new UsageError(`--retries must be a whole number, not "${flags.retries}"`);
+    const cluster = loadCluster(root);
+    const nodes = selectNodes(cluster.nodes, flags.node);
+    const configDir = path.resolve(flags["config-dir"] ?? path.join(root, "clusterconfig"));
+    const talos = makeTalosctl(exec, root, env);
+    const results = await applyToNodes({
+      talos,
+      nodes,
+      clusterName: cluster.name,
+      configDir,
+      mode: flags.mode as ApplyMode,
+      retries,
+      dryRun,
+      signal,
+      onResult: (r) => out.log(`${out.mark(r.result === "failed" ? "fail" : "ok")} ${r.hostname}: ${r.detail}`),
+    });
+    const failed = results.filter((r) => r.result === "failed");
+    if (json) out.result({ ok: failed.length === 0, dryRun, nodes: results });
+    else {
+      out.printTable(
+        ["node", "ip", "was", "insecure", "mode", "result", "attempts", "detail"],
+        results.map((r) => [r.hostname, r.ip, r.state, r.insecure ? "yes" : "no", r.mode, r.result, r.attempts, r.detail]),
+      );
+      out.line(
+        failed.length
+          ? `${failed.length} of ${results.length} nodes failed: fix them and run again (nodes already configured are re-applied harmlessly)`
+          : dryRun
+            ? `dry run: nothing was applied`
+            : `applied to ${results.length} node${results.length === 1 ? "" : "s"}`,
+      );
+    }
+    return failed.length ? ExitCode.failed : ExitCode.ok;
+  },
+});
