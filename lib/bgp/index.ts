@@ -1,0 +1,16 @@
+/**
+ * lib/bgp: what must be advertised to whom (expected.ts), why it is not (the numbered causes of causes.ts,
+ * verify.ts), the router's FRR configuration (router-config.ts), and parsers for FRR (frr.ts) and Cilium
+ * (cilium.ts) status. Inputs come from the repo or a live cluster (inputs.ts); the router is read with vtysh
+ * (router.ts).
+ */
+export * from "./causes.ts";
+export * from "./selector.ts";
+export * from "./types.ts";
+export * from "./frr.ts";
+export * from "./cilium.ts";
+export * from "./expected.ts";
+export * from "./verify.ts";
+export * from "./inputs.ts";
+export * from "./router.ts";
+export * from "./router-config.ts";

@@ -1,0 +1,249 @@
+/**
+ * The verdict of bgp-verify: what should reach the router (expected.ts), what Cilium says it advertises
+ * (CiliumBGPNodeConfig status) and what the router actually holds (FRR JSON) — a row per node x peer x family and,
+ * for every expected prefix missing at the router, its cause.
+ */
+import { isIP, normaliseIP } from "../net/index.ts";
+import { advertisedCount, isEstablished } from "./cilium.ts";
+import { diagnosis, expectedAdvertisements, type Diagnosis, type Expectation, type PeerSlot, type ServiceIssue } from "./expected.ts";
+import { routesByPeer, summaryPeers, type Afi, type FrrPeer, type FrrReceivedRoutes, type FrrRouteTable, type FrrSummary } from "./frr.ts";
+import type { CauseId } from "./causes.ts";
+import type { BgpInputs, BgpNodeInput, NodeConfigStatus, NodePeerStatus } from "./types.ts";
+
+export interface RouterState {
+  summary: FrrSummary;
+  tables: Partial<Record<Afi, FrrRouteTable>>;
+  /** `received-routes` per `${afi}|${neighbor}` where the router keeps them (soft-reconfiguration inbound) */
+  received?: Map<string, FrrReceivedRoutes>;
+}
+
+export interface VerifyRow {
+  node: string;
+  peer: string;
+  peerAddress?: string;
+  afi: Afi;
+  /** the node's address the router sees for this session */
+  nodeAddress?: string;
+  /** Cilium's peeringState from the node's CiliumBGPNodeConfig */
+  ciliumSession?: string;
+  /** the router's view: Established, Established (Policy), Active, ... or "absent" */
+  routerSession?: string;
+  expected: number;
+  /** Cilium's advertised route count for the family */
+  advertised?: number;
+  /** expected prefixes the router holds from this node */
+  receivedAtRouter?: number;
+  missing: number;
+}
+
+export interface MissingPrefix {
+  node: string;
+  peer: string;
+  afi: Afi;
+  service: string;
+  prefix: string;
+  cause: CauseId;
+  title: string;
+  message: string;
+  fix: string;
+}
+
+export interface BgpVerifyReport {
+  ok: boolean;
+  ciliumChecked: boolean;
+  routerChecked: boolean;
+  rows: VerifyRow[];
+  missing: MissingPrefix[];
+  serviceIssues: ServiceIssue[];
+  /** prefixes the router holds from a node that nothing expects (stale Services, foreign announcements) */
+  unexpectedAtRouter: Array<{ node: string; neighbor: string; afi: Afi; prefix: string }>;
+  notes: string[];
+}
+
+const norm = (ip: string | undefined): string | undefined => (ip && isIP(ip) ? normaliseIP(ip) : ip);
+
+function nodeAddress(node: BgpNodeInput | undefined, slot: PeerSlot): string | undefined {
+  if (!node) return undefined;
+  return norm(slot.afi === "ipv6" ? node.ipv6 : node.ipv4);
+}
+
+function findStatusPeer(status: NodeConfigStatus | undefined, slot: PeerSlot): NodePeerStatus | undefined {
+  if (!status) return undefined;
+  return (
+    status.peers.find((p) => p.name === slot.peer && (p.instance === slot.instance || !p.instance)) ??
+    status.peers.find((p) => slot.peerAddress !== undefined && norm(p.peerAddress) === norm(slot.peerAddress))
+  );
+}
+
+function routerPeerFor(router: RouterState, address: string | undefined, afi: Afi): FrrPeer | undefined {
+  if (!address) return undefined;
+  return (
+    summaryPeers(router.summary, afi).find((p) => norm(p.address) === address) ??
+    summaryPeers(router.summary).find((p) => norm(p.address) === address)
+  );
+}
+
+function routerSessionText(p: FrrPeer | undefined): string {
+  if (!p) return "absent";
+  return p.policyBlocked ? `${p.state} (Policy)` : p.state;
+}
+
+/** Runs the whole comparison. Without `router`, only the cluster side is judged; without nodeConfigs, only config. */
+export function verifyBgp(inputs: BgpInputs, router?: RouterState): BgpVerifyReport {
+  const exp = expectedAdvertisements(inputs);
+  const nodes = new Map(inputs.nodes.map((n) => [n.name, n]));
+  const statuses = new Map((inputs.nodeConfigs ?? []).map((s) => [s.node, s]));
+  const ciliumChecked = inputs.nodeConfigs !== undefined;
+  const anyNodeConfig = (inputs.nodeConfigs ?? []).length > 0;
+
+  const held = new Map<Afi, Map<string, Set<string>>>();
+  if (router) for (const afi of ["ipv4", "ipv6"] as const) {
+    const table = router.tables[afi];
+    const byPeer = new Map<string, Set<string>>();
+    if (table) for (const [peer, set] of routesByPeer(table)) byPeer.set(norm(peer)!, set);
+    held.set(afi, byPeer);
+  }
+
+  const rows = new Map<string, VerifyRow & { items: Expectation[] }>();
+  const rowKey = (node: string, slot: PeerSlot, afi: Afi) => `${node}|${slot.clusterConfig}|${slot.instance}|${slot.peer}|${afi}`;
+  const ensureRow = (node: string, slot: PeerSlot, afi: Afi) => {
+    const key = rowKey(node, slot, afi);
+    let row = rows.get(key);
+    if (!row) {
+      const status = findStatusPeer(statuses.get(node), slot);
+      const addr = nodeAddress(nodes.get(node), slot);
+      row = { node, peer: slot.peer, afi, expected: 0, missing: 0, items: [] };
+      if (slot.peerAddress) row.peerAddress = slot.peerAddress;
+      if (addr) row.nodeAddress = addr;
+      if (ciliumChecked) {
+        row.ciliumSession = status?.peeringState ?? (statuses.has(node) ? "not configured" : "no NodeConfig");
+        if (status) {
+          const adv = advertisedCount(status, afi);
+          if (adv !== undefined) row.advertised = adv;
+        }
+      }
+      if (router) {
+        row.routerSession = routerSessionText(routerPeerFor(router, addr, afi));
+        row.receivedAtRouter = 0;
+      }
+      rows.set(key, row);
+    }
+    return row;
+  };
+  for (const { node, slot } of exp.slots) if (slot.afi) ensureRow(node, slot, slot.afi);
+  for (const e of exp.expectations) {
+    const row = ensureRow(e.node, e.slot, e.afi);
+    row.expected += 1;
+    row.items.push(e);
+  }
+
+  const missing: MissingPrefix[] = [];
+  const miss = (e: Expectation, d: Diagnosis) =>
+    missing.push({ node: e.node, peer: e.slot.peer, afi: e.afi, service: e.service, prefix: e.prefix, cause: d.cause, title: d.title, message: d.message, fix: d.fix });
+
+  for (const row of rows.values()) {
+    const status = findStatusPeer(statuses.get(row.node), row.items[0]?.slot ?? ({ peer: row.peer, instance: "" } as PeerSlot));
+    const routerPeer = router ? routerPeerFor(router, row.nodeAddress, row.afi) : undefined;
+    const atRouter = row.nodeAddress ? held.get(row.afi)?.get(row.nodeAddress) : undefined;
+    const received = router?.received?.get(`${row.afi}|${row.nodeAddress}`);
+    for (const e of row.items) {
+      if (router && atRouter?.has(e.prefix)) {
+        row.receivedAtRouter = (row.receivedAtRouter ?? 0) + 1;
+        continue;
+      }
+      const d = explain(e, row, { inputs, status, anyNodeConfig, hasNodeConfig: statuses.has(e.node), routerPeer, received, router });
+      if (d) {
+        row.missing += 1;
+        miss(e, d);
+      }
+    }
+  }
+
+  const unexpectedAtRouter: BgpVerifyReport["unexpectedAtRouter"] = [];
+  if (router) {
+    const expectedBy = new Map<string, Set<string>>();
+    for (const row of rows.values()) {
+      if (!row.nodeAddress) continue;
+      const k = `${row.afi}|${row.nodeAddress}`;
+      let set = expectedBy.get(k);
+      if (!set) expectedBy.set(k, (set = new Set()));
+      for (const e of row.items) set.add(e.prefix);
+    }
+    for (const node of inputs.nodes)
+      for (const afi of ["ipv4", "ipv6"] as const)
+        for (const addr of [norm(node.ipv4), norm(node.ipv6)]) {
+          if (!addr) continue;
+          const got = held.get(afi)?.get(addr);
+          if (!got) continue;
+          const want = expectedBy.get(`${afi}|${addr}`) ?? new Set<string>();
+          for (const prefix of got) if (!want.has(prefix)) unexpectedAtRouter.push({ node: node.name, neighbor: addr, afi, prefix });
+        }
+  }
+
+  const notes = [...exp.notes];
+  if (!router) notes.push("the router was not checked (set ROUTER_SSH=user@host or pass --router-cmd): routes are judged from Cilium's counts only");
+  const outRows = [...rows.values()].map(({ items: _items, ...r }) => r);
+  return {
+    ok: missing.length === 0 && exp.serviceIssues.length === 0,
+    ciliumChecked,
+    routerChecked: router !== undefined,
+    rows: outRows,
+    missing,
+    serviceIssues: exp.serviceIssues,
+    unexpectedAtRouter,
+    notes,
+  };
+}
+
+interface ExplainContext {
+  inputs: BgpInputs;
+  status?: NodePeerStatus;
+  anyNodeConfig: boolean;
+  hasNodeConfig: boolean;
+  routerPeer?: FrrPeer;
+  received?: FrrReceivedRoutes;
+  router?: RouterState;
+}
+
+/** Why an expected prefix is not at the router (or, without a router, not advertised); undefined = presumed fine. */
+function explain(e: Expectation, row: VerifyRow, c: ExplainContext): Diagnosis | undefined {
+  if (e.blocked) return e.blocked;
+  const where = `node ${e.node} -> peer ${e.slot.peer}${e.slot.peerAddress ? ` (${e.slot.peerAddress})` : ""}`;
+  if (c.inputs.nodeConfigs !== undefined) {
+    if (!c.anyNodeConfig)
+      return diagnosis(12, "there is no CiliumBGPNodeConfig at all: Cilium's BGP control plane is not running (bgpControlPlane.enabled is false or the operator lacks it)");
+    if (!c.hasNodeConfig)
+      return diagnosis(8, `the Cilium operator made no CiliumBGPNodeConfig for node ${e.node}: no CiliumBGPClusterConfig selects it (check the node's labels against nodeSelector)`);
+    if (!c.status) return diagnosis("session", `CiliumBGPNodeConfig ${e.node} has no peer ${e.slot.peer}: the agent has not set the session up`);
+    if (!isEstablished(c.status.peeringState))
+      return diagnosis("session", `${where} is ${c.status.peeringState ?? "unknown"}, not established, so nothing is advertised over it`);
+  }
+  const advertised = c.status ? advertisedCount(c.status, e.afi) : undefined;
+  if (c.router) {
+    const p = c.routerPeer;
+    if (!p)
+      return diagnosis("session", `the router has no BGP session with node ${e.node} at ${row.nodeAddress ?? "(no address)"}`, "make the router's `bgp listen range` (or a neighbor) cover the node's address: regenerate it with `bun scripts/bgp-router-config.ts`");
+    if (!p.established)
+      return diagnosis("session", `the router's session with node ${e.node} (${p.address}) is ${p.state}`);
+    if (p.policyBlocked)
+      return diagnosis(
+        11,
+        `the router holds node ${e.node} (${p.address}) in the (Policy) state: FRR's ebgp-requires-policy is on and there is no inbound route-map, so it accepts nothing${advertised ? ` although Cilium advertises ${advertised} ${e.afi} route(s)` : ""}`,
+      );
+    if (c.received?.available && c.received.prefixes.some((r) => r.prefix === e.prefix))
+      return diagnosis(11, `the router received ${e.prefix} from node ${e.node} (${p.address}) but its inbound route-map rejects it: the prefix-list does not permit this pool`);
+    if (advertised === 0)
+      return diagnosis("unexplained", `Cilium on node ${e.node} advertises no ${e.afi} route to ${e.slot.peer} although its configuration selects ${e.service}`);
+    return diagnosis(
+      11,
+      `node ${e.node}'s session is up${advertised !== undefined ? ` and Cilium advertises ${advertised} ${e.afi} route(s)` : ""}, but the router accepted no ${e.prefix} from it: its inbound prefix-list does not permit it`,
+    );
+  }
+  if (advertised !== undefined && advertised < row.expected)
+    return diagnosis(
+      "unexplained",
+      `Cilium on node ${e.node} advertises ${advertised} of ${row.expected} expected ${e.afi} route(s) to ${e.slot.peer}; without the router's table the missing ones cannot be named`,
+      "pass --router-cmd or set ROUTER_SSH to compare with the router, or run `cilium-dbg bgp routes advertised` on the node",
+    );
+  return undefined;
+}
