@@ -5,6 +5,7 @@
  */
 import { OperationError } from "../cli/errors.ts";
 import type { Exec, RunResult } from "../exec.ts";
+import { parseDuration } from "./poll.ts";
 import { classifyTalosError, talosErrorSummary, type TalosErrorKind } from "./errors.ts";
 import {
   parseApplyOutput,
@@ -272,15 +273,24 @@ export class Talosctl {
     return info;
   }
 
-  async reboot(node: string, opts: { wait?: boolean } = {}): Promise<RunResult> {
-    return this.must("reboot", ["reboot", `--wait=${opts.wait ?? false}`], { nodes: this.one(node) });
+  /**
+   * reboot/upgrade/reset with `--wait` let talosctl itself follow the node down and back (it tracks the boot id, so a
+   * quick reboot is never missed) within `--timeout`; the Exec timeout is a little longer than that.
+   */
+  async reboot(node: string, opts: { timeout?: string } = {}): Promise<RunResult> {
+    const timeout = opts.timeout ?? "10m";
+    return this.must("reboot", ["reboot", "--wait=true", `--timeout=${timeout}`], {
+      nodes: this.one(node),
+      timeoutMs: durationToMs(timeout) + 60_000,
+    });
   }
 
-  async upgrade(node: string, image: string, opts: { preserve?: boolean; stage?: boolean; wait?: boolean } = {}) {
-    const args = ["upgrade", `--image=${image}`, `--wait=${opts.wait ?? false}`];
+  async upgrade(node: string, image: string, opts: { preserve?: boolean; stage?: boolean; timeout?: string } = {}) {
+    const timeout = opts.timeout ?? "15m";
+    const args = ["upgrade", `--image=${image}`, "--wait=true", `--timeout=${timeout}`];
     if (opts.preserve) args.push("--preserve");
     if (opts.stage) args.push("--stage");
-    return this.must("upgrade", args, { nodes: this.one(node), timeoutMs: 300_000 });
+    return this.must("upgrade", args, { nodes: this.one(node), timeoutMs: durationToMs(timeout) + 60_000 });
   }
 
   async upgradeK8s(node: string, to: string, opts: { dryRun?: boolean } = {}) {
@@ -289,16 +299,16 @@ export class Talosctl {
     return this.must("upgrade-k8s", args, { nodes: this.one(node), timeoutMs: 1_800_000, readOnly: opts.dryRun });
   }
 
-  async reset(node: string, opts: ResetOptions) {
+  async reset(node: string, opts: ResetOptions & { timeout?: string }) {
+    const timeout = opts.timeout ?? "10m";
     const args = ["reset", `--graceful=${opts.graceful}`, `--reboot=${opts.reboot}`];
     for (const label of opts.wipe) args.push(`--system-labels-to-wipe=${label}`);
-    args.push(`--wait=${opts.wait ?? false}`);
-    return this.must("reset", args, { nodes: this.one(node), timeoutMs: 300_000 });
+    args.push(`--wait=${opts.wait ?? true}`, `--timeout=${timeout}`);
+    return this.must("reset", args, { nodes: this.one(node), timeoutMs: durationToMs(timeout) + 60_000 });
   }
 }
 
-function durationToMs(d: string): number {
-  const m = /^(\d+)(s|m|h)$/.exec(d);
-  if (!m) return 120_000;
-  return Number(m[1]) * (m[2] === "s" ? 1000 : m[2] === "m" ? 60_000 : 3_600_000);
+/** "90s", "10m", "1h" -> ms (a bare number is seconds); 2 minutes for anything else. */
+export function durationToMs(d: string): number {
+  return parseDuration(d) ?? 120_000;
 }

@@ -128,6 +128,6 @@ describe("Talosctl argv", () => {
     const tc = new Talosctl({ exec });
     const r = await tc.reboot("10.0.0.11");
     expect(r.dryRun).toBe(true);
-    expect(exec.history).toEqual([{ command: "talosctl --nodes=10.0.0.11 reboot --wait=false", dryRun: true }]);
+    expect(exec.history).toEqual([{ command: "talosctl --nodes=10.0.0.11 reboot --wait=true --timeout=10m", dryRun: true }]);
   });
 });

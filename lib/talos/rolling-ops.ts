@@ -1,0 +1,122 @@
+/**
+ * Rolling reboot and upgrade of Talos nodes over lib/safety's runner: the talosctl action for each node (with
+ * `--wait`, so talosctl follows the node down and back), the "node is back" check from Talos' own state, and what
+ * "already done" means for an upgrade (same Talos version and schematic), so a second run continues where the first
+ * stopped.
+ */
+import type { Output } from "../cli/output.ts";
+import type { GateDeps, GateNode } from "../safety/gates.ts";
+import { runRolling, type RollingEvent, type RollingResult } from "../safety/rolling.ts";
+import { formatMs, pollUntil, done, notYet } from "./poll.ts";
+import type { Talosctl } from "./talosctl.ts";
+import { parseInstallerImage, sameVersion } from "./versions.ts";
+
+export interface RollingCommon {
+  talos: Talosctl;
+  gates: GateDeps;
+  targets: GateNode[];
+  /** talosctl --timeout for the node to come back (Go duration) */
+  nodeTimeout: string;
+  nodeTimeoutMs: number;
+  gateTimeoutMs: number;
+  dryRun: boolean;
+  signal?: AbortSignal;
+  out: Output;
+}
+
+export function describeEvent(e: RollingEvent): string {
+  const what: Record<RollingEvent["phase"], string> = {
+    "gate-before": "gates before",
+    quorum: "quorum",
+    action: "change",
+    "node-back": "back",
+    "gate-after": "gates after",
+    skipped: "skipped",
+  };
+  return `${e.node}: ${what[e.phase]}: ${e.detail}`;
+}
+
+/** Polls machinestatus until the node is `running` and ready (talosctl --wait already saw it boot). */
+export async function waitRunning(talos: Talosctl, node: GateNode, timeoutMs: number, signal?: AbortSignal): Promise<string> {
+  const t0 = performance.now();
+  await pollUntil(
+    async () => {
+      const s = await talos.machineStatus(node.ip);
+      if (s.stage === "running") return done(s);
+      return notYet(`stage ${s.stage}`);
+    },
+    { what: `${node.hostname} to be running`, timeoutMs, signal, initialDelayMs: 100, maxDelayMs: 2000 },
+  );
+  return `running again after ${formatMs(performance.now() - t0)} more`;
+}
+
+function progress(out: Output) {
+  return (node: GateNode, what: string, p: { detail?: string; elapsedMs: number }) =>
+    out.progress(`${node.hostname}: waiting for ${what} (${formatMs(p.elapsedMs)}): ${p.detail ?? ""}`);
+}
+
+export async function rollingReboot(o: RollingCommon): Promise<RollingResult> {
+  return runRolling({
+    targets: o.targets,
+    gates: o.gates,
+    gateTimeoutMs: o.gateTimeoutMs,
+    signal: o.signal,
+    dryRun: o.dryRun,
+    onEvent: (e) => o.out.log(`${o.out.mark(e.ok ? "ok" : "fail")} ${describeEvent(e)}`),
+    onProgress: progress(o.out),
+    action: async (node) => {
+      await o.talos.reboot(node.ip, { timeout: o.nodeTimeout });
+    },
+    waitBack: (node) => waitRunning(o.talos, node, o.nodeTimeoutMs, o.signal),
+  });
+}
+
+export interface UpgradeTarget {
+  image: string;
+  version: string;
+  schematic: string;
+}
+
+/** What a node runs now: Talos version (get members' OS) and schematic id (the Image Factory's "schematic" extension). */
+export async function nodeRuns(talos: Talosctl, node: GateNode): Promise<{ version?: string; schematic?: string }> {
+  const [versions, exts] = await Promise.all([
+    talos.versions([node.ip]).catch(() => []),
+    talos.extensions([node.ip]).catch(() => []),
+  ]);
+  return {
+    version: versions[0]?.tag,
+    schematic: exts.find((e) => e.name === "schematic")?.version,
+  };
+}
+
+export async function rollingUpgrade(o: RollingCommon & { target: UpgradeTarget; controlPlanes: number }): Promise<RollingResult> {
+  const parsed = parseInstallerImage(o.target.image);
+  return runRolling({
+    targets: o.targets,
+    gates: o.gates,
+    gateTimeoutMs: o.gateTimeoutMs,
+    signal: o.signal,
+    dryRun: o.dryRun,
+    onEvent: (e) => o.out.log(`${o.out.mark(e.ok ? "ok" : "fail")} ${describeEvent(e)}`),
+    onProgress: progress(o.out),
+    alreadyDone: async (node) => {
+      const now = await nodeRuns(o.talos, node);
+      if (now.version && sameVersion(now.version, o.target.version) && now.schematic === parsed?.schematic)
+        return `already runs ${o.target.version} with schematic ${o.target.schematic.slice(0, 12)}...`;
+      return false;
+    },
+    action: async (node) => {
+      // fewer than 3 etcd members: Talos refuses to upgrade a control plane unless its data is preserved
+      await o.talos.upgrade(node.ip, o.target.image, { timeout: o.nodeTimeout, preserve: node.controlPlane && o.controlPlanes < 3 });
+    },
+    waitBack: async (node) => {
+      const back = await waitRunning(o.talos, node, o.nodeTimeoutMs, o.signal);
+      const now = await nodeRuns(o.talos, node);
+      if (!now.version || !sameVersion(now.version, o.target.version))
+        throw new Error(`${node.hostname} came back running ${now.version ?? "an unknown version"}, not ${o.target.version}`);
+      if (now.schematic !== parsed?.schematic)
+        throw new Error(`${node.hostname} came back with schematic ${now.schematic ?? "none"}, not ${o.target.schematic}`);
+      return `${back}; runs ${now.version} with the repo's schematic`;
+    },
+  });
+}

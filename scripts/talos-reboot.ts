@@ -1,0 +1,52 @@
+import { defineScript, ExitCode, OperationError } from "../lib/cli/index.ts";
+import { rollingOrder } from "../lib/safety/rolling.ts";
+import { loadCluster, makeTalosctl, selectNodes } from "../lib/talos/cluster.ts";
+import { rollingReboot } from "../lib/talos/rolling-ops.ts";
+import { durationFlag, gateDeps, gateNodes, printRolling } from "../lib/talos/script-support.ts";
+
+export default defineScript(import.meta, {
+  name: "talos-reboot",
+  area: "talos",
+  summary: "rolling reboot, one node at a time behind etcd, node and Longhorn health gates",
+  description: `
+Reboots the nodes (all, or --node ...) one at a time, control planes first. Before each node: etcd healthy with
+every member voting, every node Ready, every Longhorn volume healthy, and etcd keeps quorum without this node.
+talosctl reboot --wait follows the node down and back; then the same gates must pass again (within --gate-timeout)
+before the next node. The first failed gate stops the run and leaves the cluster as it is; run again to continue.`,
+  replaces: ["talos:reboot", "cluster:safe-reboot"],
+  live: true,
+  mutates: true,
+  flags: {
+    node: { type: "string", multiple: true, placeholder: "host|ip", description: "reboot only this node" },
+    "node-timeout": { type: "string", default: "10m", placeholder: "duration", description: "how long a node may take to come back" },
+    "gate-timeout": { type: "string", default: "15m", placeholder: "duration", description: "how long the gates may take to pass again after a node" },
+  },
+  examples: ["bun scripts/talos-reboot.ts --dry-run", "bun scripts/talos-reboot.ts --node mini02 --yes"],
+  async run({ flags, out, exec, root, env, json, dryRun, signal, confirm }) {
+    const nodeTimeout = durationFlag("node-timeout", flags["node-timeout"]);
+    const gateTimeout = durationFlag("gate-timeout", flags["gate-timeout"]);
+    const cluster = loadCluster(root);
+    const targets = rollingOrder(gateNodes(selectNodes(cluster.nodes, flags.node)));
+    if (!dryRun) await confirm(`reboot ${targets.length} node${targets.length === 1 ? "" : "s"} of cluster ${cluster.name} one at a time`, cluster.name);
+    const talos = makeTalosctl(exec, root, env);
+    const result = await rollingReboot({
+      talos,
+      gates: gateDeps(talos, env, cluster.nodes),
+      targets,
+      nodeTimeout: nodeTimeout.text,
+      nodeTimeoutMs: nodeTimeout.ms,
+      gateTimeoutMs: gateTimeout.ms,
+      dryRun,
+      signal,
+      out,
+    });
+    printRolling(out, json, result, { dryRun, operation: "reboot" });
+    if (result.stopped)
+      throw new OperationError(
+        `stopped at ${result.stopped.node}: ${result.stopped.message}`,
+        "nothing else was touched; fix that, then run again (nodes already rebooted are rebooted again only if named)",
+      );
+    if (!json) out.line(dryRun ? "dry run: nothing was rebooted" : `rebooted ${result.nodes.filter((n) => n.result === "done").length} nodes, cluster healthy`);
+    return ExitCode.ok;
+  },
+});
