@@ -138,7 +138,8 @@ export function planRouterConfig(model: ClusterModel, opts: RouterConfigOptions 
       const k = `${e.action} ${e.prefix} ${e.ge ?? ""}`;
       return seen.has(k) ? false : (seen.add(k), true);
     });
-    // denies first: FRR evaluates a prefix-list in sequence order and stops at the first match
+    // denies first: FRR evaluates a prefix-list in sequence order and stops at the first match (stable sort keeps
+    // each pool's permits together)
     unique.sort((a, b) => (a.action === b.action ? 0 : a.action === "deny" ? -1 : 1));
     if (unique.length === 0) warnings.push(`no enabled ${afi} pool: the ${afi} inbound route-map accepts nothing`);
     families.push({
@@ -209,7 +210,9 @@ export function renderPlan(plan: RouterPlan): string {
     let seq = 10;
     const pools = [...new Set(f.entries.map((e) => e.pool))];
     if (pools.length) L.push(`! ${f.afi} LoadBalancer pools: ${pools.join(", ")} (host routes only)`);
+    let lastPool = "";
     for (const e of f.entries) {
+      if (e.action === "permit" && e.pool !== lastPool) L.push(`! pool ${(lastPool = e.pool)}`);
       L.push(`${kw} prefix-list ${f.prefixList} seq ${seq} ${e.action} ${e.prefix}${e.ge !== undefined ? ` ge ${e.ge}` : ""}`);
       seq += 10;
     }
