@@ -287,15 +287,27 @@ export function parseLabelSelector(selector: string | undefined): LabelRequireme
   parts.push(cur);
   const keyRe = /^([a-z0-9A-Z]([-a-z0-9A-Z_.]*[a-z0-9A-Z])?\/)?[a-z0-9A-Z]([-a-z0-9A-Z_.]*[a-z0-9A-Z])?$/;
   const bad = (why: string) => errors.badRequest(`unable to parse requirement: ${why}`);
+  const valueRe = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+  const checkValues = (key: string, values: string[]) => {
+    for (const v of values) {
+      if (v.length > 63 || !valueRe.test(v)) {
+        throw bad(
+          `values[0][${key}]: Invalid value: "${v}": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character`,
+        );
+      }
+    }
+  };
   for (const raw of parts) {
     const p = raw.trim();
     let m: RegExpMatchArray | null;
     if ((m = p.match(/^(\S+)\s+(in|notin)\s*\(([^)]*)\)$/))) {
       const values = m[3]!.split(",").map((v) => v.trim()).filter((v) => v !== "");
       if (!keyRe.test(m[1]!)) throw bad(`invalid label key "${m[1]}"`);
+      checkValues(m[1]!, values);
       out.push({ key: m[1]!, op: m[2] as "in" | "notin", values });
     } else if ((m = p.match(/^([^=!\s]+)\s*(==|=|!=)\s*(\S*)$/))) {
       if (!keyRe.test(m[1]!)) throw bad(`invalid label key "${m[1]}"`);
+      checkValues(m[1]!, [m[3]!]);
       out.push({ key: m[1]!, op: m[2] === "!=" ? "!=" : "=", values: [m[3]!] });
     } else if ((m = p.match(/^!\s*(\S+)$/))) {
       if (!keyRe.test(m[1]!)) throw bad(`invalid label key "${m[1]}"`);
@@ -648,9 +660,15 @@ export class SimStore {
     const k = this.kindOf(input);
     const name = input.metadata?.name ?? "";
     if (!manager) throw errors.badRequest("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch");
+    const sub = opts.subresource;
     const applied = clone(input);
     applied.metadata ??= {};
-    const sub = opts.subresource;
+    if (sub === "status") {
+      for (const key of Object.keys(applied)) if (!["apiVersion", "kind", "metadata", "status"].includes(key)) delete applied[key];
+      applied.metadata = { name: applied.metadata.name, ...(applied.metadata.namespace ? { namespace: applied.metadata.namespace } : {}) };
+    } else if (k.statusSubresource) {
+      delete applied.status;
+    }
     const current = this.bucket(k).get(this.key(k, name, applied.metadata.namespace));
     if (!current) {
       if (sub === "status") throw errors.notFound(k, name);
@@ -667,7 +685,7 @@ export class SimStore {
       const [m] = parseSetKey(mk);
       if (m === manager) continue;
       for (const p of appliedLeaves) {
-        const owned = [...set].find((q) => overlaps(p, q));
+        const owned = [...set].find((q) => clashes(p, q, live, applied));
         if (owned === undefined) continue;
         if (deepEqual(valueAt(live, JSON.parse(p)), valueAt(applied, JSON.parse(p)))) continue;
         if (opts.force) {
@@ -1271,6 +1289,19 @@ function changedLeaves(a: KubeObject, b: KubeObject): Set<string> {
   for (const p of lb) if (!deepEqual(valueAt(a, JSON.parse(p)), valueAt(b, JSON.parse(p)))) out.add(p);
   for (const p of la) if (!lb.has(p) && valueAt(b, JSON.parse(p)) === undefined) out.add(p);
   return out;
+}
+
+/**
+ * Whether applying leaf `p` touches field `q` owned by someone else: the same field, or one of them is an atomic
+ * value (scalar or list) that contains the other. Owning a map does not own fields later added inside it.
+ */
+function clashes(p: string, q: string, live: unknown, applied: unknown): boolean {
+  if (p === q) return true;
+  if (!overlaps(p, q)) return false;
+  const a = JSON.parse(p) as string[];
+  const b = JSON.parse(q) as string[];
+  const shorter = a.length < b.length ? a : b;
+  return !isPlainObject(valueAt(live, shorter)) || !isPlainObject(valueAt(applied, shorter));
 }
 
 function overlaps(p: string, q: string): boolean {

@@ -1,0 +1,505 @@
+/**
+ * The toolkit's Kubernetes client over @kubernetes/client-node 1.x (2.x loses the CA and client certificate under
+ * Bun): typed get/list/apply/patch/delete for any apiVersion+kind, and waits built on watches with a deadline.
+ */
+import { existsSync } from "node:fs";
+import { homedir } from "node:os";
+import { delimiter, join } from "node:path";
+import http from "node:http";
+import https from "node:https";
+import { KubeConfig, Watch } from "@kubernetes/client-node";
+import { ConfigError, InterruptedError, OperationError } from "../cli/errors.ts";
+import { isNotFound, KubeApiError, toKubeError } from "./errors.ts";
+
+/** Any Kubernetes object as the API returns it. */
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    generation?: number;
+    creationTimestamp?: string;
+    deletionTimestamp?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    finalizers?: string[];
+    [key: string]: unknown;
+  };
+  // biome-ignore lint: free-form per kind, narrowed by callers
+  spec?: any;
+  // biome-ignore lint: see above
+  status?: any;
+  [key: string]: unknown;
+}
+
+/** Which kind: `{apiVersion: "v1", kind: "Node"}`. */
+export interface KindSpec {
+  apiVersion: string;
+  kind: string;
+}
+
+export interface ObjectRef extends KindSpec {
+  name: string;
+  /** Omit for cluster-scoped kinds; for namespaced kinds the kubeconfig's namespace (or "default"). */
+  namespace?: string;
+}
+
+export interface ListOptions {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+}
+
+export type MergePatchType = "merge" | "json" | "strategic";
+
+export const FIELD_MANAGER = "home-ops";
+
+export interface WatchEvent<T extends KubeObject = KubeObject> {
+  type: "ADDED" | "MODIFIED" | "DELETED";
+  object: T;
+}
+
+export interface WaitForOptions<T extends KubeObject = KubeObject> extends KindSpec {
+  name?: string;
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  /**
+   * Called with every matching object (sorted by namespace/name) after the first list and after each change:
+   * true when done; false or a sentence saying what is still awaited. May throw to fail the wait early.
+   */
+  until: (objs: T[]) => boolean | string;
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** Called when the "still waiting" sentence changes. */
+  onProgress?: (reason: string, objs: T[]) => void;
+  /** What is awaited, for the timeout message ("3 nodes Ready"). Default: the kind and name. */
+  description?: string;
+}
+
+interface ApiResource {
+  name: string;
+  namespaced: boolean;
+  kind: string;
+}
+
+type HttpsOptions = https.RequestOptions;
+
+/**
+ * CRUD goes over node:https with the kubeconfig's credentials (KubeConfig.applyToHTTPSOptions) rather than
+ * KubernetesObjectApi: the latter deserialises into typed models (timestamps become Dates, unknown fields and
+ * CRD-style fields vanish from built-in kinds) and cannot send a JSON patch. Watches use client-node's Watch.
+ */
+export class KubeClient {
+  readonly kc: KubeConfig;
+  readonly server: string;
+  private readonly discovery = new Map<string, ApiResource[]>();
+  private agent: https.Agent | undefined;
+
+  constructor(kc: KubeConfig) {
+    this.kc = kc;
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new ConfigError("the kubeconfig has no current context with a cluster", "check KUBECONFIG (current-context must name a context)");
+    this.server = cluster.server.replace(/\/+$/, "");
+  }
+
+  /**
+   * From the environment like kubectl: KUBECONFIG (first existing file of a list), else ~/.kube/config.
+   * ConfigError when there is none or it does not parse.
+   */
+  static fromEnv(env: Record<string, string | undefined> = process.env): KubeClient {
+    const list = (env.KUBECONFIG ?? "").split(delimiter).filter((p) => p !== "");
+    const home = env.HOME ?? homedir();
+    const candidates = list.length > 0 ? list : [join(home, ".kube", "config")];
+    const path = candidates.find((p) => existsSync(p));
+    if (!path) {
+      throw list.length > 0
+        ? new ConfigError(`KUBECONFIG points at ${list.join(delimiter)}, which does not exist`, "generate it with `talosctl kubeconfig` (or bootstrap the cluster first)")
+        : new ConfigError("KUBECONFIG is not set and ~/.kube/config does not exist", "run through mise (it sets KUBECONFIG) or export KUBECONFIG=clusterconfig/kubeconfig");
+    }
+    return KubeClient.fromKubeconfig(path);
+  }
+
+  static fromKubeconfig(path: string): KubeClient {
+    const kc = new KubeConfig();
+    try {
+      kc.loadFromFile(path);
+    } catch (e) {
+      throw new ConfigError(`cannot read the kubeconfig ${path}: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`, "check KUBECONFIG", e);
+    }
+    if (!kc.getCurrentCluster()) throw new ConfigError(`the kubeconfig ${path} has no current context with a cluster`, "check its current-context");
+    return new KubeClient(kc);
+  }
+
+  /** The kubeconfig context's namespace (or "default"). */
+  get defaultNamespace(): string {
+    const ctx = this.kc.getContextObject(this.kc.getCurrentContext());
+    return ctx?.namespace ?? "default";
+  }
+
+  /** Closes kept-alive connections (lets a script exit promptly). */
+  close(): void {
+    this.agent?.destroy();
+    this.agent = undefined;
+  }
+
+  /** One API request; JSON in and out; errors become KubeApiError / OperationError / ConfigError. */
+  async request<R = unknown>(
+    method: string,
+    path: string,
+    o: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string; action?: string } = {},
+  ): Promise<R> {
+    const action = o.action ?? `${method} ${path}`;
+    const url = new URL(this.server + path);
+    for (const [k, v] of Object.entries(o.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
+    const opts: HttpsOptions = { headers: {} };
+    try {
+      await this.kc.applyToHTTPSOptions(opts);
+    } catch (e) {
+      throw new ConfigError(`cannot use the credentials in KUBECONFIG: ${e instanceof Error ? e.message : String(e)}`, "check KUBECONFIG", e);
+    }
+    const isHttps = url.protocol === "https:";
+    if (isHttps && !this.agent) {
+      this.agent = new https.Agent({
+        keepAlive: true,
+        ...(opts.ca ? { ca: opts.ca } : {}),
+        ...(opts.cert ? { cert: opts.cert } : {}),
+        ...(opts.key ? { key: opts.key } : {}),
+        ...(opts.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}),
+        ...(opts.servername ? { servername: opts.servername } : {}),
+      });
+    }
+    const payload = o.body === undefined ? undefined : typeof o.body === "string" ? o.body : JSON.stringify(o.body);
+    const headers: Record<string, string | string[]> = {
+      ...((opts.headers ?? {}) as Record<string, string | string[]>),
+      accept: "application/json",
+      "user-agent": "home-ops",
+      ...(payload !== undefined ? { "content-type": o.contentType ?? "application/json", "content-length": String(Buffer.byteLength(payload)) } : {}),
+    };
+    let res: { status: number; text: string };
+    try {
+      res = await new Promise((resolve, reject) => {
+        const mod = isHttps ? https : http;
+        const req = mod.request(
+          url,
+          { method, headers, ...(isHttps ? { agent: this.agent, ca: opts.ca, cert: opts.cert, key: opts.key } : {}) } as https.RequestOptions,
+          (r) => {
+            const chunks: Buffer[] = [];
+            r.on("data", (c: Buffer) => chunks.push(c));
+            r.on("end", () => resolve({ status: r.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
+            r.on("error", reject);
+          },
+        );
+        req.on("error", reject);
+        if (payload !== undefined) req.write(payload);
+        req.end();
+      });
+    } catch (e) {
+      throw toKubeError(e, this.server, action);
+    }
+    if (res.status < 200 || res.status >= 300) throw toKubeError({ code: res.status, body: res.text }, this.server, action);
+    if (res.text.trim() === "") return undefined as R;
+    try {
+      return JSON.parse(res.text) as R;
+    } catch {
+      throw new OperationError(`cannot ${action}: the API answered something that is not JSON (${res.text.slice(0, 80)})`);
+    }
+  }
+
+  private describe(ref: ObjectRef): string {
+    return `${ref.kind} ${ref.namespace ? `${ref.namespace}/` : ""}${ref.name}`;
+  }
+
+  /** The API resource (plural, scope) of a kind, from discovery (cached; refreshed once on a miss). */
+  async resourceFor(kind: KindSpec): Promise<ApiResource> {
+    const find = () => this.discovery.get(kind.apiVersion)?.find((r) => r.kind === kind.kind && !r.name.includes("/"));
+    let r = find();
+    if (!r) {
+      const path = kind.apiVersion.includes("/") ? `/apis/${kind.apiVersion}` : `/api/${kind.apiVersion}`;
+      try {
+        const list = await this.request<{ resources?: ApiResource[] }>("GET", path, { action: `discover ${kind.apiVersion}` });
+        this.discovery.set(kind.apiVersion, list?.resources ?? []);
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+        this.discovery.set(kind.apiVersion, []);
+      }
+      r = find();
+    }
+    if (!r) {
+      throw new KubeApiError(
+        `the cluster has no ${kind.kind} in ${kind.apiVersion} (is its CRD installed?)`,
+        { reason: "NotFound", code: 404 },
+        404,
+        `kubectl api-resources | grep -i ${kind.kind.toLowerCase()}`,
+      );
+    }
+    return r;
+  }
+
+  /** `/api/v1/nodes`, `/apis/apps/v1/namespaces/ns/deployments` (all namespaces when namespace is undefined). */
+  async collectionPath(kind: KindSpec, namespace?: string): Promise<string> {
+    const r = await this.resourceFor(kind);
+    const base = kind.apiVersion.includes("/") ? `/apis/${kind.apiVersion}` : `/api/${kind.apiVersion}`;
+    return r.namespaced && namespace ? `${base}/namespaces/${encodeURIComponent(namespace)}/${r.name}` : `${base}/${r.name}`;
+  }
+
+  private async objectPath(ref: ObjectRef): Promise<string> {
+    const r = await this.resourceFor(ref);
+    const ns = r.namespaced ? (ref.namespace ?? this.defaultNamespace) : undefined;
+    return `${await this.collectionPath(ref, ns)}/${encodeURIComponent(ref.name)}`;
+  }
+
+  async get<T extends KubeObject = KubeObject>(ref: ObjectRef): Promise<T> {
+    return this.request<T>("GET", await this.objectPath(ref), { action: `get ${this.describe(ref)}` });
+  }
+
+  /** get, or undefined when the object (or its kind) does not exist. */
+  async tryGet<T extends KubeObject = KubeObject>(ref: ObjectRef): Promise<T | undefined> {
+    try {
+      return await this.get<T>(ref);
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  }
+
+  async list<T extends KubeObject = KubeObject>(kind: KindSpec, opts: ListOptions = {}): Promise<{ items: T[]; resourceVersion: string }> {
+    const path = await this.collectionPath(kind, opts.namespace);
+    const res = await this.request<{ items?: T[]; metadata?: { resourceVersion?: string } }>("GET", path, {
+      query: { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector },
+      action: `list ${kind.kind}`,
+    });
+    const items = (res?.items ?? []).map((o) => ({ ...o, apiVersion: o.apiVersion ?? kind.apiVersion, kind: o.kind ?? kind.kind }));
+    return { items, resourceVersion: res?.metadata?.resourceVersion ?? "" };
+  }
+
+  /** Server-side apply (fieldManager "home-ops"); creates the object when absent. */
+  async apply<T extends KubeObject = KubeObject>(obj: KubeObject, opts: { force?: boolean; dryRun?: boolean; fieldManager?: string } = {}): Promise<T> {
+    const ref: ObjectRef = { apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata?.name ?? "", ...(obj.metadata?.namespace ? { namespace: obj.metadata.namespace } : {}) };
+    if (!ref.name) throw new ConfigError(`cannot apply a ${obj.kind} without metadata.name`);
+    return this.request<T>("PATCH", await this.objectPath(ref), {
+      query: { fieldManager: opts.fieldManager ?? FIELD_MANAGER, force: opts.force ? "true" : undefined, dryRun: opts.dryRun ? "All" : undefined },
+      body: obj,
+      contentType: "application/apply-patch+yaml",
+      action: `apply ${this.describe(ref)}`,
+    });
+  }
+
+  /** Merge patch (default), JSON patch (array of ops) or strategic merge patch; `subresource: "status"` patches status. */
+  async patch<T extends KubeObject = KubeObject>(
+    ref: ObjectRef,
+    patch: unknown,
+    type: MergePatchType = "merge",
+    opts: { dryRun?: boolean; subresource?: "status"; fieldManager?: string } = {},
+  ): Promise<T> {
+    const contentType = type === "json" ? "application/json-patch+json" : type === "strategic" ? "application/strategic-merge-patch+json" : "application/merge-patch+json";
+    return this.request<T>("PATCH", `${await this.objectPath(ref)}${opts.subresource ? `/${opts.subresource}` : ""}`, {
+      query: { fieldManager: opts.fieldManager ?? FIELD_MANAGER, dryRun: opts.dryRun ? "All" : undefined },
+      body: patch,
+      contentType,
+      action: `patch ${this.describe(ref)}`,
+    });
+  }
+
+  /** Creates (POST); KubeApiError 409 when it exists. */
+  async create<T extends KubeObject = KubeObject>(obj: KubeObject, opts: { dryRun?: boolean } = {}): Promise<T> {
+    const r = await this.resourceFor(obj);
+    const ns = r.namespaced ? (obj.metadata?.namespace ?? this.defaultNamespace) : undefined;
+    return this.request<T>("POST", await this.collectionPath(obj, ns), {
+      query: { fieldManager: FIELD_MANAGER, dryRun: opts.dryRun ? "All" : undefined },
+      body: obj,
+      action: `create ${obj.kind} ${obj.metadata?.name ?? obj.metadata?.generateName ?? ""}`,
+    });
+  }
+
+  /** Deletes; false when it was already gone (with ignoreNotFound, the default), true otherwise. */
+  async delete(ref: ObjectRef, opts: { ignoreNotFound?: boolean; dryRun?: boolean } = {}): Promise<boolean> {
+    try {
+      await this.request("DELETE", await this.objectPath(ref), { query: { dryRun: opts.dryRun ? "All" : undefined }, action: `delete ${this.describe(ref)}` });
+      return true;
+    } catch (e) {
+      if (isNotFound(e) && (opts.ignoreNotFound ?? true)) return false;
+      throw e;
+    }
+  }
+
+  /**
+   * A raw watch from `resourceVersion`. `onEvent` gets ADDED/MODIFIED/DELETED; `onBookmark` the latest version;
+   * `onClose(err)` once when the stream ends (err is a KubeApiError with code 410 when the version is too old).
+   */
+  async watch<T extends KubeObject = KubeObject>(
+    kind: KindSpec,
+    opts: ListOptions & { resourceVersion?: string; allowBookmarks?: boolean; timeoutSeconds?: number },
+    handlers: { onEvent: (ev: WatchEvent<T>) => void; onBookmark?: (rv: string) => void; onClose: (err: unknown) => void },
+  ): Promise<{ stop(): void }> {
+    const path = await this.collectionPath(kind, opts.namespace);
+    const params: Record<string, string | number | boolean | undefined> = {
+      resourceVersion: opts.resourceVersion,
+      allowWatchBookmarks: opts.allowBookmarks ?? true,
+      labelSelector: opts.labelSelector,
+      fieldSelector: opts.fieldSelector,
+      timeoutSeconds: opts.timeoutSeconds,
+    };
+    let closed = false;
+    let stopped = false;
+    const close = (err: unknown) => {
+      if (closed) return;
+      closed = true;
+      if (!stopped) handlers.onClose(err);
+    };
+    const controller = await new Watch(this.kc).watch(
+      path,
+      params,
+      (type, obj) => {
+        if (closed) return;
+        if (type === "ERROR") {
+          const st = (obj ?? {}) as { code?: number; message?: string; reason?: string };
+          close(new KubeApiError(`watch of ${kind.kind} failed: ${st.message ?? "unknown error"}`, st, st.code ?? 500));
+          ctl?.abort();
+          return;
+        }
+        if (type === "BOOKMARK") {
+          const rv = (obj as KubeObject | undefined)?.metadata?.resourceVersion;
+          if (rv) handlers.onBookmark?.(rv);
+          return;
+        }
+        if (type === "ADDED" || type === "MODIFIED" || type === "DELETED") handlers.onEvent({ type, object: obj as T });
+      },
+      (err: unknown) => close(err === null || err === undefined ? null : isAbort(err) ? null : toKubeError(err, this.server, `watch ${kind.kind}`)),
+    );
+    const ctl: AbortController | undefined = controller;
+    return {
+      stop() {
+        stopped = true;
+        closed = true;
+        ctl?.abort();
+      },
+    };
+  }
+
+  /**
+   * Waits until `until(objects)` is true: lists, then watches from the list's resourceVersion (re-listing after
+   * 410 Gone, resuming after the server closes the stream), with a deadline. Returns the matching objects.
+   * OperationError on timeout (with the last "still waiting" sentence), InterruptedError when `signal` aborts.
+   */
+  async waitFor<T extends KubeObject = KubeObject>(o: WaitForOptions<T>): Promise<T[]> {
+    const what = o.description ?? `${o.kind}${o.name ? ` ${o.namespace ? `${o.namespace}/` : ""}${o.name}` : "s"}`;
+    const fieldSelector = [o.fieldSelector, o.name ? `metadata.name=${o.name}` : undefined].filter(Boolean).join(",") || undefined;
+    const sel = { ...(o.namespace ? { namespace: o.namespace } : {}), ...(o.labelSelector ? { labelSelector: o.labelSelector } : {}), ...(fieldSelector ? { fieldSelector } : {}) };
+    const objs = new Map<string, T>();
+    const key = (x: KubeObject) => `${x.metadata.namespace ?? ""}/${x.metadata.name ?? ""}`;
+    const snapshot = () => [...objs.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
+    let lastReason = "no answer from the API yet";
+
+    return new Promise<T[]>((resolve, reject) => {
+      let settled = false;
+      let current: { stop(): void } | undefined;
+      let retryTimer: ReturnType<typeof setTimeout> | undefined;
+      let backoff = 100;
+      const finish = (err: unknown, value?: T[]) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(deadline);
+        if (retryTimer) clearTimeout(retryTimer);
+        current?.stop();
+        o.signal?.removeEventListener("abort", onAbort);
+        if (err) reject(err);
+        else resolve(value ?? []);
+      };
+      const deadline = setTimeout(() => {
+        finish(new OperationError(`timed out after ${formatMs(o.timeoutMs)} waiting for ${what}: ${lastReason}`));
+      }, o.timeoutMs);
+      const onAbort = () => finish(new InterruptedError(`interrupted while waiting for ${what}`));
+      if (o.signal?.aborted) return onAbort();
+      o.signal?.addEventListener("abort", onAbort);
+
+      const evaluate = () => {
+        if (settled) return;
+        let verdict: boolean | string;
+        const list = snapshot();
+        try {
+          verdict = o.until(list);
+        } catch (e) {
+          finish(e);
+          return;
+        }
+        if (verdict === true) return finish(null, list);
+        const reason = typeof verdict === "string" ? verdict : `${what} not there yet`;
+        if (reason !== lastReason) {
+          lastReason = reason;
+          o.onProgress?.(reason, list);
+        }
+      };
+
+      // Reconnecting after the API went away is the one place a retry delay exists (a watch cannot be opened to a
+      // server that is down); it is bounded by the deadline.
+      const retryLater = (err: unknown) => {
+        if (settled) return;
+        lastReason = err instanceof Error ? err.message : String(err);
+        o.onProgress?.(lastReason, snapshot());
+        retryTimer = setTimeout(() => void relist(), backoff);
+        backoff = Math.min(backoff * 2, 2000);
+      };
+
+      const startWatch = async (rv: string) => {
+        if (settled) return;
+        try {
+          current = await this.watch<T>(o, { ...sel, resourceVersion: rv, allowBookmarks: true }, {
+            onEvent: (ev) => {
+              backoff = 100;
+              rv = ev.object.metadata.resourceVersion ?? rv;
+              if (ev.type === "DELETED") objs.delete(key(ev.object));
+              else objs.set(key(ev.object), ev.object);
+              evaluate();
+            },
+            onBookmark: (v) => {
+              rv = v;
+            },
+            onClose: (err) => {
+              if (settled) return;
+              if (err instanceof KubeApiError && err.code === 410) return void relist();
+              if (err) return retryLater(err);
+              void startWatch(rv); // server ended the stream (timeout): resume where we were
+            },
+          });
+          if (settled) current.stop();
+        } catch (e) {
+          if (e instanceof KubeApiError && e.code === 404 && !settled) {
+            // the kind is not served yet (CRD not installed): wait for it like any other state
+            return retryLater(e);
+          }
+          retryLater(e);
+        }
+      };
+
+      const relist = async () => {
+        if (settled) return;
+        current?.stop();
+        try {
+          const res = await this.list<T>(o, sel);
+          if (settled) return;
+          objs.clear();
+          for (const x of res.items) objs.set(key(x), x);
+          backoff = 100;
+          evaluate();
+          await startWatch(res.resourceVersion);
+        } catch (e) {
+          if (e instanceof ConfigError) return finish(e);
+          retryLater(e);
+        }
+      };
+      void relist();
+    });
+  }
+}
+
+function isAbort(e: unknown): boolean {
+  return !!e && typeof e === "object" && ((e as { name?: string }).name === "AbortError" || (e as { type?: string }).type === "aborted");
+}
+
+function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${(ms / 1000).toFixed(1)}s`;
+}
