@@ -1,7 +1,34 @@
+/**
+ * The simulated cluster, started in-process: the Kubernetes API (mTLS HTTPS over SimStore), the Talos machines and
+ * the stand-in tools (talosctl, talhelper, op, helm, flux, vtysh on PATH), with a kubeconfig and a talosconfig in
+ * a private temp dir. `--simulate` on any live script goes through runSimulated(); tests use startSimulation().
+ *
+ * Environment knobs (also for `--simulate`):
+ *   HOMEOPS_SIM_STATE       bare (default) | talos | bootstrapped
+ *   HOMEOPS_SIM_FAULTS      faults, separated by `;` or `,` (see lib/sim/faults.ts), e.g. `unreachable=mini02`
+ *   HOMEOPS_SIM_TIME_SCALE  delay factor (default 0.02: a bootstrap takes seconds; 0: instant)
+ */
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import type { Output } from "../cli/output.ts";
 import { ConfigError } from "../cli/errors.ts";
+import { SimCluster, type SimState } from "./cluster.ts";
+import { Faults, FaultError } from "./faults.ts";
+import { startKubeApi, type KubeApi } from "./kube-api.ts";
+import { SimStore } from "./store.ts";
+import { Timing, type TimingOptions } from "./timing.ts";
+import { type SimTopology, topologyFromRepo, scaleTopology } from "./topology.ts";
+import { BIN_DIR } from "./tools.ts";
 
-/** Contract used by lib/cli for `--simulate`; implemented by the simulated cluster (issue: lib/sim). */
+export { SimCluster, type SimState, type SimController, maxConcurrentDown } from "./cluster.ts";
+export { Faults, FAULT_HELP, parseFault, registerFaultName } from "./faults.ts";
+export { Timing, REAL_DELAYS, DEFAULT_SCALE } from "./timing.ts";
+export { topologyFromRepo, topologyFromModel, scaleTopology, type SimTopology, type SimNodeSpec } from "./topology.ts";
+export { BIN_DIR, STAND_IN_TOOLS, type ToolCall, type ToolResult, type ToolHandler } from "./tools.ts";
+export { SimVault } from "./vault.ts";
+
+/** Contract used by lib/cli for `--simulate`. */
 export interface SimulateOptions {
   root: string;
   nodes?: number;
@@ -9,13 +36,185 @@ export interface SimulateOptions {
   signal: AbortSignal;
 }
 
+export interface StartOptions {
+  /** the repo whose topology is simulated (default: this checkout) */
+  root?: string;
+  /** an explicit topology instead of the repo's */
+  topology?: SimTopology;
+  /** scale the topology to this many nodes */
+  nodes?: number;
+  state?: SimState;
+  faults?: readonly string[];
+  timing?: TimingOptions;
+  /** added to every Kubernetes API response (benchmarks) */
+  latencyMs?: number;
+  /** load lib/sim/controllers (helm, flux, vtysh, Cilium, Longhorn, Flux emulation) when present; default true */
+  controllers?: boolean;
+  /** the talosctl version the stand-in claims (version-skew tests) */
+  talosctlVersion?: string;
+  /** user volumes of the machine config (default: the repo's UserVolumeConfig names) */
+  userVolumes?: string[];
+}
+
+export interface Simulation {
+  /** KUBECONFIG, TALOSCONFIG, PATH (stand-ins first), HOMEOPS_SIM_URL, HOMEOPS_SIM_TOKEN, HOMEOPS_SIMULATED */
+  env: Record<string, string>;
+  cluster: SimCluster;
+  kubeApi: KubeApi;
+  /** the private temp dir holding kubeconfig and talosconfig */
+  dir: string;
+  stop(): Promise<void>;
+}
+
+const REPO_ROOT = path.resolve(import.meta.dir, "../..");
+
+function envState(): SimState {
+  const s = process.env.HOMEOPS_SIM_STATE;
+  if (s === undefined || s === "") return "bare";
+  if (s === "bare" || s === "talos" || s === "bootstrapped") return s;
+  throw new ConfigError(`HOMEOPS_SIM_STATE must be bare, talos or bootstrapped, not "${s}"`);
+}
+
+function envFaults(): string[] {
+  return (process.env.HOMEOPS_SIM_FAULTS ?? "")
+    .split(/[;,]/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+function envTiming(): TimingOptions | undefined {
+  const s = process.env.HOMEOPS_SIM_TIME_SCALE;
+  if (s === undefined || s === "") return undefined;
+  const scale = Number(s);
+  if (!Number.isFinite(scale) || scale < 0) throw new ConfigError(`HOMEOPS_SIM_TIME_SCALE must be a number >= 0, not "${s}"`);
+  return { scale };
+}
+
+/** UserVolumeConfig names in talos/patches (shown by `talosctl get volumestatus` as u-<name>). */
+function repoUserVolumes(root: string): string[] {
+  const dir = path.join(root, "talos", "patches");
+  const names: string[] = [];
+  if (!existsSync(dir)) return names;
+  const glob = new Bun.Glob("**/*.yaml");
+  for (const f of glob.scanSync({ cwd: dir })) {
+    const text = readFileSync(path.join(dir, f), "utf8");
+    for (const m of text.matchAll(/kind:\s*UserVolumeConfig[\s\S]*?\n\s*name:\s*([A-Za-z0-9-]+)/g)) names.push(m[1]!);
+  }
+  return names;
+}
+
+/** Starts a simulated cluster; stop() removes everything it created. */
+export async function startSimulation(opts: StartOptions = {}): Promise<Simulation> {
+  const root = opts.root ?? REPO_ROOT;
+  let topology = opts.topology ?? (await topologyFromRepo(root));
+  if (opts.nodes !== undefined) topology = scaleTopology(topology, opts.nodes);
+  let faults: Faults;
+  try {
+    faults = new Faults(opts.faults ?? []);
+  } catch (e) {
+    if (e instanceof FaultError) throw new ConfigError(e.message, "see lib/sim/faults.ts for the fault syntax");
+    throw e;
+  }
+  const dir = mkdtempSync(path.join(tmpdir(), "home-ops-sim-"));
+  chmodSync(dir, 0o700);
+  const store = new SimStore();
+  let kubeApi: KubeApi | undefined;
+  let cluster: SimCluster | undefined;
+  try {
+    const [api] = await Promise.all([
+      startKubeApi({
+        store,
+        dir: path.join(dir, "kube"),
+        kubernetesVersion: topology.kubernetesVersion,
+        ...(opts.latencyMs !== undefined ? { latencyMs: opts.latencyMs } : {}),
+      }),
+    ]);
+    kubeApi = api;
+    cluster = new SimCluster({
+      topology,
+      store,
+      timing: new Timing(opts.timing),
+      faults,
+      state: opts.state ?? "bare",
+      userVolumes: opts.userVolumes ?? (opts.topology ? [] : repoUserVolumes(root)),
+      ...(opts.talosctlVersion ? { talosctlVersion: opts.talosctlVersion } : {}),
+    });
+    cluster.kubeconfigText = readFileSync(kubeApi.kubeconfigPath, "utf8");
+    if (opts.controllers !== false) await loadControllers(cluster);
+    const control = await cluster.start();
+    const kubeconfig = path.join(dir, "kubeconfig");
+    writeFileSync(kubeconfig, cluster.kubeconfigText, { mode: 0o600 });
+    const talosconfig = path.join(dir, "talosconfig");
+    writeFileSync(talosconfig, cluster.talosconfig(), { mode: 0o600 });
+    const env: Record<string, string> = {
+      KUBECONFIG: kubeconfig,
+      TALOSCONFIG: talosconfig,
+      PATH: `${BIN_DIR}${path.delimiter}${process.env.PATH ?? ""}`,
+      HOMEOPS_SIM_URL: control.url,
+      HOMEOPS_SIM_TOKEN: control.token,
+      HOMEOPS_SIMULATED: "1",
+    };
+    const c = cluster;
+    const k = kubeApi;
+    let stopped = false;
+    return {
+      env,
+      cluster: c,
+      kubeApi: k,
+      dir,
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        await c.stop();
+        await k.stop();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (e) {
+    await cluster?.stop().catch(() => {});
+    await kubeApi?.stop().catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** Hooks in lib/sim/controllers (the helm/flux/vtysh stand-ins and the emulated controllers) when that part exists. */
+async function loadControllers(cluster: SimCluster): Promise<void> {
+  const file = path.join(import.meta.dir, "controllers", "index.ts");
+  if (!existsSync(file)) return;
+  const mod = (await import(file)) as { registerControllers?: (c: SimCluster) => void | Promise<void> };
+  if (typeof mod.registerControllers === "function") await mod.registerControllers(cluster);
+}
+
 /**
  * Starts the simulated cluster of the repo at `root`, runs `fn` with the environment (KUBECONFIG, TALOSCONFIG,
- * PATH with the stand-in tools first) that points every tool and client at it, then tears it down.
+ * PATH with the stand-in tools first) that points every tool and client at it, then tears it down (also when
+ * interrupted).
  */
 export async function runSimulated(
-  _opts: SimulateOptions,
-  _fn: (env: Record<string, string>) => Promise<number>,
+  opts: SimulateOptions,
+  fn: (env: Record<string, string>) => Promise<number>,
 ): Promise<number> {
-  throw new ConfigError("the simulated cluster is not built yet");
+  const timing = envTiming();
+  const sim = await startSimulation({
+    root: opts.root,
+    ...(opts.nodes !== undefined ? { nodes: opts.nodes } : {}),
+    state: envState(),
+    faults: envFaults(),
+    ...(timing ? { timing } : {}),
+  });
+  const onAbort = () => {
+    void sim.stop();
+  };
+  opts.signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    for (const w of sim.cluster.topology.warnings ?? []) opts.out.warn(`simulation: ${w}`);
+    opts.out.debug(
+      `simulated cluster: ${sim.cluster.topology.nodes.length} nodes, state ${sim.cluster.state}, API ${sim.kubeApi.url}`,
+    );
+    return await fn(sim.env);
+  } finally {
+    opts.signal.removeEventListener("abort", onAbort);
+    await sim.stop();
+  }
 }
