@@ -527,3 +527,49 @@ export function parseBytes(text: string): number {
 function asRecord(v: unknown): Record<string, unknown> {
   return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// service
+
+export interface ServiceDetail {
+  node: string;
+  id: string;
+  state: string;
+  health: string;
+  events: string[];
+}
+
+/**
+ * `talosctl service <id>` prints one `KEY   value` block per node (NODE, ID, STATE, HEALTH, EVENTS with further
+ * event lines indented under it).
+ */
+export function parseServiceDetail(text: string): ServiceDetail[] {
+  const out: ServiceDetail[] = [];
+  let cur: ServiceDetail | undefined;
+  let inEvents = false;
+  for (const raw of text.split("\n")) {
+    if (!raw.trim()) continue;
+    const m = /^([A-Z]+)\s+(.*)$/.exec(raw);
+    if (m && !/^\s/.test(raw)) {
+      const [, key, value] = m as unknown as [string, string, string];
+      inEvents = false;
+      if (key === "NODE") {
+        cur = { node: value.trim(), id: "", state: "", health: "", events: [] };
+        out.push(cur);
+        continue;
+      }
+      if (!cur) {
+        cur = { node: "", id: "", state: "", health: "", events: [] };
+        out.push(cur);
+      }
+      if (key === "ID") cur.id = value.trim();
+      else if (key === "STATE") cur.state = value.trim();
+      else if (key === "HEALTH") cur.health = value.trim();
+      else if (key === "EVENTS") {
+        cur.events.push(value.trim());
+        inEvents = true;
+      }
+    } else if (inEvents && cur) cur.events.push(raw.trim());
+  }
+  return out;
+}

@@ -15,6 +15,7 @@ import {
   parseHealth,
   parseMachineStatus,
   parseMembers,
+  parseServiceDetail,
   parseSnapshotOutput,
   parseVersionOutput,
   type ApplyOutcome,
@@ -25,6 +26,7 @@ import {
   type InstalledExtension,
   type MachineStatus,
   type NodeVersion,
+  type ServiceDetail,
   type SnapshotInfo,
 } from "./parse.ts";
 
@@ -187,6 +189,11 @@ export class Talosctl {
   async etcdStatus(nodes: string[]): Promise<EtcdMemberStatus[]> {
     const r = await this.must("reading etcd status", ["etcd", "status"], { nodes, readOnly: true });
     return parseEtcdStatus(r.stdout);
+  }
+
+  async service(node: string, id: string): Promise<ServiceDetail | undefined> {
+    const r = await this.must(`reading service ${id}`, ["service", id], { nodes: this.one(node), readOnly: true });
+    return parseServiceDetail(r.stdout)[0];
   }
 
   async members(node: string): Promise<ClusterMember[]> {
