@@ -4,9 +4,10 @@
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { LineCounter, isMap, isPair, isScalar, isSeq, parseAllDocuments, type Document, type Node } from "yaml";
+import type { Document, LineCounter, Node } from "yaml";
 import { ConfigError } from "../cli/errors.ts";
 import { cidrNetwork } from "../net/index.ts";
+import { fastParse, firstContentLine, isContent, locate, slowParse, splitDocuments, yamlLib, type SlowParsed } from "./yaml.ts";
 import type {
   Bgp,
   BgpAdvertisement,
@@ -73,20 +74,42 @@ const get = (v: unknown, ...p: PathSeg[]): unknown => {
 // Line lookups
 // ---------------------------------------------------------------------------------------------------------------
 
+/** Per-document data of the fast path (not part of the model's shape). */
+interface DocInfo {
+  lines: string[];
+  start: number;
+  end: number;
+}
+const DOC_INFO = new WeakMap<object, DocInfo>();
+
 /**
  * 1-based line of the node at `path` inside a document (for a map entry: the line of its key). When the path does
  * not exist, the line of the deepest ancestor that does (so a finding about a missing field points at its parent).
  */
-export function lineOf(d: Pick<RepoDocument, "doc" | "lineCounter" | "line">, p: readonly PathSeg[]): number {
+export function lineOf(d: Pick<RepoDocument, "doc" | "lineCounter" | "line" | "object">, p: readonly PathSeg[]): number {
+  if (p.length === 0) return d.line;
+  const info = DOC_INFO.get(d);
+  if (info) {
+    const r = locate(info.lines, info.start, info.end, p);
+    if (r.found) return r.line + 1;
+    // Not followed: either absent (then the deepest line found is the answer) or written in a style the
+    // indentation locator does not follow (flow collections...): ask the full parser.
+    if (get(d.object, ...p) === undefined) return Math.max(r.line + 1, d.line);
+  }
+  return slowLineOf(d, p);
+}
+
+function slowLineOf(d: Pick<RepoDocument, "doc" | "lineCounter" | "line">, p: readonly PathSeg[]): number {
+  const Y = yamlLib();
   let node: unknown = d.doc.contents;
   let offset: number | undefined = rangeStart(node);
   for (const seg of p) {
-    if (isMap(node)) {
-      const pair = node.items.find((it) => isPair(it) && scalarKey(it.key) === String(seg));
+    if (Y.isMap(node)) {
+      const pair = node.items.find((it) => Y.isPair(it) && scalarKey(it.key) === String(seg));
       if (!pair) break;
       offset = rangeStart(pair.key) ?? rangeStart(pair.value) ?? offset;
       node = pair.value;
-    } else if (isSeq(node) && typeof seg === "number") {
+    } else if (Y.isSeq(node) && typeof seg === "number") {
       const item = node.items[seg];
       if (item === undefined) break;
       offset = rangeStart(item) ?? offset;
@@ -97,7 +120,7 @@ export function lineOf(d: Pick<RepoDocument, "doc" | "lineCounter" | "line">, p:
 }
 
 function scalarKey(k: unknown): string | undefined {
-  if (isScalar(k)) return String(k.value);
+  if (yamlLib().isScalar(k)) return String((k as { value: unknown }).value);
   return undefined;
 }
 function rangeStart(n: unknown): number | undefined {
@@ -154,23 +177,75 @@ class Ctx {
   }
 }
 
-function parseFile(ctx: Ctx, rel: string): RepoDocument[] {
-  let text: string;
+function readText(ctx: Ctx, rel: string): string | undefined {
   try {
-    text = readFileSync(path.join(ctx.root, rel), "utf8");
+    return readFileSync(path.join(ctx.root, rel), "utf8");
   } catch (e) {
     ctx.problem(rel, 0, `cannot read file: ${(e as Error).message}`);
-    return [];
+    return undefined;
   }
-  const lineCounter = new LineCounter();
-  let docs: Document.Parsed[];
+}
+
+function makeDoc(rel: string, index: number, line: number, object: unknown, slow: () => SlowParsed): RepoDocument {
+  const md = get(object, "metadata");
+  const d = {
+    file: rel,
+    line,
+    index,
+    apiVersion: str(get(object, "apiVersion")),
+    kind: str(get(object, "kind")),
+    name: str(get(md, "name")),
+    namespace: str(get(md, "namespace")),
+    object,
+  } as RepoDocument;
+  // The yaml Document is built only when someone asks for it (lineOf's fallback, validate's deep checks).
+  Object.defineProperty(d, "doc", {
+    enumerable: false,
+    get: () => {
+      const { docs, lineCounter } = slow();
+      return docs.find((x) => lineCounter.linePos(rangeStart(x.contents) ?? x.range[0]).line === line) ?? docs[index] ?? docs[0];
+    },
+  });
+  Object.defineProperty(d, "lineCounter", { enumerable: false, get: () => slow().lineCounter });
+  return d;
+}
+
+function parseFile(ctx: Ctx, rel: string, text: string): RepoDocument[] {
+  const lines = text.split("\n").map((l) => (l.endsWith("\r") ? l.slice(0, -1) : l));
+  const chunks = splitDocuments(lines);
+  if (!chunks) return parseFileSlow(ctx, rel, text);
+  let cache: SlowParsed | undefined;
+  const slow = () => (cache ??= slowParse(text));
+  const out: RepoDocument[] = [];
+  for (const c of chunks) {
+    let hasContent = false;
+    for (let i = c.start; i < c.end && !hasContent; i++) hasContent = isContent(lines[i] ?? "");
+    if (!hasContent) continue;
+    let object: unknown;
+    try {
+      object = fastParse(lines.slice(c.start, c.end).join("\n"));
+    } catch {
+      // Bun's parser has no usable position: the full parser finds and reports the error at its line.
+      return parseFileSlow(ctx, rel, text);
+    }
+    if (object === null || object === undefined) continue;
+    const line = firstContentLine(lines, c) + 1;
+    const d = makeDoc(rel, c.index, line, object, slow);
+    DOC_INFO.set(d, { lines, start: c.start, end: c.end });
+    out.push(d);
+  }
+  return out;
+}
+
+function parseFileSlow(ctx: Ctx, rel: string, text: string): RepoDocument[] {
+  let parsed: SlowParsed;
   try {
-    docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true }) as Document.Parsed[];
-    if (!Array.isArray(docs)) docs = []; // EmptyStream
+    parsed = slowParse(text);
   } catch (e) {
     ctx.problem(rel, 1, `YAML parse failed: ${(e as Error).message}`);
     return [];
   }
+  const { docs, lineCounter } = parsed;
   const out: RepoDocument[] = [];
   docs.forEach((doc, index) => {
     const start = rangeStart(doc.contents) ?? doc.range[0];
@@ -181,7 +256,7 @@ function parseFile(ctx: Ctx, rel: string): RepoDocument[] {
       ctx.problem(rel, errLine, `invalid YAML: ${err.message.split("\n")[0]}`, "fix the YAML syntax at that line");
       return;
     }
-    if (doc.contents === null) return; // empty document (e.g. trailing ---)
+    if (doc.contents === null) return;
     let object: unknown;
     try {
       object = doc.toJS({ maxAliasCount: 100 });
@@ -189,19 +264,8 @@ function parseFile(ctx: Ctx, rel: string): RepoDocument[] {
       ctx.problem(rel, line, `cannot convert YAML: ${(e as Error).message}`);
       return;
     }
-    const md = get(object, "metadata");
-    out.push({
-      file: rel,
-      line,
-      index,
-      apiVersion: str(get(object, "apiVersion")),
-      kind: str(get(object, "kind")),
-      name: str(get(md, "name")),
-      namespace: str(get(md, "namespace")),
-      object,
-      doc,
-      lineCounter,
-    });
+    if (object === null || object === undefined) return;
+    out.push(makeDoc(rel, index, line, object, () => parsed));
   });
   return out;
 }
@@ -415,8 +479,12 @@ export function loadRepo(root: string, opts: LoadRepoOptions = {}): ClusterModel
   const documents: RepoDocument[] = [];
   const kustomizeDirs: string[] = [];
   const byFile = new Map<string, RepoDocument[]>();
+  const texts = new Map<string, string>();
   for (const f of files) {
-    const docs = parseFile(ctx, f);
+    const text = readText(ctx, f);
+    if (text === undefined) continue;
+    texts.set(f, text);
+    const docs = parseFile(ctx, f, text);
     byFile.set(f, docs);
     documents.push(...docs);
     if (f.startsWith("kubernetes/") && /(^|\/)kustomization\.ya?ml$/.test(f)) kustomizeDirs.push(dirOf(f));
@@ -424,13 +492,7 @@ export function loadRepo(root: string, opts: LoadRepoOptions = {}): ClusterModel
 
   const renovate: Versions["renovate"] = [];
   const tools = readMiseTools(absRoot, renovate);
-  for (const f of files) {
-    try {
-      scanRenovate(f, readFileSync(path.join(absRoot, f), "utf8"), renovate);
-    } catch {
-      /* unreadable files were reported by parseFile */
-    }
-  }
+  for (const [f, text] of texts) if (text.includes("renovate:")) scanRenovate(f, text, renovate);
 
   // ---- kubernetes objects
   const pools: Pool[] = [];
@@ -447,6 +509,28 @@ export function loadRepo(root: string, opts: LoadRepoOptions = {}): ClusterModel
   const secretStores: SecretStore[] = [];
   const namespaces: Namespace[] = [];
   const configMaps: RepoDocument[] = [];
+
+  // Namespaces the manifests do not write: a Flux Kustomization's targetNamespace applies to every file under its
+  // path, a kustomization.yaml `namespace:` to its folder.
+  const targetByPath: [string, string][] = [];
+  const kustomizeNs = new Map<string, string>();
+  for (const d of documents) {
+    if (d.kind === "Kustomization" && (d.apiVersion ?? "").startsWith("kustomize.toolkit.fluxcd.io/")) {
+      const p = str(get(d.object, "spec", "path"));
+      const t = str(get(d.object, "spec", "targetNamespace"));
+      if (p !== undefined && t) targetByPath.push([normRel(p), t]);
+    } else if (/(^|\/)kustomization\.ya?ml$/.test(d.file)) {
+      const n = str(get(d.object, "namespace"));
+      if (n) kustomizeNs.set(dirOf(d.file), n);
+    }
+  }
+  targetByPath.sort((a, b) => b[0].length - a[0].length);
+  const nsOf = (d: RepoDocument): string | undefined => {
+    const dir = dirOf(d.file);
+    const t = targetByPath.find(([p]) => dir === p || dir.startsWith(`${p}/`));
+    if (t) return t[1]; // Flux overrides what the manifest says
+    return d.namespace ?? kustomizeNs.get(dir);
+  };
 
   for (const d of documents) {
     if (!d.file.startsWith("kubernetes/") || !isObj(d.object)) continue;
@@ -503,7 +587,7 @@ export function loadRepo(root: string, opts: LoadRepoOptions = {}): ClusterModel
         services.push(
           serviceFrom(
             spec,
-            { name, namespace: d.namespace, labels, annotations: strRecord(get(o, "metadata", "annotations")) },
+            { name, namespace: nsOf(d), labels, annotations: strRecord(get(o, "metadata", "annotations")) },
             "manifest",
             "ClusterIP",
             src,
@@ -582,7 +666,7 @@ export function loadRepo(root: string, opts: LoadRepoOptions = {}): ClusterModel
           kind,
           apiVersion: d.apiVersion ?? "",
           name,
-          namespace: d.namespace,
+          namespace: kind === "ClusterExternalSecret" ? undefined : nsOf(d),
           storeRef: isObj(sref) ? { kind: str(sref.kind) ?? "SecretStore", name: str(sref.name) ?? "" } : undefined,
           targetName: str(get(es, "target", "name")) ?? name,
           remoteKeys: keys,
@@ -594,7 +678,7 @@ export function loadRepo(root: string, opts: LoadRepoOptions = {}): ClusterModel
           kind,
           apiVersion: d.apiVersion ?? "",
           name,
-          namespace: d.namespace,
+          namespace: kind === "ClusterSecretStore" ? undefined : nsOf(d),
           provider: isObj(prov) ? Object.keys(prov)[0] : undefined,
           source: src,
         });
@@ -603,7 +687,7 @@ export function loadRepo(root: string, opts: LoadRepoOptions = {}): ClusterModel
   }
 
   // ---- HelmReleases (values merged over valuesFrom ConfigMaps of the same app folder)
-  const helmReleases: HelmRelease[] = helmDocs.map((d) => helmRelease(d, configMaps, byFile, absRoot));
+  const helmReleases: HelmRelease[] = helmDocs.map((d) => helmRelease(d, configMaps, byFile, absRoot, nsOf(d), fluxSources));
   for (const hr of helmReleases) {
     const chartServices = CHART_SERVICES[hr.chart];
     if (!chartServices) continue;
@@ -926,7 +1010,14 @@ function normaliseAdvertisementSpec(spec: Obj): BgpAdvertisement["spec"] {
   };
 }
 
-function helmRelease(d: RepoDocument, configMaps: RepoDocument[], byFile: Map<string, RepoDocument[]>, root: string): HelmRelease {
+function helmRelease(
+  d: RepoDocument,
+  configMaps: RepoDocument[],
+  byFile: Map<string, RepoDocument[]>,
+  root: string,
+  namespace: string | undefined,
+  fluxSources: FluxSource[],
+): HelmRelease {
   const o = d.object as Obj;
   const spec = isObj(o.spec) ? o.spec : {};
   const chartSpec = get(spec, "chart", "spec");
@@ -945,22 +1036,31 @@ function helmRelease(d: RepoDocument, configMaps: RepoDocument[], byFile: Map<st
     if (text === undefined) text = generatedConfigMapFile(dir, vf.name, key, byFile, root);
     if (text === undefined) continue;
     try {
-      const docs = parseAllDocuments(text);
-      const first = Array.isArray(docs) ? docs[0] : undefined;
-      const v = first?.toJS();
+      const v = fastParse(text);
       if (isObj(v)) values = deepMerge(values, v);
     } catch {
       /* a broken values file is reported by validate's yaml check */
     }
   }
   if (isObj(spec.values)) values = deepMerge(values, spec.values);
+  // chartRef to an OCIRepository: the chart is the last segment of its URL, the version its ref.tag.
+  let chart = str(get(chartSpec, "chart"));
+  let version = str(get(chartSpec, "version"));
+  if (chart === undefined && isObj(chartRef)) {
+    const refNs = str(chartRef.namespace) ?? namespace;
+    const src = fluxSources.find(
+      (x) => x.kind === str(chartRef.kind) && x.name === str(chartRef.name) && (x.namespace ?? refNs) === refNs,
+    );
+    chart = src ? (src.url.split("/").pop() ?? src.name) : (str(chartRef.name) ?? "");
+    version = src ? (str(get(src.ref, "tag")) ?? str(get(src.ref, "semver"))) : undefined;
+  }
   return {
     name: d.name ?? "",
-    namespace: d.namespace,
+    namespace,
     apiVersion: d.apiVersion ?? "",
     dir,
-    chart: str(get(chartSpec, "chart")) ?? (isObj(chartRef) ? (str(chartRef.name) ?? "") : ""),
-    version: str(get(chartSpec, "version")),
+    chart: chart ?? "",
+    version,
     sourceRef: { kind: str(get(sr, "kind")) ?? "", name: str(get(sr, "name")) ?? "", namespace: str(get(sr, "namespace")) },
     releaseName: str(spec.releaseName),
     targetNamespace: str(spec.targetNamespace),
@@ -1015,9 +1115,8 @@ function loadTalos(ctx: Ctx, byFile: Map<string, RepoDocument[]>): ClusterModel[
   let configDocument = byFile.get(configFile)?.[0];
   if (!configDocument) {
     ctx.missing(configFile, 0, existsSync(path.join(ctx.root, configFile)) ? "talconfig.yaml has no document" : "talconfig.yaml is missing");
-    const lc = new LineCounter();
-    const docs = parseAllDocuments("{}\n", { lineCounter: lc }) as Document.Parsed[];
-    configDocument = { file: configFile, line: 0, index: 0, object: {}, doc: docs[0]!, lineCounter: lc };
+    let cache: SlowParsed | undefined;
+    configDocument = makeDoc(configFile, 0, 0, {}, () => (cache ??= slowParse("{}\n")));
   }
   const missingVars = new Set<string>();
   const config = substitute(configDocument.object, env, (n) => missingVars.add(n));
