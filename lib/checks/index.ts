@@ -1,0 +1,135 @@
+import { existsSync, statSync } from "node:fs";
+import path from "node:path";
+import { ConfigError } from "../cli/errors.ts";
+import { loadRepo, RepoError } from "../repo/load.ts";
+import type { ClusterModel } from "../repo/model.ts";
+import { bgpCheck } from "./bgp.ts";
+import { fluxCheck } from "./flux.ts";
+import { ipamCheck } from "./ipam.ts";
+import { buildKustomizations, kustomizeCheck, type BuildOptions } from "./kustomize.ts";
+import { schemaCheck } from "./schema.ts";
+import { secretsCheck } from "./secrets.ts";
+import { talosCheck } from "./talos.ts";
+import { FAMILIES, finding, sortFindings, type Check, type Family, type Finding } from "./types.ts";
+import { versionsCheck } from "./versions.ts";
+import { checkYamlFiles, yamlCheck } from "./yaml.ts";
+
+export * from "./types.ts";
+
+/** Every family, in the order findings are computed (yaml first: later families assume parsed files). */
+export const CHECKS: Record<Family, Check> = {
+  yaml: yamlCheck,
+  schema: schemaCheck,
+  kustomize: kustomizeCheck,
+  flux: fluxCheck,
+  ipam: ipamCheck,
+  bgp: bgpCheck,
+  talos: talosCheck,
+  versions: versionsCheck,
+  secrets: secretsCheck,
+};
+
+export interface ValidateOptions {
+  only?: readonly Family[];
+  /** also run the real `kubectl kustomize` on every kustomization (concurrently) */
+  build?: boolean | BuildOptions;
+  /** a model already loaded (benchmarks, other scripts) */
+  model?: ClusterModel;
+}
+
+export interface ValidateResult {
+  root: string;
+  findings: Finding[];
+  families: Family[];
+  documents: number;
+  /** the repo could not be loaded into a model: only raw-file checks ran */
+  loadFailed: boolean;
+}
+
+export function parseOnly(text: string | undefined): Family[] | undefined {
+  if (text === undefined || text.trim() === "") return undefined;
+  const parts = text.split(",").map((s) => s.trim()).filter(Boolean);
+  const bad = parts.filter((p) => !(FAMILIES as readonly string[]).includes(p));
+  if (bad.length) throw new ConfigError(`unknown check family ${bad.map((b) => `"${b}"`).join(", ")}`, `choose from ${FAMILIES.join(", ")}`);
+  return parts as Family[];
+}
+
+/** The loader's YAML problems are the yaml family's findings (found again, with ids); the rest are listed once. */
+const YAML_PROBLEM = /^(invalid YAML|cannot convert YAML|YAML parse failed|cannot read file)/;
+
+function problemFindings(model: ClusterModel, findings: Finding[]): Finding[] {
+  const files = new Set(findings.map((f) => f.file));
+  const out: Finding[] = [];
+  for (const p of model.problems ?? []) {
+    if (YAML_PROBLEM.test(p.message) || files.has(p.file)) continue;
+    out.push(finding("repo/incomplete", "error", { file: p.file, line: p.line }, p.message, "add the missing fact to the repo (see the message)"));
+  }
+  return out;
+}
+
+function safely(family: string, check: () => Finding[]): Finding[] {
+  try {
+    return check();
+  } catch (e) {
+    // A check must never crash validate: an unexpected shape becomes a finding naming the family.
+    return [
+      finding(`${family}/internal`, "error", { file: ".", line: 0 }, `the ${family} checks stopped on unexpected input: ${(e as Error).message?.split("\n")[0]}`, "fix the other findings first; if this stays, report it with the file that causes it"),
+    ];
+  }
+}
+
+export function dedupe(findings: Finding[]): Finding[] {
+  const seen = new Set<string>();
+  return findings.filter((f) => {
+    const k = `${f.id}\0${f.file}\0${f.line}\0${f.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+/**
+ * Runs the offline checks on the repo at `root`. Throws ConfigError (exit 2) only when `root` is not a readable
+ * home-ops repo; every problem inside the repo is a finding.
+ */
+export async function validateRepo(root: string, opts: ValidateOptions = {}): Promise<ValidateResult> {
+  const abs = path.resolve(root);
+  if (!existsSync(abs) || !statSync(abs).isDirectory())
+    throw new ConfigError(`${root} is not a directory`, "pass the repo root with --root DIR");
+  const families = [...(opts.only ?? FAMILIES)];
+  const want = new Set(families);
+  let model = opts.model;
+  let loadFailed = false;
+  const findings: Finding[] = [];
+  if (!model) {
+    try {
+      model = loadRepo(abs, { mode: "lenient" });
+    } catch (e) {
+      if (e instanceof RepoError && e.file === "." && e.line === 0) throw new ConfigError(e.message.replace(/^\.:0: /, ""), e.hint);
+      loadFailed = true;
+      const raw = want.has("yaml") || true ? checkYamlFiles(abs) : [];
+      findings.push(...raw);
+      if (raw.length === 0) {
+        const file = e instanceof RepoError ? e.file : ".";
+        const line = e instanceof RepoError ? e.line : 0;
+        findings.push(finding("repo/load", "error", { file, line }, `the repo cannot be loaded: ${(e as Error).message?.split("\n")[0]}`, "fix this file; the other checks run once the repo loads"));
+      }
+    }
+  }
+  if (model) {
+    for (const family of families) findings.push(...safely(family, () => CHECKS[family](model!)));
+    findings.push(...problemFindings(model, findings));
+    if (opts.build && want.has("kustomize")) {
+      const b = typeof opts.build === "object" ? opts.build : {};
+      findings.push(...(await buildKustomizations(model, b)));
+    }
+  }
+  return { root: abs, findings: sortFindings(dedupe(findings)), families, documents: model?.documents.length ?? 0, loadFailed };
+}
+
+/** Findings grouped by file, in file order. */
+export function groupByFile(findings: Finding[]): Map<string, Finding[]> {
+  const m = new Map<string, Finding[]>();
+  for (const f of sortFindings(findings)) m.set(f.file, [...(m.get(f.file) ?? []), f]);
+  return m;
+}

@@ -1,0 +1,158 @@
+import { existsSync, statSync } from "node:fs";
+import { cpus } from "node:os";
+import path from "node:path";
+import { Exec } from "../exec.ts";
+import type { ClusterModel, RepoDocument } from "../repo/model.ts";
+import { at, isObj, type PathSeg } from "./locate.ts";
+import { finding, type Finding } from "./types.ts";
+
+/**
+ * kustomize: every kustomization.yaml entry (resources, components, patches, generators' files) exists; with
+ * `--build` the real `kubectl kustomize` runs on every kustomization, concurrently, and its errors are reported at
+ * the kustomization (and entry) they come from.
+ */
+
+const KUSTOMIZATION_FILES = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+const REMOTE = /^(https?:\/\/|git@|ssh:\/\/|github\.com\/|gitlab\.com\/|oci:\/\/)|\?ref=|\/\/.*\?/;
+
+export function isKustomizationDoc(d: RepoDocument): boolean {
+  const base = path.posix.basename(d.file);
+  if (!KUSTOMIZATION_FILES.includes(base)) return false;
+  return d.apiVersion === undefined || d.apiVersion.startsWith("kustomize.config.k8s.io/");
+}
+
+interface Entry {
+  path: PathSeg[];
+  value: string;
+  /** what the entry must be: a file, a directory with a kustomization, or either */
+  expects: "file" | "dir" | "any";
+  field: string;
+}
+
+function entries(o: Record<string, unknown>): Entry[] {
+  const out: Entry[] = [];
+  const list = (key: string, expects: Entry["expects"]) => {
+    const v = o[key];
+    if (!Array.isArray(v)) return;
+    v.forEach((x, i) => {
+      if (typeof x === "string") out.push({ path: [key, i], value: x, expects, field: key });
+      else if (isObj(x) && typeof x.path === "string") out.push({ path: [key, i, "path"], value: x.path, expects: "file", field: key });
+    });
+  };
+  list("resources", "any");
+  list("components", "dir");
+  list("patches", "file");
+  list("patchesStrategicMerge", "file");
+  list("crds", "file");
+  for (const gen of ["configMapGenerator", "secretGenerator"]) {
+    const g = o[gen];
+    if (!Array.isArray(g)) continue;
+    g.forEach((item, i) => {
+      if (!isObj(item)) return;
+      for (const key of ["files", "envs"]) {
+        const files = item[key];
+        if (!Array.isArray(files)) continue;
+        files.forEach((f, j) => {
+          if (typeof f !== "string") return;
+          const eq = f.indexOf("=");
+          out.push({ path: [gen, i, key, j], value: eq >= 0 ? f.slice(eq + 1) : f, expects: "file", field: `${gen}.${key}` });
+        });
+      }
+      if (typeof item.env === "string") out.push({ path: [gen, i, "env"], value: item.env, expects: "file", field: `${gen}.env` });
+    });
+  }
+  return out;
+}
+
+function kind(abs: string): "file" | "dir" | "none" {
+  try {
+    const st = statSync(abs);
+    return st.isDirectory() ? "dir" : "file";
+  } catch {
+    return "none";
+  }
+}
+
+export function kustomizeCheck(model: ClusterModel): Finding[] {
+  const out: Finding[] = [];
+  for (const d of model.documents) {
+    if (!isKustomizationDoc(d) || !isObj(d.object)) continue;
+    const dir = path.posix.dirname(d.file);
+    const seen = new Map<string, number>();
+    for (const e of entries(d.object)) {
+      if (REMOTE.test(e.value)) continue;
+      const rel = path.posix.normalize(path.posix.join(dir, e.value));
+      const where = at(d, e.path);
+      const k = kind(path.join(model.root, rel));
+      if (k === "none") {
+        out.push(finding("kustomize/missing-entry", "error", where, `${e.field} entry "${e.value}" does not exist (${rel})`, "create it, fix the path, or remove the entry"));
+        continue;
+      }
+      if (k === "dir" && e.expects === "file") {
+        out.push(finding("kustomize/missing-entry", "error", where, `${e.field} entry "${e.value}" is a directory, not a file`, "point at the file"));
+        continue;
+      }
+      if (k === "dir" && !KUSTOMIZATION_FILES.some((f) => existsSync(path.join(model.root, rel, f)))) {
+        out.push(finding("kustomize/missing-entry", "error", where, `${e.field} entry "${e.value}" is a directory without a kustomization.yaml`, "add a kustomization.yaml there or list its files"));
+        continue;
+      }
+      const key = `${e.field}:${rel}`;
+      if (seen.has(key))
+        out.push(finding("kustomize/duplicate-entry", "error", where, `${e.field} lists "${e.value}" twice`, "remove the second entry (kustomize rejects duplicate resources)"));
+      seen.set(key, where.line);
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// --build: the real kubectl kustomize
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface BuildOptions {
+  exec?: Exec;
+  /** parallel builds (default: 2 per CPU; each is a short-lived kubectl process) */
+  concurrency?: number;
+  kubectl?: string;
+}
+
+/** Runs `fn` on every item with at most `limit` in flight, keeping input order in the result. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  return results;
+}
+
+/** The kustomization file and line an error from `kubectl kustomize DIR` belongs to. */
+export function locateBuildError(model: ClusterModel, dir: string, stderr: string): { file: string; line: number } {
+  const kdoc = model.documents.find((d) => isKustomizationDoc(d) && path.posix.dirname(d.file) === dir);
+  const file = kdoc?.file ?? `${dir}/kustomization.yaml`;
+  if (!kdoc || !isObj(kdoc.object)) return { file, line: 1 };
+  // the deepest quoted name in the error that is one of this kustomization's entries
+  const quoted = [...stderr.matchAll(/'([^']+)'|"([^"]+)"/g)].map((m) => m[1] ?? m[2] ?? "");
+  for (const e of entries(kdoc.object)) {
+    const abs = path.join(model.root, dir, e.value);
+    if (quoted.some((q) => q === e.value || q === abs || q.endsWith(`/${e.value.replace(/^\.\//, "")}`))) return at(kdoc, e.path);
+  }
+  return { file, line: kdoc.line };
+}
+
+export async function buildKustomizations(model: ClusterModel, opts: BuildOptions = {}): Promise<Finding[]> {
+  const exec = opts.exec ?? new Exec({});
+  const kubectl = opts.kubectl ?? "kubectl";
+  const limit = opts.concurrency ?? Math.max(2, cpus().length * 2);
+  const results = await mapLimit(model.kustomizeDirs, limit, async (dir) => {
+    const r = await exec.run(kubectl, ["kustomize", path.join(model.root, dir)], { readOnly: true, allowFailure: true, timeoutMs: 60_000, purpose: `kustomize build of ${dir}` });
+    if (r.exitCode === 0) return [];
+    const msg = (r.stderr.trim() || r.stdout.trim()).split("\n")[0]?.replace(/^Error:\s*/, "").replaceAll(model.root + "/", "") ?? "failed";
+    return [finding("kustomize/build", "error", locateBuildError(model, dir, r.stderr), `kubectl kustomize ${dir} failed: ${msg}`, "fix the kustomization so it builds (run `kubectl kustomize` on the folder to see the full error)")];
+  });
+  return results.flat();
+}

@@ -1,0 +1,276 @@
+import type { ClusterModel, RepoDocument } from "../repo/model.ts";
+import { at, dotted, get, isObj, zodFindings, type PathSeg } from "./locate.ts";
+import { CILIUM_SCHEMAS } from "./schemas/cilium.ts";
+import { longhornDefaultSettings, longhornSettingObject } from "./schemas/longhorn.ts";
+import { machineConfigPatch, talconfig, TALOS_DOC_SCHEMAS, TALOS_OTHER_KINDS } from "./schemas/talos.ts";
+import { finding, type Finding } from "./types.ts";
+
+/**
+ * schema: every object validated against the schema of its kind.
+ * - Built-in kinds and the Flux, cert-manager, External Secrets, prometheus-operator (and CiliumNetworkPolicy) kinds:
+ *   the maintained `kubernetes-models` packages (schemas generated from upstream OpenAPI/CRDs). Their validators do
+ *   not reject unknown fields (CRDs prune them silently), so unknown fields are found by recording which properties
+ *   the validator reads: a key it never looks at, in an object whose other keys it does read, is not in the schema.
+ * - Cilium BGP + LB-IPAM kinds, Longhorn settings, talconfig and Talos patches: zod schemas (schemas/*.ts), strict.
+ * - API versions: a Flux kind must use a version that the Flux release the repo pins still serves.
+ */
+
+interface AjvError {
+  instancePath: string;
+  keyword: string;
+  message?: string;
+  params?: Record<string, unknown>;
+}
+type ModelClass = { prototype: { validate(this: unknown): void } };
+
+/** apiVersion group -> package holding its models. Built-in groups live in kubernetes-models itself. */
+const GROUP_PACKAGES: Array<[RegExp, string]> = [
+  [/\.toolkit\.fluxcd\.io$/, "@kubernetes-models/flux-cd"],
+  [/(^|\.)cert-manager\.io$/, "@kubernetes-models/cert-manager"],
+  [/(^|\.)external-secrets\.io$/, "@kubernetes-models/external-secrets"],
+  [/^monitoring\.coreos\.com$/, "@kubernetes-models/prometheus-operator"],
+  [/^cilium\.io$/, "@kubernetes-models/cilium"],
+];
+const BUILTIN_GROUP = /^(v1|[a-z]+|[a-z.]+\.k8s\.io)$/;
+
+const classCache = new Map<string, ModelClass | null>();
+
+/** The kubernetes-models class for apiVersion+kind, loaded on first use (each kind's module only). */
+export function modelClass(apiVersion: string, kind: string): ModelClass | undefined {
+  const key = `${apiVersion}/${kind}`;
+  const hit = classCache.get(key);
+  if (hit !== undefined) return hit ?? undefined;
+  let cls: ModelClass | null = null;
+  if (/^[A-Za-z0-9]+$/.test(kind) && /^[a-z0-9.-]+(\/[a-z0-9]+)?$/.test(apiVersion)) {
+    const slash = apiVersion.indexOf("/");
+    const group = slash < 0 ? "" : apiVersion.slice(0, slash);
+    const pkg = GROUP_PACKAGES.find(([re]) => re.test(group))?.[1] ?? (group === "" || BUILTIN_GROUP.test(group) ? "kubernetes-models" : undefined);
+    if (pkg && !(group === "cilium.io" && kind in CILIUM_SCHEMAS)) {
+      try {
+        const mod = require(`${pkg}/${apiVersion}/${kind}`) as Record<string, unknown>;
+        const c = mod[kind] as ModelClass | undefined;
+        if (c && typeof c === "function") cls = c;
+      } catch {
+        cls = null;
+      }
+    }
+  }
+  classCache.set(key, cls);
+  return cls ?? undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Unknown fields: which properties does the validator read?
+// ---------------------------------------------------------------------------------------------------------------
+
+interface Recorded {
+  path: PathSeg[];
+  own: string[];
+  read: Set<string>;
+  enumerated: boolean;
+}
+
+function instrument(v: unknown, path: PathSeg[], recs: Recorded[]): unknown {
+  if (Array.isArray(v)) return v.map((x, i) => instrument(x, [...path, i], recs));
+  if (!isObj(v)) return v;
+  const target: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) target[k] = instrument(x, [...path, k], recs);
+  const rec: Recorded = { path, own: Object.keys(target), read: new Set(), enumerated: false };
+  recs.push(rec);
+  return new Proxy(target, {
+    get(t, k) {
+      if (typeof k === "string") rec.read.add(k);
+      return Reflect.get(t, k);
+    },
+    has(t, k) {
+      if (typeof k === "string") rec.read.add(k);
+      return Reflect.has(t, k);
+    },
+    getOwnPropertyDescriptor(t, k) {
+      if (typeof k === "string" && !rec.enumerated) rec.read.add(k);
+      return Reflect.getOwnPropertyDescriptor(t, k);
+    },
+    ownKeys(t) {
+      rec.enumerated = true; // a map (labels, annotations, additionalProperties): every key is allowed
+      return Reflect.ownKeys(t);
+    },
+  });
+}
+
+/** Validates with a kubernetes-models class; returns schema errors and the paths of fields the schema lacks. */
+export function validateWithModel(cls: ModelClass, obj: unknown): { errors: AjvError[]; unknown: PathSeg[][] } {
+  const recs: Recorded[] = [];
+  const proxied = instrument(obj, [], recs);
+  let errors: AjvError[] = [];
+  try {
+    cls.prototype.validate.call(proxied);
+  } catch (e) {
+    const errs = (e as { errors?: AjvError[] }).errors;
+    if (!Array.isArray(errs)) throw e;
+    errors = errs;
+  }
+  const unknown: PathSeg[][] = [];
+  for (const r of recs) {
+    // nothing read: a free-form object (Helm values, preserve-unknown-fields) — not ours to judge
+    if (r.enumerated || r.read.size === 0) continue;
+    for (const k of r.own) if (!r.read.has(k)) unknown.push([...r.path, k]);
+  }
+  return { errors, unknown };
+}
+
+function pointerToPath(obj: unknown, pointer: string): PathSeg[] {
+  if (!pointer) return [];
+  const out: PathSeg[] = [];
+  let cur: unknown = obj;
+  for (const raw of pointer.slice(1).split("/")) {
+    const seg = raw.replace(/~1/g, "/").replace(/~0/g, "~");
+    if (Array.isArray(cur) && /^\d+$/.test(seg)) {
+      out.push(Number(seg));
+      cur = cur[Number(seg)];
+    } else {
+      out.push(seg);
+      cur = isObj(cur) ? cur[seg] : undefined;
+    }
+  }
+  return out;
+}
+
+function ajvFindings(d: RepoDocument, errors: AjvError[], what: string): Finding[] {
+  // one finding per path: ajv reports oneOf/anyOf branches separately ("must be string", "must be integer", ...)
+  const byPath = new Map<string, AjvError[]>();
+  for (const e of errors) {
+    const k = e.keyword === "required" ? `${e.instancePath}/${String(e.params?.missingProperty)}` : e.instancePath;
+    byPath.set(k, [...(byPath.get(k) ?? []), e]);
+  }
+  const out: Finding[] = [];
+  for (const errs of byPath.values()) {
+    const first = errs[0]!;
+    const path = pointerToPath(d.object, first.instancePath);
+    let message: string;
+    if (first.keyword === "required") {
+      const missing = String(first.params?.missingProperty);
+      message = `${what}: \`${dotted([...path, missing])}\` is required`;
+    } else {
+      const types = errs.filter((e) => e.keyword === "type").map((e) => String(e.params?.type));
+      const enums = errs.find((e) => e.keyword === "enum")?.params?.allowedValues as unknown[] | undefined;
+      const detail = enums
+        ? `must be one of ${enums.map(String).join(", ")}`
+        : types.length > 0
+          ? `must be ${[...new Set(types)].join(" or ")}`
+          : (errs.find((e) => e.keyword !== "oneOf" && e.keyword !== "anyOf") ?? first).message ?? "is invalid";
+      message = `${what}: \`${dotted(path) || "(document)"}\` ${detail}`;
+    }
+    out.push(finding("schema/invalid", "error", at(d, path), message, "set the field to the type and value the kind's schema documents"));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// API versions served
+// ---------------------------------------------------------------------------------------------------------------
+
+/** What Flux 2.4 serves per kind (older versions deprecated and removed: flux2 v2.4.0 release notes). */
+const FLUX_24_SERVED: Record<string, string[]> = {
+  GitRepository: ["source.toolkit.fluxcd.io/v1"],
+  HelmRepository: ["source.toolkit.fluxcd.io/v1"],
+  HelmChart: ["source.toolkit.fluxcd.io/v1"],
+  Bucket: ["source.toolkit.fluxcd.io/v1beta2"],
+  OCIRepository: ["source.toolkit.fluxcd.io/v1beta2"],
+  Kustomization: ["kustomize.toolkit.fluxcd.io/v1"],
+  HelmRelease: ["helm.toolkit.fluxcd.io/v2"],
+  Receiver: ["notification.toolkit.fluxcd.io/v1"],
+  Alert: ["notification.toolkit.fluxcd.io/v1beta3"],
+  Provider: ["notification.toolkit.fluxcd.io/v1beta3"],
+  ImageRepository: ["image.toolkit.fluxcd.io/v1beta2"],
+  ImagePolicy: ["image.toolkit.fluxcd.io/v1beta2"],
+  ImageUpdateAutomation: ["image.toolkit.fluxcd.io/v1beta2"],
+};
+
+function fluxVersionFindings(d: RepoDocument, fluxVersion: string): Finding[] {
+  if (!d.apiVersion?.includes(".toolkit.fluxcd.io/") || !d.kind) return [];
+  const served = FLUX_24_SERVED[d.kind];
+  if (!served || served.includes(d.apiVersion)) return [];
+  return [
+    finding(
+      "schema/api-version",
+      "error",
+      at(d, ["apiVersion"]),
+      `${d.kind} ${d.apiVersion} is not the version Flux ${fluxVersion} serves`,
+      `use apiVersion: ${served.join(" or ")}`,
+    ),
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The family
+// ---------------------------------------------------------------------------------------------------------------
+
+function kubernetesDocFindings(d: RepoDocument, fluxVersion: string): Finding[] {
+  const o = d.object;
+  const what = `${d.kind ?? "object"}${d.name ? ` ${d.name}` : ""}`;
+  if (!isObj(o)) return [];
+  if (d.apiVersion === undefined || d.kind === undefined) return [];
+  if (d.apiVersion.startsWith("kustomize.config.k8s.io/")) return [];
+  const out: Finding[] = [];
+  if (!isObj(o.metadata) || typeof get(o, "metadata", "name") !== "string")
+    out.push(finding("schema/invalid", "error", at(d, ["metadata"]), `${what}: \`metadata.name\` is required`, "give the object a name"));
+  out.push(...fluxVersionFindings(d, fluxVersion));
+  if (d.apiVersion.startsWith("cilium.io/") && d.kind in CILIUM_SCHEMAS) {
+    out.push(...zodFindings(CILIUM_SCHEMAS[d.kind]!, o, d, [], what));
+    return out;
+  }
+  if (d.apiVersion.startsWith("longhorn.io/") && d.kind === "Setting") {
+    out.push(...zodFindings(longhornSettingObject, o, d, [], what));
+    return out;
+  }
+  const cls = modelClass(d.apiVersion, d.kind);
+  if (cls) {
+    const { errors, unknown } = validateWithModel(cls, o);
+    out.push(...ajvFindings(d, errors, what));
+    for (const p of unknown)
+      out.push(
+        finding("schema/unknown-field", "error", at(d, p), `${what}: unknown field \`${dotted(p)}\``, `remove it or fix its spelling (${d.apiVersion} ${d.kind} has no such field)`),
+      );
+  }
+  if (d.kind === "HelmRelease" && get(o, "spec", "chart", "spec", "chart") === "longhorn") {
+    const ds = get(o, "spec", "values", "defaultSettings");
+    if (ds !== undefined) out.push(...zodFindings(longhornDefaultSettings, ds, d, ["spec", "values", "defaultSettings"], "Longhorn defaultSettings"));
+  }
+  return out;
+}
+
+function talosFindings(model: ClusterModel): Finding[] {
+  const out: Finding[] = [];
+  const cd = model.talos.configDocument;
+  if (cd && cd.line > 0 && isObj(cd.object)) out.push(...zodFindings(talconfig, cd.object, cd, [], "talconfig"));
+  for (const patch of model.talos.patches) {
+    for (const d of patch.docs) {
+      const o = d.object;
+      if (Array.isArray(o)) continue; // JSON6902 patch list
+      if (!isObj(o)) {
+        out.push(finding("schema/invalid", "error", at(d), "Talos patch: a document must be a mapping", "write the patch as a YAML mapping"));
+        continue;
+      }
+      if (typeof o.kind === "string") {
+        const s = TALOS_DOC_SCHEMAS[o.kind];
+        if (s) out.push(...zodFindings(s, o, d, [], `Talos ${o.kind}`));
+        else if (!TALOS_OTHER_KINDS.has(o.kind))
+          out.push(finding("schema/unknown-kind", "error", at(d, ["kind"]), `Talos patch: unknown document kind "${o.kind}"`, "use a kind from the Talos 1.10 configuration reference"));
+        continue;
+      }
+      out.push(...zodFindings(machineConfigPatch, o, d, [], "Talos patch"));
+    }
+  }
+  return out;
+}
+
+export function schemaCheck(model: ClusterModel): Finding[] {
+  const out: Finding[] = [];
+  const flux = model.versions.flux?.value ?? "2.4";
+  for (const d of model.documents) {
+    if (!d.file.startsWith("kubernetes/")) continue;
+    out.push(...kubernetesDocFindings(d, flux));
+  }
+  out.push(...talosFindings(model));
+  return out;
+}

@@ -1,0 +1,145 @@
+import type { ClusterModel } from "../repo/model.ts";
+import { GitIgnore, lineAt, listRepoFiles, readText } from "./files.ts";
+import { finding, type Finding } from "./types.ts";
+
+/**
+ * secrets: nothing secret in git. Secret manifests with data, private keys and tokens found by pattern, literal
+ * passwords in YAML, and a .gitignore that keeps talhelper output, kubeconfig, talosconfig and .env out.
+ */
+
+interface Pattern {
+  id: string;
+  what: string;
+  re: RegExp;
+}
+
+// Assembled from parts so this file does not match itself.
+const DASHES = "-".repeat(5);
+const PATTERNS: Pattern[] = [
+  { id: "secrets/private-key", what: "a private key", re: new RegExp(`${DASHES}BEGIN ([A-Z0-9]+ )*PRIVATE KEY( BLOCK)?${DASHES}`, "g") },
+  { id: "secrets/token", what: "a GitHub token", re: /\b(gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})\b/g },
+  { id: "secrets/token", what: "an AWS access key id", re: /\b(AKIA|ASIA)[0-9A-Z]{16}\b/g },
+  { id: "secrets/token", what: "a Slack token", re: /\bxox[abposr]-[A-Za-z0-9-]{10,}\b/g },
+  { id: "secrets/token", what: "a JSON Web Token (1Password Connect and most API tokens are JWTs)", re: /\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/g },
+  { id: "secrets/token", what: "a Kubernetes/Talos bootstrap token", re: /\b[a-z0-9]{6}\.[a-z0-9]{16}\b/g },
+  { id: "secrets/token", what: "a 1Password service-account token", re: /\bops_eyJ[A-Za-z0-9_-]{20,}/g },
+];
+
+/** `password: <literal>` and friends in YAML / env files: a value that looks random enough to be a real secret. */
+const KEYED = /^\s*-?\s*["']?([A-Za-z0-9_.-]*(?:password|passwd|secret|token|apikey|api_key|api-key|privatekey|private_key|secretboxencryptionsecret|aescbcencryptionsecret))["']?\s*[:=]\s*["']?([^\s"'#]+)["']?\s*(?:#.*)?$/i;
+
+const PLACEHOLDER = /^(\$\{|\{\{|<|op:\/\/|ref\+|ENC\[|\*|&|!)/;
+
+function entropy(s: string): number {
+  const counts = new Map<string, number>();
+  for (const ch of s) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+  let h = 0;
+  for (const n of counts.values()) {
+    const p = n / s.length;
+    h -= p * Math.log2(p);
+  }
+  return h;
+}
+
+/** A literal that is probably a credential rather than a name like `authentik-secret` or `password`. */
+export function looksLikeSecretValue(v: string): boolean {
+  if (v.length < 16 || PLACEHOLDER.test(v)) return false;
+  if (/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/.test(v)) return false; // a kebab-case name
+  if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(v) && !/\d/.test(v)) return false; // an identifier
+  if (/^(true|false|null|\d+)$/i.test(v)) return false;
+  return entropy(v) >= 3.5;
+}
+
+const TEXT_EXT = /\.(ya?ml|json5?|toml|ts|js|mjs|sh|env|md|txt|conf|cfg|ini|tpl|j2|jinja2|pem|key|crt)$|(^|\/)(\.env[^/]*|[^/.]+)$/i;
+const KEYED_EXT = /\.(ya?ml|toml|env|conf|ini)$|(^|\/)\.env[^/]*$/i;
+const MAX_SCAN_BYTES = 2_000_000;
+
+export function scanText(file: string, text: string): Finding[] {
+  const out: Finding[] = [];
+  for (const p of PATTERNS) {
+    p.re.lastIndex = 0;
+    for (const m of text.matchAll(p.re)) {
+      out.push(
+        finding(p.id, "error", { file, line: lineAt(text, m.index ?? 0) }, `${p.what} is committed in this file`, "remove it, rotate it, and load it from 1Password (ExternalSecret or `op` at run time)"),
+      );
+    }
+  }
+  if (KEYED_EXT.test(file)) {
+    const lines = text.split("\n");
+    lines.forEach((l, i) => {
+      const m = KEYED.exec(l);
+      if (m && looksLikeSecretValue(m[2]!))
+        out.push(
+          finding("secrets/literal", "error", { file, line: i + 1 }, `\`${m[1]}\` holds what looks like a literal secret`, "move the value to 1Password and reference it (ExternalSecret, `op://` reference or ${VAR} substitution)"),
+        );
+    });
+  }
+  return out;
+}
+
+function secretManifests(model: ClusterModel): Finding[] {
+  const out: Finding[] = [];
+  for (const d of model.documents) {
+    if (d.kind !== "Secret" || typeof d.object !== "object" || d.object === null) continue;
+    const o = d.object as Record<string, unknown>;
+    if ("sops" in o) continue; // SOPS-encrypted: values are ciphertext
+    for (const key of ["data", "stringData"] as const) {
+      const v = o[key];
+      if (v && typeof v === "object" && Object.keys(v).length > 0) {
+        out.push(
+          finding("secrets/secret-manifest", "error", { file: d.file, line: lineOfKey(d, [key]) }, `Secret ${d.namespace ? d.namespace + "/" : ""}${d.name ?? "?"} carries \`${key}\` in git`, "replace it with an ExternalSecret that reads the values from 1Password"),
+        );
+      }
+    }
+  }
+  return out;
+}
+
+function lineOfKey(d: ClusterModel["documents"][number], path: string[]): number {
+  const node = d.doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
+  const pair = node?.range ? d.lineCounter.linePos(node.range[0]).line : undefined;
+  // the key sits on the line before a block value; report the key's line
+  return pair !== undefined ? Math.max(d.line, pair - (isBlock(node) ? 1 : 0)) : d.line;
+}
+
+function isBlock(node: unknown): boolean {
+  return typeof node === "object" && node !== null && "items" in node && !(node as { flow?: boolean }).flow;
+}
+
+/** Files that must never be committed, and a sample path for each, checked against the root .gitignore. */
+export const MUST_IGNORE: Array<{ what: string; sample: string }> = [
+  { what: "talhelper output (clusterconfig/)", sample: "clusterconfig/home-ops-node.yaml" },
+  { what: "talhelper output (talos/clusterconfig/)", sample: "talos/clusterconfig/home-ops-node.yaml" },
+  { what: "talosconfig", sample: "clusterconfig/talosconfig" },
+  { what: "kubeconfig", sample: "kubeconfig" },
+  { what: "talosconfig", sample: "talosconfig" },
+  { what: ".env", sample: ".env" },
+  { what: "the Talos secrets bundle", sample: "talos/talsecret.yaml" },
+];
+
+export function gitignoreCheck(root: string): Finding[] {
+  const text = readText(`${root}/.gitignore`);
+  const ig = new GitIgnore(text ?? "");
+  const missing = MUST_IGNORE.filter((m) => !ig.ignores(m.sample));
+  if (missing.length === 0) return [];
+  return [
+    finding(
+      "secrets/gitignore",
+      "error",
+      { file: ".gitignore", line: 0 },
+      `.gitignore does not cover ${[...new Set(missing.map((m) => m.what))].join(", ")}`,
+      `add ignore lines for ${missing.map((m) => m.sample).join(", ")}`,
+    ),
+  ];
+}
+
+export function secretsCheck(model: ClusterModel): Finding[] {
+  const out: Finding[] = [...secretManifests(model), ...gitignoreCheck(model.root)];
+  for (const f of listRepoFiles(model.root)) {
+    if (!TEXT_EXT.test(f.rel) || f.size > MAX_SCAN_BYTES) continue;
+    const text = readText(f.abs);
+    if (text === undefined || text.includes("\u0000")) continue;
+    out.push(...scanText(f.rel, text));
+  }
+  return out;
+}

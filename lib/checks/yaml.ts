@@ -1,0 +1,167 @@
+import { LineCounter, parseAllDocuments, type Document, type YAMLError } from "yaml";
+import type { ClusterModel } from "../repo/model.ts";
+import { GitIgnore, isYamlFile, listRepoFiles, readText } from "./files.ts";
+import { finding, type Finding } from "./types.ts";
+
+/**
+ * yaml: what makes a file unreadable or ambiguous before any schema looks at it — parse errors, duplicate keys (the
+ * last one silently wins in most tools), tabs as indentation, two objects in one document (a missing `---`), broken
+ * separators, aliases that do not resolve.
+ */
+
+/** Folders whose YAML the toolkit or CI reads. Tests and fixtures are not cluster input. */
+export const YAML_ROOTS = ["kubernetes", "talos", ".github"];
+
+const OBJECT_KEYS = new Set(["apiVersion", "kind"]);
+
+function fromYamlError(file: string, e: YAMLError, lc: LineCounter, text: string, severity: "error" | "warning"): Finding {
+  const line = lc.linePos(Math.min(e.pos[0], text.length)).line;
+  const first = e.message.split("\n")[0] ?? e.message;
+  const where = { file, line };
+  switch (e.code) {
+    case "DUPLICATE_KEY": {
+      const key = duplicateKeyAt(text, e.pos[0]);
+      if (key !== undefined && OBJECT_KEYS.has(key))
+        return finding(
+          "yaml/missing-separator",
+          "error",
+          where,
+          `a second \`${key}:\` in one document: two objects are run together`,
+          "put a `---` line between the two objects",
+        );
+      return finding(
+        "yaml/duplicate-key",
+        "error",
+        where,
+        `duplicate key${key ? ` "${key}"` : ""}: most tools keep only the last one`,
+        "remove one of the two keys or merge their values",
+      );
+    }
+    case "TAB_AS_INDENT":
+      return finding("yaml/tab", "error", where, "a tab is used as indentation", "indent with spaces only");
+    case "MULTILINE_IMPLICIT_KEY":
+      if (/^-{4,}\s*$|^---\S/m.test(lineText(text, line)))
+        return finding(
+          "yaml/separator",
+          "error",
+          where,
+          `"${lineText(text, line).trim()}" is not a document separator`,
+          "write the separator as exactly `---` on its own line",
+        );
+      break;
+  }
+  return finding(`yaml/parse`, severity, where, `YAML ${severity === "error" ? "error" : "warning"}: ${first}`, "fix the YAML syntax at this line");
+}
+
+function lineText(text: string, line: number): string {
+  let start = 0;
+  for (let l = 1; l < line; l++) {
+    const nl = text.indexOf("\n", start);
+    if (nl < 0) return "";
+    start = nl + 1;
+  }
+  const end = text.indexOf("\n", start);
+  return text.slice(start, end < 0 ? undefined : end);
+}
+
+function duplicateKeyAt(text: string, offset: number): string | undefined {
+  const m = /^\s*["']?([^"':\n]+)["']?\s*:/.exec(text.slice(offset, offset + 200));
+  return m?.[1]?.trim();
+}
+
+/** Findings of one parsed file (documents from the loader or from parseYaml). */
+export function documentFindings(file: string, text: string, docs: Document.Parsed[], lc: LineCounter): Finding[] {
+  const out: Finding[] = [];
+  docs.forEach((doc, i) => {
+    for (const e of doc.errors) out.push(fromYamlError(file, e, lc, text, "error"));
+    for (const w of doc.warnings) out.push(fromYamlError(file, w, lc, text, "warning"));
+    if (doc.errors.length === 0) {
+      try {
+        doc.toJS({ maxAliasCount: 1000 });
+      } catch (e) {
+        const line = doc.contents?.range ? lc.linePos(doc.contents.range[0]).line : 1;
+        out.push(
+          finding("yaml/parse", "error", { file, line }, `YAML error: ${(e as Error).message.split("\n")[0]}`, "define the anchor before its alias, or remove the alias"),
+        );
+      }
+    }
+    // An empty document between two objects is usually a doubled `---` left by an edit.
+    if (doc.contents === null && i > 0 && i < docs.length - 1 && docs.slice(i + 1).some((d) => d.contents !== null)) {
+      const line = lc.linePos(doc.range[0]).line;
+      out.push(finding("yaml/empty-document", "warning", { file, line }, "an empty document between two `---` separators", "remove the extra `---`"));
+    }
+  });
+  if (text.includes("\u0000"))
+    out.push(finding("yaml/parse", "error", { file, line: 1 }, "the file holds NUL bytes: it is binary, not YAML", "replace it with a text YAML file"));
+  return dedupe(out);
+}
+
+function dedupe(findings: Finding[]): Finding[] {
+  const seen = new Set<string>();
+  // The yaml parser often reports one mistake several times on one line; one finding per line and id is enough.
+  return findings.filter((f) => {
+    const k = `${f.id}:${f.line}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+export function parseYaml(text: string): { docs: Document.Parsed[]; lc: LineCounter } {
+  const lc = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  return { docs: Array.isArray(docs) ? docs : [docs as unknown as Document.Parsed], lc };
+}
+
+/** Raw-file YAML check of one text (also what validate falls back to when the repo cannot be loaded). */
+export function checkYamlText(file: string, text: string): Finding[] {
+  try {
+    const { docs, lc } = parseYaml(text);
+    return documentFindings(file, text, docs, lc);
+  } catch (e) {
+    return [finding("yaml/parse", "error", { file, line: 1 }, `YAML error: ${(e as Error).message.split("\n")[0]}`, "fix the YAML syntax of this file")];
+  }
+}
+
+/** Every YAML file under YAML_ROOTS (and the root's own *.yaml), parsed from disk. */
+export function checkYamlFiles(root: string, skip: Set<string> = new Set()): Finding[] {
+  const out: Finding[] = [];
+  const ignore = GitIgnore.load(root);
+  const files = [
+    ...listRepoFiles(root, YAML_ROOTS, ignore),
+    ...listRepoFiles(root, undefined, ignore, { topOnly: true }),
+  ].filter((f) => isYamlFile(f.rel) && !skip.has(f.rel));
+  for (const f of files) {
+    const text = readText(f.abs);
+    if (text === undefined) {
+      out.push(finding("yaml/unreadable", "error", { file: f.rel, line: 0 }, "the file cannot be read", "check its permissions"));
+      continue;
+    }
+    out.push(...checkYamlText(f.rel, text));
+  }
+  return out;
+}
+
+/**
+ * The yaml family on a loaded model: the loader's parsed documents are reused (no second parse); YAML files the
+ * loader does not read (.github/, top-level) are parsed here.
+ */
+export function yamlCheck(model: ClusterModel): Finding[] {
+  const byFile = new Map<string, ClusterModel["documents"]>();
+  for (const d of model.documents) {
+    const list = byFile.get(d.file) ?? [];
+    list.push(d);
+    byFile.set(d.file, list);
+  }
+  const out: Finding[] = [];
+  for (const [file, docs] of byFile) {
+    const lc = docs[0]!.lineCounter;
+    const parsed = docs.map((d) => d.doc);
+    // errors and warnings live on the documents; the text is only needed to name a duplicate key
+    if (parsed.every((d) => d.errors.length === 0 && d.warnings.length === 0)) continue;
+    const text = readText(`${model.root}/${file}`) ?? "";
+    out.push(...documentFindings(file, text, parsed, lc));
+  }
+  out.push(...checkYamlFiles(model.root, new Set(byFile.keys())));
+  return out;
+}

@@ -1,0 +1,62 @@
+import path from "node:path";
+import { defineScript } from "../lib/cli/index.ts";
+import { FAMILIES, groupByFile, parseOnly, validateRepo } from "../lib/checks/index.ts";
+
+export default defineScript(import.meta, {
+  name: "validate",
+  area: "repo",
+  summary: "every offline check of the repo (YAML, schemas, kustomize, Flux, IPAM, BGP, Talos, versions, secrets)",
+  description: `
+Reads talos/, kubernetes/ and the tool pins into the cluster model and runs every offline check on it. Each finding
+names its file and line, what is wrong and how to fix it; BGP findings name the silent-failure cause (1-12) of
+Cilium's BGP control plane they would cause. Nothing is changed and no cluster is contacted.
+
+Check families: ${FAMILIES.join(", ")}.
+--build also runs the real \`kubectl kustomize\` on every kustomization (concurrently).`,
+  replaces: ["renovate:validate"],
+  flags: {
+    only: { type: "string", placeholder: "families", description: `run only these check families, comma separated (${FAMILIES.join(",")})` },
+    strict: { type: "boolean", description: "warnings fail the run too (exit 1)" },
+    build: { type: "boolean", description: "also build every kustomization with the real kubectl kustomize" },
+    root: { type: "string", placeholder: "dir", description: "the repo to check (default: this repo)" },
+  },
+  examples: [
+    "bun scripts/validate.ts",
+    "bun scripts/validate.ts --only bgp,ipam",
+    "bun scripts/validate.ts --build --strict",
+    "bun scripts/validate.ts --json | jq '.findings[] | select(.severity == \"error\")'",
+  ],
+  async run({ flags, out, root, json, exec }) {
+    const only = parseOnly(flags.only);
+    const repo = flags.root ? path.resolve(flags.root) : root;
+    const started = performance.now();
+    const result = await validateRepo(repo, { only, build: flags.build ? { exec } : false });
+    const ms = performance.now() - started;
+    const errors = result.findings.filter((f) => f.severity === "error").length;
+    const warnings = result.findings.length - errors;
+    const failed = errors > 0 || (flags.strict && warnings > 0);
+    if (json) {
+      out.result({
+        ok: !failed,
+        root: result.root,
+        families: result.families,
+        summary: { errors, warnings, files: new Set(result.findings.map((f) => f.file)).size, documents: result.documents },
+        findings: result.findings,
+      });
+      return failed ? 1 : 0;
+    }
+    const groups = groupByFile(result.findings);
+    for (const [file, list] of groups) {
+      out.line(out.bold(file));
+      for (const f of list) {
+        const mark = out.mark(f.severity === "error" ? "fail" : "warn");
+        out.line(`  ${String(f.line).padStart(4)}  ${mark} ${f.id}: ${f.message}`);
+        out.line(`        ${out.dim(`fix: ${f.fix}`)}`);
+      }
+      out.line();
+    }
+    const summary = `${errors} error${errors === 1 ? "" : "s"}, ${warnings} warning${warnings === 1 ? "" : "s"} in ${groups.size} file${groups.size === 1 ? "" : "s"} (${result.families.length} check families, ${result.documents} documents, ${(ms / 1000).toFixed(2)}s)`;
+    out.line(`${out.mark(failed ? "fail" : errors + warnings > 0 ? "warn" : "ok")} ${summary}`);
+    return failed ? 1 : 0;
+  },
+});
