@@ -431,3 +431,16 @@ export interface LoadRepoOptions {
 }
 
 export { loadRepo, lineOf, sourceOf, RepoError } from "./load.ts";
+export type { PathSeg } from "./yaml.ts";
+export {
+  matchesSelector,
+  ciliumServiceLabels,
+  poolFamilies,
+  serviceFamilies,
+  poolsForService,
+  poolContaining,
+  isLoadBalancerService,
+  advertisementsForFamily,
+  advertisesService,
+} from "./select.ts";
+export { schematicId, schematicYaml } from "./schematic.ts";
