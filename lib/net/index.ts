@@ -106,7 +106,7 @@ export function parseCidr(input: string, opts: { allowHostBits?: boolean } = {})
   const end = start + (1n << hostBits) - 1n;
   const cidr = `${bigIntToIP(start, fam)}/${prefix}`;
   if (start !== n && !opts.allowHostBits)
-    throw new InvalidAddressError(input, "a network CIDR: it has host bits set", `did you mean ${cidr}?`);
+    throw new InvalidAddressError(input, `a network CIDR: it has host bits set (did you mean ${cidr}?)`, `write ${cidr}`);
   return { family: fam, start, end, prefix, cidr };
 }
 
