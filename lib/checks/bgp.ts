@@ -2,7 +2,8 @@ import { isIP } from "../net/index.ts";
 import type { BgpAdvertisement, BgpPeerConfig, ClusterModel, LabelSelector, RepoDocument, Service, Source } from "../repo/model.ts";
 import { isKustomizationDoc } from "./kustomize.ts";
 import { at, get, isObj, type PathSeg } from "./locate.ts";
-import { describeSelector, isCiliumLoadBalancer, selectorMatches, serviceLabels } from "./selectors.ts";
+import { ciliumServiceLabels, isLoadBalancerService, matchesSelector } from "../repo/select.ts";
+import { describeSelector } from "./selectors.ts";
 import { finding, type Finding } from "./types.ts";
 
 /**
@@ -84,7 +85,7 @@ function clusterConfigs(model: ClusterModel): Finding[] {
   const selectedBy = new Map<string, string[]>();
   for (const cc of model.bgp.clusterConfigs) {
     const sel = cc.spec.nodeSelector as LabelSelector | undefined;
-    const hit = nodes.filter((n) => selectorMatches(sel, n.labels));
+    const hit = nodes.filter((n) => matchesSelector(n.labels, sel, true));
     if (nodes.length > 0 && hit.length === 0)
       out.push(finding("bgp/cause-8-no-matching-node", "error", where(model, cc.source, ["spec", "nodeSelector"]), `cause 8: CiliumBGPClusterConfig ${cc.name}'s nodeSelector (${describeSelector(sel)}) matches no node: no node runs BGP`, "remove the nodeSelector (all nodes) or use labels the nodes carry (talconfig nodeLabels)"));
     for (const n of hit) selectedBy.set(n.name, [...(selectedBy.get(n.name) ?? []), cc.name]);
@@ -140,7 +141,7 @@ function peerConfigFindings(model: ClusterModel): { out: Finding[]; chain: Chain
         out.push(finding("bgp/cause-2-family-without-advertisements", "error", where(model, pc.source, fp), `cause 2: family ${f.afi}/${f.safi} of CiliumBGPPeerConfig ${pc.name} has no advertisements selector: nothing is announced for it`, "add advertisements: {matchLabels: {advertise: bgp}} and the same label on the CiliumBGPAdvertisement"));
         return;
       }
-      const hits = model.bgp.advertisements.filter((a) => selectorMatches(f.advertisements as LabelSelector, a.labels));
+      const hits = model.bgp.advertisements.filter((a) => matchesSelector(a.labels, f.advertisements as LabelSelector, false));
       if (hits.length === 0) unselected.push(i);
       for (const h of hits) selected.add(h);
     });
@@ -162,7 +163,7 @@ function peerConfigFindings(model: ClusterModel): { out: Finding[]; chain: Chain
 
 function advertisementFindings(model: ClusterModel, chain: Chain): Finding[] {
   const out: Finding[] = [];
-  const lb = model.services.filter(isCiliumLoadBalancer);
+  const lb = model.services.filter(isLoadBalancerService);
   const poolNames = new Set(model.pools.map((p) => p.name));
   const advertised = new Set<Service>();
   for (const a of model.bgp.advertisements) {
@@ -187,7 +188,7 @@ function advertisementFindings(model: ClusterModel, chain: Chain): Finding[] {
         out.push(finding("bgp/cause-4-empty-values", "error", where(model, a.source, [...ep, "selector", "matchExpressions", badNotIn]), `cause 4: ${exprs[badNotIn]!.operator} with empty values is an invalid selector (cilium#23280): the advertisement matches nothing`, "give values at least one entry (e.g. [never-used-value])"));
         return;
       }
-      const hits = lb.filter((s) => selectorMatches(entry.selector as LabelSelector, serviceLabels(s)));
+      const hits = lb.filter((s) => matchesSelector(ciliumServiceLabels(s), entry.selector as LabelSelector, false));
       if (chain.selected.has(a)) for (const s of hits) advertised.add(s);
       if (lb.length > 0 && hits.length === 0) {
         const sel = entry.selector as LabelSelector;

@@ -1,6 +1,7 @@
 import { blockRange, contains, findOverlaps, formatRange, overlaps, parseBlock, parseCidr, size, type Family, type IPRange } from "../net/index.ts";
 import type { ClusterModel, Pool, Service, Source } from "../repo/model.ts";
-import { describeSelector, isCiliumLoadBalancer, selectorMatches, serviceLabels } from "./selectors.ts";
+import { ciliumServiceLabels, isLoadBalancerService, matchesSelector, serviceFamilies } from "../repo/select.ts";
+import { describeSelector } from "./selectors.ts";
 import { finding, type Finding } from "./types.ts";
 
 /**
@@ -118,13 +119,6 @@ function overlapFindings(blocks: Block[], nets: ReturnType<typeof networks>): Fi
   return out;
 }
 
-/** IP families a Service asks for (Kubernetes defaults: SingleStack, the cluster's primary family = IPv4 here). */
-function serviceFamilies(s: Service): Family[] {
-  const fams = s.ipFamilies.map((f) => (f.toLowerCase() === "ipv6" ? "ipv6" : "ipv4")) as Family[];
-  if (s.ipFamilyPolicy === "PreferDualStack" || s.ipFamilyPolicy === "RequireDualStack") return ["ipv4", "ipv6"];
-  return fams.length > 0 ? [fams[0]!] : ["ipv4"];
-}
-
 function serviceFindings(model: ClusterModel, blocks: Block[]): Finding[] {
   const out: Finding[] = [];
   const enabled = model.pools.filter((p) => !p.disabled);
@@ -137,10 +131,10 @@ function serviceFindings(model: ClusterModel, blocks: Block[]): Finding[] {
     demand.set(k, d);
   };
   for (const s of model.services) {
-    if (!isCiliumLoadBalancer(s)) continue;
-    const labels = serviceLabels(s);
+    if (!isLoadBalancerService(s)) continue;
+    const labels = ciliumServiceLabels(s);
     const name = `${s.namespace ? s.namespace + "/" : ""}${s.name}`;
-    const matching = enabled.filter((p) => selectorMatches(p.serviceSelector, labels));
+    const matching = enabled.filter((p) => matchesSelector(labels, p.serviceSelector, true));
     const shareKey = s.sharingKey ? `share:${s.sharingKey}` : `svc:${name}`;
     if (s.requestedIPs.length > 0) {
       for (const ip of s.requestedIPs) {
@@ -170,7 +164,7 @@ function serviceFindings(model: ClusterModel, blocks: Block[]): Finding[] {
     for (const fam of serviceFamilies(s)) {
       const pools = matching.filter((p) => poolFamilies(p).has(fam));
       if (pools.length === 0) {
-        const disabled = model.pools.filter((p) => p.disabled && selectorMatches(p.serviceSelector, labels) && poolFamilies(p).has(fam));
+        const disabled = model.pools.filter((p) => p.disabled && matchesSelector(labels, p.serviceSelector, true) && poolFamilies(p).has(fam));
         out.push(
           finding("ipam/service-no-pool", "error", s.source,
             `BGP cause 7: no ${disabled.length ? "enabled " : ""}${famName(fam)} pool selects LoadBalancer Service ${name} (labels: ${Object.entries(s.labels).map(([k, v]) => `${k}=${v}`).join(", ") || "none"}): LB-IPAM never assigns it an ${famName(fam)} address, so nothing is advertised`,

@@ -1,5 +1,6 @@
 import type { ClusterModel } from "../repo/model.ts";
 import { GitIgnore, lineAt, listRepoFiles, readText } from "./files.ts";
+import { at } from "./locate.ts";
 import { finding, type Finding } from "./types.ts";
 
 /**
@@ -96,14 +97,7 @@ function secretManifests(model: ClusterModel): Finding[] {
 }
 
 function lineOfKey(d: ClusterModel["documents"][number], path: string[]): number {
-  const node = d.doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
-  const pair = node?.range ? d.lineCounter.linePos(node.range[0]).line : undefined;
-  // the key sits on the line before a block value; report the key's line
-  return pair !== undefined ? Math.max(d.line, pair - (isBlock(node) ? 1 : 0)) : d.line;
-}
-
-function isBlock(node: unknown): boolean {
-  return typeof node === "object" && node !== null && "items" in node && !(node as { flow?: boolean }).flow;
+  return at(d, path).line;
 }
 
 /** Files that must never be committed, and a sample path for each, checked against the root .gitignore. */

@@ -1,8 +1,8 @@
 import { contains, isIP, normaliseIP, parseCidr } from "../net/index.ts";
 import type { ClusterModel, RepoDocument, Source } from "../repo/model.ts";
+import { schematicId } from "../repo/schematic.ts";
 import { parseInstallerImage, talosSupportsKubernetes } from "../talos/versions.ts";
 import { at, get, isObj, type PathSeg } from "./locate.ts";
-import { schematicId } from "./talos-schematic.ts";
 import { finding, type Finding } from "./types.ts";
 
 /**
@@ -279,10 +279,9 @@ function schematicFindings(model: ClusterModel): Finding[] {
       out.push(finding("talos/extensions", "error", s.source.line ? at(docOf(model, s.source) ?? model.talos.configDocument, ["customization", "systemExtensions", "officialExtensions"]) : s.source, `the schematic lacks ${missing.join(", ")}, which Longhorn needs on Talos`, `add ${missing.join(" and ")} to customization.systemExtensions.officialExtensions`));
   }
   // The pinned schematic ID must be the ID of the schematic file, and the installer image must carry it.
-  const d = docOf(model, s.source);
   const env = model.talos.env.TALOS_SCHEMATIC_ID;
-  if (d && d.file === s.source.file && d.line === s.source.line && s.id) {
-    const computed = schematicId(d.object);
+  if (s.id && s.source.line > 0) {
+    const computed = schematicId(s);
     if (computed !== s.id)
       out.push(finding("talos/schematic-id", "error", env?.source ?? s.source, `the pinned schematic ID ${s.id.slice(0, 12)}... is not the ID of ${s.source.file} (${computed.slice(0, 12)}...)`, `set it to ${computed} (or revert the schematic change)`));
   }

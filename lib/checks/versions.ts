@@ -72,7 +72,7 @@ function toolFindings(model: ClusterModel): Finding[] {
 function renovateComments(model: ClusterModel): Finding[] {
   const out: Finding[] = [];
   const commented = (file: string, line: number) =>
-    model.versions.renovate.some((r) => r.source.file === file && r.source.line < line && r.source.line >= line - 3);
+    directives(model).some((r) => r.source.file === file && r.source.line < line && r.source.line >= line - 3);
   for (const [name, s] of Object.entries(model.versions.tools))
     if (!commented(s.source.file, s.source.line))
       out.push(finding("versions/renovate-comment", "error", s.source, `${name} = "${s.value}" has no \`# renovate:\` line above it: Renovate never updates it`, `add "# renovate: datasource=... depName=..." on the line above`));
@@ -145,7 +145,7 @@ function renovateConfig(model: ClusterModel): Finding[] {
   });
   // every `# renovate:` comment must be read by a manager whose file pattern and regex cover it
   const texts = new Map<string, string>();
-  for (const r of model.versions.renovate) {
+  for (const r of directives(model)) {
     const t = texts.get(r.source.file) ?? (existsSync(path.join(model.root, r.source.file)) ? readFileSync(path.join(model.root, r.source.file), "utf8") : "");
     texts.set(r.source.file, t);
     const covered = compiled.some((m) =>
@@ -164,6 +164,11 @@ function renovateConfig(model: ClusterModel): Finding[] {
       out.push(finding("versions/renovate-unmanaged", "error", r.source, `no Renovate custom manager in ${file} reads this \`# renovate:\` line (${r.depName || "no depName"})`, `add ${r.source.file} to a regex manager's managerFilePatterns, or make its matchStrings match this line`));
   }
   return out;
+}
+
+/** `# renovate:` directives; prose that merely mentions "# renovate:" (no datasource, no depName) is not one. */
+function directives(model: ClusterModel) {
+  return model.versions.renovate.filter((r) => r.datasource !== "" || r.depName !== "");
 }
 
 export function versionsCheck(model: ClusterModel): Finding[] {

@@ -143,25 +143,86 @@ export function checkYamlFiles(root: string, skip: Set<string> = new Set()): Fin
 }
 
 /**
- * The yaml family on a loaded model: the loader's parsed documents are reused (no second parse); YAML files the
- * loader does not read (.github/, top-level) are parsed here.
+ * Duplicate keys and tab indentation by a line scan of block-style YAML (what the repo writes): the loader parses
+ * with Bun's fast parser, which keeps the last of two equal keys without a word, so they are looked for here.
+ * Block scalars (`|`, `>`) are skipped; flow collections are left to the parser.
+ */
+export function scanDuplicateKeys(file: string, text: string): Finding[] {
+  const out: Finding[] = [];
+  const lines = text.split("\n");
+  // stack of open mappings: indentation of their keys and the keys seen
+  let stack: Array<{ indent: number; keys: Map<string, number> }> = [];
+  let blockIndent = -1; // > -1: inside a block scalar whose parent key sits at this indentation
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i]!.replace(/\r$/, "");
+    if (/^---(\s|$)/.test(raw) || /^\.\.\.(\s|$)/.test(raw)) {
+      stack = [];
+      blockIndent = -1;
+      continue;
+    }
+    const content = raw.trimStart();
+    if (content === "" || content.startsWith("#")) continue;
+    const lead = raw.slice(0, raw.length - content.length);
+    const indent = lead.length;
+    if (blockIndent >= 0) {
+      if (indent > blockIndent) continue;
+      blockIndent = -1;
+    }
+    if (lead.includes("\t")) {
+      out.push(finding("yaml/tab", "error", { file, line: i + 1 }, "a tab is used as indentation", "indent with spaces only"));
+      continue;
+    }
+    // `- ` items open a new mapping one level deeper; repeated dashes (`- - a: 1`) are rare and handled alike
+    let col = indent;
+    let rest = content;
+    while (/^-(\s|$)/.test(rest)) {
+      const after = rest.slice(1);
+      const ws = after.length - after.trimStart().length;
+      while (stack.length && stack[stack.length - 1]!.indent >= col) stack.pop();
+      col += 1 + ws;
+      rest = after.trimStart();
+      stack.push({ indent: col, keys: new Map() });
+      if (rest === "") break;
+    }
+    const m = /^("(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^\s#'"{\[&*!|>%@`,?][^#]*?|\?[^#]*?)\s*:(\s|$)/.exec(rest);
+    if (!m) continue;
+    const key = m[1]!.replace(/^["']|["']$/g, "");
+    while (stack.length && stack[stack.length - 1]!.indent > col) stack.pop();
+    let top = stack[stack.length - 1];
+    if (!top || top.indent !== col) {
+      top = { indent: col, keys: new Map() };
+      stack.push(top);
+    }
+    const prev = top.keys.get(key);
+    if (prev !== undefined) {
+      const objectKey = OBJECT_KEYS.has(key) && col === 0;
+      out.push(
+        objectKey
+          ? finding("yaml/missing-separator", "error", { file, line: i + 1 }, `a second \`${key}:\` in one document (first on line ${prev}): two objects are run together`, "put a `---` line between the two objects")
+          : finding("yaml/duplicate-key", "error", { file, line: i + 1 }, `duplicate key "${key}" (first on line ${prev}): most tools keep only the last one`, "remove one of the two keys or merge their values"),
+      );
+    } else top.keys.set(key, i + 1);
+    const value = rest.slice(m[0].length).trim();
+    if (/^[|>][0-9+-]*\s*(#.*)?$/.test(value)) blockIndent = indent;
+  }
+  return out;
+}
+
+/**
+ * The yaml family on a loaded model. The loader already parsed every file under kubernetes/ and talos/; files it
+ * reported as broken are parsed again with the `yaml` package for complete, exact findings, the others get the
+ * duplicate-key/tab scan, and YAML files the loader does not read (.github/, top level) are parsed here.
  */
 export function yamlCheck(model: ClusterModel): Finding[] {
-  const byFile = new Map<string, ClusterModel["documents"]>();
-  for (const d of model.documents) {
-    const list = byFile.get(d.file) ?? [];
-    list.push(d);
-    byFile.set(d.file, list);
-  }
+  const loaded = new Set(model.documents.map((d) => d.file));
+  const broken = new Set((model.problems ?? []).filter((p) => /YAML|cannot read/i.test(p.message)).map((p) => p.file));
   const out: Finding[] = [];
-  for (const [file, docs] of byFile) {
-    const lc = docs[0]!.lineCounter;
-    const parsed = docs.map((d) => d.doc);
-    // errors and warnings live on the documents; the text is only needed to name a duplicate key
-    if (parsed.every((d) => d.errors.length === 0 && d.warnings.length === 0)) continue;
-    const text = readText(`${model.root}/${file}`) ?? "";
-    out.push(...documentFindings(file, text, parsed, lc));
+  for (const file of loaded) {
+    if (broken.has(file)) continue;
+    const text = readText(`${model.root}/${file}`);
+    if (text !== undefined) out.push(...scanDuplicateKeys(file, text));
   }
-  out.push(...checkYamlFiles(model.root, new Set(byFile.keys())));
+  const skip = new Set([...loaded].filter((f) => !broken.has(f)));
+  out.push(...checkYamlFiles(model.root, skip));
   return out;
 }
