@@ -1,0 +1,80 @@
+import { ConfigError, defineScript, ExitCode, OperationError } from "../lib/cli/index.ts";
+import { rollingOrder } from "../lib/safety/rolling.ts";
+import { loadCluster, makeTalosctl, selectNodes } from "../lib/talos/cluster.ts";
+import { rollingUpgrade } from "../lib/talos/rolling-ops.ts";
+import { durationFlag, gateDeps, gateNodes, printRolling } from "../lib/talos/script-support.ts";
+import { checkUpgradeImage, installerImageFor, normaliseVersion, talosSupportsKubernetes } from "../lib/talos/versions.ts";
+
+export default defineScript(import.meta, {
+  name: "talos-upgrade",
+  area: "talos",
+  summary: "rolling Talos upgrade with the repo's Image Factory installer, one node at a time behind health gates",
+  description: `
+Upgrades the nodes one at a time (control planes first) to the installer image of the repo (talconfig's
+talosImageURL with the schematic id and TALOS_VERSION), or --to <version> with the same schematic, or --image.
+Refuses (exit 2) an image without the repo's schematic (its extensions would be dropped) and a Talos version that
+does not support the repo's Kubernetes version. Before each node: etcd healthy with every member voting, every node
+Ready, every Longhorn volume healthy, quorum kept; after: the node runs the new version and schematic and the gates
+pass again. Nodes already on the target are skipped, so a stopped run continues where it stopped.`,
+  replaces: ["talos:upgrade"],
+  live: true,
+  mutates: true,
+  flags: {
+    node: { type: "string", multiple: true, placeholder: "host|ip", description: "upgrade only this node" },
+    to: { type: "string", placeholder: "version", description: "Talos version to upgrade to (the repo's schematic)" },
+    image: { type: "string", placeholder: "image", description: "full installer image (must carry the repo's schematic)" },
+    "node-timeout": { type: "string", default: "15m", placeholder: "duration", description: "how long a node may take to upgrade and come back" },
+    "gate-timeout": { type: "string", default: "15m", placeholder: "duration", description: "how long the gates may take to pass again after a node" },
+  },
+  examples: ["bun scripts/talos-upgrade.ts --dry-run", "bun scripts/talos-upgrade.ts --to v1.10.6 --yes"],
+  async run({ flags, out, exec, root, env, json, dryRun, signal, confirm }) {
+    const nodeTimeout = durationFlag("node-timeout", flags["node-timeout"]);
+    const gateTimeout = durationFlag("gate-timeout", flags["gate-timeout"]);
+    const cluster = loadCluster(root);
+    if (!cluster.schematicId)
+      throw new ConfigError("the repo pins no Image Factory schematic id", "set TALOS_SCHEMATIC_ID in talos/talenv.yaml (see talos/schematic.yaml)");
+    if (flags.image && flags.to) throw new ConfigError("give --to or --image, not both");
+    const repoImage = cluster.installerImage;
+    const kind = /factory\.talos\.dev\/([a-z-]*installer)\//.exec(repoImage)?.[1] ?? "installer";
+    const image = flags.image ?? (flags.to ? installerImageFor(cluster.schematicId, normaliseVersion(flags.to), kind) : repoImage);
+    const imageCheck = checkUpgradeImage(image, cluster.schematicId);
+    if (!imageCheck.ok) throw new ConfigError(`refusing to upgrade: ${imageCheck.reason}`);
+    const version = imageCheck.image!.version;
+    const support = talosSupportsKubernetes(version, cluster.kubernetesVersion);
+    if (!support.ok)
+      throw new ConfigError(
+        `refusing to upgrade: ${support.reason}`,
+        "upgrade Kubernetes first (talos-upgrade-k8s) or pick a Talos version that supports it",
+      );
+    const targets = rollingOrder(gateNodes(selectNodes(cluster.nodes, flags.node)));
+    const controlPlanes = cluster.nodes.filter((n) => n.controlPlane).length;
+    out.log(`target: ${image}`);
+    if (!dryRun) await confirm(`upgrade ${targets.length} node${targets.length === 1 ? "" : "s"} of cluster ${cluster.name} to Talos ${version}`, cluster.name);
+    const talos = makeTalosctl(exec, root, env);
+    const result = await rollingUpgrade({
+      talos,
+      gates: gateDeps(talos, env, cluster.nodes),
+      targets,
+      nodeTimeout: nodeTimeout.text,
+      nodeTimeoutMs: nodeTimeout.ms,
+      gateTimeoutMs: gateTimeout.ms,
+      dryRun,
+      signal,
+      out,
+      controlPlanes,
+      target: { image, version, schematic: cluster.schematicId },
+    });
+    printRolling(out, json, result, { dryRun, operation: "upgrade", image, version });
+    if (result.stopped)
+      throw new OperationError(
+        `stopped at ${result.stopped.node}: ${result.stopped.message}`,
+        "nothing else was touched; fix that and run again: nodes already upgraded are skipped",
+      );
+    if (!json) {
+      out.line(dryRun ? "dry run: nothing was upgraded" : `upgraded ${result.nodes.filter((n) => n.result === "done").length} nodes to ${version}, cluster healthy`);
+      if (!dryRun && normaliseVersion(cluster.talosVersion) !== version)
+        out.warn(`update TALOS_VERSION in talos/talenv.yaml to ${version} so talhelper generates matching configs`);
+    }
+    return ExitCode.ok;
+  },
+});

@@ -1,0 +1,70 @@
+/**
+ * Test harness for the Talos/cluster scripts: start a simulated cluster (lib/sim), run a script as a process
+ * against it (Bun.spawn, stdin not a TTY), and give back exit code, stdout and stderr.
+ */
+import { mkdirSync, rmSync } from "node:fs";
+import path from "node:path";
+import { randomBytes } from "node:crypto";
+import { startSimulation, type Simulation } from "../../lib/sim/index.ts";
+
+export const ROOT = path.resolve(import.meta.dir, "../..");
+
+export type StartOpts = Parameters<typeof startSimulation>[0];
+
+export interface ScriptRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+  json<T = any>(): T;
+}
+
+export async function runScript(
+  name: string,
+  args: string[],
+  opts: { env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<ScriptRun> {
+  const proc = Bun.spawn(["bun", path.join(ROOT, "scripts", `${name}.ts`), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, NO_COLOR: "1", ...(opts.env ?? {}) },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const timer = setTimeout(() => proc.kill("SIGKILL"), opts.timeoutMs ?? 60_000);
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  clearTimeout(timer);
+  return {
+    code,
+    stdout,
+    stderr,
+    json() {
+      try {
+        return JSON.parse(stdout);
+      } catch {
+        throw new Error(`stdout is not JSON (exit ${code}):\n${stdout}\n--- stderr:\n${stderr}`);
+      }
+    },
+  };
+}
+
+/** A git-ignored scratch folder inside the repo (.home-ops/ is ignored), removed by the returned cleanup. */
+export function scratchDir(): { dir: string; rel: string; cleanup(): void } {
+  const rel = path.join(".home-ops", `test-${randomBytes(4).toString("hex")}`);
+  const dir = path.join(ROOT, rel);
+  mkdirSync(dir, { recursive: true });
+  return { dir, rel, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export async function withSim<T>(opts: StartOpts, fn: (sim: Simulation) => Promise<T>): Promise<T> {
+  const sim = await startSimulation(opts);
+  try {
+    return await fn(sim);
+  } finally {
+    await sim.stop();
+  }
+}
+
+/** Names of machines down at the same time, over the run (rolling operations must keep it at most 1). */
+export function downEvents(sim: Simulation): Array<{ type: string; node?: string }> {
+  return sim.cluster.history.filter((e) => e.type === "down" || e.type === "up").map((e) => ({ type: e.type, node: e.node }));
+}
