@@ -47,6 +47,12 @@ export interface KubeApi {
   dir: string;
   /** Requests served so far (for benchmarks and tests). */
   readonly requests: number;
+  /** Watch streams open now. */
+  readonly openWatches: number;
+  /** Resolves when the next watch stream opens (tests: act once a client is watching). */
+  nextWatch(): Promise<void>;
+  /** Ends every open watch stream, as a server does when a watch times out (clients must resume). */
+  closeWatches(): void;
   /** Closes every watch and the listener; removes the directory when startKubeApi made it. */
   stop(): Promise<void>;
 }
@@ -61,6 +67,7 @@ export async function startKubeApi(opts: KubeApiOptions): Promise<KubeApi> {
   const pki = await createPki({ dir: join(dir, "pki") });
   const version = normaliseVersion(opts.kubernetesVersion ?? "v0.0.0-sim");
   const watches = new Set<() => void>();
+  let watchWaiters: (() => void)[] = [];
   let requests = 0;
 
   const server = Bun.serve({
@@ -280,6 +287,11 @@ export async function startKubeApi(opts: KubeApiOptions): Promise<KubeApi> {
         };
         cleanup = finish;
         watches.add(finish);
+        const waiters = watchWaiters;
+        watchWaiters = [];
+        queueMicrotask(() => {
+          for (const w of waiters) w();
+        });
         req.signal.addEventListener("abort", finish);
         if (timeoutSeconds > 0) timer = setTimeout(finish, timeoutSeconds * 1000);
         const filters = {
@@ -420,6 +432,15 @@ export async function startKubeApi(opts: KubeApiOptions): Promise<KubeApi> {
     dir,
     get requests() {
       return requests;
+    },
+    get openWatches() {
+      return watches.size;
+    },
+    nextWatch() {
+      return new Promise<void>((resolve) => watchWaiters.push(resolve));
+    },
+    closeWatches() {
+      for (const finish of [...watches]) finish();
     },
     async stop() {
       for (const finish of [...watches]) finish();

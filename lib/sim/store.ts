@@ -1035,7 +1035,9 @@ export class SimStore {
     const { metadata: _e, ...restA } = result;
     const { metadata: _f, ...restB } = current;
     const sameContent = deepEqual(metaA, metaB) && deepEqual(restA, restB);
-    if (sameContent && deepEqual(result.metadata.managedFields ?? [], current.metadata.managedFields ?? []) ) return this.out(current, null);
+    // a no-op write (managed fields differing only in their timestamps) stores nothing, like the real server
+    const untimed = (m: ManagedFieldsEntry[] | undefined) => (m ?? []).map(({ time: _t, ...rest }) => rest);
+    if (sameContent && deepEqual(untimed(result.metadata.managedFields), untimed(current.metadata.managedFields))) return this.out(current, null);
     if (sameContent && op === "Update") return this.out(current, null);
     if (opts.dryRun) return this.out(result, null);
     if (result.metadata.deletionTimestamp && (result.metadata.finalizers?.length ?? 0) === 0) {

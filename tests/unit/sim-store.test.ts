@@ -301,7 +301,7 @@ describe("server-side apply", () => {
     expect(c).toMatchObject({ code: 409, reason: "Conflict", message: 'Apply failed with 1 conflict: conflict with "flux": .data.a' });
     expect(s.apply(cm({ a: "1", b: "x" }), { fieldManager: "home-ops" }).data).toEqual({ a: "1", b: "x" });
     const forced = s.apply(cm({ a: "3" }), { fieldManager: "home-ops", force: true });
-    expect(forced.data.a).toBe("3");
+    expect((forced.data as Record<string, string>).a).toBe("3");
     const owners = forced.metadata.managedFields!.filter((m) => JSON.stringify(m.fieldsV1).includes('"f:a"')).map((m) => m.manager);
     expect(owners).toEqual(["home-ops"]);
   });
