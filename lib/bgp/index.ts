@@ -14,3 +14,5 @@ export * from "./verify.ts";
 export * from "./inputs.ts";
 export * from "./router.ts";
 export * from "./router-config.ts";
+export * from "./live.ts";
+export * from "./report.ts";

@@ -181,7 +181,10 @@ export function verifyBgp(inputs: BgpInputs, router?: RouterState): BgpVerifyRep
   }
 
   const notes = [...exp.notes];
-  if (!router) notes.push("the router was not checked (set ROUTER_SSH=user@host or pass --router-cmd): routes are judged from Cilium's counts only");
+  if (!router)
+    notes.push(
+      `the router was not checked (set ROUTER_SSH=user@host or pass --router-cmd): ${ciliumChecked ? "routes are judged from Cilium's counts only" : "only the configuration was checked"}`,
+    );
   const outRows = [...rows.values()].map(({ items: _items, ...r }) => r);
   return {
     ok: missing.length === 0 && exp.serviceIssues.length === 0,

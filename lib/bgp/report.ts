@@ -1,0 +1,70 @@
+/**
+ * bgp-verify's human output: the node x peer x family table, then every missing prefix grouped by node, peer,
+ * family and cause (one cause explained once, with its fix), Service-level problems, and notes.
+ */
+import type { Output } from "../cli/output.ts";
+import type { BgpVerifyReport, MissingPrefix } from "./verify.ts";
+
+function causeLabel(c: MissingPrefix["cause"]): string {
+  return typeof c === "number" ? `cause ${c}` : c === "session" ? "session down" : "unexplained";
+}
+
+export function printVerifyReport(out: Output, r: BgpVerifyReport): void {
+  const head = ["node", "peer", "family"];
+  if (r.ciliumChecked) head.push("cilium session");
+  if (r.routerChecked) head.push("router session");
+  head.push("expected");
+  if (r.ciliumChecked) head.push("advertised");
+  if (r.routerChecked) head.push("at router");
+  head.push("missing");
+  const rows = r.rows.map((row) => {
+    const cells: Array<string | number | undefined> = [row.node, `${row.peer}${row.peerAddress ? ` (${row.peerAddress})` : ""}`, row.afi];
+    if (r.ciliumChecked) cells.push(row.ciliumSession);
+    if (r.routerChecked) cells.push(row.routerSession);
+    cells.push(row.expected);
+    if (r.ciliumChecked) cells.push(row.advertised);
+    if (r.routerChecked) cells.push(row.receivedAtRouter);
+    cells.push(row.missing ? `${out.mark("fail")} ${row.missing}` : `${out.mark("ok")} 0`);
+    return cells;
+  });
+  out.printTable(head, rows);
+
+  const groups = new Map<string, MissingPrefix[]>();
+  for (const m of r.missing) {
+    const k = `${m.node}|${m.peer}|${m.afi}|${m.cause}|${m.message}`;
+    let g = groups.get(k);
+    if (!g) groups.set(k, (g = []));
+    g.push(m);
+  }
+  if (groups.size) {
+    out.line();
+    out.line(out.bold(`Missing at the router: ${r.missing.length} prefix(es)`));
+    for (const g of groups.values()) {
+      const m = g[0]!;
+      out.line(`${out.mark("fail")} ${m.node} -> ${m.peer} ${m.afi}: ${g.map((x) => `${x.prefix} (${x.service})`).join(", ")}`);
+      out.line(`    ${causeLabel(m.cause)}: ${m.message}`);
+      out.line(`    fix: ${m.fix}`);
+    }
+  }
+  if (r.serviceIssues.length) {
+    out.line();
+    out.line(out.bold("Services without an advertisable IP"));
+    for (const i of r.serviceIssues) {
+      out.line(`${out.mark("fail")} ${i.service}${i.afi ? ` ${i.afi}` : ""}: cause ${i.diagnosis.cause}: ${i.diagnosis.message}`);
+      out.line(`    fix: ${i.diagnosis.fix}`);
+    }
+  }
+  if (r.unexpectedAtRouter.length) {
+    out.line();
+    out.line(out.bold("Held by the router but expected from no Service"));
+    for (const u of r.unexpectedAtRouter) out.line(`${out.mark("warn")} ${u.prefix} from ${u.node} (${u.neighbor})`);
+  }
+  for (const n of r.notes) out.log(`${out.mark("info")} ${n}`);
+  out.line();
+  const expected = r.rows.reduce((a, row) => a + row.expected, 0);
+  out.line(
+    r.ok
+      ? `${out.mark("ok")} every expected route (${expected}) ${r.routerChecked ? "is at the router" : r.ciliumChecked ? "is advertised by Cilium" : "is configured to be advertised"}`
+      : `${out.mark("fail")} ${r.missing.length} of ${expected} expected route(s) missing${r.serviceIssues.length ? `, ${r.serviceIssues.length} Service problem(s)` : ""}`,
+  );
+}
