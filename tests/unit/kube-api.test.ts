@@ -1,0 +1,64 @@
+import { describe, expect, test } from "bun:test";
+import { humanDuration, toTable, wantsTable } from "../../lib/sim/kube-api-table.ts";
+import { parseResourcePath } from "../../lib/sim/kube-api.ts";
+import { BUILTIN_KINDS } from "../../lib/sim/kinds.ts";
+
+const segs = (p: string) => p.split("/").filter(Boolean);
+
+describe("parseResourcePath", () => {
+  test("core and group paths, namespaced and not, with subresources", () => {
+    expect(parseResourcePath(segs("/api/v1/nodes"))).toEqual({ group: "", version: "v1", plural: "nodes" });
+    expect(parseResourcePath(segs("/api/v1/nodes/k8s-0/status"))).toEqual({ group: "", version: "v1", plural: "nodes", name: "k8s-0", subresource: "status" });
+    expect(parseResourcePath(segs("/api/v1/namespaces/flux-system/pods/p"))).toEqual({ group: "", version: "v1", namespace: "flux-system", plural: "pods", name: "p" });
+    expect(parseResourcePath(segs("/apis/cilium.io/v2alpha1/ciliumbgpnodeconfigs"))).toEqual({ group: "cilium.io", version: "v2alpha1", plural: "ciliumbgpnodeconfigs" });
+    expect(parseResourcePath(segs("/apis/apps/v1/namespaces/a/deployments/d/status"))).toMatchObject({ namespace: "a", name: "d", subresource: "status" });
+  });
+  test("the Namespace object itself vs. a namespaced collection", () => {
+    expect(parseResourcePath(segs("/api/v1/namespaces"))).toEqual({ group: "", version: "v1", plural: "namespaces" });
+    expect(parseResourcePath(segs("/api/v1/namespaces/default"))).toEqual({ group: "", version: "v1", plural: "namespaces", name: "default" });
+    expect(parseResourcePath(segs("/api/v1/namespaces/default/status"))).toEqual({ group: "", version: "v1", plural: "namespaces", name: "default", subresource: "status" });
+    expect(parseResourcePath(segs("/api/v1/namespaces/default/configmaps"))).toEqual({ group: "", version: "v1", namespace: "default", plural: "configmaps" });
+  });
+  test("not resource paths", () => {
+    expect(parseResourcePath(segs("/api"))).toBeUndefined();
+    expect(parseResourcePath(segs("/apis/apps"))).toBeUndefined();
+    expect(parseResourcePath(segs("/api/v1/a/b/c/d"))).toBeUndefined();
+  });
+});
+
+describe("server-side printing", () => {
+  test("humanDuration matches kube's", () => {
+    expect(humanDuration(5_000)).toBe("5s");
+    expect(humanDuration(119_000)).toBe("119s");
+    expect(humanDuration(150_000)).toBe("2m30s");
+    expect(humanDuration(30 * 60_000)).toBe("30m");
+    expect(humanDuration(5 * 3600_000 + 7 * 60_000)).toBe("5h7m");
+    expect(humanDuration(30 * 3600_000)).toBe("30h");
+    expect(humanDuration(3 * 86400_000 + 3600_000)).toBe("3d1h");
+    expect(humanDuration(40 * 86400_000)).toBe("40d");
+  });
+  test("wantsTable reads kubectl's Accept header", () => {
+    expect(wantsTable("application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json")).toBe(true);
+    expect(wantsTable("application/json")).toBe(false);
+    expect(wantsTable(null)).toBe(false);
+  });
+  test("node table columns", () => {
+    const nodeKind = BUILTIN_KINDS.find((k) => k.kind === "Node")!;
+    const t = toTable(
+      nodeKind,
+      [
+        {
+          apiVersion: "v1",
+          kind: "Node",
+          metadata: { name: "k8s-0", creationTimestamp: "2026-01-01T00:00:00Z", labels: { "node-role.kubernetes.io/control-plane": "" } },
+          spec: { unschedulable: true },
+          status: { conditions: [{ type: "Ready", status: "True" }], nodeInfo: { kubeletVersion: "v1.31.1" } },
+        },
+      ],
+      "7",
+      Date.parse("2026-01-01T00:00:42Z"),
+    ) as { columnDefinitions: { name: string }[]; rows: { cells: unknown[] }[] };
+    expect(t.columnDefinitions.map((c) => c.name)).toEqual(["Name", "Status", "Roles", "Age", "Version"]);
+    expect(t.rows[0]!.cells).toEqual(["k8s-0", "Ready,SchedulingDisabled", "control-plane", "42s", "v1.31.1"]);
+  });
+});
