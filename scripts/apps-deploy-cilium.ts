@@ -1,0 +1,42 @@
+import { defineScript, ExitCode } from "../lib/cli/index.ts";
+import { networkingPhase, deployCilium } from "../lib/bootstrap/phases/networking.ts";
+import { bootstrapContext, TIMEOUT_FLAGS } from "../lib/bootstrap/script.ts";
+
+export default defineScript(import.meta, {
+  name: "apps-deploy-cilium",
+  area: "apps",
+  summary: "install Cilium from its HelmRelease before Flux, wait for every node Ready, apply the LB pools and BGP objects",
+  description: `
+Phase 3 of bootstrap-phased alone. The chart, version and values come from kubernetes/apps/kube-system/cilium's
+HelmRelease (piped to helm on stdin), so Flux later adopts the same release unchanged. Waits (watching the API)
+for the Cilium workloads, every node Ready and the Cilium CRDs Established, then applies the repo's
+CiliumLoadBalancerIPPools and BGP objects server-side. Safe to rerun: an installed release at the same version
+is not reinstalled.`,
+  replaces: ["apps:deploy-cilium"],
+  live: true,
+  mutates: true,
+  flags: { ...TIMEOUT_FLAGS },
+  examples: ["bun scripts/apps-deploy-cilium.ts", "bun scripts/apps-deploy-cilium.ts --dry-run", "bun scripts/apps-deploy-cilium.ts --simulate"],
+  async run(rc) {
+    const ctx = bootstrapContext(rc, rc.flags);
+    try {
+      const started = performance.now();
+      await deployCilium(ctx);
+      if (rc.dryRun) {
+        if (rc.json) rc.out.result({ ok: true, dryRun: true });
+        else rc.out.line("dry run: nothing was changed");
+        return ExitCode.ok;
+      }
+      const v = await networkingPhase.verify(ctx);
+      const ms = Math.round(performance.now() - started);
+      if (rc.json) rc.out.result({ ok: v.done, summary: v.summary, missing: v.missing, totalMs: ms });
+      else {
+        rc.out.line(`${rc.out.mark(v.done ? "ok" : "fail")} ${v.summary}`);
+        for (const m of v.missing) rc.out.line(`  - ${m}`);
+      }
+      return v.done ? ExitCode.ok : ExitCode.failed;
+    } finally {
+      ctx.close();
+    }
+  },
+});

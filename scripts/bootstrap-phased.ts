@@ -1,0 +1,100 @@
+import { defineScript, ExitCode, formatDuration, ToolkitError } from "../lib/cli/index.ts";
+import { Journal, PHASES, runBootstrap, statusOf, type PhaseResult } from "../lib/bootstrap/index.ts";
+import { bootstrapContext, phaseNumber, printResults, TIMEOUT_FLAGS } from "../lib/bootstrap/script.ts";
+
+export default defineScript(import.meta, {
+  name: "bootstrap-phased",
+  area: "bootstrap",
+  summary: "bootstrap the cluster from bare Talos nodes to every Flux Kustomization Ready, in six resumable phases",
+  description: `
+Phases: 1 environment (tools, .env, 1Password, repo valid), 2 Talos (configs, apply, etcd, kubeconfig, nodes
+registered), 3 networking (Cilium from its HelmRelease, nodes Ready, LB pools and BGP), 4 core services (1Password
+Connect secrets, External Secrets, 1Password Connect, ClusterSecretStore, Longhorn), 5 GitOps (Flux), 6 applications
+(every Kustomization and HelmRelease Ready).
+Each phase reads the live cluster to see whether it is done and is skipped when it is, so after Ctrl-C, a crash or a
+reset, running again continues from what the cluster shows. Secrets go from 1Password to the Kubernetes API in
+memory only.`,
+  replaces: [
+    "bootstrap:phased",
+    "bootstrap:resume",
+    "bootstrap:status",
+    "bootstrap:validate-phase",
+    "bootstrap:phase-N",
+    "bootstrap:force-phase",
+  ],
+  live: true,
+  mutates: true,
+  flags: {
+    status: { type: "boolean", description: "show each phase and what the cluster shows for it; change nothing" },
+    from: { type: "string", placeholder: "n", description: "start at phase n (1-6)" },
+    only: { type: "string", placeholder: "n", description: "run only phase n, even when it looks done (its steps are idempotent)" },
+    ...TIMEOUT_FLAGS,
+  },
+  examples: [
+    "bun scripts/bootstrap-phased.ts --simulate",
+    "bun scripts/bootstrap-phased.ts --status",
+    "bun scripts/bootstrap-phased.ts --dry-run",
+    "bun scripts/bootstrap-phased.ts --from 3",
+    "bun scripts/bootstrap-phased.ts --only 4",
+  ],
+  async run(rc) {
+    const { flags, out, json, root } = rc;
+    const from = phaseNumber("from", flags.from);
+    const only = phaseNumber("only", flags.only);
+    const ctx = bootstrapContext(rc, flags);
+    const journal = new Journal(root);
+    try {
+      if (flags.status) {
+        const results = await statusOf(ctx, { from, only });
+        const last = journal.last();
+        if (json) {
+          out.result({
+            phases: results.map((r) => ({ ...r, lastRun: last.get(r.n) ?? null })),
+            done: results.every((r) => r.state === "done"),
+          });
+          return ExitCode.ok;
+        }
+        out.printTable(
+          ["phase", "state", "what the cluster shows", "last run (journal)"],
+          results.map((r) => {
+            const j = last.get(r.n);
+            return [`${r.n} ${r.title}`, r.state, r.summary, j ? `${j.event} ${j.at}` : "-"];
+          }),
+        );
+        for (const r of results) for (const m of r.missing.slice(0, 5)) out.line(`  ${r.n}: ${m}`);
+        const next = results.find((r) => r.state !== "done");
+        out.line(next ? `next: phase ${next.n} (${next.title})` : "every phase is done");
+        return ExitCode.ok;
+      }
+      let run: { results: PhaseResult[]; totalMs: number };
+      try {
+        run = await runBootstrap(ctx, { from, only, journal: rc.dryRun ? undefined : journal });
+      } catch (e) {
+        const partial = e as { results?: PhaseResult[]; totalMs?: number };
+        if (json && partial.results)
+          out.result({
+            ok: false,
+            dryRun: rc.dryRun,
+            error: e instanceof Error ? e.message : String(e),
+            ...(e instanceof ToolkitError && e.hint ? { hint: e.hint } : {}),
+            phases: partial.results,
+            totalMs: Math.round(partial.totalMs ?? 0),
+          });
+        if (partial.totalMs !== undefined) out.log(`stopped after ${formatDuration(partial.totalMs)}`);
+        throw e;
+      }
+      if (json) {
+        out.result({ ok: true, dryRun: rc.dryRun, phases: run.results, totalMs: Math.round(run.totalMs) });
+        return ExitCode.ok;
+      }
+      out.line();
+      printResults(out, run.results, run.totalMs);
+      const ran = run.results.filter((r) => r.state === "ran").length;
+      if (rc.dryRun) out.line("dry run: nothing was changed");
+      else if (ran === 0) out.line(`every phase was already done: nothing changed (${PHASES.length === run.results.length ? "all phases" : "selected phases"})`);
+      return ExitCode.ok;
+    } finally {
+      ctx.close();
+    }
+  },
+});
