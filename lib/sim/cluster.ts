@@ -63,6 +63,7 @@ export class SimCluster {
   /** the admin kubeconfig (set once the Kubernetes API server runs: startSimulation does it) */
   kubeconfigText?: string;
   private cniAll = false;
+  private cniRevoked = false;
   private readonly cniNodes = new Set<string>();
   private control?: ControlServer;
   private readonly listeners = new Map<SimEvent, Set<(data: unknown) => void>>();
@@ -234,7 +235,13 @@ export class SimCluster {
     } else if (ready) this.cniNodes.add(node);
     else this.cniNodes.delete(node);
     this.emit("cni", { ready, node });
-    for (const m of this.talos.machines) if (node === undefined || m.hostname === node) this.syncNode(m);
+    // an explicit "no CNI" overrides a Ready=True some controller wrote
+    this.cniRevoked = !ready;
+    try {
+      for (const m of this.talos.machines) if (node === undefined || m.hostname === node) this.syncNode(m);
+    } finally {
+      this.cniRevoked = false;
+    }
   }
 
   private cniOn(hostname: string): boolean {
@@ -311,6 +318,7 @@ export class SimCluster {
     const bootID = `${m.bootedAt.toString(16)}-${Bun.hash(m.hostname).toString(16).slice(0, 8)}`;
     // a CNI emulation (lib/sim/controllers) may have set Ready=True itself: that holds until this boot ends
     const markedReady =
+      !this.cniRevoked &&
       (existing?.status?.conditions as Array<{ type: string; status: string }> | undefined)?.some((c) => c.type === "Ready" && c.status === "True") &&
       existing?.status?.nodeInfo?.bootID === bootID;
     const cni = this.cniOn(m.hostname) || markedReady === true;

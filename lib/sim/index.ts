@@ -7,6 +7,7 @@
  *   HOMEOPS_SIM_STATE       bare (default) | talos | bootstrapped
  *   HOMEOPS_SIM_FAULTS      faults, separated by `;` or `,` (see lib/sim/faults.ts), e.g. `unreachable=mini02`
  *   HOMEOPS_SIM_TIME_SCALE  delay factor (default 0.02: a bootstrap takes seconds; 0: instant)
+ *   HOMEOPS_SIM_CONTROLLERS 0 to leave out lib/sim/controllers (helm/flux/vtysh and the emulated controllers)
  */
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,7 +19,7 @@ import { Faults, FaultError } from "./faults.ts";
 import { startKubeApi, type KubeApi } from "./kube-api.ts";
 import { SimStore } from "./store.ts";
 import { Timing, type TimingOptions } from "./timing.ts";
-import { type SimTopology, topologyFromRepo, scaleTopology } from "./topology.ts";
+import { type SimTopology, topologyFromRepo, topologyFromTalconfig, scaleTopology } from "./topology.ts";
 import { BIN_DIR } from "./tools.ts";
 
 export { SimCluster, type SimState, type SimController, maxConcurrentDown } from "./cluster.ts";
@@ -106,8 +107,17 @@ function repoUserVolumes(root: string): string[] {
 /** Starts a simulated cluster; stop() removes everything it created. */
 export async function startSimulation(opts: StartOptions = {}): Promise<Simulation> {
   const root = opts.root ?? REPO_ROOT;
-  let topology = opts.topology ?? (await topologyFromRepo(root));
-  if (opts.nodes !== undefined) topology = scaleTopology(topology, opts.nodes);
+  // the repo model and the API server's PKI (openssl) take the longest: do both at once
+  const topologyP = opts.topology ? Promise.resolve(opts.topology) : topologyFromRepo(root);
+  topologyP.catch(() => {});
+  let k8sVersion = opts.topology?.kubernetesVersion;
+  if (!k8sVersion) {
+    try {
+      k8sVersion = topologyFromTalconfig(root).kubernetesVersion;
+    } catch {
+      k8sVersion = (await topologyP).kubernetesVersion;
+    }
+  }
   let faults: Faults;
   try {
     faults = new Faults(opts.faults ?? []);
@@ -119,17 +129,19 @@ export async function startSimulation(opts: StartOptions = {}): Promise<Simulati
   chmodSync(dir, 0o700);
   const store = new SimStore();
   let kubeApi: KubeApi | undefined;
+  let apiP: Promise<KubeApi> | undefined;
   let cluster: SimCluster | undefined;
   try {
-    const [api] = await Promise.all([
-      startKubeApi({
-        store,
-        dir: path.join(dir, "kube"),
-        kubernetesVersion: topology.kubernetesVersion,
-        ...(opts.latencyMs !== undefined ? { latencyMs: opts.latencyMs } : {}),
-      }),
-    ]);
-    kubeApi = api;
+    apiP = startKubeApi({
+      store,
+      dir: path.join(dir, "kube"),
+      kubernetesVersion: k8sVersion,
+      ...(opts.latencyMs !== undefined ? { latencyMs: opts.latencyMs } : {}),
+    });
+    apiP.then((a) => (kubeApi = a)).catch(() => {});
+    let topology = await topologyP;
+    if (opts.nodes !== undefined) topology = scaleTopology(topology, opts.nodes);
+    kubeApi = await apiP;
     cluster = new SimCluster({
       topology,
       store,
@@ -140,7 +152,7 @@ export async function startSimulation(opts: StartOptions = {}): Promise<Simulati
       ...(opts.talosctlVersion ? { talosctlVersion: opts.talosctlVersion } : {}),
     });
     cluster.kubeconfigText = readFileSync(kubeApi.kubeconfigPath, "utf8");
-    if (opts.controllers !== false) await loadControllers(cluster);
+    if (opts.controllers ?? process.env.HOMEOPS_SIM_CONTROLLERS !== "0") await loadControllers(cluster);
     const control = await cluster.start();
     const kubeconfig = path.join(dir, "kubeconfig");
     writeFileSync(kubeconfig, cluster.kubeconfigText, { mode: 0o600 });
@@ -172,7 +184,8 @@ export async function startSimulation(opts: StartOptions = {}): Promise<Simulati
     };
   } catch (e) {
     await cluster?.stop().catch(() => {});
-    await kubeApi?.stop().catch(() => {});
+    const api = kubeApi ?? (await apiP?.catch(() => undefined));
+    await api?.stop().catch(() => {});
     rmSync(dir, { recursive: true, force: true });
     throw e;
   }
@@ -182,7 +195,16 @@ export async function startSimulation(opts: StartOptions = {}): Promise<Simulati
 async function loadControllers(cluster: SimCluster): Promise<void> {
   const file = path.join(import.meta.dir, "controllers", "index.ts");
   if (!existsSync(file)) return;
-  const mod = (await import(file)) as { registerControllers?: (c: SimCluster) => void | Promise<void> };
+  let mod: { registerControllers?: (c: SimCluster) => void | Promise<void> };
+  try {
+    mod = (await import(file)) as typeof mod;
+  } catch (e) {
+    throw new ConfigError(
+      `the simulated controllers (lib/sim/controllers) could not be loaded: ${(e as Error).message.split("\n")[0]}`,
+      "set HOMEOPS_SIM_CONTROLLERS=0 to run the simulation without them",
+      e,
+    );
+  }
   if (typeof mod.registerControllers === "function") await mod.registerControllers(cluster);
 }
 
