@@ -1,0 +1,117 @@
+/**
+ * The in-cluster half of the simulated cluster: every emulated controller (what runs INSIDE a real cluster:
+ * apiextensions establishing, kube-controller-manager + kubelet for workloads, Cilium agent/operator, Flux,
+ * External Secrets, 1Password Connect, Longhorn) and the router peer, plus the `helm`, `flux` and `vtysh`
+ * stand-ins that act on them.
+ *
+ * SimCluster calls `registerControllers(cluster)` once; it registers the tools and one controller
+ * ("sim-controllers") whose start()/stop() start and stop all of them in dependency order.
+ * `controllersOf(cluster)` gives tests and other parts of lib/sim the handle with the knobs.
+ */
+import type { ToolHandler } from "../tools.ts";
+import { createFluxTool } from "../tools/flux.ts";
+import { createHelmTool } from "../tools/helm.ts";
+import { createVtyshTool } from "../tools/vtysh.ts";
+import { CiliumController } from "./cilium.ts";
+import { ConnectController, ExternalSecretsController } from "./external-secrets.ts";
+import { CrdEstablishingController } from "./crds.ts";
+import { FluxController, type FluxOptions } from "./flux.ts";
+import { LonghornController, type LonghornOptions } from "./longhorn.ts";
+import { type RouterConfig, SimRouter } from "./router.ts";
+import { type ControllerDelays, type ControllerHost, Ctx, type Reconciler } from "./runtime.ts";
+import { WorkloadController } from "./workloads.ts";
+
+export interface ControllerOptions {
+  /** real-world delays (ms) of the controllers, scaled by the cluster's timing */
+  delays?: Partial<ControllerDelays>;
+  /** the router peer's configuration (ASN, addresses, policy...); see router.ts */
+  router?: Partial<RouterConfig>;
+  /** true: the router has inbound+outbound route-maps accepting everything; a list: accept only these prefixes */
+  routerInboundPolicy?: boolean | string[];
+  flux?: FluxOptions;
+  longhorn?: LonghornOptions;
+}
+
+/** What SimCluster offers (lib/sim/cluster.ts). */
+export interface ClusterLike extends ControllerHost {
+  registerTool(name: string, handler: ToolHandler): void;
+  addController(c: { name: string; start(cluster: unknown): void | Promise<void>; stop(): void | Promise<void> }): void;
+  /** the repo root the cluster was built from (Flux reads kubernetes/ from it) */
+  root?: string;
+}
+
+export interface SimControllers {
+  ctx: Ctx;
+  crds: CrdEstablishingController;
+  workloads: WorkloadController;
+  cilium: CiliumController;
+  router: SimRouter;
+  flux: FluxController;
+  externalSecrets: ExternalSecretsController;
+  connect: ConnectController;
+  longhorn: LonghornController;
+  /** starts every controller (registerControllers' controller calls this) */
+  start(): void;
+  stop(): void;
+}
+
+const handles = new WeakMap<object, SimControllers>();
+
+/** Builds the controllers for a host without registering anything (unit tests use this directly). */
+export function createControllers(host: ControllerHost & { root?: string }, opts: ControllerOptions = {}): SimControllers {
+  const ctx = new Ctx(host, opts.delays);
+  const router = new SimRouter(() => host.store.options.now().getTime());
+  if (opts.router) router.configure(opts.router);
+  if (opts.routerInboundPolicy !== undefined) router.setInboundPolicy(opts.routerInboundPolicy);
+  const crds = new CrdEstablishingController(ctx);
+  const workloads = new WorkloadController(ctx);
+  const cilium = new CiliumController(ctx, workloads, router);
+  const connect = new ConnectController(ctx, workloads);
+  const externalSecrets = new ExternalSecretsController(ctx);
+  const longhorn = new LonghornController(ctx, opts.longhorn);
+  const flux = new FluxController(ctx, { ...(host.root ? { root: host.root } : {}), ...(opts.flux ?? {}) });
+  const order: Reconciler[] = [crds, workloads, cilium, connect, externalSecrets, longhorn, flux];
+  let started = false;
+  const handle: SimControllers = {
+    ctx,
+    crds,
+    workloads,
+    cilium,
+    router,
+    flux,
+    externalSecrets,
+    connect,
+    longhorn,
+    start() {
+      if (started) return;
+      started = true;
+      for (const c of order) c.start();
+    },
+    stop() {
+      for (const c of [...order].reverse()) c.stop();
+      ctx.stop();
+    },
+  };
+  handles.set(host, handle);
+  return handle;
+}
+
+/** Called by SimCluster: registers helm, flux and vtysh and the controllers. Returns the handle. */
+export function registerControllers(cluster: ClusterLike, opts: ControllerOptions = {}): SimControllers {
+  const handle = createControllers(cluster, opts);
+  cluster.registerTool("helm", createHelmTool(handle.ctx));
+  cluster.registerTool("flux", createFluxTool(handle.ctx, handle.flux));
+  cluster.registerTool("vtysh", createVtyshTool(handle.router));
+  cluster.addController({ name: "sim-controllers", start: () => handle.start(), stop: () => handle.stop() });
+  return handle;
+}
+
+/** The controllers of a cluster registered with registerControllers/createControllers. */
+export function controllersOf(cluster: object): SimControllers | undefined {
+  return handles.get(cluster);
+}
+
+export { SimRouter } from "./router.ts";
+export { NO_CNI_MESSAGE, setNodeReady } from "./cilium.ts";
+export { LB_IPAM_SVC_CONDITION } from "./cilium-lbipam.ts";
+export { REAL_CONTROLLER_DELAYS, type ControllerDelays } from "./runtime.ts";
