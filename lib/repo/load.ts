@@ -6,7 +6,6 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { Document, LineCounter, Node } from "yaml";
 import { ConfigError } from "../cli/errors.ts";
-import { cidrNetwork } from "../net/index.ts";
 import { fastParse, firstContentLine, isContent, locate, slowParse, splitDocuments, yamlLib, type SlowParsed } from "./yaml.ts";
 import type {
   Bgp,
@@ -953,7 +952,10 @@ function networkOf(addr: string): string {
   const [ip, len] = addr.split("/");
   if (!ip || !len) return addr;
   try {
-    return cidrNetwork(ip, Number(len));
+    // lib/net (ipaddr.js) is loaded only when an interface address has to be turned into its network.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const net = require("../net/index.ts") as typeof import("../net/index.ts");
+    return net.cidrNetwork(ip, Number(len));
   } catch {
     return addr;
   }
