@@ -387,6 +387,11 @@ describe("secrets and ignores", () => {
     ];
     // A Talos secrets bundle or generated machine config committed by mistake (YAML only: code may name the keys).
     const bundle = /^\s*(bootstraptoken|secretboxencryptionsecret|trustdinfo):/im;
+    // The patterns do catch what they are meant to (fakes built here, never written to a file).
+    const fakeKey = ["-----BEGIN OPENSSH PRIVATE KEY-----", "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW"].join("\n");
+    expect(patterns[0]![1].test(fakeKey)).toBe(true);
+    expect(patterns[1]![1].test(`token: ghp_${"a1B2".repeat(9)}`)).toBe(true);
+    expect(bundle.test("cluster:\n  secretboxEncryptionSecret: x\n")).toBe(true);
     const hits: string[] = [];
     for (const f of tracked) {
       if (f.startsWith("tests/") || f.startsWith("node_modules/") || f === "bun.lock") continue;
