@@ -41,6 +41,14 @@ Faults (--fault, repeatable): ${Object.keys(FAULT_HELP).join(", ")}.`,
     const scale = Number(flags["time-scale"]);
     if (!Number.isFinite(scale) || scale < 0)
       throw new UsageError(`--time-scale must be a number of at least 0, not "${flags["time-scale"]}"`);
+    // Ctrl-C (the signal) or SIGTERM ends the simulation; listen before anything is printed
+    let onTerm = () => {};
+    const stopRequested = new Promise<void>((resolve) => {
+      onTerm = () => resolve();
+      process.once("SIGTERM", onTerm);
+      if (signal.aborted) resolve();
+      else signal.addEventListener("abort", () => resolve(), { once: true });
+    });
     const sim = await startSimulation({
       root,
       ...(nodes !== undefined ? { nodes } : {}),
@@ -59,16 +67,9 @@ Faults (--fault, repeatable): ${Object.keys(FAULT_HELP).join(", ")}.`,
       );
       if (sim.cluster.faults.list().length) out.log(`faults: ${sim.cluster.faults.list().join(", ")}`);
       out.log(`Kubernetes API ${sim.kubeApi.url}; files in ${sim.dir}. Ctrl-C stops it and removes them.`);
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          process.off("SIGTERM", done);
-          resolve();
-        };
-        process.once("SIGTERM", done);
-        if (signal.aborted) done();
-        else signal.addEventListener("abort", done, { once: true });
-      });
+      await stopRequested;
     } finally {
+      process.off("SIGTERM", onTerm);
       await sim.stop();
     }
     out.log("simulated cluster stopped, files removed");
