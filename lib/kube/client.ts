@@ -7,7 +7,9 @@ import { homedir } from "node:os";
 import { delimiter, join } from "node:path";
 import http from "node:http";
 import https from "node:https";
-import { KubeConfig, Watch } from "@kubernetes/client-node";
+import { readFileSync } from "node:fs";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { parse as parseYaml } from "yaml";
 import { ConfigError, InterruptedError, OperationError } from "../cli/errors.ts";
 import { isNotFound, KubeApiError, toKubeError } from "./errors.ts";
 
@@ -88,22 +90,42 @@ interface ApiResource {
 
 type HttpsOptions = https.RequestOptions;
 
+type ClientNode = typeof import("@kubernetes/client-node");
+let clientNode: Promise<ClientNode> | undefined;
+/**
+ * @kubernetes/client-node is loaded on the first request, not at import: loading it costs ~0.5-1 s under Bun (its
+ * index pulls in every generated API model), which scripts that only print --help or a dry run should not pay.
+ */
+function loadClientNode(): Promise<ClientNode> {
+  clientNode ??= import("@kubernetes/client-node");
+  return clientNode;
+}
+
+interface KubeconfigFile {
+  "current-context"?: string;
+  contexts?: { name?: string; context?: { cluster?: string; namespace?: string; user?: string } }[];
+  clusters?: { name?: string; cluster?: { server?: string } }[];
+}
+
 /**
  * CRUD goes over node:https with the kubeconfig's credentials (KubeConfig.applyToHTTPSOptions) rather than
  * KubernetesObjectApi: the latter deserialises into typed models (timestamps become Dates, unknown fields and
  * CRD-style fields vanish from built-in kinds) and cannot send a JSON patch. Watches use client-node's Watch.
  */
 export class KubeClient {
-  readonly kc: KubeConfig;
+  /** The kubeconfig file this client uses. */
+  readonly kubeconfigPath: string;
   readonly server: string;
+  /** The current context's namespace (or "default"). */
+  readonly defaultNamespace: string;
   private readonly discovery = new Map<string, ApiResource[]>();
   private agent: https.Agent | undefined;
+  private kc: Promise<KubeConfig> | undefined;
 
-  constructor(kc: KubeConfig) {
-    this.kc = kc;
-    const cluster = kc.getCurrentCluster();
-    if (!cluster) throw new ConfigError("the kubeconfig has no current context with a cluster", "check KUBECONFIG (current-context must name a context)");
-    this.server = cluster.server.replace(/\/+$/, "");
+  private constructor(path: string, server: string, namespace: string) {
+    this.kubeconfigPath = path;
+    this.server = server.replace(/\/+$/, "");
+    this.defaultNamespace = namespace;
   }
 
   /**
@@ -123,21 +145,35 @@ export class KubeClient {
     return KubeClient.fromKubeconfig(path);
   }
 
+  /** Reads the file now (ConfigError when it is unreadable or has no usable current context). */
   static fromKubeconfig(path: string): KubeClient {
-    const kc = new KubeConfig();
+    let doc: KubeconfigFile;
     try {
-      kc.loadFromFile(path);
+      doc = (parseYaml(readFileSync(path, "utf8")) ?? {}) as KubeconfigFile;
     } catch (e) {
       throw new ConfigError(`cannot read the kubeconfig ${path}: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`, "check KUBECONFIG", e);
     }
-    if (!kc.getCurrentCluster()) throw new ConfigError(`the kubeconfig ${path} has no current context with a cluster`, "check its current-context");
-    return new KubeClient(kc);
+    const ctxName = doc["current-context"];
+    const ctx = doc.contexts?.find((c) => c.name === ctxName)?.context;
+    const server = doc.clusters?.find((c) => c.name === ctx?.cluster)?.cluster?.server;
+    if (!ctxName || !ctx || !server) {
+      throw new ConfigError(`the kubeconfig ${path} has no current context with a cluster server`, "check its current-context, contexts and clusters");
+    }
+    return new KubeClient(path, server, ctx.namespace ?? "default");
   }
 
-  /** The kubeconfig context's namespace (or "default"). */
-  get defaultNamespace(): string {
-    const ctx = this.kc.getContextObject(this.kc.getCurrentContext());
-    return ctx?.namespace ?? "default";
+  /** client-node's KubeConfig for this file (loaded on first use). */
+  kubeConfig(): Promise<KubeConfig> {
+    this.kc ??= loadClientNode().then((m) => {
+      const kc = new m.KubeConfig();
+      try {
+        kc.loadFromFile(this.kubeconfigPath);
+      } catch (e) {
+        throw new ConfigError(`cannot read the kubeconfig ${this.kubeconfigPath}: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`, "check KUBECONFIG", e);
+      }
+      return kc;
+    });
+    return this.kc;
   }
 
   /** Closes kept-alive connections (lets a script exit promptly). */
@@ -156,8 +192,9 @@ export class KubeClient {
     const url = new URL(this.server + path);
     for (const [k, v] of Object.entries(o.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
     const opts: HttpsOptions = { headers: {} };
+    const kc = await this.kubeConfig();
     try {
-      await this.kc.applyToHTTPSOptions(opts);
+      await kc.applyToHTTPSOptions(opts);
     } catch (e) {
       throw new ConfigError(`cannot use the credentials in KUBECONFIG: ${e instanceof Error ? e.message : String(e)}`, "check KUBECONFIG", e);
     }
@@ -350,7 +387,8 @@ export class KubeClient {
       closed = true;
       if (!stopped) handlers.onClose(err);
     };
-    const controller = await new Watch(this.kc).watch(
+    const { Watch } = await loadClientNode();
+    const controller = await new Watch(await this.kubeConfig()).watch(
       path,
       params,
       (type, obj) => {
