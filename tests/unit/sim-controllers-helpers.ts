@@ -25,6 +25,8 @@ export interface Rig {
   setNodeReady(name: string, status: "True" | "False" | "Unknown"): void;
   get(kind: string, name: string, ns?: string): KObj | undefined;
   list(kind: string, ns?: string): KObj[];
+  /** waits until every controller is idle */
+  settle(): Promise<void>;
   stop(): void;
 }
 
@@ -77,6 +79,7 @@ export function rig(opts: ControllerOptions & { root?: string; scale?: number; f
     },
     get: (kind, name, ns) => c.ctx.get(kind, name, ns),
     list: (kind, ns) => c.ctx.list(kind, ns),
+    settle: () => c.ctx.settle(),
     stop: () => c.stop(),
   };
 }
@@ -99,5 +102,8 @@ bgpControlPlane:
 `;
 
 export async function installCilium(r: Rig, values = CILIUM_VALUES): Promise<ToolResult> {
-  return await r.helmStdin(values, "upgrade", "--install", "cilium", "cilium", "--repo", "https://helm.cilium.io", "--version", "1.17.4", "--namespace", "kube-system", "--values", "-", "--wait");
+  await r.settle();
+  const res = await r.helmStdin(values, "upgrade", "--install", "cilium", "cilium", "--repo", "https://helm.cilium.io", "--version", "1.17.4", "--namespace", "kube-system", "--values", "-", "--wait");
+  await r.settle();
+  return res;
 }

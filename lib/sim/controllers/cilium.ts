@@ -133,16 +133,20 @@ export class CiliumController extends Reconciler {
     this.bgp(cfg["enable-bgp-control-plane"] === "true", nodes, agentReady, pods);
   }
 
-  /** The CNI is up on a node once its agent is Ready: the kubelet then reports Ready (and the taint goes). */
+  /**
+   * The CNI is up on a node once its agent is Ready (plus the agent's own start-up): the kubelet then reports Ready.
+   * With SimCluster this goes through its setCniReady switch (so reboots flip Ready correctly); bare hosts get the
+   * Node condition written directly.
+   */
   private markNodesReady(nodes: KObj[], agentReady: Set<string>): void {
+    const host = this.ctx.host;
     for (const n of nodes) {
       const name = n.metadata.name;
-      const ready = nodeReady(n);
       if (!agentReady.has(name)) {
+        if (this.agentReadyAt.get(name) === "done" && host.setCniReady) host.setCniReady(false, name);
         this.agentReadyAt.delete(name);
         continue;
       }
-      if (ready === "True" || ready === "Unknown") continue;
       const state = this.agentReadyAt.get(name);
       if (state === "pending") continue;
       if (state === undefined) {
@@ -152,7 +156,15 @@ export class CiliumController extends Reconciler {
           this.kick();
         });
         if (this.agentReadyAt.get(name) !== "done") continue;
+        if (host.setCniReady) host.setCniReady(true, name);
       }
+      if (host.setCniReady) {
+        if (state === undefined) continue;
+        if (nodeReady(n) === "False") host.setCniReady(true, name);
+        continue;
+      }
+      const ready = nodeReady(n);
+      if (ready === "True" || ready === "Unknown") continue;
       setNodeReady(this.ctx, name);
     }
   }

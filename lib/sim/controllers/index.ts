@@ -8,6 +8,8 @@
  * ("sim-controllers") whose start()/stop() start and stop all of them in dependency order.
  * `controllersOf(cluster)` gives tests and other parts of lib/sim the handle with the knobs.
  */
+import { existsSync } from "node:fs";
+import path from "node:path";
 import type { ToolHandler } from "../tools.ts";
 import { createFluxTool } from "../tools/flux.ts";
 import { createHelmTool } from "../tools/helm.ts";
@@ -34,6 +36,7 @@ export interface ControllerOptions {
 
 /** What SimCluster offers (lib/sim/cluster.ts). */
 export interface ClusterLike extends ControllerHost {
+  topology?: { root?: string };
   registerTool(name: string, handler: ToolHandler): void;
   addController(c: { name: string; start(cluster: unknown): void | Promise<void>; stop(): void | Promise<void> }): void;
   /** the repo root the cluster was built from (Flux reads kubernetes/ from it) */
@@ -98,12 +101,29 @@ export function createControllers(host: ControllerHost & { root?: string }, opts
 
 /** Called by SimCluster: registers helm, flux and vtysh and the controllers. Returns the handle. */
 export function registerControllers(cluster: ClusterLike, opts: ControllerOptions = {}): SimControllers {
-  const handle = createControllers(cluster, opts);
+  const root = cluster.root ?? cluster.topology?.root ?? findRepoRoot(process.cwd());
+  const host: ControllerHost & { root?: string } = cluster;
+  if (root && !cluster.root) {
+    // SimCluster does not carry the repo root (yet): hand it to Flux without touching the cluster object
+    opts = { ...opts, flux: { root, ...(opts.flux ?? {}) } };
+  }
+  const handle = createControllers(host, opts);
   cluster.registerTool("helm", createHelmTool(handle.ctx));
   cluster.registerTool("flux", createFluxTool(handle.ctx, handle.flux));
   cluster.registerTool("vtysh", createVtyshTool(handle.router));
   cluster.addController({ name: "sim-controllers", start: () => handle.start(), stop: () => handle.stop() });
   return handle;
+}
+
+/** The nearest directory at or above `dir` holding kubernetes/ and .git (the repository the sim was started in). */
+function findRepoRoot(dir: string): string | undefined {
+  let cur = path.resolve(dir);
+  for (;;) {
+    if (existsSync(path.join(cur, "kubernetes")) && existsSync(path.join(cur, ".git"))) return cur;
+    const up = path.dirname(cur);
+    if (up === cur) return undefined;
+    cur = up;
+  }
 }
 
 /** The controllers of a cluster registered with registerControllers/createControllers. */

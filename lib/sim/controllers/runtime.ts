@@ -53,12 +53,19 @@ export interface ControllerHost {
   timing: Timing;
   faults: Faults;
   vault: SimVault;
+  /**
+   * SimCluster's CNI switch: the Talos side computes the Node Ready condition from it. Absent (unit tests), the
+   * Cilium emulation writes the Ready condition itself.
+   */
+  setCniReady?(ready: boolean, node?: string): void;
 }
 
 export class Ctx {
   readonly delays: ControllerDelays;
   private stopped = false;
   private readonly cleanups: (() => void)[] = [];
+  /** controllers with a reconcile scheduled or running */
+  readonly busy = new Set<unknown>();
 
   constructor(
     readonly host: ControllerHost,
@@ -82,6 +89,17 @@ export class Ctx {
     this.host.timing.after(real, () => {
       if (!this.stopped) fn();
     });
+  }
+
+  /**
+   * Resolves once no controller has work queued (with timing scale 0 the cluster has then reached its steady
+   * state). Delays scheduled on the timing (scale > 0) are not waited for.
+   */
+  async settle(maxTurns = 10_000): Promise<void> {
+    for (let i = 0; i < maxTurns; i++) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.busy.size === 0) return;
+    }
   }
 
   onCleanup(fn: () => void): void {
@@ -171,8 +189,9 @@ export class Ctx {
 
 /**
  * A level-triggered controller: `reconcile()` runs once after any store change `interested(ev)` accepts (and after
- * `kick()`), never re-entrantly; changes made during a run schedule one more run. With the cluster's timing scale 0
- * it runs synchronously inside the write that triggered it, which keeps unit tests deterministic.
+ * `kick()`), never re-entrantly. Runs are coalesced on a microtask, so a burst of changes (a Helm install writing
+ * twenty objects, 300 kubelets registering) costs one reconcile, not one per change; changes made during a run
+ * schedule one more. `Ctx.settle()` resolves once every controller is idle (tests await it after a write).
  */
 export abstract class Reconciler {
   abstract readonly name: string;
@@ -200,6 +219,10 @@ export abstract class Reconciler {
     this.unsubscribe = undefined;
   }
 
+  get idle(): boolean {
+    return !this.running && !this.scheduled;
+  }
+
   /** Schedules a reconcile. */
   kick(): void {
     if (this.ctx.isStopped || !this.unsubscribe) return;
@@ -207,19 +230,17 @@ export abstract class Reconciler {
       this.dirty = true;
       return;
     }
-    if (this.ctx.host.timing.scale === 0) {
-      this.runNow();
-      return;
-    }
     if (this.scheduled) return;
     this.scheduled = true;
+    this.ctx.busy.add(this);
     queueMicrotask(() => {
       this.scheduled = false;
       this.runNow();
+      if (!this.scheduled) this.ctx.busy.delete(this);
     });
   }
 
-  /** Runs reconcile until nothing new happened meanwhile (bounded: a controller that never converges is a bug). */
+  /** Runs reconcile until nothing new happened meanwhile (a few rounds at most; more get a fresh microtask). */
   runNow(): void {
     if (this.ctx.isStopped || this.running) return;
     this.running = true;
@@ -229,9 +250,13 @@ export abstract class Reconciler {
         this.dirty = false;
         this.reconcile();
         rounds++;
-      } while (this.dirty && rounds < 20);
+      } while (this.dirty && rounds < 5);
     } finally {
       this.running = false;
+    }
+    if (this.dirty) {
+      this.dirty = false;
+      this.kick();
     }
   }
 }
