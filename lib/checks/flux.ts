@@ -182,8 +182,10 @@ function substitution(model: ClusterModel): Finding[] {
       if (ref.kind === "ConfigMap") {
         const keys = configMapKeys(model, ref.name, ns);
         if (keys) keys.forEach((x) => defined.add(x));
-        else if (ref.optional !== true)
+        else if (ref.optional !== true) {
+          unknowable = true; // which variables it would define is unknown: report the missing source only
           out.push(finding("flux/substitute-from-missing", "error", where(model, k.source, ["spec", "postBuild", "substituteFrom", i]), `Kustomization ${k.name}: ConfigMap ${ref.name} (substituteFrom) is not in the repo`, "add the ConfigMap (kubernetes/flux/meta) or mark the reference optional"));
+        }
       } else {
         // a Secret comes from an ExternalSecret: its keys live in 1Password, so they cannot be listed offline
         unknowable = true;

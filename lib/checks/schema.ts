@@ -47,7 +47,8 @@ export function modelClass(apiVersion: string, kind: string): ModelClass | undef
     const pkg = GROUP_PACKAGES.find(([re]) => re.test(group))?.[1] ?? (group === "" || BUILTIN_GROUP.test(group) ? "kubernetes-models" : undefined);
     if (pkg && !(group === "cilium.io" && kind in CILIUM_SCHEMAS)) {
       try {
-        const mod = require(`${pkg}/${apiVersion}/${kind}`) as Record<string, unknown>;
+        // the packages are ESM with import-only "exports": resolve the file first, then load it synchronously
+        const mod = require(Bun.resolveSync(`${pkg}/${apiVersion}/${kind}`, import.meta.dir)) as Record<string, unknown>;
         const c = mod[kind] as ModelClass | undefined;
         if (c && typeof c === "function") cls = c;
       } catch {
@@ -214,7 +215,9 @@ function kubernetesDocFindings(d: RepoDocument, fluxVersion: string): Finding[] 
   const out: Finding[] = [];
   if (!isObj(o.metadata) || typeof get(o, "metadata", "name") !== "string")
     out.push(finding("schema/invalid", "error", at(d, ["metadata"]), `${what}: \`metadata.name\` is required`, "give the object a name"));
-  out.push(...fluxVersionFindings(d, fluxVersion));
+  const served = fluxVersionFindings(d, fluxVersion);
+  // a version Flux no longer serves: its old schema would only add noise to the one finding that matters
+  if (served.length > 0) return [...out, ...served];
   if (d.apiVersion.startsWith("cilium.io/") && d.kind in CILIUM_SCHEMAS) {
     out.push(...zodFindings(CILIUM_SCHEMAS[d.kind]!, o, d, [], what));
     return out;

@@ -17,7 +17,8 @@ interface Pattern {
 // Assembled from parts so this file does not match itself.
 const DASHES = "-".repeat(5);
 const PATTERNS: Pattern[] = [
-  { id: "secrets/private-key", what: "a private key", re: new RegExp(`${DASHES}BEGIN ([A-Z0-9]+ )*PRIVATE KEY( BLOCK)?${DASHES}`, "g") },
+    // the header and key material after it: a PEM header alone is a template (simulators, docs), not a key
+  { id: "secrets/private-key", what: "a private key", re: new RegExp(`${DASHES}BEGIN ([A-Z0-9]+ )*PRIVATE KEY( BLOCK)?${DASHES}(\\s|\\\\n)+([A-Za-z0-9+/=]{4,}:[^\\n]*\\n)*[A-Za-z0-9+/=]{40,}`, "g") },
   { id: "secrets/token", what: "a GitHub token", re: /\b(gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})\b/g },
   { id: "secrets/token", what: "an AWS access key id", re: /\b(AKIA|ASIA)[0-9A-Z]{16}\b/g },
   { id: "secrets/token", what: "a Slack token", re: /\bxox[abposr]-[A-Za-z0-9-]{10,}\b/g },

@@ -255,10 +255,13 @@ function userVolumes(model: ClusterModel, docs: PatchDoc[]): Finding[] {
       const dp = dataPath.replace(/\/+$/, "");
       if (!mounts.some((m) => dp === m || dp.startsWith(`${m}/`)))
         out.push(finding("talos/longhorn-path", "error", where, `Longhorn's data path ${dataPath} is not on a Talos user volume (${mounts.join(", ") || "none defined"})`, "point defaultDataPath at /var/mnt/<UserVolumeConfig name>"));
+      const onVolume = mounts.some((m) => dp === m || dp.startsWith(`${m}/`));
       const em = lastSet(docs, ["machine", "kubelet", "extraMounts"]);
       const mountsArr = Array.isArray(em?.value) ? (em!.value as unknown[]) : [];
       const m = mountsArr.findIndex((x) => typeof get(x, "destination") === "string" && dp.startsWith(String(get(x, "destination")).replace(/\/+$/, "")));
-      if (m < 0)
+      if (!onVolume) {
+        // the data path itself is wrong: that one finding says it; a mount for it would not help
+      } else if (m < 0)
         out.push(finding("talos/longhorn-mount", "error", em ? at(em.d, ["machine", "kubelet", "extraMounts"]) : at(model.talos.configDocument, ["patches"]), `no kubelet extraMount covers Longhorn's data path ${dataPath}`, `add machine.kubelet.extraMounts: [{destination: ${dp}, type: bind, source: ${dp}, options: [bind, rshared, rw]}]`));
       else {
         const opts = get(mountsArr[m], "options");
@@ -285,7 +288,7 @@ function schematicFindings(model: ClusterModel): Finding[] {
     if (computed !== s.id)
       out.push(finding("talos/schematic-id", "error", env?.source ?? s.source, `the pinned schematic ID ${s.id.slice(0, 12)}... is not the ID of ${s.source.file} (${computed.slice(0, 12)}...)`, `set it to ${computed} (or revert the schematic change)`));
   }
-  const img = model.installerImage;
+  const img = { ...model.installerImage, source: installerImageSource(model) };
   if (img.value) {
     const parsed = parseInstallerImage(img.value);
     if (!parsed?.schematic)
@@ -296,6 +299,15 @@ function schematicFindings(model: ClusterModel): Finding[] {
       out.push(finding("talos/installer-image", "error", img.source, `the installer image is tagged ${parsed.version}, not talosVersion ${model.versions.talos.value}`, "leave the tag off talosImageURL: talhelper appends talosVersion"));
   }
   return out;
+}
+
+/** The talconfig line that sets the first node's installer image (its own talosImageURL, else controlPlane's). */
+function installerImageSource(model: ClusterModel): Source {
+  const cd = model.talos.configDocument;
+  const o = cd.object;
+  if (get(o, "nodes", 0, "talosImageURL") !== undefined) return at(cd, ["nodes", 0, "talosImageURL"]);
+  if (get(o, "controlPlane", "talosImageURL") !== undefined) return at(cd, ["controlPlane", "talosImageURL"]);
+  return model.installerImage.source;
 }
 
 function docOf(model: ClusterModel, src: Source): RepoDocument | undefined {

@@ -71,8 +71,23 @@ function toolFindings(model: ClusterModel): Finding[] {
 /** Pins that must carry a renovate comment: every .mise.toml tool and every *_VERSION of talenv.yaml. */
 function renovateComments(model: ClusterModel): Finding[] {
   const out: Finding[] = [];
-  const commented = (file: string, line: number) =>
-    directives(model).some((r) => r.source.file === file && r.source.line < line && r.source.line >= line - 3);
+  // a directive belongs to the first line after it that is neither blank nor a comment
+  const targets = new Set<string>();
+  const texts = new Map<string, string[]>();
+  for (const r of directives(model)) {
+    let lines = texts.get(r.source.file);
+    if (!lines) {
+      lines = (existsSync(path.join(model.root, r.source.file)) ? readFileSync(path.join(model.root, r.source.file), "utf8") : "").split("\n");
+      texts.set(r.source.file, lines);
+    }
+    for (let i = r.source.line; i < lines.length; i++) {
+      const t = lines[i]!.trim();
+      if (t === "" || t.startsWith("#")) continue;
+      targets.add(`${r.source.file}:${i + 1}`);
+      break;
+    }
+  }
+  const commented = (file: string, line: number) => targets.has(`${file}:${line}`);
   for (const [name, s] of Object.entries(model.versions.tools))
     if (!commented(s.source.file, s.source.line))
       out.push(finding("versions/renovate-comment", "error", s.source, `${name} = "${s.value}" has no \`# renovate:\` line above it: Renovate never updates it`, `add "# renovate: datasource=... depName=..." on the line above`));
@@ -113,6 +128,32 @@ function matchStringRegex(s: string): RegExp | undefined {
   }
 }
 
+/**
+ * The line a JSON5 syntax error is on. Bun's JSON5 errors carry no usable position, so: the first k lines whose
+ * parse fails with something other than "end of input" end at the offending token (binary search).
+ */
+export function json5ErrorLine(text: string): number {
+  const json5 = (Bun as unknown as { JSON5: { parse(t: string): unknown } }).JSON5;
+  const lines = text.split("\n");
+  const failsInside = (k: number) => {
+    try {
+      json5.parse(lines.slice(0, k).join("\n"));
+      return false;
+    } catch (e) {
+      return !/end of input/i.test((e as Error).message);
+    }
+  };
+  let lo = 1;
+  let hi = lines.length;
+  if (!failsInside(hi)) return hi;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (failsInside(mid)) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
 function renovateConfig(model: ClusterModel): Finding[] {
   const file = RENOVATE_FILES.find((f) => existsSync(path.join(model.root, f)));
   if (!file) return [finding("versions/renovate-config", "error", { file: ".renovaterc.json5", line: 0 }, "no Renovate config (.renovaterc.json5): the `# renovate:` lines are never read", "add .renovaterc.json5 with regex managers for them")];
@@ -122,7 +163,7 @@ function renovateConfig(model: ClusterModel): Finding[] {
     cfg = (Bun as unknown as { JSON5: { parse(t: string): unknown } }).JSON5.parse(text);
   } catch (e) {
     const msg = (e as Error).message.split("\n")[0] ?? "";
-    const line = Number(/line (\d+)/i.exec(msg)?.[1] ?? 1);
+    const line = json5ErrorLine(text);
     return [finding("versions/renovate-config", "error", { file, line }, `${file} does not parse: ${msg}`, "fix the JSON5 syntax")];
   }
   if (!isObj(cfg)) return [finding("versions/renovate-config", "error", { file, line: 1 }, `${file} is not an object`, "write a Renovate config object")];

@@ -70,10 +70,28 @@ function duplicateKeyAt(text: string, offset: number): string | undefined {
 }
 
 /** Findings of one parsed file (documents from the loader or from parseYaml). */
+/**
+ * One finding per broken document: the parser's first error line, preferring a specific finding (tab, duplicate
+ * key, separator) over a generic parse error; what follows a syntax error is mostly its echo.
+ */
+function firstOfDocument(found: Finding[]): Finding[] {
+  if (found.length === 0) return found;
+  const line = Math.min(...found.map((f) => f.line));
+  const onLine = found.filter((f) => f.line === line);
+  const specific = onLine.filter((f) => f.id !== "yaml/parse");
+  return specific.length > 0 ? specific : onLine.slice(0, 1);
+}
+
+const BAD_SEPARATOR = /^(-{4,}|---[^\s-].*|-- *)$/;
+
 export function documentFindings(file: string, text: string, docs: Document.Parsed[], lc: LineCounter): Finding[] {
   const out: Finding[] = [];
+  const lines = text.split("\n");
+  const bad = lines.findIndex((l) => BAD_SEPARATOR.test(l.replace(/\r$/, "")));
+  if (bad >= 0 && docs.some((d) => d.errors.length > 0))
+    return [finding("yaml/separator", "error", { file, line: bad + 1 }, `"${lines[bad]!.trim()}" is not a document separator`, "write the separator as exactly `---` on its own line")];
   docs.forEach((doc, i) => {
-    for (const e of doc.errors) out.push(fromYamlError(file, e, lc, text, "error"));
+    out.push(...firstOfDocument(doc.errors.map((e) => fromYamlError(file, e, lc, text, "error"))));
     for (const w of doc.warnings) out.push(fromYamlError(file, w, lc, text, "warning"));
     if (doc.errors.length === 0) {
       try {
@@ -194,13 +212,12 @@ export function scanDuplicateKeys(file: string, text: string): Finding[] {
       stack.push(top);
     }
     const prev = top.keys.get(key);
-    if (prev !== undefined) {
-      const objectKey = OBJECT_KEYS.has(key) && col === 0;
-      out.push(
-        objectKey
-          ? finding("yaml/missing-separator", "error", { file, line: i + 1 }, `a second \`${key}:\` in one document (first on line ${prev}): two objects are run together`, "put a `---` line between the two objects")
-          : finding("yaml/duplicate-key", "error", { file, line: i + 1 }, `duplicate key "${key}" (first on line ${prev}): most tools keep only the last one`, "remove one of the two keys or merge their values"),
-      );
+    if (prev !== undefined && OBJECT_KEYS.has(key) && col === 0) {
+      // two objects run together: one finding, then read on as if a `---` were here
+      out.push(finding("yaml/missing-separator", "error", { file, line: i + 1 }, `a second \`${key}:\` in one document (first on line ${prev}): two objects are run together`, "put a `---` line between the two objects"));
+      stack = [{ indent: 0, keys: new Map([[key, i + 1]]) }];
+    } else if (prev !== undefined) {
+      out.push(finding("yaml/duplicate-key", "error", { file, line: i + 1 }, `duplicate key "${key}" (first on line ${prev}): most tools keep only the last one`, "remove one of the two keys or merge their values"));
     } else top.keys.set(key, i + 1);
     const value = rest.slice(m[0].length).trim();
     if (/^[|>][0-9+-]*\s*(#.*)?$/.test(value)) blockIndent = indent;
