@@ -210,7 +210,7 @@ function makeDoc(rel: string, index: number, line: number, object: unknown, slow
 }
 
 function parseFile(ctx: Ctx, rel: string, text: string): RepoDocument[] {
-  const lines = text.split("\n").map((l) => (l.endsWith("\r") ? l.slice(0, -1) : l));
+  const lines = text.includes("\r") ? text.split("\n").map((l) => (l.endsWith("\r") ? l.slice(0, -1) : l)) : text.split("\n");
   const chunks = splitDocuments(lines);
   if (!chunks) return parseFileSlow(ctx, rel, text);
   let cache: SlowParsed | undefined;

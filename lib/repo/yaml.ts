@@ -50,8 +50,12 @@ export function splitDocuments(lines: readonly string[]): Chunk[] | null {
 }
 
 export function isContent(l: string): boolean {
-  const t = l.trimStart();
-  return t !== "" && !t.startsWith("#");
+  for (let i = 0; i < l.length; i++) {
+    const c = l.charCodeAt(i);
+    if (c === 32 || c === 9) continue;
+    return c !== 35; // '#'
+  }
+  return false;
 }
 
 /** First content line (0-based) of a chunk, or its start when it is empty. */
