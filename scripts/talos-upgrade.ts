@@ -1,6 +1,6 @@
 import { ConfigError, defineScript, ExitCode, OperationError } from "../lib/cli/index.ts";
 import { rollingOrder } from "../lib/safety/rolling.ts";
-import { loadCluster, makeTalosctl, selectNodes } from "../lib/talos/cluster.ts";
+import { loadCluster, makeTalosctl, selectNodes, withDiscoveredNodes } from "../lib/talos/cluster.ts";
 import { rollingUpgrade } from "../lib/talos/rolling-ops.ts";
 import { durationFlag, gateDeps, gateNodes, printRolling } from "../lib/talos/script-support.ts";
 import { checkUpgradeImage, installerImageFor, normaliseVersion, talosSupportsKubernetes } from "../lib/talos/versions.ts";
@@ -30,7 +30,10 @@ pass again. Nodes already on the target are skipped, so a stopped run continues 
   async run({ flags, out, exec, root, env, json, dryRun, signal, confirm }) {
     const nodeTimeout = durationFlag("node-timeout", flags["node-timeout"]);
     const gateTimeout = durationFlag("gate-timeout", flags["gate-timeout"]);
-    const cluster = loadCluster(root);
+    const talos = makeTalosctl(exec, root, env);
+    const cluster = await withDiscoveredNodes(talos, loadCluster(root));
+    if (cluster.discovered.length)
+      out.log(`including ${cluster.discovered.length} node${cluster.discovered.length === 1 ? "" : "s"} Talos discovery knows beyond talos/talconfig.yaml: ${cluster.discovered.slice(0, 8).join(", ")}${cluster.discovered.length > 8 ? ", ..." : ""}`);
     if (!cluster.schematicId)
       throw new ConfigError("the repo pins no Image Factory schematic id", "set TALOS_SCHEMATIC_ID in talos/talenv.yaml (see talos/schematic.yaml)");
     if (flags.image && flags.to) throw new ConfigError("give --to or --image, not both");
@@ -50,7 +53,6 @@ pass again. Nodes already on the target are skipped, so a stopped run continues 
     const controlPlanes = cluster.nodes.filter((n) => n.controlPlane).length;
     out.log(`target: ${image}`);
     if (!dryRun) await confirm(`upgrade ${targets.length} node${targets.length === 1 ? "" : "s"} of cluster ${cluster.name} to Talos ${version}`, cluster.name);
-    const talos = makeTalosctl(exec, root, env);
     const result = await rollingUpgrade({
       talos,
       gates: gateDeps(talos, env, cluster.nodes),

@@ -52,12 +52,14 @@ export function inventoryFromModel(model: ClusterModel): TalosNode[] {
 export function loadCluster(root: string): TalosCluster {
   let model: ClusterModel;
   try {
-    model = loadRepo(root);
+    // lenient: only the Talos facts matter here; a half-written kubernetes/ must not stop a reboot
+    model = loadRepo(root, { mode: "lenient" });
   } catch (e) {
     if (e instanceof ConfigError) throw e;
     throw new ConfigError(`the repo could not be read: ${(e as Error).message.split("\n")[0]}`, "run bun scripts/validate.ts", e);
   }
   const nodes = inventoryFromModel(model);
+  if (!model.cluster.name.value) throw new ConfigError("talos/talconfig.yaml has no clusterName", "set clusterName in talos/talconfig.yaml");
   if (nodes.length === 0) throw new ConfigError("talos/talconfig.yaml defines no nodes", "add nodes to talos/talconfig.yaml");
   if (!nodes.some((n) => n.controlPlane))
     throw new ConfigError("talos/talconfig.yaml defines no control plane", "mark at least one node controlPlane: true");
@@ -147,4 +149,25 @@ export function selectNodes(nodes: TalosNode[], refs: string[]): TalosNode[] {
 /** A file name timestamp: 20260101T000000Z. */
 export function timestamp(d = new Date()): string {
   return d.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+}
+
+/**
+ * Adds the nodes Talos' cluster discovery (`get members` on a control plane) knows beyond the repo's, e.g. a
+ * simulated cluster scaled with --sim-nodes. Unchanged when no control plane answers.
+ */
+export async function withDiscoveredNodes(talos: Talosctl, cluster: TalosCluster): Promise<TalosCluster & { discovered: string[] }> {
+  for (const cp of cluster.nodes.filter((n) => n.controlPlane)) {
+    try {
+      const members = await talos.members(cp.ip);
+      const extra = members
+        .filter((m) => m.addresses[0])
+        .map((m) => ({ ip: m.addresses[0]!, hostname: m.hostname, controlPlane: m.machineType === "controlplane" }));
+      const next = extendInventory(cluster, extra);
+      const known = new Set(cluster.nodes.map((n) => n.ip));
+      return { ...next, discovered: next.nodes.filter((n) => !known.has(n.ip)).map((n) => n.hostname) };
+    } catch {
+      /* try the next control plane */
+    }
+  }
+  return { ...cluster, discovered: [] };
 }
