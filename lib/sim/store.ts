@@ -832,9 +832,16 @@ export class SimStore {
       const from = Number(rvText);
       if (!Number.isInteger(from) || from < 0) throw errors.badRequest(`invalid resource version: ${rvText}`);
       if (from < this.compactedRv) throw errors.gone(rvText, this.resourceVersion);
-      for (const ev of this.events) {
-        if (ev.rv <= from) continue;
-        const w = this.toWatchEvent(state, ev, kind);
+      // events are in resourceVersion order: find the first one after `from`
+      let lo = 0;
+      let hi = this.events.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (this.events[mid]!.rv <= from) lo = mid + 1;
+        else hi = mid;
+      }
+      for (let i = lo; i < this.events.length; i++) {
+        const w = this.toWatchEvent(state, this.events[i]!, kind);
         if (w) replay.push(w);
       }
     }

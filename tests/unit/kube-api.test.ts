@@ -62,3 +62,37 @@ describe("server-side printing", () => {
     expect(t.rows[0]!.cells).toEqual(["k8s-0", "Ready,SchedulingDisabled", "control-plane", "42s", "v1.31.1"]);
   });
 });
+
+describe("per-run PKI", () => {
+  const openssl = async (args: string[]) => {
+    const p = Bun.spawn(["openssl", ...args], { stdout: "pipe", stderr: "pipe" });
+    const [code, out, err] = await Promise.all([p.exited, new Response(p.stdout).text(), new Response(p.stderr).text()]);
+    return { code, out: out + err };
+  };
+
+  test("openssl verifies the chain, the purposes and the server's SANs; files are 0600 in a 0700 dir", async () => {
+    const { createPki } = await import("../../lib/sim/pki.ts");
+    const { statSync } = await import("node:fs");
+    const pki = await createPki();
+    try {
+      const p = pki.paths;
+      expect((await openssl(["verify", "-CAfile", p.caCert, "-purpose", "sslserver", p.serverCert])).out).toContain("server.crt: OK");
+      expect((await openssl(["verify", "-CAfile", p.caCert, "-purpose", "sslclient", p.clientCert])).out).toContain("client.crt: OK");
+      // a client certificate is not a server certificate
+      expect((await openssl(["verify", "-CAfile", p.caCert, "-purpose", "sslserver", p.clientCert])).code).not.toBe(0);
+      const san = await openssl(["x509", "-in", p.serverCert, "-noout", "-ext", "subjectAltName"]);
+      expect(san.out).toContain("IP Address:127.0.0.1, DNS:localhost, IP Address:0:0:0:0:0:0:0:1");
+      const subj = await openssl(["x509", "-in", p.clientCert, "-noout", "-subject"]);
+      expect(subj.out.trim()).toBe("subject=O = system:masters, CN = home-ops-sim-admin");
+      expect(statSync(pki.dir).mode & 0o777).toBe(0o700);
+      for (const f of Object.values(p)) expect(statSync(f).mode & 0o777).toBe(0o600);
+      // each run has its own CA
+      const other = await createPki();
+      expect(other.caCert).not.toBe(pki.caCert);
+      expect((await openssl(["verify", "-CAfile", other.paths.caCert, p.serverCert])).code).not.toBe(0);
+      other.cleanup();
+    } finally {
+      pki.cleanup();
+    }
+  });
+});
