@@ -801,6 +801,7 @@ export function loadRepo(root: string, opts: LoadRepoOptions = {}): ClusterModel
       ipv4,
       ipv6,
       controlPlane,
+      role: controlPlane ? "controlplane" : "worker",
       schedulable: !controlPlane || allowCP,
       installDisk: {
         disk: str(n.installDisk),

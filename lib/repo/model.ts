@@ -106,6 +106,8 @@ export const NodeSchema = z.object({
   ipv4: z.string(),
   ipv6: z.string().optional(),
   controlPlane: z.boolean(),
+  /** "controlplane" | "worker" (the same fact as controlPlane, in Talos' words). */
+  role: z.enum(["controlplane", "worker"]),
   /** Pods scheduled here (control planes only when allowSchedulingOnControlPlanes). */
   schedulable: z.boolean(),
   installDisk: InstallDiskSchema,

@@ -48,7 +48,10 @@ describe("the model of this repo", () => {
       ["mini02", "172.29.51.12", "fd47:25e1:2f96:51::12", true, true],
       ["mini03", "172.29.51.13", "fd47:25e1:2f96:51::13", true, true],
     ]);
-    for (const n of model.nodes) expect(n.installDisk.selector).toEqual({ model: "APPLE SSD*" });
+    for (const n of model.nodes) {
+      expect(n.installDisk.selector).toEqual({ model: "APPLE SSD*" });
+      expect(n.role).toBe("controlplane");
+    }
     expect(model.networks.nodeV4.value).toBe("172.29.51.0/24");
     expect(model.networks.nodeV6?.value).toBe("fd47:25e1:2f96:51::/64");
     expect(model.networks.router.ipv4?.value).toBe("172.29.51.1");
