@@ -41,6 +41,8 @@ export interface SimClusterOptions {
   opVault?: string;
   /** user volumes of the machine config (names), shown by `get volumestatus` */
   userVolumes?: string[];
+  /** the repo the topology came from (the Flux emulation reads kubernetes/ there) */
+  root?: string;
 }
 
 export type SimEvent = "node-down" | "node-up" | "node-registered" | "bootstrap" | "cni" | "history";
@@ -55,6 +57,8 @@ export class SimCluster {
   readonly tools = new ToolRegistry();
   readonly controllers: SimController[] = [];
   readonly state: SimState;
+  /** the repo root the cluster was built from, when it came from one */
+  readonly root?: string;
   /** the os CA of the machines; the sim's talosconfig and the seeded secrets bundle carry it */
   readonly talosCa: string;
   readonly secrets: TalosSecrets;
@@ -77,6 +81,7 @@ export class SimCluster {
     this.faults = opts.faults instanceof Faults ? opts.faults : new Faults(opts.faults ?? []);
     this.vault = opts.vault ?? new SimVault();
     this.state = opts.state ?? "bare";
+    if (opts.root !== undefined) this.root = opts.root;
     this.talosctlVersion = opts.talosctlVersion ?? opts.topology.talosVersion;
     this.kubernetesVersion = opts.topology.kubernetesVersion;
     this.talosCa = fakeCa();
@@ -109,7 +114,7 @@ export class SimCluster {
         talosCa: this.talosCa,
         kubeconfig: () => (this.talos.bootstrapped ? this.kubeconfigText : undefined),
         k8sNode: (h) => this.k8sNode(h),
-        cniReady: () => this.cniAll || this.cniNodes.size > 0,
+        cniReady: () => this.corednsReady(),
         kubernetesVersion: () => this.kubernetesVersion,
         setKubernetesVersion: (v) => this.setKubernetesVersion(v),
         userVolumes,
@@ -129,6 +134,7 @@ export class SimCluster {
       }));
       if (this.state === "bootstrapped") this.setCniReady(true);
       this.hadData = true;
+      this.bootstrapManifests();
     }
   }
 
@@ -428,9 +434,55 @@ export class SimCluster {
   /** A fresh bootstrap starts an empty etcd; a recovery brings back the snapshot's objects. */
   private onBootstrap(from?: SnapshotPayload): void {
     if (from?.data && Array.isArray(from.data)) this.restoreData(from.data as KubeObject[]);
-    else if (this.hadData) this.restoreData([]);
+    else {
+      if (this.hadData) this.restoreData([]);
+      this.bootstrapManifests();
+    }
     this.hadData = true;
     this.emit("bootstrap", { recovered: !!from });
+  }
+
+  /** What Talos applies right after the API comes up: CoreDNS (its pods wait for the CNI like every pod). */
+  private bootstrapManifests(): void {
+    const labels = { "k8s-app": "kube-dns" };
+    const objects: KubeObject[] = [
+      {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: { name: "coredns", namespace: "kube-system", labels },
+        spec: {
+          replicas: 2,
+          selector: { matchLabels: labels },
+          template: {
+            metadata: { labels },
+            spec: {
+              priorityClassName: "system-cluster-critical",
+              containers: [{ name: "coredns", image: "registry.k8s.io/coredns/coredns:v1.12.1", ports: [{ containerPort: 53, name: "dns", protocol: "UDP" }] }],
+            },
+          },
+        },
+      },
+      {
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { name: "kube-dns", namespace: "kube-system", labels: { ...labels, "kubernetes.io/name": "CoreDNS" } },
+        spec: { selector: labels, ports: [{ name: "dns", port: 53, protocol: "UDP" }, { name: "dns-tcp", port: 53, protocol: "TCP" }] },
+      },
+    ];
+    for (const o of objects) {
+      try {
+        if (!this.store.tryGet({ apiVersion: o.apiVersion, kind: o.kind }, o.metadata!.name!, o.metadata?.namespace)) this.store.create(o, { fieldManager: "talos" });
+      } catch {
+        /* the store may refuse a field it validates differently; CoreDNS is a nicety here */
+      }
+    }
+  }
+
+  /** CoreDNS has a ready replica (the emulated controllers run its pods), or the CNI runs without them. */
+  corednsReady(): boolean {
+    const d = this.store.tryGet("deployments", "coredns", "kube-system");
+    if (d && ((d.status as { readyReplicas?: number } | undefined)?.readyReplicas ?? 0) > 0) return true;
+    return this.cniAll || (this.controllers.length === 0 && this.cniNodes.size > 0);
   }
 
   /** Makes the store hold exactly `objects` (CRDs first so their kinds exist; deletes what the snapshot lacks). */

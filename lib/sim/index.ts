@@ -148,6 +148,7 @@ export async function startSimulation(opts: StartOptions = {}): Promise<Simulati
       timing: new Timing(opts.timing),
       faults,
       state: opts.state ?? "bare",
+      root,
       userVolumes: opts.userVolumes ?? (opts.topology ? [] : repoUserVolumes(root)),
       ...(opts.talosctlVersion ? { talosctlVersion: opts.talosctlVersion } : {}),
     });
