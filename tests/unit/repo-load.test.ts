@@ -246,6 +246,33 @@ describe("malformed and incomplete repos", () => {
     }
   });
 
+  test("well-formed YAML of the wrong shape never crashes the loader", () => {
+    const weird = [null, 5, "x", [], [1, "a", null], { a: [1] }, true];
+    const kinds = [
+      ["cilium.io/v2alpha1", "CiliumLoadBalancerIPPool"],
+      ["cilium.io/v2alpha1", "CiliumBGPClusterConfig"],
+      ["cilium.io/v2alpha1", "CiliumBGPPeerConfig"],
+      ["cilium.io/v2alpha1", "CiliumBGPAdvertisement"],
+      ["v1", "Service"],
+      ["v1", "Namespace"],
+      ["kustomize.toolkit.fluxcd.io/v1", "Kustomization"],
+      ["helm.toolkit.fluxcd.io/v2", "HelmRelease"],
+      ["source.toolkit.fluxcd.io/v1", "HelmRepository"],
+      ["external-secrets.io/v1", "ExternalSecret"],
+      ["external-secrets.io/v1", "ClusterSecretStore"],
+    ];
+    for (const w of weird) {
+      const docs = kinds.map(([apiVersion, kind]) => JSON.stringify({ apiVersion, kind, metadata: { name: w, labels: w }, spec: w }));
+      const dir = variant({
+        "kubernetes/weird.yaml": docs.join("\n---\n"),
+        "talos/talconfig.yaml": JSON.stringify({ clusterName: w, nodes: w, endpoint: w }),
+        "talos/patches/global/network.yaml": JSON.stringify({ cluster: { network: { podSubnets: w } }, machine: w }),
+      });
+      const m = loadRepo(dir, { mode: "lenient" });
+      expect(Array.isArray(m.pools)).toBe(true);
+    }
+  });
+
   test("a folder that is not a home-ops repo", () => {
     const dir = mkdtempSync(path.join(tmpdir(), "not-a-repo-"));
     temps.push(dir);
