@@ -18,7 +18,7 @@ test("the repo itself has zero findings (errors and warnings)", async () => {
   const r = await validateRepo(REPO_ROOT);
   expect(r.findings).toEqual([]);
   expect(r.loadFailed).toBe(false);
-});
+}, 30_000);
 
 describe("broken fixtures", () => {
   for (const f of fixtures.filter((x) => !x.build)) {
@@ -47,6 +47,6 @@ describe("broken fixtures", () => {
       for (const id of f.also ?? []) expect(r.findings.map((x) => x.id)).toContain(id);
       expect(mine[0]!.message.length).toBeGreaterThan(10);
       expect(mine[0]!.fix.length).toBeGreaterThan(5);
-    });
+    }, 30_000);
   }
 });
