@@ -9,7 +9,6 @@ import http from "node:http";
 import https from "node:https";
 import { readFileSync } from "node:fs";
 import type { KubeConfig } from "@kubernetes/client-node";
-import { parse as parseYaml } from "yaml";
 import { ConfigError, InterruptedError, OperationError } from "../cli/errors.ts";
 import { isNotFound, KubeApiError, toKubeError } from "./errors.ts";
 
@@ -149,7 +148,7 @@ export class KubeClient {
   static fromKubeconfig(path: string): KubeClient {
     let doc: KubeconfigFile;
     try {
-      doc = (parseYaml(readFileSync(path, "utf8")) ?? {}) as KubeconfigFile;
+      doc = (Bun.YAML.parse(readFileSync(path, "utf8")) ?? {}) as KubeconfigFile;
     } catch (e) {
       throw new ConfigError(`cannot read the kubeconfig ${path}: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`, "check KUBECONFIG", e);
     }

@@ -6,7 +6,6 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parse as parseYaml } from "yaml";
 import { apiVersionOf, type KindInfo } from "./kinds.ts";
 import { toTable, wantsTable } from "./kube-api-table.ts";
 import { createPki, type Pki, writeKubeconfig } from "./pki.ts";
@@ -201,7 +200,7 @@ export async function startKubeApi(opts: KubeApiOptions): Promise<KubeApi> {
         const text = await req.text();
         let patch: unknown;
         try {
-          patch = type === "apply" ? parseYaml(text) : JSON.parse(text);
+          patch = type === "apply" ? parseJsonOrYaml(text) : JSON.parse(text);
         } catch (e) {
           throw errors.badRequest(`error decoding patch: ${e instanceof Error ? e.message : String(e)}`);
         }
@@ -536,9 +535,18 @@ async function readBody(req: Request): Promise<unknown> {
   if (text.trim() === "") throw errors.badRequest("the request body is empty");
   const ctype = (req.headers.get("content-type") ?? "application/json").toLowerCase();
   try {
-    return ctype.includes("yaml") ? parseYaml(text) : JSON.parse(text);
+    return ctype.includes("yaml") ? parseJsonOrYaml(text) : JSON.parse(text);
   } catch (e) {
     throw errors.badRequest(`error decoding the request body: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/** kubectl sends apply patches as JSON (valid YAML); Bun's native YAML parser covers the rest. */
+function parseJsonOrYaml(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return Bun.YAML.parse(text);
   }
 }
 
