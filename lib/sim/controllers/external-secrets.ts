@@ -15,7 +15,7 @@
  */
 import type { StoreEvent } from "../store.ts";
 import type { VaultItem } from "../vault.ts";
-import { type KObj, setConditions } from "./obj.ts";
+import { type KObj, secretValue, setConditions } from "./obj.ts";
 import { type Ctx, Reconciler } from "./runtime.ts";
 import { type Health, podIsReady, type WorkloadController } from "./workloads.ts";
 
@@ -58,9 +58,9 @@ export function checkConnectSession(value: string): Health {
   return { ok: true };
 }
 
+/** Connect's start-up check as a workload health rule: nothing is ever Ready that the real Connect would not be. */
 export class ConnectController extends Reconciler {
   readonly name = "onepassword-connect";
-  private readonly gated = new Set<string>();
 
   constructor(
     ctx: Ctx,
@@ -69,35 +69,25 @@ export class ConnectController extends Reconciler {
     super(ctx);
   }
 
-  protected interested(ev: StoreEvent): boolean {
-    return ev.kind.group === "apps" && ev.kind.kind === "Deployment";
+  override start(): void {
+    this.workloads.addHealthRule((workload) => {
+      const ref = sessionRef(workload);
+      if (!ref) return undefined;
+      const ns = workload.metadata.namespace ?? "default";
+      const secret = this.ctx.get("secrets", ref.name, ns);
+      if (!secret) return { ok: false, reason: "CreateContainerConfigError", message: `secret "${ref.name}" not found` };
+      const value = secretValue(secret, ref.key);
+      if (value === undefined) return { ok: false, reason: "CreateContainerConfigError", message: `couldn't find key ${ref.key} in Secret ${ns}/${ref.name}` };
+      return checkConnectSession(value);
+    });
+    super.start();
   }
 
-  protected reconcile(): void {
-    const seen = new Set<string>();
-    for (const d of this.ctx.list("deployments")) {
-      const ref = sessionRef(d);
-      if (!ref) continue;
-      const key = `${d.metadata.namespace}/${d.metadata.name}`;
-      seen.add(key);
-      if (this.gated.has(key)) continue;
-      this.gated.add(key);
-      const ns = d.metadata.namespace ?? "default";
-      this.workloads.setGate(key, () => {
-        const secret = this.ctx.get("secrets", ref.name, ns);
-        if (!secret) return { ok: false, reason: "CreateContainerConfigError", message: `secret "${ref.name}" not found` };
-        const raw = secret.data?.[ref.key];
-        if (raw === undefined) return { ok: false, reason: "CreateContainerConfigError", message: `couldn't find key ${ref.key} in Secret ${ns}/${ref.name}` };
-        return checkConnectSession(Buffer.from(raw, "base64").toString("utf8"));
-      });
-    }
-    for (const key of [...this.gated]) {
-      if (!seen.has(key)) {
-        this.gated.delete(key);
-        this.workloads.setGate(key, undefined);
-      }
-    }
+  protected interested(): boolean {
+    return false;
   }
+
+  protected reconcile(): void {}
 }
 
 function sessionRef(d: KObj): { name: string; key: string } | undefined {
@@ -181,8 +171,8 @@ export class ExternalSecretsController extends Reconciler {
     if (!tokenRef || !token) {
       return { ready: false, message: `unable to create client: cannot get Kubernetes secret "${tokenRef?.name ?? ""}" from namespace "${tokenNs}": secrets "${tokenRef?.name ?? ""}" not found`, vaults: [] };
     }
-    const tokenValue = token.data?.[tokenRef.key];
-    if (!tokenValue || Buffer.from(tokenValue, "base64").toString("utf8").trim() === "") {
+    const tokenValue = secretValue(token, tokenRef.key);
+    if (!tokenValue || tokenValue.trim() === "") {
       return { ready: false, message: `unable to create client: cannot find secret data for key: "${tokenRef.key}"`, vaults: [] };
     }
     const svc = this.ctx.get("services", svcName, svcNs);

@@ -20,7 +20,7 @@ import { type ChartDef, chartForReference, type Values } from "../charts.ts";
 import { type KindInfo, kindInfo } from "../kinds.ts";
 import type { StoreEvent } from "../store.ts";
 import { HelmError, installOrUpgrade, latestRelease, notReady } from "./helm-releases.ts";
-import { type Condition, type KObj, keyOf, setConditions } from "./obj.ts";
+import { type Condition, type KObj, keyOf, secretValue, secretValues, setConditions } from "./obj.ts";
 import { type Ctx, Reconciler } from "./runtime.ts";
 
 export const FLUX_VERSION = "v2.4.0";
@@ -284,7 +284,7 @@ export class FluxController extends Reconciler {
         if (from.optional) continue;
         return { reason: "ReconciliationFailed", error: `substitute from '${from.kind}/${from.name}' error: ${from.kind === "Secret" ? "secrets" : "configmaps"} "${from.name}" not found` };
       }
-      for (const [k, v] of Object.entries(src.data ?? {})) vars[k] = from.kind === "Secret" ? Buffer.from(v, "base64").toString("utf8") : v;
+      Object.assign(vars, from.kind === "Secret" ? secretValues(src) : (src.data ?? {}));
     }
     const substitute = Object.keys(vars).length > 0 || ks.spec?.postBuild;
     const target = ks.spec?.targetNamespace as string | undefined;
@@ -336,14 +336,13 @@ export class FluxController extends Reconciler {
       let values: Values = {};
       for (const vf of (hr.spec?.valuesFrom ?? []) as { kind: string; name: string; valuesKey?: string; optional?: boolean }[]) {
         const o = this.ctx.get(vf.kind === "Secret" ? "secrets" : "configmaps", vf.name, ns);
-        const raw = o?.data?.[vf.valuesKey ?? "values.yaml"];
+        const raw = vf.kind === "Secret" ? secretValue(o, vf.valuesKey ?? "values.yaml") : o?.data?.[vf.valuesKey ?? "values.yaml"];
         if (raw === undefined) {
           if (vf.optional) continue;
           this.writeConditions(k, hr, [cond("Ready", "False", "InitFailed", `could not resolve ${vf.kind} chart values reference '${ns}/${vf.name}' with key '${vf.valuesKey ?? "values.yaml"}': ${vf.kind === "Secret" ? "secrets" : "configmaps"} "${vf.name}" not found`)], {}, now, "helm-controller");
           return;
         }
-        const text = vf.kind === "Secret" ? Buffer.from(raw, "base64").toString("utf8") : raw;
-        const doc = parseAllDocuments(text)[0]?.toJS() as Values | undefined;
+        const doc = parseAllDocuments(raw)[0]?.toJS() as Values | undefined;
         values = deepMerge(values, doc ?? {});
       }
       values = deepMerge(values, (hr.spec?.values ?? {}) as Values);

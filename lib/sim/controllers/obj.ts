@@ -83,3 +83,22 @@ export function nodeReady(node: KObj): string | undefined {
   const conds = (node.status?.conditions ?? []) as { type: string; status: string }[];
   return conds.find((c) => c.type === "Ready")?.status;
 }
+
+/**
+ * A Secret's value, decoded. Reads `stringData` too: the real API server folds it into `data` on write, which the
+ * simulated store may not do.
+ */
+export function secretValue(secret: KObj | undefined, key: string): string | undefined {
+  if (!secret) return undefined;
+  const raw = secret.data?.[key];
+  if (raw !== undefined) return Buffer.from(raw, "base64").toString("utf8");
+  return secret.stringData?.[key];
+}
+
+/** All keys of a Secret, decoded (data and stringData). */
+export function secretValues(secret: KObj | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(secret?.data ?? {})) out[k] = Buffer.from(v, "base64").toString("utf8");
+  for (const [k, v] of Object.entries(secret?.stringData ?? {})) out[k] = v;
+  return out;
+}

@@ -31,6 +31,7 @@ const hash5 = (s: string): string => {
 export class WorkloadController extends Reconciler {
   readonly name = "workloads";
   private readonly gates = new Map<string, HealthGate>();
+  private readonly providers: ((workload: KObj, node: string) => Health | undefined)[] = [];
   /** pod key -> when its containers started on the current node incarnation ("pending" while the delay runs) */
   private readonly started = new Map<string, "pending" | "running">();
 
@@ -42,6 +43,16 @@ export class WorkloadController extends Reconciler {
   setGate(workload: string, gate: HealthGate | undefined): void {
     if (gate) this.gates.set(workload, gate);
     else this.gates.delete(workload);
+    this.kick();
+  }
+
+  /**
+   * Adds a health rule evaluated for every pod from its workload object (Deployment/DaemonSet), e.g. "a
+   * Deployment whose containers read OP_SESSION from a Secret crash-loops when that value is malformed". Rules
+   * apply from the pod's first start, so nothing is ever Ready that the real software would not be.
+   */
+  addHealthRule(rule: (workload: KObj, node: string) => Health | undefined): void {
+    this.providers.push(rule);
     this.kick();
   }
 
@@ -232,8 +243,20 @@ export class WorkloadController extends Reconciler {
       });
       if (this.started.get(key) === "pending") return;
     } else if (state === "pending") return;
-    const workload = `${p.metadata.namespace}/${p.metadata.labels?.["sim.homeops/workload"]}`;
-    const health = this.gates.get(workload)?.(node) ?? { ok: true };
+    const workloadName = p.metadata.labels?.["sim.homeops/workload"] ?? "";
+    const workload = `${p.metadata.namespace}/${workloadName}`;
+    let health: Health = this.gates.get(workload)?.(node) ?? { ok: true };
+    if (health.ok && this.providers.length > 0) {
+      const ownerKind = p.metadata.ownerReferences?.[0]?.kind === "DaemonSet" ? "daemonsets" : "deployments";
+      const owner = this.ctx.get(ownerKind, workloadName, p.metadata.namespace);
+      for (const rule of owner ? this.providers : []) {
+        const h = owner ? rule(owner, node) : undefined;
+        if (h && !h.ok) {
+          health = h;
+          break;
+        }
+      }
+    }
     const podIP = hostNetwork ? undefined : `10.244.${Math.abs(hashNum(node)) % 250}.${Math.abs(hashNum(p.metadata.name)) % 250 + 2}`;
     const prevRestarts = ((p.status?.containerStatuses ?? []) as { restartCount?: number }[])[0]?.restartCount ?? 0;
     const startedAt = p.status?.startTime ?? this.ctx.now();
