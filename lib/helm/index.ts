@@ -147,7 +147,7 @@ export function parseHelmList(text: string): HelmReleaseStatus[] {
 
 /** Every Helm release on the cluster (read-only: also runs under --dry-run). */
 export async function helmList(exec: Exec): Promise<HelmReleaseStatus[]> {
-  const r = await exec.run("helm", ["list", "--all-namespaces", "--all", "--output", "json"], {
+  const r = await exec.run("helm", ["list", "--all-namespaces", "--output", "json"], {
     readOnly: true,
     timeoutMs: 60_000,
     purpose: "listing Helm releases",

@@ -124,12 +124,15 @@ describe("phases", () => {
     expect(() => selectPhases({ only: 7 })).toThrow(UsageError);
     expect(() => selectPhases({ from: 2, only: 3 })).toThrow(/cannot be used together/);
   });
-  test("tools checked at the .mise.toml major.minor", () => {
+  test("tools checked against .mise.toml: talosctl at the pinned minor, the others at the pinned major", () => {
     const reqs = toolRequirements(model.versions.tools);
     const exes = reqs.map((r) => r.exe).sort();
     expect(exes).toEqual(["flux", "helm", "op", "talhelper", "talosctl"]);
     const talos = reqs.find((r) => r.exe === "talosctl")!;
+    expect(talos.strict).toBe(true);
     expect(talos.range).toBe(talos.pinned.split(".").slice(0, 2).join("."));
+    const helm = reqs.find((r) => r.exe === "helm")!;
+    expect(helm.range).toBe(helm.pinned.split(".")[0]!);
   });
 });
 

@@ -22,16 +22,23 @@ const TOOL_EXECUTABLES: Record<string, string> = {
 /** .env keys bootstrap needs (documented in .env.example). */
 export const REQUIRED_ENV = ["OP_ACCOUNT", "OP_VAULT"] as const;
 
-/** The tools to check: name on PATH and the pinned version's major.minor (patch differences are harmless). */
-export function toolRequirements(tools: Record<string, { value: string }>): Array<{ tool: string; exe: string; range: string; pinned: string }> {
-  const out: Array<{ tool: string; exe: string; range: string; pinned: string }> = [];
+/**
+ * The tools to check: name on PATH and the pinned version. talosctl must match the pinned major.minor (client/server
+ * skew matters, talos.md); for the others the major must match and a different minor or patch is a warning (helm,
+ * op and talhelper behave the same across minors; Flux's components are pinned by `flux install --version`).
+ */
+export function toolRequirements(
+  tools: Record<string, { value: string }>,
+): Array<{ tool: string; exe: string; range: string; pinned: string; strict: boolean }> {
+  const out: Array<{ tool: string; exe: string; range: string; pinned: string; strict: boolean }> = [];
   for (const [tool, v] of Object.entries(tools)) {
     const short = tool.split(/[:/]/).pop() ?? tool;
     const exe = TOOL_EXECUTABLES[short];
     if (!exe) continue;
     const m = /^v?(\d+)\.(\d+)/.exec(v.value);
     if (!m) continue;
-    out.push({ tool, exe, range: `${m[1]}.${m[2]}`, pinned: v.value });
+    const strict = exe === "talosctl";
+    out.push({ tool, exe, range: strict ? `${m[1]}.${m[2]}` : `${m[1]}`, pinned: v.value, strict });
   }
   return out;
 }
@@ -65,8 +72,11 @@ async function check(ctx: BootstrapContext): Promise<Detection & { signedOut: bo
   const missing: string[] = [];
   const reqs = toolRequirements(ctx.model.versions.tools);
   const checks = await Promise.all(reqs.map((r) => checkTool(r.exe, r.range, { env: ctx.env })));
+  const warnings: string[] = [];
   checks.forEach((c, i) => {
-    if (!c.ok) missing.push(`${c.message.replace(/: run `mise install`$/, "")} (pinned ${reqs[i]!.pinned} in .mise.toml)`);
+    const req = reqs[i]!;
+    if (!c.ok) missing.push(`${c.message.replace(/: run `mise install`$/, "")} (pinned ${req.pinned} in .mise.toml)`);
+    else if (c.version && c.version !== req.pinned.replace(/^v/, "")) warnings.push(`${c.name} ${c.version} (pinned ${req.pinned})`);
   });
   for (const key of REQUIRED_ENV) if (!ctx.env[key]) missing.push(`${key} is not set (.env)`);
   let signedOut = false;
@@ -77,7 +87,10 @@ async function check(ctx: BootstrapContext): Promise<Detection & { signedOut: bo
   missing.push(...(await validateRepo(ctx)));
   return {
     done: missing.length === 0,
-    summary: missing.length === 0 ? `${reqs.length} tools at pinned versions, .env complete, 1Password signed in, repo valid` : `${missing.length} problem(s)`,
+    summary:
+      missing.length === 0
+        ? `${reqs.length} tools present${warnings.length ? ` (not the pinned version: ${warnings.join(", ")})` : " at pinned versions"}, .env complete, 1Password signed in, repo valid`
+        : `${missing.length} problem(s)`,
     missing,
     signedOut,
   };

@@ -27,6 +27,11 @@ export function nodeConfigFile(ctx: Pick<BootstrapContext, "root" | "model">, no
   return path.join(configDir(ctx), `${ctx.model.cluster.name.value}-${node.hostname}.yaml`);
 }
 
+function display(ctx: Pick<BootstrapContext, "root">, file: string): string {
+  const rel = path.relative(ctx.root, file);
+  return rel.startsWith("..") ? file : rel;
+}
+
 function label(n: ClusterNode): string {
   return `${n.hostname} (${n.ipv4})`;
 }
@@ -51,7 +56,7 @@ async function detect(ctx: BootstrapContext): Promise<Detection> {
     if (s.mode === "maintenance") missing.push(`${label(s.node)} is in maintenance mode (no config applied)`);
     if (s.mode === "unreachable") missing.push(`${label(s.node)} does not answer${s.detail ? `: ${s.detail}` : ""}`);
   }
-  if (!existsSync(ctx.kubeconfigPath)) missing.push(`no kubeconfig at ${path.relative(ctx.root, ctx.kubeconfigPath) || ctx.kubeconfigPath}`);
+  if (!existsSync(ctx.kubeconfigPath)) missing.push(`no kubeconfig at ${display(ctx, ctx.kubeconfigPath)}`);
   else if (!(await ctx.kubeReachable())) missing.push("the Kubernetes API does not answer (etcd not bootstrapped?)");
   else {
     const kube = await ctx.kube();
@@ -139,6 +144,11 @@ async function applyConfigs(ctx: BootstrapContext): Promise<void> {
     ctx.step("every node already has its configuration");
     return;
   }
+  if (ctx.dryRun && pending.some((p) => !existsSync(nodeConfigFile(ctx, p.node)))) {
+    // the configs would be generated first: show the apply commands talosctl would get
+    for (const { node } of pending) await ctx.talosctl.applyConfig(node.ipv4, nodeConfigFile(ctx, node), { mode: "auto", insecure: true });
+    return;
+  }
   const names = new Set(pending.map((p) => p.node.hostname));
   const results = await applyToNodes({
     talos: ctx.talosctl,
@@ -208,7 +218,7 @@ async function bootstrapEtcd(ctx: BootstrapContext): Promise<void> {
 
 async function fetchKubeconfig(ctx: BootstrapContext): Promise<void> {
   const first = ctx.model.nodes.find((n) => n.controlPlane)!;
-  ctx.step(`kubeconfig -> ${path.relative(ctx.root, ctx.kubeconfigPath) || ctx.kubeconfigPath}`);
+  ctx.step(`kubeconfig -> ${display(ctx, ctx.kubeconfigPath)} (0600)`);
   await ctx.talosctl.kubeconfig(first.ipv4, ctx.kubeconfigPath);
   if (!ctx.dryRun && existsSync(ctx.kubeconfigPath)) chmodSync(ctx.kubeconfigPath, 0o600);
 }

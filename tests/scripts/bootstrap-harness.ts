@@ -1,0 +1,159 @@
+/**
+ * Test harness for the bootstrap scripts: a private copy of the repo (so talhelper output and the restored Talos
+ * bundle land in a temp git checkout, not this one), a simulated cluster with a seeded 1Password vault, and the
+ * scripts run as processes against it.
+ */
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { loadRepo } from "../../lib/repo/model.ts";
+import { startSimulation, type SimCluster } from "../../lib/sim/index.ts";
+import type { StartOptions, Simulation } from "../../lib/sim/index.ts";
+import { fakeConnectCredentials } from "../../lib/sim/controllers/external-secrets.ts";
+import { fakeSecret } from "../../lib/sim/vault.ts";
+import { CILIUM_KINDS, kindInfo } from "../../lib/sim/kinds.ts";
+
+export const REPO = path.resolve(import.meta.dir, "../..");
+export const VAULT = "home-ops";
+
+/** A temp checkout: talos/ and kubernetes/ copied, code symlinked, `git init` so .gitignore applies. */
+export function tempRepo(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), "home-ops-bootstrap-"));
+  for (const d of ["kubernetes", "talos"]) cpSync(path.join(REPO, d), path.join(dir, d), { recursive: true, filter: (src) => !/talsecret|clusterconfig/.test(path.basename(src)) });
+  for (const f of ["package.json", ".mise.toml", ".gitignore", ".env.example", "tsconfig.json", "bunfig.toml"]) if (existsSync(path.join(REPO, f))) copyFileSync(path.join(REPO, f), path.join(dir, f));
+  for (const l of ["lib", "scripts", "node_modules"]) symlinkSync(path.join(REPO, l), path.join(dir, l));
+  Bun.spawnSync(["git", "init", "-q", dir]);
+  return dir;
+}
+
+/** Every 1Password field the bootstrap and the repo's ExternalSecrets read, with fresh fake values. */
+export function seedVault(cluster: SimCluster, root: string): Record<string, string> {
+  const model = loadRepo(root);
+  const items = new Map<string, Record<string, string>>();
+  const field = (item: string, prop: string, value = fakeSecret()) => {
+    const f = items.get(item) ?? {};
+    f[prop] ??= value;
+    items.set(item, f);
+  };
+  field("1password-connect", "credentials", fakeConnectCredentials());
+  field("1password-connect", "token");
+  for (const es of model.externalSecrets) {
+    const doc = model.documents.find((d) => d.file === es.source.file && d.line === es.source.line);
+    const spec = ((doc?.object as { spec?: Record<string, unknown> })?.spec ?? {}) as { data?: unknown[]; dataFrom?: unknown[] };
+    for (const d of (spec.data ?? []) as Array<{ remoteRef?: { key?: string; property?: string } }>)
+      if (d.remoteRef?.key) field(d.remoteRef.key, d.remoteRef.property ?? "password");
+    for (const d of (spec.dataFrom ?? []) as Array<{ extract?: { key?: string } }>) if (d.extract?.key) field(d.extract.key, "value");
+  }
+  const all: Record<string, string> = {};
+  for (const [item, fields] of items) {
+    cluster.vault.setItem(VAULT, item, fields);
+    for (const [k, v] of Object.entries(fields)) all[`${item}/${k}`] = v;
+  }
+  return all;
+}
+
+export interface Env {
+  root: string;
+  sim: Simulation;
+  secrets: Record<string, string>;
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export async function setup(opts: StartOptions = {}): Promise<Env> {
+  const root = tempRepo();
+  const sim = await startSimulation({ root, ...opts });
+  const secrets = seedVault(sim.cluster, root);
+  // The repo's namespaces carry CiliumNetworkPolicies; until lib/sim models their CRDs (real Cilium installs them),
+  // the harness adds them so Flux can apply kubernetes/apps.
+  if (!CILIUM_KINDS.some((k) => k.kind === "CiliumNetworkPolicy")) {
+    const cnp = (kind: string, plural: string, namespaced: boolean) =>
+      ({ ...kindInfo({ group: "cilium.io", version: "v2", kind, plural, namespaced }), crd: `${plural}.cilium.io` });
+    sim.cluster.store.installCrds([cnp("CiliumNetworkPolicy", "ciliumnetworkpolicies", true), cnp("CiliumClusterwideNetworkPolicy", "ciliumclusterwidenetworkpolicies", false)], { established: true });
+  }
+  const env = {
+    ...(process.env as Record<string, string>),
+    ...sim.env,
+    OP_ACCOUNT: "my.1password.com",
+    OP_VAULT: VAULT,
+    NO_COLOR: "1",
+  };
+  return {
+    root,
+    sim,
+    secrets,
+    env,
+    async stop() {
+      await sim.stop();
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Run {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/**
+ * Runs a script of the temp repo. `killWhen`: send `signal` once stderr matches (after `delayMs`), to test stopping
+ * mid-phase.
+ */
+export async function run(
+  e: Env,
+  script: string,
+  args: string[],
+  opts: { killWhen?: RegExp; signal?: NodeJS.Signals; delayMs?: number; timeoutMs?: number } = {},
+): Promise<Run> {
+  const t0 = performance.now();
+  const proc = Bun.spawn(["bun", path.join(e.root, "scripts", `${script}.ts`), ...args], {
+    cwd: e.root,
+    env: e.env,
+    stdout: "pipe",
+    stderr: "pipe",
+    stdin: "ignore",
+  });
+  let stderr = "";
+  let killed = false;
+  const timer = setTimeout(() => proc.kill("SIGKILL"), opts.timeoutMs ?? 120_000);
+  const readErr = (async () => {
+    const dec = new TextDecoder();
+    for await (const chunk of proc.stderr) {
+      stderr += dec.decode(chunk);
+      if (!killed && opts.killWhen && opts.killWhen.test(stderr)) {
+        killed = true;
+        setTimeout(() => proc.kill(opts.signal ?? "SIGKILL"), opts.delayMs ?? 0);
+      }
+    }
+  })();
+  const [stdout, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited, readErr]);
+  clearTimeout(timer);
+  return { code, signal: proc.signalCode === null ? null : String(proc.signalCode), stdout, stderr, ms: performance.now() - t0 };
+}
+
+/** Files under a folder (for grepping them for secret values). */
+export function filesUnder(dir: string, skip: (rel: string) => boolean = () => false): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const p = path.join(d, name);
+      const rel = path.relative(dir, p);
+      if (skip(rel)) continue;
+      const st = statSync(p, { throwIfNoEntry: false });
+      if (!st) continue;
+      if (st.isSymbolicLink?.()) continue;
+      if (st.isDirectory()) walk(p);
+      else if (st.isFile() && st.size < 5_000_000) out.push(p);
+    }
+  };
+  if (existsSync(dir)) walk(dir);
+  return out;
+}
+
+export function fileContains(file: string, values: string[]): string | undefined {
+  const text = readFileSync(file, "latin1");
+  return values.find((v) => v.length >= 6 && (text.includes(v) || text.includes(Buffer.from(v).toString("base64"))));
+}
