@@ -193,7 +193,8 @@ function makeDoc(rel: string, index: number, line: number, object: unknown, slow
     index,
     apiVersion: str(get(object, "apiVersion")),
     kind: str(get(object, "kind")),
-    name: str(get(md, "name")),
+    // Talos multi-doc kinds (UserVolumeConfig, ExtensionServiceConfig, ...) carry their name at the top level.
+    name: str(get(md, "name")) ?? (md === undefined && get(object, "kind") !== undefined ? str(get(object, "name")) : undefined),
     namespace: str(get(md, "namespace")),
     object,
   } as RepoDocument;

@@ -359,7 +359,8 @@ describe("security posture", () => {
     const uv = docs.find((d) => d.kind === "UserVolumeConfig");
     expect(get(uv?.object, "provisioning", "diskSelector", "match")).toContain('disk.transport == "usb"');
     expect(get(uv?.object, "filesystem", "type")).toBe("xfs");
-    expect(docs.some((d) => d.kind === "ExtensionServiceConfig" && d.name === undefined && get(d.object, "name") === "lldpd")).toBe(true);
+    expect(docs.some((d) => d.kind === "ExtensionServiceConfig" && d.name === "lldpd")).toBe(true);
+    expect(uv?.name).toBe("longhorn");
   });
 
   test("workloads written here request resources; images are pinned", () => {
