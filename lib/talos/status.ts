@@ -85,8 +85,14 @@ interface TalosRead<T> {
 }
 
 /** A multi-node talosctl read: rows from stdout (even on exit 1), per-node errors from the error block. */
-async function talosRead<T>(talos: Talosctl, args: string[], nodes: string[], parse: (s: string) => T[]): Promise<TalosRead<T>> {
-  const r = await talos.call(args, { nodes, readOnly: true });
+async function talosRead<T>(
+  talos: Talosctl,
+  args: string[],
+  nodes: string[],
+  parse: (s: string) => T[],
+  endpoints?: string[],
+): Promise<TalosRead<T>> {
+  const r = await talos.call(args, { nodes, readOnly: true, ...(endpoints && nodes.length > 1 ? { endpoints } : {}) });
   const errors = new Map<string, string>();
   if (r.exitCode !== 0) {
     const errs = parseNodeErrors(r.stderr);
@@ -119,8 +125,9 @@ async function talosReadChunked<T>(
   nodes: string[],
   parse: (s: string) => T[],
   chunkSize: number,
+  endpoints?: string[],
 ): Promise<TalosRead<T>> {
-  const parts = await run(chunks(nodes, chunkSize).map((c) => () => talosRead(talos, args, c, parse)));
+  const parts = await run(chunks(nodes, chunkSize).map((c) => () => talosRead(talos, args, c, parse, endpoints)));
   return { rows: parts.flatMap((p) => p.rows), errors: new Map(parts.flatMap((p) => [...p.errors])) };
 }
 
@@ -155,9 +162,18 @@ export async function collectStatus(o: StatusOptions): Promise<StatusReport> {
   const run = o.sequential ? sequential : concurrent;
   const chunkSize = o.chunkSize ?? 50;
   const cps = o.nodes.filter((n) => n.controlPlane);
-  const firstCp = cps[0]?.ip ?? o.nodes[0]!.ip;
-  // discovery first: nodes the live cluster has beyond the repo's (a scaled simulation, a node added by hand)
-  const members = await talosRead(o.talos, ["get", "members"], [firstCp], parseMembers);
+  // discovery first, from the first control plane that answers (it is also the endpoint the batched reads go
+  // through): nodes the live cluster has beyond the repo's (a scaled simulation, a node added by hand)
+  let members: TalosRead<ClusterMember> = { rows: [], errors: new Map() };
+  let firstCp = cps[0]?.ip ?? o.nodes[0]!.ip;
+  for (const cp of cps.length ? cps : [o.nodes[0]!]) {
+    members = await talosRead(o.talos, ["get", "members"], [cp.ip], parseMembers);
+    if (members.errors.size === 0) {
+      firstCp = cp.ip;
+      break;
+    }
+  }
+  const endpoints = [firstCp];
   const known = new Set(o.nodes.map((n) => n.ip));
   const extra: TalosNode[] = members.rows
     .filter((m) => m.addresses[0] && !known.has(m.addresses[0]))
@@ -169,9 +185,9 @@ export async function collectStatus(o: StatusOptions): Promise<StatusReport> {
   const noKube = <T>(): Promise<Read<T>> => Promise.resolve({ ok: false, error: o.kubeError ?? "no kubeconfig", notInstalled: false });
 
   const tasks = [
-    () => talosReadChunked(run, o.talos, ["version"], allIps, (s) => parseVersionOutput(s).servers, chunkSize),
-    () => talosReadChunked(run, o.talos, ["get", "machinestatus", "-o", "json"], allIps, parseMachineStatus, chunkSize),
-    () => talosRead(o.talos, ["etcd", "status"], cpNodes.map((n) => n.ip), parseEtcdStatus),
+    () => talosReadChunked(run, o.talos, ["version"], allIps, (s) => parseVersionOutput(s).servers, chunkSize, endpoints),
+    () => talosReadChunked(run, o.talos, ["get", "machinestatus", "-o", "json"], allIps, parseMachineStatus, chunkSize, endpoints),
+    () => talosRead(o.talos, ["etcd", "status"], cpNodes.map((n) => n.ip), parseEtcdStatus, endpoints),
     () => talosRead(o.talos, ["etcd", "members"], [firstCp], parseEtcdMembers),
     () => (kube ? read(() => listKind(kube, NODE_KIND)) : noKube()),
     () => (kube ? read(() => listKind(kube, KINDS.daemonSet, "kube-system")) : noKube()),

@@ -80,6 +80,10 @@ export interface TalosctlOptions {
 
 export interface CallOptions {
   nodes?: string[];
+  /** proxy through these endpoints instead of the talosconfig's */
+  endpoints?: string[];
+  /** with one node, use it as its own endpoint (default true) */
+  direct?: boolean;
   insecure?: boolean;
   readOnly?: boolean;
   timeoutMs?: number;
@@ -110,6 +114,10 @@ export class Talosctl {
   argv(args: string[], opts: CallOptions = {}): string[] {
     const out: string[] = [];
     if (this.talosconfig && !opts.insecure) out.push(`--talosconfig=${this.talosconfig}`);
+    // one node: talk to its own apid (`-e ip -n ip`). Proxying through the talosconfig's first endpoint fails as
+    // soon as that control plane is rebooting or was reset to maintenance mode (its TLS no longer matches).
+    if (!opts.insecure && opts.endpoints?.length) out.push(`--endpoints=${opts.endpoints.join(",")}`);
+    else if (!opts.insecure && opts.nodes?.length === 1 && opts.direct !== false) out.push(`--endpoints=${opts.nodes[0]}`);
     if (opts.nodes?.length) out.push(`--nodes=${opts.nodes.join(",")}`);
     out.push(...args);
     if (opts.insecure) out.push("--insecure");

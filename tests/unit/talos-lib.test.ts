@@ -107,7 +107,10 @@ describe("pollUntil", () => {
 describe("Talosctl argv", () => {
   const t = new Talosctl({ exec: new Exec({ dryRun: true }), talosconfig: "/x/talosconfig" });
   test("secure calls carry the talosconfig and nodes", () => {
-    expect(t.argv(["etcd", "members"], { nodes: ["10.0.0.11"] })).toEqual(["--talosconfig=/x/talosconfig", "--nodes=10.0.0.11", "etcd", "members"]);
+    expect(t.argv(["etcd", "members"], { nodes: ["10.0.0.11"] })).toEqual(["--talosconfig=/x/talosconfig", "--endpoints=10.0.0.11", "--nodes=10.0.0.11", "etcd", "members"]);
+  });
+  test("several nodes go through the talosconfig's endpoints", () => {
+    expect(t.argv(["version"], { nodes: ["10.0.0.11", "10.0.0.12"] })).toEqual(["--talosconfig=/x/talosconfig", "--nodes=10.0.0.11,10.0.0.12", "version"]);
   });
   test("insecure calls never carry the talosconfig", () => {
     expect(t.argv(["apply-config", "--file=a.yaml"], { nodes: ["10.0.0.11"], insecure: true })).toEqual([
@@ -128,6 +131,6 @@ describe("Talosctl argv", () => {
     const tc = new Talosctl({ exec });
     const r = await tc.reboot("10.0.0.11");
     expect(r.dryRun).toBe(true);
-    expect(exec.history).toEqual([{ command: "talosctl --nodes=10.0.0.11 reboot --wait=true --timeout=10m", dryRun: true }]);
+    expect(exec.history).toEqual([{ command: "talosctl --endpoints=10.0.0.11 --nodes=10.0.0.11 reboot --wait=true --timeout=10m", dryRun: true }]);
   });
 });

@@ -1,0 +1,127 @@
+/**
+ * cluster-safe-reset and cluster-emergency-recovery against the simulated cluster.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { existsSync, readdirSync } from "node:fs";
+import { startSimulation, type Simulation } from "../../lib/sim/index.ts";
+import { runScript, scratchDir } from "./talos-sim-harness.ts";
+
+const T = 120_000;
+let sim: Simulation | undefined;
+let scratch: ReturnType<typeof scratchDir> | undefined;
+afterEach(async () => {
+  await sim?.stop();
+  sim = undefined;
+  scratch?.cleanup();
+  scratch = undefined;
+});
+async function start(opts: Parameters<typeof startSimulation>[0] = {}) {
+  sim = await startSimulation({ state: "bootstrapped", controllers: false, ...opts });
+  scratch = scratchDir();
+  return { s: sim, dir: scratch };
+}
+const events = (s: Simulation, type: string) => s.cluster.history.filter((e) => e.type === type).map((e) => e.node);
+const snaps = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".snapshot")) : []);
+
+describe("cluster-safe-reset", () => {
+  test("refuses without a terminal and --yes: exit 2, no snapshot, nothing reset", async () => {
+    const { s, dir } = await start();
+    const r = await runScript("cluster-safe-reset", ["--snapshot-dir", dir.rel], { env: s.env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("refusing to reset ALL 3 nodes of cluster home-ops");
+    expect(events(s, "reset")).toEqual([]);
+    expect(snaps(dir.dir)).toEqual([]);
+  }, T);
+
+  test("--dry-run prints the snapshot and reset lines (STATE and EPHEMERAL only) and changes nothing", async () => {
+    const { s, dir } = await start();
+    const r = await runScript("cluster-safe-reset", ["--snapshot-dir", dir.rel, "--dry-run"], { env: s.env });
+    expect(r.code).toBe(0);
+    const resets = r.stdout.split("\n").filter((l) => l.includes("[dry-run] talosctl") && l.includes(" reset "));
+    expect(resets.length).toBe(3);
+    for (const l of resets) expect(l).toContain("--system-labels-to-wipe=STATE --system-labels-to-wipe=EPHEMERAL");
+    expect(resets[2]).toContain("--graceful=false");
+    expect(resets[0]).toContain("--graceful=true");
+    expect(r.stdout).toContain("etcd snapshot");
+    expect(events(s, "reset")).toEqual([]);
+    expect(snaps(dir.dir)).toEqual([]);
+  }, T);
+
+  test("--node on a control plane: snapshot first, graceful leave, node back in maintenance, etcd shrinks", async () => {
+    const { s, dir } = await start();
+    const r = await runScript("cluster-safe-reset", ["--snapshot-dir", dir.rel, "--node", "mini03", "--yes", "--json"], { env: s.env });
+    expect(r.code).toBe(0);
+    expect(snaps(dir.dir).length).toBe(1);
+    expect(events(s, "etcd-leave")).toEqual(["mini03"]);
+    expect(s.cluster.machine("mini03")!.stage).toBe("maintenance");
+    expect(s.cluster.talos.members.size).toBe(2);
+    expect(s.cluster.machine("mini01")!.stage).toBe("running");
+  }, T);
+
+  test("--node refuses when the remaining members would lose quorum (exit 2, nothing changed)", async () => {
+    const { s, dir } = await start({ faults: ["unreachable=mini02"] });
+    const r = await runScript("cluster-safe-reset", ["--snapshot-dir", dir.rel, "--node", "mini03", "--yes"], { env: s.env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("would break etcd quorum");
+    expect(events(s, "reset")).toEqual([]);
+    expect(snaps(dir.dir)).toEqual([]);
+  }, T);
+
+  test("full reset: every node back in maintenance mode, last control plane non-graceful", async () => {
+    const { s, dir } = await start();
+    const r = await runScript("cluster-safe-reset", ["--snapshot-dir", dir.rel, "--yes", "--json"], { env: s.env });
+    expect(r.code).toBe(0);
+    const j = r.json();
+    expect(j.nodes.map((n: any) => [n.node, n.graceful])).toEqual([
+      ["mini01", true],
+      ["mini02", true],
+      ["mini03", false],
+    ]);
+    for (const h of ["mini01", "mini02", "mini03"]) expect(s.cluster.machine(h)!.stage).toBe("maintenance");
+    expect(snaps(dir.dir).length).toBe(1);
+  }, T);
+});
+
+describe("cluster-emergency-recovery", () => {
+  test("refuses without --yes; with no snapshot it is a configuration error", async () => {
+    const { s, dir } = await start();
+    const none = await runScript("cluster-emergency-recovery", ["--snapshot-dir", dir.rel, "--yes"], { env: s.env });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain("no snapshot of home-ops");
+    expect((await runScript("etcd-snapshot", ["--dir", dir.rel], { env: s.env })).code).toBe(0);
+    const r = await runScript("cluster-emergency-recovery", ["--snapshot-dir", dir.rel], { env: s.env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("refusing to wipe etcd on all 3 control planes");
+    expect(events(s, "reset")).toEqual([]);
+  }, T);
+
+  test("an unreachable control plane: exit 1 before anything is wiped", async () => {
+    const { s, dir } = await start();
+    expect((await runScript("etcd-snapshot", ["--dir", dir.rel], { env: s.env })).code).toBe(0);
+    s.cluster.faults.add("unreachable=mini02");
+    const r = await runScript("cluster-emergency-recovery", ["--snapshot-dir", dir.rel, "--yes"], { env: s.env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("mini02 does not answer: nothing was changed");
+    expect(events(s, "reset")).toEqual([]);
+  }, T);
+
+  test("restores from the newest snapshot: objects made after it are gone, every member rejoins", async () => {
+    const { s, dir } = await start();
+    const store = s.cluster.store;
+    store.create({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "before", namespace: "default" }, data: { a: "1" } });
+    expect((await runScript("etcd-snapshot", ["--dir", dir.rel], { env: s.env })).code).toBe(0);
+    store.create({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "after", namespace: "default" }, data: { b: "2" } });
+    const dry = await runScript("cluster-emergency-recovery", ["--snapshot-dir", dir.rel, "--dry-run"], { env: s.env });
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain("--system-labels-to-wipe=EPHEMERAL");
+    expect(dry.stdout).toMatch(/bootstrap --recover-from=.*\.snapshot/);
+    expect(events(s, "reset")).toEqual([]);
+    const r = await runScript("cluster-emergency-recovery", ["--snapshot-dir", dir.rel, "--yes", "--json"], { env: s.env });
+    expect(r.code).toBe(0);
+    expect(r.json().members).toBe(3);
+    expect(events(s, "recover")).toEqual(["mini01"]);
+    expect(store.tryGet({ apiVersion: "v1", kind: "ConfigMap" }, "before", "default")).toBeDefined();
+    expect(store.tryGet({ apiVersion: "v1", kind: "ConfigMap" }, "after", "default")).toBeUndefined();
+    expect([...s.cluster.talos.members.values()].every((m) => !m.learner)).toBe(true);
+  }, T);
+});
