@@ -16,3 +16,4 @@ export * from "./router.ts";
 export * from "./router-config.ts";
 export * from "./live.ts";
 export * from "./report.ts";
+export * from "./ipv6.ts";

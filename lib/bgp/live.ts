@@ -2,7 +2,7 @@
  * Reads the BGP picture of a live cluster through the Kubernetes API (lib/kube): nodes, LoadBalancer Services
  * with their assigned IPs, EndpointSlices, the Cilium BGP v2 and LB-IPAM objects (cilium.io/v2alpha1 in Cilium
  * 1.17), every CiliumBGPNodeConfig with its status, and the cilium-config ConfigMap. Reads run concurrently; a kind
- * whose CRD is not installed reads as empty (and is reported), since that is itself a finding.
+ * whose CRD is not installed reads as empty (and is reported as missing), since that is itself a finding.
  */
 import { isNotFound, type KindSpec, type KubeClient, type KubeObject } from "../kube/index.ts";
 import { inputsFromLive, type LiveObjects } from "./inputs.ts";
@@ -38,11 +38,20 @@ export async function readLiveInputs(client: KubeClient): Promise<LiveRead> {
       throw e;
     }
   };
+  // EndpointSlices only refine externalTrafficPolicy: Local; a server without them is not a finding
+  const slices = async (): Promise<KubeObject[] | undefined> => {
+    try {
+      return (await client.list({ apiVersion: "discovery.k8s.io/v1", kind: "EndpointSlice" })).items;
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  };
   const [nodes, services, endpointSlices, clusterConfigs, peerConfigs, advertisements, nodeConfigs, pools, peeringPolicies, ciliumConfig] =
     await Promise.all([
       list({ apiVersion: "v1", kind: "Node" }),
       list({ apiVersion: "v1", kind: "Service" }),
-      list({ apiVersion: "discovery.k8s.io/v1", kind: "EndpointSlice" }),
+      slices(),
       list(BGP_KINDS.clusterConfigs),
       list(BGP_KINDS.peerConfigs),
       list(BGP_KINDS.advertisements),
@@ -60,7 +69,7 @@ export async function readLiveInputs(client: KubeClient): Promise<LiveRead> {
     advertisements,
     peeringPolicies,
     nodeConfigs,
-    endpointSlices,
+    ...(endpointSlices ? { endpointSlices } : {}),
     ...(ciliumConfig ? { ciliumConfig } : {}),
   };
   return { inputs: inputsFromLive(live), missingKinds };

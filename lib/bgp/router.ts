@@ -3,7 +3,7 @@
  * a local command (`--router-cmd`, e.g. `vtysh --vty_socket /run/frr` or a wrapper script) to which the vtysh
  * arguments `-c '<show command>'` are appended. Read-only commands only; each run has a timeout.
  */
-import { ConfigError } from "../cli/errors.ts";
+import { ConfigError, OperationError } from "../cli/errors.ts";
 import type { Exec } from "../exec.ts";
 import { normaliseIP, isIP } from "../net/index.ts";
 import { parseBgpRoutes, parseBgpSummary, parseReceivedRoutes, summaryPeers, type Afi, type FrrReceivedRoutes } from "./frr.ts";
@@ -76,12 +76,22 @@ export function routerAccess(opts: { routerCmd?: string; env: Record<string, str
 
 const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
-/** Runs one vtysh show command on the router and returns its stdout. */
+/** Runs one vtysh show command on the router and returns its stdout (throws OperationError when it fails). */
 export async function vtysh(exec: Exec, access: RouterAccess, command: string, timeoutMs = 30_000): Promise<string> {
   const [cmd, ...base] = access.argv;
   const args = [...base, "-c", access.remote ? shellQuote(command) : command];
   const res = await exec.run(cmd!, args, { readOnly: true, timeoutMs, purpose: `reading the router (${access.describe})` });
   return res.stdout;
+}
+
+/** Like vtysh(), but a failing command gives undefined and its message instead of throwing. */
+async function vtyshMaybe(exec: Exec, access: RouterAccess, command: string, timeoutMs?: number): Promise<{ out?: string; error?: string }> {
+  try {
+    return { out: await vtysh(exec, access, command, timeoutMs) };
+  } catch (e) {
+    if (e instanceof OperationError) return { error: e.message };
+    throw e;
+  }
 }
 
 /**
@@ -111,9 +121,18 @@ export async function readRouterState(
       if (!p.established || p.policyBlocked || !isIP(p.address)) continue;
       const addr = normaliseIP(p.address);
       if (!wanted.has(addr)) continue;
+      // optional detail (needs soft-reconfiguration inbound on the router): a refusal is not an error
       jobs.push(
-        vtysh(exec, access, `show bgp ${afi} unicast neighbors ${addr} received-routes json`, t).then((text) => {
-          state.received!.set(`${afi}|${addr}`, parseReceivedRoutes(text));
+        vtyshMaybe(exec, access, `show bgp ${afi} unicast neighbors ${addr} received-routes json`, t).then(({ out, error }) => {
+          let parsed: FrrReceivedRoutes = { available: false, warning: error ?? "no answer", prefixes: [] };
+          if (out !== undefined) {
+            try {
+              parsed = parseReceivedRoutes(out);
+            } catch (e) {
+              parsed = { available: false, warning: (e as Error).message, prefixes: [] };
+            }
+          }
+          state.received!.set(`${afi}|${addr}`, parsed);
         }),
       );
     }
