@@ -1111,12 +1111,26 @@ function loadTalos(ctx: Ctx, byFile: Map<string, RepoDocument[]>): ClusterModel[
   if (envDoc && isObj(envDoc.object))
     for (const [k, v] of Object.entries(envDoc.object))
       if (v !== null && v !== undefined) env[k] = { value: String(v), source: sourceOf(envDoc, [k]) };
+  let configDocument = byFile.get(configFile)?.[0];
+  // `@./patches/x.yaml` references in talconfig, by where they apply.
+  const refs = new Map<string, string[]>();
+  const addRefs = (list: unknown, where: string) => {
+    for (const r of arr(list)) {
+      if (typeof r !== "string" || !r.startsWith("@")) continue;
+      const file = normRel(path.posix.join("talos", r.slice(1)));
+      refs.set(file, [...(refs.get(file) ?? []), where]);
+    }
+  };
+  const raw = configDocument?.object;
+  addRefs(get(raw, "patches"), "global");
+  addRefs(get(raw, "controlPlane", "patches"), "controlPlane");
+  addRefs(get(raw, "worker", "patches"), "worker");
+  for (const n of arr(get(raw, "nodes"))) addRefs(get(n, "patches"), `node:${str(get(n, "hostname")) ?? "?"}`);
   const patches: TalosPatch[] = [];
   for (const [file, docs] of byFile) {
     const m = /^talos\/patches\/([^/]+)\//.exec(file);
-    if (m?.[1]) patches.push({ file, scope: m[1], docs });
+    if (m?.[1]) patches.push({ file, scope: m[1], appliedTo: refs.get(file) ?? [], docs });
   }
-  let configDocument = byFile.get(configFile)?.[0];
   if (!configDocument) {
     ctx.missing(configFile, 0, existsSync(path.join(ctx.root, configFile)) ? "talconfig.yaml has no document" : "talconfig.yaml is missing");
     let cache: SlowParsed | undefined;

@@ -373,6 +373,11 @@ export const TalosPatchSchema = z.object({
   file: z.string(),
   /** global | controller | worker | <hostname>, from the folder under talos/patches/. */
   scope: z.string(),
+  /**
+   * Where talconfig.yaml applies it (`@./patches/...` references): "global", "controlPlane", "worker" or
+   * "node:<hostname>". Empty = the file is never applied (validate may warn).
+   */
+  appliedTo: z.array(z.string()),
   docs: z.array(RepoDocumentSchema),
 });
 export type TalosPatch = z.infer<typeof TalosPatchSchema>;

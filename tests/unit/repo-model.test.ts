@@ -344,6 +344,18 @@ describe("security posture", () => {
     }
   });
 
+  test("every Talos patch file is applied by talconfig.yaml where its folder says", () => {
+    expect(model.talos.patches.map((p) => [p.file.split("/").pop(), p.appliedTo])).toEqual([
+      ["cluster.yaml", ["controlPlane"]],
+      ["cluster-network.yaml", ["global"]],
+      ["machine-encryption.yaml", ["global"]],
+      ["machine-kubelet.yaml", ["global"]],
+      ["machine-lldp.yaml", ["global"]],
+      ["machine-network.yaml", ["global"]],
+      ["machine-storage.yaml", ["global"]],
+    ]);
+  });
+
   test("Talos keeps secrets encrypted at rest and the system disk encrypted with LUKS2", () => {
     const docs = model.talos.patches.flatMap((p) => p.docs);
     const sde = docs.map((d) => get(d.object, "machine", "systemDiskEncryption")).find(Boolean);
