@@ -1,10 +1,10 @@
 /**
  * loadRepo(root): reads talos/, kubernetes/ and .mise.toml into the ClusterModel (see model.ts).
- * Synchronous file reads and one YAML parse per file keep it fast (every script calls it on start).
+ * Synchronous reads and Bun's native YAML parser keep it fast (every script calls it on start); see yaml.ts.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import type { Document, LineCounter, Node } from "yaml";
+import type { Node } from "yaml";
 import { ConfigError } from "../cli/errors.ts";
 import { fastParse, firstContentLine, isContent, locate, slowParse, splitDocuments, yamlLib, type SlowParsed } from "./yaml.ts";
 import type {
