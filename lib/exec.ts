@@ -1,6 +1,6 @@
 import type { ProcessOutput } from "zx";
 import { ConfigError, OperationError, InterruptedError } from "./cli/errors.ts";
-import type { Output } from "./cli/output.ts";
+import { formatDuration, type Output } from "./cli/output.ts";
 
 /**
  * The one way home-ops runs an external tool (talosctl, talhelper, helm, flux, op, kubectl, vtysh).
@@ -122,6 +122,7 @@ export class Exec {
     let timedOut = false;
     // zx is loaded on first use: it costs ~100 ms, and most script starts (--help, dry runs) never run a tool
     const { $, ProcessOutput } = await import("zx");
+    const started = performance.now();
     try {
       const p = $({
         quiet: true,
@@ -145,7 +146,10 @@ export class Exec {
     }
     if (this.signal?.aborted) throw new InterruptedError();
     const exitCode = output.exitCode ?? -1;
-    if (output.signal === "SIGKILL" && exitCode !== 0) timedOut = true;
+    // zx kills with SIGKILL at the deadline; depending on how the tool was started that surfaces as the signal or
+    // as exit 137, so the clock decides
+    if (exitCode !== 0 && performance.now() - started >= timeoutMs && (output.signal === "SIGKILL" || exitCode === 137))
+      timedOut = true;
     if (exitCode === 127 && !output.stdout && /not found|No such file/i.test(output.stderr))
       throw new ConfigError(`${cmd} not found on PATH`, "run `mise install` to get the pinned tools");
     const result: RunResult = {
@@ -157,7 +161,7 @@ export class Exec {
       dryRun: false,
     };
     if (timedOut)
-      throw new OperationError(`${shown} did not finish within ${Math.round(timeoutMs / 1000)}s and was stopped`);
+      throw new OperationError(`${shown} did not finish within ${formatDuration(timeoutMs)} and was stopped`);
     if (exitCode !== 0 && !opts.allowFailure) {
       const reason = this.redact(firstMeaningfulLine(output.stderr) || firstMeaningfulLine(output.stdout) || "");
       throw new OperationError(

@@ -110,7 +110,7 @@ describe("Exec.run", () => {
     const started = performance.now();
     const err = await e.run("sleeper", [], { timeoutMs: 200 }).catch((x) => x);
     expect(err).toBeInstanceOf(OperationError);
-    expect(err.message).toContain("did not finish within 0s and was stopped");
+    expect(err.message).toContain("sleeper did not finish within 200ms and was stopped");
     expect(performance.now() - started).toBeLessThan(4000);
   });
 
