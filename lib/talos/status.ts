@@ -17,7 +17,6 @@ import {
   parseEtcdStatus,
   parseMachineStatus,
   parseMembers,
-  parseVersionOutput,
   type ClusterMember,
   type EtcdMember,
   type EtcdMemberStatus,
@@ -150,7 +149,7 @@ export interface StatusOptions {
   cluster: string;
   nodes: TalosNode[];
   sequential?: boolean;
-  /** nodes per talosctl call (default 50) */
+  /** nodes per talosctl call (default 500: talosctl fans out to the nodes itself; each call is a process) */
   chunkSize?: number;
   /** certificates expiring within this many days are a problem */
   certDays?: number;
@@ -160,34 +159,19 @@ export interface StatusOptions {
 export async function collectStatus(o: StatusOptions): Promise<StatusReport> {
   const t0 = performance.now();
   const run = o.sequential ? sequential : concurrent;
-  const chunkSize = o.chunkSize ?? 50;
+  const chunkSize = o.chunkSize ?? 500;
   const cps = o.nodes.filter((n) => n.controlPlane);
-  // discovery first, from the first control plane that answers (it is also the endpoint the batched reads go
-  // through): nodes the live cluster has beyond the repo's (a scaled simulation, a node added by hand)
-  let members: TalosRead<ClusterMember> = { rows: [], errors: new Map() };
-  let firstCp = cps[0]?.ip ?? o.nodes[0]!.ip;
-  for (const cp of cps.length ? cps : [o.nodes[0]!]) {
-    members = await talosRead(o.talos, ["get", "members"], [cp.ip], parseMembers);
-    if (members.errors.size === 0) {
-      firstCp = cp.ip;
-      break;
-    }
-  }
-  const endpoints = [firstCp];
-  const known = new Set(o.nodes.map((n) => n.ip));
-  const extra: TalosNode[] = members.rows
-    .filter((m) => m.addresses[0] && !known.has(m.addresses[0]))
-    .map((m: ClusterMember) => ({ hostname: m.hostname, ip: m.addresses[0]!, controlPlane: m.machineType === "controlplane", installerImage: "" }));
-  const nodes = [...o.nodes, ...extra];
-  const allIps = nodes.map((n) => n.ip);
-  const cpNodes = nodes.filter((n) => n.controlPlane);
+  const firstCp = cps[0]?.ip ?? o.nodes[0]!.ip;
   const kube = o.kube;
   const noKube = <T>(): Promise<Read<T>> => Promise.resolve({ ok: false, error: o.kubeError ?? "no kubeconfig", notInstalled: false });
+  const modelIps = o.nodes.map((n) => n.ip);
 
+  // one round, all at once. `get members` (Talos' cluster discovery) gives every node's Talos version and the nodes
+  // the live cluster has beyond the repo's (a scaled simulation, a node added by hand).
   const tasks = [
-    () => talosReadChunked(run, o.talos, ["version"], allIps, (s) => parseVersionOutput(s).servers, chunkSize, endpoints),
-    () => talosReadChunked(run, o.talos, ["get", "machinestatus", "-o", "json"], allIps, parseMachineStatus, chunkSize, endpoints),
-    () => talosRead(o.talos, ["etcd", "status"], cpNodes.map((n) => n.ip), parseEtcdStatus, endpoints),
+    () => talosRead(o.talos, ["get", "members"], [firstCp], parseMembers),
+    () => talosReadChunked(run, o.talos, ["get", "machinestatus", "-o", "json"], modelIps, parseMachineStatus, chunkSize),
+    () => talosRead(o.talos, ["etcd", "status"], cps.map((n) => n.ip), parseEtcdStatus),
     () => talosRead(o.talos, ["etcd", "members"], [firstCp], parseEtcdMembers),
     () => (kube ? read(() => listKind(kube, NODE_KIND)) : noKube()),
     () => (kube ? read(() => listKind(kube, KINDS.daemonSet, "kube-system")) : noKube()),
@@ -198,7 +182,7 @@ export async function collectStatus(o: StatusOptions): Promise<StatusReport> {
     () => (kube ? read(() => listKind(kube, KINDS.certificate)) : noKube()),
   ] as const;
   const results = (await run(tasks.map((t) => t as () => Promise<unknown>))) as [
-    TalosRead<{ node: string; tag: string }>,
+    TalosRead<ClusterMember>,
     TalosRead<MachineStatus>,
     TalosRead<EtcdMemberStatus>,
     TalosRead<EtcdMember>,
@@ -210,7 +194,34 @@ export async function collectStatus(o: StatusOptions): Promise<StatusReport> {
     Read<KubeObject[]>,
     Read<KubeObject[]>,
   ];
-  const [versions, machines, etcdStatus, etcdMembers, k8sNodes, daemonSets, bgpConfigs, kustomizations, helmReleases, volumes, certificates] = results;
+  let [members, machines, etcdStatus, etcdMembers, k8sNodes, daemonSets, bgpConfigs, kustomizations, helmReleases, volumes, certificates] = results;
+
+  // only when needed, a second round: the first control plane did not answer (ask the others), or discovery found
+  // nodes the repo does not list (read their machine status too)
+  if (members.errors.size || etcdMembers.errors.size) {
+    for (const cp of cps.slice(1)) {
+      const [m, e] = await run([
+        () => talosRead(o.talos, ["get", "members"], [cp.ip], parseMembers),
+        () => talosRead(o.talos, ["etcd", "members"], [cp.ip], parseEtcdMembers),
+      ] as Array<() => Promise<TalosRead<unknown>>>);
+      if (members.errors.size && m!.errors.size === 0) members = m as TalosRead<ClusterMember>;
+      if (etcdMembers.errors.size && e!.errors.size === 0) etcdMembers = e as TalosRead<EtcdMember>;
+      if (!members.errors.size && !etcdMembers.errors.size) break;
+    }
+  }
+  const known = new Set(modelIps);
+  const extra: TalosNode[] = members.rows
+    .filter((m) => m.addresses[0] && !known.has(m.addresses[0]))
+    .map((m: ClusterMember) => ({ hostname: m.hostname, ip: m.addresses[0]!, controlPlane: m.machineType === "controlplane", installerImage: "" }));
+  if (extra.length) {
+    const more = await talosReadChunked(run, o.talos, ["get", "machinestatus", "-o", "json"], extra.map((e) => e.ip), parseMachineStatus, chunkSize);
+    machines = { rows: [...machines.rows, ...more.rows], errors: new Map([...machines.errors, ...more.errors]) };
+  }
+  const nodes = [...o.nodes, ...extra];
+  const versions: TalosRead<{ node: string; tag: string }> = {
+    rows: members.rows.filter((m) => m.addresses[0] && m.talosVersion).map((m) => ({ node: m.addresses[0]!, tag: m.talosVersion! })),
+    errors: new Map(),
+  };
   const readMs = performance.now() - t0;
   return buildReport({
     cluster: o.cluster,
