@@ -119,7 +119,7 @@ describe("storage scripts against the simulated cluster", () => {
     const p = Bun.spawn(["talosctl", "-n", "172.29.51.13", "reboot", "--wait=false"], { env: d.env, stdout: "pipe", stderr: "pipe" });
     expect(await p.exited).toBe(0);
     await until("a degraded Longhorn volume", 30_000, async () => {
-      const vols = await d.client.list({ apiVersion: "longhorn.io/v1beta2", kind: "Volume", namespace: "longhorn-system" });
+      const vols = await d.client.list({ apiVersion: "longhorn.io/v1beta2", kind: "Volume" }, { namespace: "longhorn-system" });
       return vols.items.some((v) => v.status?.robustness === "degraded") ? true : undefined;
     });
     const r = await runScript(d, "storage-check-longhorn", ["--json"]);
