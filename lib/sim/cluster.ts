@@ -208,6 +208,15 @@ export class SimCluster {
     return this.talos.machine(ref);
   }
 
+  /** Presses the power button of a machine that is off (after shutdown, reset without reboot, or a reboot that never returned). */
+  powerOn(ref: string): void {
+    const m = this.talos.machine(ref);
+    if (!m) throw new Error(`no simulated machine "${ref}"`);
+    this.faults.clear("reboot-never-returns", m.hostname);
+    this.faults.clear("reboot-never-returns", m.ip);
+    this.talos.powerOn(m);
+  }
+
   /** The admin talosconfig of the simulated cluster (trusted by machines configured with the sim's CA). */
   talosconfig(): string {
     const name = this.topology.clusterName;

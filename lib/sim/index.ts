@@ -28,6 +28,8 @@ export { Timing, REAL_DELAYS, DEFAULT_SCALE } from "./timing.ts";
 export { topologyFromRepo, topologyFromModel, scaleTopology, type SimTopology, type SimNodeSpec } from "./topology.ts";
 export { BIN_DIR, STAND_IN_TOOLS, type ToolCall, type ToolResult, type ToolHandler } from "./tools.ts";
 export { SimVault } from "./vault.ts";
+export type { HistoryEvent, TalosMachine, MachineStage, EtcdMember, SnapshotPayload } from "./talos.ts";
+export type { CallRecord } from "./tools.ts";
 
 /** Contract used by lib/cli for `--simulate`. */
 export interface SimulateOptions {

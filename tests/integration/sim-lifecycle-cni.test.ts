@@ -80,7 +80,7 @@ test.skipIf(!haveControllers)("a reboot: Node Unknown, its Longhorn volumes degr
     const v = await volumes();
     return affected.every((name) => rank(v.find((x) => x.name === name)?.robustness) > rank(before.find((x) => x.name === name)?.robustness));
   });
-  sim.cluster.talos.powerOn(sim.cluster.machine(node.hostname)!);
+  sim.cluster.powerOn(node.hostname);
   await sh("kubectl wait --for=condition=Ready node --all --timeout=30s");
   await until("volumes back to their robustness before the reboot", async () => {
     const v = await volumes();
