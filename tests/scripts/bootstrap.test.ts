@@ -139,7 +139,11 @@ describe("bootstrap-phased against the simulated cluster", () => {
           expect(r.code).toBe(130);
           expect(r.stderr).toMatch(/interrupted/);
           expect(r.stderr).not.toMatch(/\n\s+at /);
-        } else expect(r.code === 137 || r.signal === "SIGKILL" || r.code === 0).toBe(true);
+        } else if (n < 6) {
+          // killed mid-phase (phase 6 may already be done when reached: Flux finishes during phase 5)
+          expect(r.code).not.toBe(0);
+          expect(r.stderr).toMatch(new RegExp(`▶ phase ${n}/6`));
+        }
       }
       const last = await run(e, "bootstrap-phased", ["--timeout", "120s"], { timeoutMs: 400_000 });
       expect(last.stderr).not.toContain("error:");
