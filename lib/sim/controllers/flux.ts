@@ -15,7 +15,7 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
-import { parseAllDocuments } from "yaml";
+import { parse as parseYaml, parseAllDocuments, stringify as stringifyYaml } from "yaml";
 import { type ChartDef, chartForReference, type Values } from "../charts.ts";
 import { type KindInfo, kindInfo } from "../kinds.ts";
 import type { StoreEvent } from "../store.ts";
@@ -80,6 +80,8 @@ export function fluxRunning(ctx: Ctx): boolean {
 export class FluxController extends Reconciler {
   readonly name = "flux";
   private readonly delaysDone = new Map<string, string | "pending">();
+  /** Kustomization key -> token (generation/revision/requestedAt) already applied, with what it applied */
+  private readonly appliedKs = new Map<string, { token: string; objects: KObj[]; inventory: { id: string; v: string }[] }>();
   private readonly root: string | undefined;
   private readonly revision: string;
 
@@ -160,7 +162,7 @@ export class FluxController extends Reconciler {
     this.writeConditions(k, src, [cond("Ready", "True", "Succeeded", message), cond("ArtifactInStorage", "True", "Succeeded", message)], {
       artifact: {
         digest: `sha256:${Bun.hash(rev).toString(16).padStart(64, "0").slice(0, 64)}`,
-        lastUpdateTime: now,
+        lastUpdateTime: src.status?.artifact?.revision === rev ? (src.status.artifact.lastUpdateTime as string) : now,
         path: `${src.kind.toLowerCase()}/${ns}/${src.metadata.name}/${Bun.hash(rev).toString(16)}.tar.gz`,
         revision: rev,
         size: 123_456,
@@ -201,39 +203,49 @@ export class FluxController extends Reconciler {
       if (ready(ks)?.status !== "False") this.writeConditions(k, ks, [cond("Reconciling", "True", "Progressing", "Reconciliation in progress"), cond("Ready", "Unknown", "Progressing", "Reconciliation in progress")], {}, now, "kustomize-controller");
       return;
     }
-    const build = this.build(ks);
-    if ("error" in build) {
-      this.writeConditions(k, ks, [cond("Ready", "False", build.reason, build.error)], { lastAttemptedRevision: revision }, now, "kustomize-controller");
-      return;
-    }
-    const inventory: { id: string; v: string }[] = [];
-    for (const obj of build.objects) {
-      const kind = this.ctx.store.kinds.tryResolve({ apiVersion: obj.apiVersion, kind: obj.kind });
-      const [group, version] = obj.apiVersion.includes("/") ? [obj.apiVersion.slice(0, obj.apiVersion.lastIndexOf("/")), obj.apiVersion.slice(obj.apiVersion.lastIndexOf("/") + 1)] : ["", obj.apiVersion];
-      inventory.push({ id: `${obj.metadata.namespace ?? ""}_${obj.metadata.name}_${group}_${obj.kind}`, v: version ?? "" });
-      if (!kind) {
-        if (!MODELLED_GROUPS.has(group ?? "")) continue;
-        const msg = `${obj.kind}/${obj.metadata.namespace ? `${obj.metadata.namespace}/` : ""}${obj.metadata.name} dry-run failed: no matches for kind "${obj.kind}" in version "${obj.apiVersion}"`;
-        this.writeConditions(k, ks, [cond("Ready", "False", "ReconciliationFailed", msg)], { lastAttemptedRevision: revision }, now, "kustomize-controller");
+    let done = this.appliedKs.get(key);
+    if (done?.token !== token) {
+      const build = this.build(ks);
+      if ("error" in build) {
+        this.writeConditions(k, ks, [cond("Ready", "False", build.reason, build.error)], { lastAttemptedRevision: revision }, now, "kustomize-controller");
         return;
       }
-      try {
-        this.ctx.store.apply(obj, { fieldManager: "kustomize-controller", force: true });
-      } catch (e) {
-        const msg = `${obj.kind}/${obj.metadata.namespace ? `${obj.metadata.namespace}/` : ""}${obj.metadata.name} dry-run failed (${(e as { reason?: string }).reason ?? "Invalid"}): ${(e as Error).message}`;
-        this.writeConditions(k, ks, [cond("Ready", "False", "ReconciliationFailed", msg)], { lastAttemptedRevision: revision }, now, "kustomize-controller");
-        return;
+      const inventory: { id: string; v: string }[] = [];
+      for (const obj of build.objects) {
+        const kind = this.ctx.store.kinds.tryResolve({ apiVersion: obj.apiVersion, kind: obj.kind });
+        const slash = obj.apiVersion.lastIndexOf("/");
+        const group = slash < 0 ? "" : obj.apiVersion.slice(0, slash);
+        const version = obj.apiVersion.slice(slash + 1);
+        inventory.push({ id: `${obj.metadata.namespace ?? ""}_${obj.metadata.name}_${group}_${obj.kind}`, v: version });
+        if (!kind) {
+          if (!MODELLED_GROUPS.has(group)) continue;
+          const msg = `${obj.kind}/${obj.metadata.namespace ? `${obj.metadata.namespace}/` : ""}${obj.metadata.name} dry-run failed: no matches for kind "${obj.kind}" in version "${obj.apiVersion}"`;
+          this.writeConditions(k, ks, [cond("Ready", "False", "ReconciliationFailed", msg)], { lastAttemptedRevision: revision }, now, "kustomize-controller");
+          return;
+        }
+        try {
+          const cur = this.ctx.store.tryGet({ apiVersion: obj.apiVersion, kind: obj.kind }, obj.metadata.name, obj.metadata.namespace);
+          if (!cur || !appliedAlready(cur as KObj, obj)) this.ctx.store.apply(obj, { fieldManager: "kustomize-controller", force: true });
+        } catch (e) {
+          const msg = `${obj.kind}/${obj.metadata.namespace ? `${obj.metadata.namespace}/` : ""}${obj.metadata.name} dry-run failed (${(e as { reason?: string }).reason ?? "Invalid"}): ${(e as Error).message}`;
+          this.writeConditions(k, ks, [cond("Ready", "False", "ReconciliationFailed", msg)], { lastAttemptedRevision: revision }, now, "kustomize-controller");
+          return;
+        }
       }
-    }
-    // prune what the previous inventory had and this one has not
-    if (ks.spec?.prune) {
-      const keep = new Set(inventory.map((e) => e.id));
-      for (const e of (ks.status?.inventory?.entries ?? []) as { id: string; v: string }[]) {
-        if (keep.has(e.id)) continue;
-        const [ons, oname, ogroup, okind] = e.id.split("_");
-        this.ctx.tryDelete({ apiVersion: ogroup ? `${ogroup}/${e.v}` : e.v, kind: okind ?? "" }, oname ?? "", ons || undefined);
+      // prune what the previous inventory had and this one has not
+      if (ks.spec?.prune) {
+        const keep = new Set(inventory.map((e) => e.id));
+        for (const e of (ks.status?.inventory?.entries ?? []) as { id: string; v: string }[]) {
+          if (keep.has(e.id)) continue;
+          const [ons, oname, ogroup, okind] = e.id.split("_");
+          this.ctx.tryDelete({ apiVersion: ogroup ? `${ogroup}/${e.v}` : e.v, kind: okind ?? "" }, oname ?? "", ons || undefined);
+        }
       }
+      done = { token, objects: build.objects, inventory };
+      this.appliedKs.set(key, done);
     }
+    const inventory = done.inventory;
+    const build = { objects: done.objects };
     const extra = { lastAttemptedRevision: revision, inventory: { entries: inventory } };
     if (ks.spec?.wait) {
       const waiting = this.unhealthy(build.objects);
@@ -291,7 +303,8 @@ export class FluxController extends Reconciler {
     const out: KObj[] = [];
     for (const d of docs) {
       let obj = d;
-      if (substitute && obj.metadata.annotations?.["kustomize.toolkit.fluxcd.io/substitute"] !== "disabled") obj = JSON.parse(envsubst(JSON.stringify(obj), vars)) as KObj;
+      // like Flux: on the built YAML text, so `replicas: ${N}` becomes a number
+      if (substitute && obj.metadata.annotations?.["kustomize.toolkit.fluxcd.io/substitute"] !== "disabled") obj = parseYaml(envsubst(stringifyYaml(obj), vars)) as KObj;
       if (target) {
         const k = this.ctx.store.kinds.tryResolve({ apiVersion: obj.apiVersion, kind: obj.kind });
         const namespaced = k ? k.namespaced : !["Namespace", "ClusterSecretStore", "ClusterIssuer", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"].includes(obj.kind) && !obj.kind.startsWith("CiliumBGP") && obj.kind !== "CiliumLoadBalancerIPPool";
@@ -415,12 +428,12 @@ function deepMerge(a: Values, b: Values): Values {
   return out;
 }
 
-/** Flux's envsubst: `${VAR}`, `${VAR:=default}`, `${VAR:-default}`; unset without default -> empty. `$$` escapes. */
+/** Flux's envsubst: `${VAR}`, `${VAR:=default}`, `${VAR:-default}`; unset without default -> empty. */
 export function envsubst(text: string, vars: Record<string, string>): string {
   return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?[=-]([^}]*))?\}/g, (_m, name: string, dflt: string | undefined) => {
     const v = vars[name];
-    if (v !== undefined && v !== "") return JSON.stringify(v).slice(1, -1);
-    return dflt !== undefined ? JSON.stringify(dflt).slice(1, -1) : "";
+    if (v !== undefined && v !== "") return v;
+    return dflt ?? "";
   });
 }
 
@@ -472,4 +485,17 @@ function gitHead(root: string | undefined): string | undefined {
     /* not a git checkout */
   }
   return undefined;
+}
+
+/** Whether every field of `desired` (spec/data/labels/annotations) already has that value on `live`. */
+function appliedAlready(live: KObj, desired: KObj): boolean {
+  const covers = (l: unknown, d: unknown): boolean => {
+    if (d === null || typeof d !== "object") return l === d;
+    if (Array.isArray(d)) return Array.isArray(l) && l.length === d.length && d.every((x, i) => covers(l[i], x));
+    if (l === null || typeof l !== "object" || Array.isArray(l)) return false;
+    return Object.entries(d as Record<string, unknown>).every(([k, v]) => covers((l as Record<string, unknown>)[k], v));
+  };
+  const { metadata: dm, status: _ds, ...drest } = desired;
+  const { metadata: lm, ...lrest } = live;
+  return covers(lrest, drest) && covers(lm.labels ?? {}, dm.labels ?? {}) && covers(lm.annotations ?? {}, dm.annotations ?? {});
 }

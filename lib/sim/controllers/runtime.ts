@@ -255,8 +255,15 @@ export abstract class Reconciler {
       this.running = false;
     }
     if (this.dirty) {
+      // still changing after several rounds: continue on a later turn so the event loop (and I/O) keeps running
       this.dirty = false;
-      this.kick();
+      this.scheduled = true;
+      this.ctx.busy.add(this);
+      setImmediate(() => {
+        this.scheduled = false;
+        this.runNow();
+        if (!this.scheduled) this.ctx.busy.delete(this);
+      });
     }
   }
 }
