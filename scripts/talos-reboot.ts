@@ -43,11 +43,13 @@ before the next node. The first failed gate stops the run and leaves the cluster
       out,
     });
     printRolling(out, json, result, { dryRun, operation: "reboot" });
-    if (result.stopped)
+    if (result.stopped) {
+      const left = result.nodes.filter((n) => n.result !== "done").map((n) => `--node ${n.node}`);
       throw new OperationError(
         `stopped at ${result.stopped.node}: ${result.stopped.message}`,
-        "nothing else was touched; fix that, then run again (nodes already rebooted are rebooted again only if named)",
+        `nothing else was touched; once that is fixed, continue with: bun scripts/talos-reboot.ts ${left.join(" ")}`,
       );
+    }
     if (!json) out.line(dryRun ? "dry run: nothing was rebooted" : `rebooted ${result.nodes.filter((n) => n.result === "done").length} nodes, cluster healthy`);
     return ExitCode.ok;
   },

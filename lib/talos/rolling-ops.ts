@@ -50,6 +50,14 @@ export async function waitRunning(talos: Talosctl, node: GateNode, timeoutMs: nu
   return `running again after ${formatMs(performance.now() - t0)} more`;
 }
 
+/** talosctl's `--wait` timing out means the node went down and did not come back: say that. */
+function notBack(e: unknown, node: GateNode, timeout: string, what: string): Error {
+  const msg = e instanceof Error ? e.message : String(e);
+  if (/timeout waiting for the node to come back/.test(msg))
+    return new Error(`${node.hostname} did not come back from its ${what} within ${timeout} (check its console or power)`);
+  return e instanceof Error ? e : new Error(msg);
+}
+
 function progress(out: Output) {
   return (node: GateNode, what: string, p: { detail?: string; elapsedMs: number }) =>
     out.progress(`${node.hostname}: waiting for ${what} (${formatMs(p.elapsedMs)}): ${p.detail ?? ""}`);
@@ -65,7 +73,9 @@ export async function rollingReboot(o: RollingCommon): Promise<RollingResult> {
     onEvent: (e) => o.out.log(`${o.out.mark(e.ok ? "ok" : "fail")} ${describeEvent(e)}`),
     onProgress: progress(o.out),
     action: async (node) => {
-      await o.talos.reboot(node.ip, { timeout: o.nodeTimeout });
+      await o.talos.reboot(node.ip, { timeout: o.nodeTimeout }).catch((e) => {
+        throw notBack(e, node, o.nodeTimeout, "reboot");
+      });
     },
     waitBack: (node) => waitRunning(o.talos, node, o.nodeTimeoutMs, o.signal),
   });
@@ -107,7 +117,11 @@ export async function rollingUpgrade(o: RollingCommon & { target: UpgradeTarget;
     },
     action: async (node) => {
       // fewer than 3 etcd members: Talos refuses to upgrade a control plane unless its data is preserved
-      await o.talos.upgrade(node.ip, o.target.image, { timeout: o.nodeTimeout, preserve: node.controlPlane && o.controlPlanes < 3 });
+      await o.talos
+        .upgrade(node.ip, o.target.image, { timeout: o.nodeTimeout, preserve: node.controlPlane && o.controlPlanes < 3 })
+        .catch((e) => {
+          throw notBack(e, node, o.nodeTimeout, "upgrade");
+        });
     },
     waitBack: async (node) => {
       const back = await waitRunning(o.talos, node, o.nodeTimeoutMs, o.signal);

@@ -83,7 +83,8 @@ describe("talos-reboot", () => {
     const s = await bootstrapped({ faults: ["reboot-never-returns=mini02"] });
     const r = await runScript("talos-reboot", ["--yes", "--node-timeout", "60s"], { env: s.env });
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("stopped at mini02");
+    expect(r.stderr).toContain("stopped at mini02: mini02 did not come back from its reboot within 60s");
+    expect(r.stderr).toContain("continue with: bun scripts/talos-reboot.ts --node mini02 --node mini03");
     expect(events(s, "reboot")).toEqual(["mini01", "mini02"]);
     expect(maxConcurrentDown(s.cluster.history)).toBe(1);
     // the next run refuses to touch anything while mini02 is down (its gate fails first)
