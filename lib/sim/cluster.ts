@@ -329,7 +329,8 @@ export class SimCluster {
 
   private nodeObject(m: TalosMachine, existing?: StoredObject): KubeObject & { spec: any; status: any } {
     const now = new Date().toISOString().replace(/\.\d+Z$/, "Z");
-    const alive = m.running && m.kubeletRunning;
+    // a partitioned node's kubelet cannot post its status either
+    const alive = m.running && m.kubeletRunning && !this.faults.isPartitioned(m.spec);
     const bootID = `${m.bootedAt.toString(16)}-${Bun.hash(m.hostname).toString(16).slice(0, 8)}`;
     // a CNI emulation (lib/sim/controllers) may have set Ready=True itself: that holds until this boot ends
     const markedReady =

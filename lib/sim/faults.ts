@@ -4,7 +4,10 @@
  * simulation runs. Node references match a hostname or an IP address.
  *
  * The known faults (FAULT_HELP lists them with their syntax):
- *   unreachable=<node>            the node answers nothing (Unavailable / no route to host)
+ *   unreachable=<node>            the node's Talos API answers nothing (Unavailable / no route to host); etcd and
+ *                                 the kubelet keep working (an apid/firewall problem)
+ *   partitioned=<node>            the node is cut off the network: Talos API unreachable, its etcd member unhealthy
+ *                                 for its peers, its kubelet stops reporting (Node Ready Unknown)
  *   apply-config-fails-once=<node>  the next apply-config on it fails with an EOF, later ones work
  *   bootstrap-not-ready=<n>       the next n bootstrap calls answer `bootstrap is not available yet`
  *   time-not-in-sync=<n>          the next n bootstrap calls answer `time is not in sync yet`
@@ -17,7 +20,8 @@
  */
 
 export const FAULT_HELP: Record<string, string> = {
-  unreachable: "unreachable=<node>: the node answers nothing",
+  unreachable: "unreachable=<node>: the node's Talos API answers nothing",
+  partitioned: "partitioned=<node>: the node is cut off the network (Talos API, etcd peers, kubelet)",
   "apply-config-fails-once": "apply-config-fails-once=<node>: the next apply-config on the node fails once",
   "bootstrap-not-ready": "bootstrap-not-ready=<n>: the next n bootstraps answer `bootstrap is not available yet`",
   "time-not-in-sync": "time-not-in-sync=<n>: the next n bootstraps answer `time is not in sync yet`",
@@ -27,7 +31,7 @@ export const FAULT_HELP: Record<string, string> = {
   "router-rejects-routes": "router-rejects-routes: the router's inbound policy rejects every route",
 };
 
-const NODE_FAULTS = new Set(["unreachable", "apply-config-fails-once", "reboot-never-returns"]);
+const NODE_FAULTS = new Set(["unreachable", "partitioned", "apply-config-fails-once", "reboot-never-returns"]);
 const COUNT_FAULTS = new Set(["bootstrap-not-ready", "time-not-in-sync", "crds-slow"]);
 const FLAG_FAULTS = new Set(["op-signed-out", "router-rejects-routes"]);
 const extraNames = new Set<string>();
@@ -49,6 +53,7 @@ export interface NodeRef {
 export class Faults {
   /** hostnames or IPs */
   readonly unreachable = new Set<string>();
+  readonly partitioned = new Set<string>();
   readonly applyConfigFailsOnce = new Set<string>();
   readonly rebootNeverReturns = new Set<string>();
   bootstrapNotReady = 0;
@@ -71,6 +76,9 @@ export class Faults {
     switch (name) {
       case "unreachable":
         this.unreachable.add(value);
+        break;
+      case "partitioned":
+        this.partitioned.add(value);
         break;
       case "apply-config-fails-once":
         this.applyConfigFailsOnce.add(value);
@@ -105,6 +113,8 @@ export class Faults {
     switch (name) {
       case "unreachable":
         return node ? matches(this.unreachable, node) : this.unreachable.size > 0;
+      case "partitioned":
+        return node ? matches(this.partitioned, node) : this.partitioned.size > 0;
       case "apply-config-fails-once":
         return node ? matches(this.applyConfigFailsOnce, node) : this.applyConfigFailsOnce.size > 0;
       case "reboot-never-returns":
@@ -132,6 +142,7 @@ export class Faults {
   clear(name: string, node?: string): void {
     const sets: Record<string, Set<string>> = {
       unreachable: this.unreachable,
+      partitioned: this.partitioned,
       "apply-config-fails-once": this.applyConfigFailsOnce,
       "reboot-never-returns": this.rebootNeverReturns,
     };
@@ -148,8 +159,14 @@ export class Faults {
     this.changed();
   }
 
+  /** The Talos API of the node does not answer (unreachable or partitioned). */
   isUnreachable(node: NodeRef): boolean {
-    return matches(this.unreachable, node);
+    return matches(this.unreachable, node) || matches(this.partitioned, node);
+  }
+
+  /** The node is cut off the network entirely. */
+  isPartitioned(node: NodeRef): boolean {
+    return matches(this.partitioned, node);
   }
 
   /** True once for a node with apply-config-fails-once (and consumes it). */
@@ -185,6 +202,7 @@ export class Faults {
   list(): string[] {
     const out: string[] = [];
     for (const n of this.unreachable) out.push(`unreachable=${n}`);
+    for (const n of this.partitioned) out.push(`partitioned=${n}`);
     for (const n of this.applyConfigFailsOnce) out.push(`apply-config-fails-once=${n}`);
     for (const n of this.rebootNeverReturns) out.push(`reboot-never-returns=${n}`);
     if (this.bootstrapNotReady) out.push(`bootstrap-not-ready=${this.bootstrapNotReady}`);

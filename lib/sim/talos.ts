@@ -190,6 +190,10 @@ export class TalosSim {
     readonly hooks: TalosHooks = {},
   ) {
     if (topology.schematic.id) this.schematics.set(topology.schematic.id, topology.schematic.extensions);
+    faults.onChange(() => {
+      this.electLeader();
+      for (const m of this.machines) this.changed(m);
+    });
     this.machines = topology.nodes.map((n) => new TalosMachine(n, topology.talosVersion));
     for (const m of this.machines) this.index(m);
   }
@@ -252,7 +256,8 @@ export class TalosSim {
   healthyMembers(): EtcdMember[] {
     return [...this.members.values()].filter((mem) => {
       const m = this.machine(mem.hostname);
-      return m !== undefined && m.up && m.etcdService === "Running";
+      // a partitioned node is cut off from its peers as well
+      return m !== undefined && m.up && m.etcdService === "Running" && !this.faults.isPartitioned(m.spec);
     });
   }
 
@@ -271,7 +276,7 @@ export class TalosSim {
     return this.bootstrapped && this.hasQuorum();
   }
 
-  private electLeader(): void {
+  electLeader(): void {
     const healthy = this.healthyMembers().filter((m) => !m.learner);
     if (!this.hasQuorum()) {
       this.leader = undefined;

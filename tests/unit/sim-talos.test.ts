@@ -314,6 +314,24 @@ describe("talosctl: maintenance mode and connections", () => {
     expect(classifyTalosError(r.stderr)).toBe("unreachable");
   });
 
+  test("a partitioned node: Talos API unreachable, its etcd member unhealthy, its Node Unknown; healed afterwards", async () => {
+    start({ state: "bootstrapped" });
+    cluster.faults.add("partitioned=node03");
+    expect(cluster.k8sNode("node03")?.ready).toBe(false);
+    expect(cluster.talos.healthyMembers().map((m) => m.hostname)).toEqual(["node01", "node02"]);
+    expect(cluster.talos.hasQuorum()).toBe(true);
+    const h = await talosctl("-n", "10.5.0.11", "health", "--wait-timeout", "1s");
+    expect(h.exitCode).toBe(1);
+    expect(h.stderr).toContain("waiting for etcd to be healthy: 1 error occurred:\n\t* 10.5.0.13: rpc error: code = Unavailable");
+    cluster.faults.add("partitioned=node02");
+    expect(cluster.talos.hasQuorum()).toBe(false);
+    const st = parseEtcdStatus((await talosctl("-n", "10.5.0.11", "etcd", "status")).stdout);
+    expect(st[0]!.errors).toEqual(["etcdserver: no leader"]);
+    cluster.faults.clear("partitioned");
+    expect(cluster.talos.hasQuorum()).toBe(true);
+    expect(cluster.k8sNode("node03")?.ready).toBe(true);
+  });
+
   test("version: Client/Server blocks and the skew warning when the server is older", async () => {
     start({ state: "talos", talosctlVersion: "v1.10.6" });
     const r = await talosctl("-n", "10.5.0.11", "version");

@@ -892,10 +892,12 @@ async function health(ctx: Ctx): Promise<ToolResult> {
   const notRunning = (ms: TalosMachine[], svc: string, pred: (m: TalosMachine) => boolean) => {
     const bad = ms.filter((m) => !pred(m));
     if (!bad.length) return null;
-    return multiError(bad.map((m) => `${m.ip}: ${m.up ? `service "${svc}" not in expected state "Running": current state [${svc === "etcd" ? m.etcdService : "Waiting"}]` : unreachableError(m.ip).message}`)).trimEnd();
+    return multiError(bad.map((m) => `${m.ip}: ${talos.reachable(m) ? `service "${svc}" not in expected state "Running": current state [${svc === "etcd" ? m.etcdService : "Waiting"}]` : unreachableError(m.ip).message}`)).trimEnd();
   };
   const checks = [
-    check("etcd to be healthy", () => notRunning(cps, "etcd", (m) => m.up && m.etcdService === "Running")),
+    check("etcd to be healthy", () =>
+      notRunning(cps, "etcd", (m) => talos.reachable(m) && m.etcdService === "Running" && !talos.faults.isPartitioned(m.spec)),
+    ),
     check("etcd members to be consistent across nodes", () => (talos.hasQuorum() ? null : "etcd cluster has no quorum")),
     check("etcd members to be control plane nodes", () => {
       const memberIps = [...talos.members.values()].map((m) => m.ip).sort();
