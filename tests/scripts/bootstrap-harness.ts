@@ -3,7 +3,7 @@
  * bundle land in a temp git checkout, not this one), a simulated cluster with a seeded 1Password vault, and the
  * scripts run as processes against it.
  */
-import { copyFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { loadRepo } from "../../lib/repo/model.ts";
@@ -19,9 +19,13 @@ export const VAULT = "home-ops";
 /** A temp checkout: talos/ and kubernetes/ copied, code symlinked, `git init` so .gitignore applies. */
 export function tempRepo(): string {
   const dir = mkdtempSync(path.join(tmpdir(), "home-ops-bootstrap-"));
-  for (const d of ["kubernetes", "talos"]) cpSync(path.join(REPO, d), path.join(dir, d), { recursive: true, filter: (src) => !/talsecret|clusterconfig/.test(path.basename(src)) });
-  for (const f of ["package.json", ".mise.toml", ".gitignore", ".env.example", "tsconfig.json", "bunfig.toml"]) if (existsSync(path.join(REPO, f))) copyFileSync(path.join(REPO, f), path.join(dir, f));
-  for (const l of ["lib", "scripts", "node_modules"]) symlinkSync(path.join(REPO, l), path.join(dir, l));
+  const LINKED = new Set(["lib", "scripts", "node_modules", "tests", "bench"]);
+  const SKIPPED = new Set([".git", "clusterconfig", ".home-ops", "backups", ".env"]);
+  for (const name of readdirSync(REPO)) {
+    if (SKIPPED.has(name)) continue;
+    if (LINKED.has(name)) symlinkSync(path.join(REPO, name), path.join(dir, name));
+    else cpSync(path.join(REPO, name), path.join(dir, name), { recursive: true, filter: (src) => !/talsecret/.test(path.basename(src)) });
+  }
   Bun.spawnSync(["git", "init", "-q", dir]);
   return dir;
 }

@@ -236,6 +236,17 @@ describe("faults", () => {
     200_000,
   );
 
+  test("phase 1: an incomplete .env stops the bootstrap before anything changes (exit 2, what to do)", async () => {
+    const e = await sim();
+    e.env = { ...e.env, OP_VAULT: "" };
+    const r = await run(e, "bootstrap-phased", [], { timeoutMs: 60_000 });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("OP_VAULT is not set (.env)");
+    expect(r.stderr).toContain("error: the environment is not ready to bootstrap");
+    expect(r.stderr).toContain("`cp .env.example .env` and fill it in");
+    expect(mutatingCalls(e.sim.cluster)).toEqual([]);
+  }, 60_000);
+
   test("bad flags: exit 2, nothing changed", async () => {
     const e = await sim();
     for (const args of [["--from", "9"], ["--only", "x"], ["--from", "2", "--only", "3"], ["--timeout", "soon"]]) {

@@ -155,3 +155,47 @@ describe("--dry-run API writes", () => {
     expect(await kube.get({ apiVersion: "v1", kind: "Node" }, "x")).toBeUndefined();
   });
 });
+
+describe("phase 6: what is not Ready, with its message", () => {
+  test("on the deadline every expected object that is not Ready is listed, then a one-line error", async () => {
+    const { waitApplications } = await import("../../lib/bootstrap/phases/applications.ts");
+    const { OperationError } = await import("../../lib/cli/errors.ts");
+    const { expectedFluxObjects } = await import("../../lib/flux/index.ts");
+    const logs: string[] = [];
+    const out = new Output({ stdout: { write: () => {} }, stderr: { write: (t: string) => logs.push(t) } });
+    const expected = expectedFluxObjects(model);
+    const ks = expected.filter((x) => x.kind === "Kustomization");
+    const live: KubeObj[] = ks.slice(1).map((k, i) => ({
+      apiVersion: "kustomize.toolkit.fluxcd.io/v1",
+      kind: "Kustomization",
+      metadata: { name: k.name, namespace: k.namespace, generation: 1 },
+      status: {
+        observedGeneration: 1,
+        conditions: [i === 0 ? { type: "Ready", status: "False", reason: "HealthCheckFailed", message: "timeout waiting for: [Deployment/x/y status: 'InProgress']" } : { type: "Ready", status: "True" }],
+      },
+    }));
+    const kube = {
+      async list(q: { kind: string }) {
+        return q.kind === "Kustomization" ? live : [];
+      },
+      async waitFor() {
+        throw new OperationError("timed out after 1s waiting for all Kustomizations Ready");
+      },
+    };
+    const ctx = {
+      model,
+      out,
+      signal: new AbortController().signal,
+      timeouts: { waitMs: 1000, talosMs: 1000 },
+      kube: async () => kube,
+      wait: async (_what: string, fn: (p: () => void) => Promise<unknown>) => fn(() => {}),
+    } as never;
+    const err = await waitApplications(ctx).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(OperationError);
+    expect((err as Error).message).toMatch(/^\d+ Flux object\(s\) are not Ready \(listed above\)$/);
+    const text = logs.join("");
+    expect(text).toContain(`Kustomization ${ks[0]!.namespace}/${ks[0]!.name}: NotFound: not on the cluster yet`);
+    expect(text).toContain(`Kustomization ${ks[1]!.namespace}/${ks[1]!.name}: HealthCheckFailed: timeout waiting for: [Deployment/x/y status: 'InProgress']`);
+    expect(text).toContain("HelmRelease ");
+  });
+});

@@ -2,9 +2,8 @@
  * Phase 1: the workstation can bootstrap. Tools at the .mise.toml versions, .env complete, 1Password signed in,
  * the repo loads without problems. Nothing here can be fixed automatically, so run() reports what is missing.
  */
-import { existsSync } from "node:fs";
-import path from "node:path";
 import { ConfigError } from "../../cli/errors.ts";
+import { validateRepo } from "../../checks/index.ts";
 import { checkTool } from "../../exec.ts";
 import { opSignedIn } from "../../secrets/op.ts";
 import { SIGNIN_HINT } from "../secrets.ts";
@@ -43,48 +42,36 @@ export function toolRequirements(
   return out;
 }
 
-async function validateRepo(ctx: BootstrapContext): Promise<string[]> {
-  const problems = ctx.model.problems.map((p) => `${p.file}:${p.line}: ${p.message}`);
-  // the offline checks of `validate`, when lib/checks offers a runner (loaded by path: it is optional here)
-  const checksIndex = path.join(import.meta.dir, "../../checks/index.ts");
-  if (existsSync(checksIndex)) {
-    try {
-      const mod = (await import(checksIndex)) as Record<string, unknown>;
-      const run = (mod.runChecks ?? mod.runAllChecks ?? mod.validate) as
-        | ((m: typeof ctx.model) => Array<{ severity: string; message: string; file?: string; line?: number; source?: { file: string; line: number } }>)
-        | undefined;
-      if (typeof run === "function") {
-        const findings = await run(ctx.model);
-        for (const f of findings ?? [])
-          if (f.severity === "error") {
-            const src = f.source ?? (f.file ? { file: f.file, line: f.line ?? 0 } : undefined);
-            problems.push(`${src ? `${src.file}:${src.line}: ` : ""}${f.message}`);
-          }
-      }
-    } catch (e) {
-      problems.push(`validate could not run: ${(e as Error).message.split("\n")[0]}`);
-    }
-  }
-  return problems;
+/** `validate`'s offline checks on the loaded model: errors block the bootstrap (warnings do not). */
+async function repoErrors(ctx: BootstrapContext): Promise<string[]> {
+  const r = await validateRepo(ctx.root, { model: ctx.model });
+  return r.findings.filter((f) => f.severity === "error").map((f) => `${f.file}:${f.line}: ${f.message} (${f.id})`);
 }
 
-async function check(ctx: BootstrapContext): Promise<Detection & { signedOut: boolean }> {
+async function check(ctx: BootstrapContext): Promise<Detection & { signedOut: boolean; hints: string[] }> {
   const missing: string[] = [];
+  const hints: string[] = [];
   const reqs = toolRequirements(ctx.model.versions.tools);
   const checks = await Promise.all(reqs.map((r) => checkTool(r.exe, r.range, { env: ctx.env })));
   const warnings: string[] = [];
   checks.forEach((c, i) => {
     const req = reqs[i]!;
-    if (!c.ok) missing.push(`${c.message.replace(/: run `mise install`$/, "")} (pinned ${req.pinned} in .mise.toml)`);
+    if (!c.ok) {
+      missing.push(`${c.message.replace(/: run `mise install`$/, "")} (pinned ${req.pinned} in .mise.toml)`);
+      if (!hints.includes("`mise install` installs the pinned tools")) hints.push("`mise install` installs the pinned tools");
+    }
     else if (c.version && c.version !== req.pinned.replace(/^v/, "")) warnings.push(`${c.name} ${c.version} (pinned ${req.pinned})`);
   });
   for (const key of REQUIRED_ENV) if (!ctx.env[key]) missing.push(`${key} is not set (.env)`);
+  if (REQUIRED_ENV.some((k) => !ctx.env[k])) hints.push("`cp .env.example .env` and fill it in");
   let signedOut = false;
   if (checks.find((c) => c.name === "op")?.ok) {
     signedOut = !(await opSignedIn(ctx.exec));
     if (signedOut) missing.push("the 1Password CLI is not signed in");
   }
-  missing.push(...(await validateRepo(ctx)));
+  const repo = await repoErrors(ctx);
+  missing.push(...repo);
+  if (repo.length) hints.push("`bun scripts/validate.ts` shows each problem with its fix");
   return {
     done: missing.length === 0,
     summary:
@@ -93,6 +80,7 @@ async function check(ctx: BootstrapContext): Promise<Detection & { signedOut: bo
         : `${missing.length} problem(s)`,
     missing,
     signedOut,
+    hints,
   };
 }
 
@@ -108,7 +96,7 @@ export const environmentPhase: Phase = {
     if (d.signedOut && d.missing.length === 1) throw new ConfigError("the 1Password CLI is not signed in", SIGNIN_HINT);
     throw new ConfigError(
       `the environment is not ready to bootstrap (${d.missing.length} problem(s) above)`,
-      d.signedOut ? `${SIGNIN_HINT}; \`mise install\` installs the pinned tools` : "`mise install` installs the pinned tools; `cp .env.example .env` and fill it in",
+      [...(d.signedOut ? [SIGNIN_HINT] : []), ...d.hints].join("; "),
     );
   },
   verify: (ctx) => check(ctx),
