@@ -1,7 +1,7 @@
 import { isIP } from "../net/index.ts";
 import type { BgpAdvertisement, BgpPeerConfig, ClusterModel, LabelSelector, RepoDocument, Service, Source } from "../repo/model.ts";
 import { isKustomizationDoc } from "./kustomize.ts";
-import { at, get, isObj, type PathSeg } from "./locate.ts";
+import { at, docAt, get, isObj, type PathSeg } from "./locate.ts";
 import { ciliumServiceLabels, isLoadBalancerService, matchesSelector } from "../repo/select.ts";
 import { describeSelector } from "./selectors.ts";
 import { finding, type Finding } from "./types.ts";
@@ -18,9 +18,6 @@ const BGP_KINDS = new Set([
   "CiliumBGPNodeConfig", "CiliumBGPPeeringPolicy", "CiliumLoadBalancerIPPool",
 ]);
 
-function docAt(model: ClusterModel, src: Source): RepoDocument | undefined {
-  return model.documents.find((d) => d.file === src.file && d.line === src.line);
-}
 function where(model: ClusterModel, src: Source, p: PathSeg[]): Source {
   const d = docAt(model, src);
   return d ? at(d, p) : src;

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import type { ClusterModel, FluxKustomization, RepoDocument, Source } from "../repo/model.ts";
 import { isKustomizationDoc } from "./kustomize.ts";
-import { at, get, isObj } from "./locate.ts";
+import { at, docAt, get, isObj, kustomizationIn } from "./locate.ts";
 import { finding, type Finding } from "./types.ts";
 
 /**
@@ -16,9 +16,6 @@ const VAR = /(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(:?[-=+?][^}]*)?\}/g;
 
 const key = (ns: string | undefined, name: string) => `${ns ?? "default"}/${name}`;
 
-function docAt(model: ClusterModel, src: Source): RepoDocument | undefined {
-  return model.documents.find((d) => d.file === src.file && d.line === src.line);
-}
 
 function where(model: ClusterModel, src: Source, p: (string | number)[]): { file: string; line: number } {
   const d = docAt(model, src);
@@ -112,7 +109,7 @@ function sources(model: ClusterModel): Finding[] {
 function builtFiles(model: ClusterModel, dir: string, seen = new Set<string>()): string[] {
   if (seen.has(dir)) return [];
   seen.add(dir);
-  const kdoc = model.documents.find((d) => isKustomizationDoc(d) && path.posix.dirname(d.file) === dir);
+  const kdoc = kustomizationIn(model, dir, isKustomizationDoc);
   if (!kdoc) {
     const out: string[] = [];
     const walk = (rel: string) => {
@@ -172,7 +169,11 @@ function configMapKeys(model: ClusterModel, name: string, namespace: string | un
 function substitution(model: ClusterModel): Finding[] {
   const out: Finding[] = [];
   const texts = new Map<string, RepoDocument[]>();
-  for (const d of model.documents) texts.set(d.file, [...(texts.get(d.file) ?? []), d]);
+  for (const d of model.documents) {
+    const list = texts.get(d.file);
+    if (list) list.push(d);
+    else texts.set(d.file, [d]);
+  }
   for (const k of model.kustomizations) {
     if (!k.postBuild || k.resolvedPath === undefined) continue;
     const defined = new Set(Object.keys(k.postBuild.substitute ?? {}));

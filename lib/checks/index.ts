@@ -130,6 +130,10 @@ export async function validateRepo(root: string, opts: ValidateOptions = {}): Pr
 /** Findings grouped by file, in file order. */
 export function groupByFile(findings: Finding[]): Map<string, Finding[]> {
   const m = new Map<string, Finding[]>();
-  for (const f of sortFindings(findings)) m.set(f.file, [...(m.get(f.file) ?? []), f]);
+  for (const f of sortFindings(findings)) {
+    const list = m.get(f.file);
+    if (list) list.push(f);
+    else m.set(f.file, [f]);
+  }
   return m;
 }

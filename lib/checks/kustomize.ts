@@ -3,7 +3,7 @@ import { cpus } from "node:os";
 import path from "node:path";
 import { Exec } from "../exec.ts";
 import type { ClusterModel, RepoDocument } from "../repo/model.ts";
-import { at, isObj, type PathSeg } from "./locate.ts";
+import { at, isObj, kustomizationIn, type PathSeg } from "./locate.ts";
 import { finding, type Finding } from "./types.ts";
 
 /**
@@ -132,7 +132,7 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
 
 /** The kustomization file and line an error from `kubectl kustomize DIR` belongs to. */
 export function locateBuildError(model: ClusterModel, dir: string, stderr: string): { file: string; line: number } {
-  const kdoc = model.documents.find((d) => isKustomizationDoc(d) && path.posix.dirname(d.file) === dir);
+  const kdoc = kustomizationIn(model, dir, isKustomizationDoc);
   const file = kdoc?.file ?? `${dir}/kustomization.yaml`;
   if (!kdoc || !isObj(kdoc.object)) return { file, line: 1 };
   // the deepest quoted name in the error that is one of this kustomization's entries

@@ -57,3 +57,37 @@ export function get(v: unknown, ...path: PathSeg[]): unknown {
   }
   return cur;
 }
+
+// Indexes over a model's documents, built once per model: lookups by source stay O(1) on repos of any size.
+const bySource = new WeakMap<readonly RepoDocument[], Map<string, RepoDocument>>();
+const kustomizationByDir = new WeakMap<readonly RepoDocument[], Map<string, RepoDocument>>();
+
+/** The document a model fact's `source` points at (file + first line), if any. */
+export function docAt(model: { documents: RepoDocument[] }, src: { file: string; line: number }): RepoDocument | undefined {
+  let idx = bySource.get(model.documents);
+  if (!idx) {
+    idx = new Map();
+    for (const d of model.documents) if (!idx.has(`${d.file}:${d.line}`)) idx.set(`${d.file}:${d.line}`, d);
+    bySource.set(model.documents, idx);
+  }
+  return idx.get(`${src.file}:${src.line}`);
+}
+
+/** The kustomization.yaml document of a directory (repo-relative), if any. */
+export function kustomizationIn(
+  model: { documents: RepoDocument[] },
+  dir: string,
+  isKustomization: (d: RepoDocument) => boolean,
+): RepoDocument | undefined {
+  let idx = kustomizationByDir.get(model.documents);
+  if (!idx) {
+    idx = new Map();
+    for (const d of model.documents) {
+      if (!isKustomization(d)) continue;
+      const k = d.file.slice(0, Math.max(0, d.file.lastIndexOf("/")));
+      if (!idx.has(k)) idx.set(k, d);
+    }
+    kustomizationByDir.set(model.documents, idx);
+  }
+  return idx.get(dir);
+}

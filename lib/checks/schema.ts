@@ -98,24 +98,44 @@ function instrument(v: unknown, path: PathSeg[], recs: Recorded[]): unknown {
   });
 }
 
-/** Validates with a kubernetes-models class; returns schema errors and the paths of fields the schema lacks. */
-export function validateWithModel(cls: ModelClass, obj: unknown): { errors: AjvError[]; unknown: PathSeg[][] } {
-  const recs: Recorded[] = [];
-  const proxied = instrument(obj, [], recs);
-  let errors: AjvError[] = [];
+/** The key structure of a value (values ignored): documents of one shape have the same unknown fields. */
+function shape(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(shape).join(",")}]`;
+  if (isObj(v)) return `{${Object.keys(v).map((k) => `${JSON.stringify(k)}:${shape(v[k])}`).join(",")}}`;
+  return "";
+}
+
+const unknownByShape = new WeakMap<ModelClass, Map<string, PathSeg[][]>>();
+
+function runValidate(cls: ModelClass, data: unknown): AjvError[] {
   try {
-    cls.prototype.validate.call(proxied);
+    cls.prototype.validate.call(data);
+    return [];
   } catch (e) {
     const errs = (e as { errors?: AjvError[] }).errors;
     if (!Array.isArray(errs)) throw e;
-    errors = errs;
+    return errs;
   }
+}
+
+/** Validates with a kubernetes-models class; returns schema errors and the paths of fields the schema lacks. */
+export function validateWithModel(cls: ModelClass, obj: unknown): { errors: AjvError[]; unknown: PathSeg[][] } {
+  // Recording reads costs ~6x a plain validation; repos repeat shapes (every ConfigMap, every app's HelmRelease
+  // skeleton), so the unknown fields of a shape are computed once.
+  let cache = unknownByShape.get(cls);
+  if (!cache) unknownByShape.set(cls, (cache = new Map()));
+  const key = shape(obj);
+  const known = cache.get(key);
+  if (known) return { errors: runValidate(cls, obj), unknown: known };
+  const recs: Recorded[] = [];
+  const errors = runValidate(cls, instrument(obj, [], recs));
   const unknown: PathSeg[][] = [];
   for (const r of recs) {
     // nothing read: a free-form object (Helm values, preserve-unknown-fields) — not ours to judge
     if (r.enumerated || r.read.size === 0) continue;
     for (const k of r.own) if (!r.read.has(k)) unknown.push([...r.path, k]);
   }
+  cache.set(key, unknown);
   return { errors, unknown };
 }
 
@@ -141,7 +161,9 @@ function ajvFindings(d: RepoDocument, errors: AjvError[], what: string): Finding
   const byPath = new Map<string, AjvError[]>();
   for (const e of errors) {
     const k = e.keyword === "required" ? `${e.instancePath}/${String(e.params?.missingProperty)}` : e.instancePath;
-    byPath.set(k, [...(byPath.get(k) ?? []), e]);
+    const list = byPath.get(k);
+    if (list) list.push(e);
+    else byPath.set(k, [e]);
   }
   const out: Finding[] = [];
   for (const errs of byPath.values()) {

@@ -2,7 +2,7 @@ import { contains, isIP, normaliseIP, parseCidr } from "../net/index.ts";
 import type { ClusterModel, RepoDocument, Source } from "../repo/model.ts";
 import { schematicId } from "../repo/schematic.ts";
 import { parseInstallerImage, talosSupportsKubernetes } from "../talos/versions.ts";
-import { at, get, isObj, type PathSeg } from "./locate.ts";
+import { at, docAt, get, isObj, type PathSeg } from "./locate.ts";
 import { finding, type Finding } from "./types.ts";
 
 /**
@@ -182,7 +182,7 @@ function cniProxy(model: ClusterModel, docs: PatchDoc[]): Finding[] {
   const kpr = get(cilium.values, "kubeProxyReplacement");
   const kprOn = kpr === true || kpr === "true" || kpr === "strict";
   const disabled = proxy?.value === true;
-  const ciliumDoc = model.documents.find((d) => d.file === cilium.source.file && d.line === cilium.source.line);
+  const ciliumDoc = docAt(model, cilium.source);
   if (kprOn && !disabled)
     out.push(finding("talos/kube-proxy", "error", proxy ? at(proxy.d, ["cluster", "proxy", "disabled"]) : at(cd, ["patches"]), "Cilium replaces kube-proxy (kubeProxyReplacement) but Talos still runs kube-proxy", "set cluster.proxy.disabled: true in a global patch"));
   if (!kprOn && disabled)
@@ -246,7 +246,7 @@ function userVolumes(model: ClusterModel, docs: PatchDoc[]): Finding[] {
   // Longhorn's data path must be a user volume mounted into the kubelet with rshared propagation.
   const longhorn = model.helmReleases.find((h) => h.chart === "longhorn");
   if (longhorn) {
-    const lhDoc = model.documents.find((d) => d.file === longhorn.source.file && d.line === longhorn.source.line);
+    const lhDoc = docAt(model, longhorn.source);
     const dataPath = get(longhorn.values, "defaultSettings", "defaultDataPath");
     const where = lhDoc ? at(lhDoc, ["spec", "values", "defaultSettings", "defaultDataPath"]) : longhorn.source;
     if (typeof dataPath !== "string")
@@ -311,7 +311,7 @@ function installerImageSource(model: ClusterModel): Source {
 }
 
 function docOf(model: ClusterModel, src: Source): RepoDocument | undefined {
-  return model.documents.find((d) => d.file === src.file && d.line === src.line) ?? model.documents.find((d) => d.file === src.file);
+  return docAt(model, src) ?? model.documents.find((d) => d.file === src.file);
 }
 
 export function talosCheck(model: ClusterModel): Finding[] {

@@ -225,21 +225,47 @@ export function scanDuplicateKeys(file: string, text: string): Finding[] {
   return out;
 }
 
+/** The loader's YAML problems (one per broken document, exact line) as findings, without parsing again. */
+function fromProblems(model: ClusterModel, file: string, problems: Array<{ line: number; message: string }>): Finding[] {
+  const text = readText(`${model.root}/${file}`) ?? "";
+  const lines = text.split("\n");
+  const bad = lines.findIndex((l) => BAD_SEPARATOR.test(l.replace(/\r$/, "")));
+  if (bad >= 0)
+    return [finding("yaml/separator", "error", { file, line: bad + 1 }, `"${lines[bad]!.trim()}" is not a document separator`, "write the separator as exactly `---` on its own line")];
+  if (text.includes("\u0000"))
+    return [finding("yaml/parse", "error", { file, line: 1 }, "the file holds NUL bytes: it is binary, not YAML", "replace it with a text YAML file")];
+  return problems.map((p) => {
+    const where = { file, line: Math.max(p.line, 1) };
+    const detail = p.message.replace(/^(invalid YAML|YAML parse failed|cannot convert YAML|cannot read file):\s*/, "");
+    if (/^cannot read file/.test(p.message)) return finding("yaml/unreadable", "error", { file, line: 0 }, p.message, "check the file's permissions and encoding");
+    if (/Tabs are not allowed/i.test(detail)) return finding("yaml/tab", "error", where, "a tab is used as indentation", "indent with spaces only");
+    if (/keys must be unique/i.test(detail)) return finding("yaml/duplicate-key", "error", where, "duplicate key: most tools keep only the last one", "remove one of the two keys or merge their values");
+    return finding("yaml/parse", "error", where, `YAML error: ${detail}`, /alias/i.test(detail) ? "define the anchor before its alias, or remove the alias" : "fix the YAML syntax at this line");
+  });
+}
+
 /**
- * The yaml family on a loaded model. The loader already parsed every file under kubernetes/ and talos/; files it
- * reported as broken are parsed again with the `yaml` package for complete, exact findings, the others get the
- * duplicate-key/tab scan, and YAML files the loader does not read (.github/, top level) are parsed here.
+ * The yaml family on a loaded model. The loader already parsed every file under kubernetes/ and talos/ (and, for a
+ * broken file, recorded each broken document's first error with its exact line): those become findings; the files
+ * it read cleanly get the duplicate-key/tab scan (its fast parser keeps the last of two equal keys silently); YAML
+ * files it does not read (.github/, top level) are parsed here.
  */
 export function yamlCheck(model: ClusterModel): Finding[] {
   const loaded = new Set(model.documents.map((d) => d.file));
-  const broken = new Set((model.problems ?? []).filter((p) => /YAML|cannot read/i.test(p.message)).map((p) => p.file));
+  const problems = new Map<string, Array<{ line: number; message: string }>>();
+  for (const p of model.problems ?? []) {
+    if (!/^(invalid YAML|YAML parse failed|cannot convert YAML|cannot read file)/.test(p.message)) continue;
+    const list = problems.get(p.file);
+    if (list) list.push(p);
+    else problems.set(p.file, [p]);
+  }
   const out: Finding[] = [];
+  for (const [file, list] of problems) out.push(...fromProblems(model, file, list));
   for (const file of loaded) {
-    if (broken.has(file)) continue;
+    if (problems.has(file)) continue;
     const text = readText(`${model.root}/${file}`);
     if (text !== undefined) out.push(...scanDuplicateKeys(file, text));
   }
-  const skip = new Set([...loaded].filter((f) => !broken.has(f)));
-  out.push(...checkYamlFiles(model.root, skip));
+  out.push(...checkYamlFiles(model.root, new Set([...loaded, ...problems.keys()])));
   return out;
 }
