@@ -351,6 +351,7 @@ export function expectedAdvertisements(inputs: BgpInputs): ExpectedAdvertisement
     const { slots, blocked: nodeBlocked } = nodeSlots(node, inputs);
     for (const slot of slots) slotsOut.push({ node: node.name, slot });
     const familyCache = new Map<string, ServiceEntry[] | Diagnosis>();
+    const serviceCache = new Map<string, Diagnosis | undefined>();
     for (const { service, prefixes } of intended) {
       if (service.externalTrafficPolicy === "Local" && service.localEndpointNodes && !service.localEndpointNodes.includes(node.name)) continue;
       for (const p of prefixes) {
@@ -364,7 +365,11 @@ export function expectedAdvertisements(inputs: BgpInputs): ExpectedAdvertisement
             const ck = `${slot.clusterConfig}|${slot.instance}|${slot.peer}|${p.afi}`;
             let entries = familyCache.get(ck);
             if (!entries) familyCache.set(ck, (entries = familyEntries(slot, p.afi, inputs)));
-            blocked = Array.isArray(entries) ? serviceBlocked(entries, service) : entries;
+            if (Array.isArray(entries)) {
+              const sk = `${ck}|${p.service}`;
+              if (!serviceCache.has(sk)) serviceCache.set(sk, serviceBlocked(entries, service));
+              blocked = serviceCache.get(sk);
+            } else blocked = entries;
           }
           if (!blocked && slot.afi !== undefined && slot.afi !== p.afi)
             blocked = diagnosis(

@@ -10,6 +10,14 @@
  * fields missing for peers that never came up, an empty `{}` when no BGP peer exists.
  */
 import { OperationError } from "../cli/errors.ts";
+import { isIP, normaliseIP } from "../net/index.ts";
+
+/** `fd52::0/128` -> `fd52::/128`: prefixes compared as text must be canonical (FRR prints them so; others may not). */
+export function canonicalPrefix(prefix: string): string {
+  const slash = prefix.indexOf("/");
+  const ip = slash < 0 ? prefix : prefix.slice(0, slash);
+  return isIP(ip) ? `${normaliseIP(ip)}${slash < 0 ? "" : prefix.slice(slash)}` : prefix;
+}
 
 export type Afi = "ipv4" | "ipv6";
 
@@ -295,13 +303,14 @@ export function parseReceivedRoutes(input: string | unknown): FrrReceivedRoutes 
 export function routesByPeer(table: FrrRouteTable): Map<string, Set<string>> {
   const byPeer = new Map<string, Set<string>>();
   for (const route of table.routes) {
+    const prefix = canonicalPrefix(route.prefix);
     for (const path of route.paths) {
       if (!path.valid) continue;
       const peer = path.peerId ?? path.nexthops[0];
       if (!peer) continue;
       let set = byPeer.get(peer);
       if (!set) byPeer.set(peer, (set = new Set()));
-      set.add(route.prefix);
+      set.add(prefix);
     }
   }
   return byPeer;

@@ -6,7 +6,7 @@
 import { isIP, normaliseIP } from "../net/index.ts";
 import { advertisedCount, isEstablished } from "./cilium.ts";
 import { diagnosis, expectedAdvertisements, type Diagnosis, type Expectation, type PeerSlot, type ServiceIssue } from "./expected.ts";
-import { routesByPeer, summaryPeers, type Afi, type FrrPeer, type FrrReceivedRoutes, type FrrRouteTable, type FrrSummary } from "./frr.ts";
+import { canonicalPrefix, routesByPeer, summaryPeers, type Afi, type FrrPeer, type FrrReceivedRoutes, type FrrRouteTable, type FrrSummary } from "./frr.ts";
 import type { CauseId } from "./causes.ts";
 import type { BgpInputs, BgpNodeInput, NodeConfigStatus, NodePeerStatus } from "./types.ts";
 
@@ -75,12 +75,18 @@ function findStatusPeer(status: NodeConfigStatus | undefined, slot: PeerSlot): N
   );
 }
 
-function routerPeerFor(router: RouterState, address: string | undefined, afi: Afi): FrrPeer | undefined {
-  if (!address) return undefined;
-  return (
-    summaryPeers(router.summary, afi).find((p) => norm(p.address) === address) ??
-    summaryPeers(router.summary).find((p) => norm(p.address) === address)
-  );
+/** The router's peers by normalised address, per family table and across them (built once: IPv6 parsing is not free). */
+function indexRouterPeers(router: RouterState): (address: string | undefined, afi: Afi) => FrrPeer | undefined {
+  const byAfi = new Map<Afi, Map<string, FrrPeer>>();
+  const any = new Map<string, FrrPeer>();
+  for (const p of summaryPeers(router.summary)) {
+    const a = norm(p.address)!;
+    let m = byAfi.get(p.afi);
+    if (!m) byAfi.set(p.afi, (m = new Map()));
+    if (!m.has(a)) m.set(a, p);
+    if (!any.has(a)) any.set(a, p);
+  }
+  return (address, afi) => (address ? (byAfi.get(afi)?.get(address) ?? any.get(address)) : undefined);
 }
 
 function routerSessionText(p: FrrPeer | undefined): string {
@@ -96,6 +102,7 @@ export function verifyBgp(inputs: BgpInputs, router?: RouterState): BgpVerifyRep
   const ciliumChecked = inputs.nodeConfigs !== undefined;
   const anyNodeConfig = (inputs.nodeConfigs ?? []).length > 0;
 
+  const routerPeerFor = router ? indexRouterPeers(router) : () => undefined;
   const held = new Map<Afi, Map<string, Set<string>>>();
   if (router) for (const afi of ["ipv4", "ipv6"] as const) {
     const table = router.tables[afi];
@@ -123,7 +130,7 @@ export function verifyBgp(inputs: BgpInputs, router?: RouterState): BgpVerifyRep
         }
       }
       if (router) {
-        row.routerSession = routerSessionText(routerPeerFor(router, addr, afi));
+        row.routerSession = routerSessionText(routerPeerFor(addr, afi));
         row.receivedAtRouter = 0;
       }
       rows.set(key, row);
@@ -143,7 +150,7 @@ export function verifyBgp(inputs: BgpInputs, router?: RouterState): BgpVerifyRep
 
   for (const row of rows.values()) {
     const status = findStatusPeer(statuses.get(row.node), row.items[0]?.slot ?? ({ peer: row.peer, instance: "" } as PeerSlot));
-    const routerPeer = router ? routerPeerFor(router, row.nodeAddress, row.afi) : undefined;
+    const routerPeer = routerPeerFor(row.nodeAddress, row.afi);
     const atRouter = row.nodeAddress ? held.get(row.afi)?.get(row.nodeAddress) : undefined;
     const received = router?.received?.get(`${row.afi}|${row.nodeAddress}`);
     for (const e of row.items) {
@@ -233,7 +240,7 @@ function explain(e: Expectation, row: VerifyRow, c: ExplainContext): Diagnosis |
         11,
         `the router holds node ${e.node} (${p.address}) in the (Policy) state: FRR's ebgp-requires-policy is on and there is no inbound route-map, so it accepts nothing${advertised ? ` although Cilium advertises ${advertised} ${e.afi} route(s)` : ""}`,
       );
-    if (c.received?.available && c.received.prefixes.some((r) => r.prefix === e.prefix))
+    if (c.received?.available && c.received.prefixes.some((r) => canonicalPrefix(r.prefix) === e.prefix))
       return diagnosis(11, `the router received ${e.prefix} from node ${e.node} (${p.address}) but its inbound route-map rejects it: the prefix-list does not permit this pool`);
     if (advertised === 0)
       return diagnosis("unexplained", `Cilium on node ${e.node} advertises no ${e.afi} route to ${e.slot.peer} although its configuration selects ${e.service}`);

@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import {
+  canonicalPrefix,
   FrrParseError,
   parseAsn,
   parseBgpRoutes,
@@ -137,6 +138,12 @@ describe("parseBgpRoutes", () => {
     const t = parseBgpRoutes(fx("10.x/ipv6-unicast.json"), "ipv6");
     expect(t.routes[0]!.paths[0]!.nexthops).toEqual(["fd00:10::11", "fe80::2c7d:9eff:fecb:65ab"]);
     expect(routesByPeer(t).get("fd00:10::11")!.has("fd00:52::10/128")).toBe(true);
+  });
+  test("held prefixes are compared in canonical form", () => {
+    const t = parseBgpRoutes({ routes: { "FD52:0::0/128": [{ valid: true, peerId: "fd00::1" }] } }, "ipv6");
+    expect([...routesByPeer(t).get("fd00::1")!]).toEqual(["fd52::/128"]);
+    expect(canonicalPrefix("fd52:0:0::10/128")).toBe("fd52::10/128");
+    expect(canonicalPrefix("not-a-prefix")).toBe("not-a-prefix");
   });
   test("invalid paths do not count as held", () => {
     const t = parseBgpRoutes({ routes: { "10.0.0.1/32": [{ valid: false, peerId: "10.1.1.1" }] } }, "ipv4");
