@@ -33,6 +33,25 @@ export const PEERING_POLICY_KIND: KindInfo = {
   crd: "ciliumbgppeeringpolicies.cilium.io",
 };
 
+const ciliumKind = (kind: string, plural: string, version: string, namespaced: boolean, shortNames: string[]): KindInfo => ({
+  ...kindInfo({ group: "cilium.io", version, kind, plural, namespaced, shortNames, categories: ["cilium"], statusSubresource: true }),
+  crd: `${plural}.cilium.io`,
+});
+
+/** The other CRDs cilium-operator 1.17 registers at start-up (besides BGP, LB-IPAM and CiliumNode). */
+export const OPERATOR_EXTRA_KINDS: readonly KindInfo[] = [
+  PEERING_POLICY_KIND,
+  ciliumKind("CiliumNetworkPolicy", "ciliumnetworkpolicies", "v2", true, ["cnp", "ciliumnp"]),
+  ciliumKind("CiliumClusterwideNetworkPolicy", "ciliumclusterwidenetworkpolicies", "v2", false, ["ccnp"]),
+  ciliumKind("CiliumEndpoint", "ciliumendpoints", "v2", true, ["cep", "ciliumep"]),
+  ciliumKind("CiliumIdentity", "ciliumidentities", "v2", false, ["ciliumid"]),
+  ciliumKind("CiliumExternalWorkload", "ciliumexternalworkloads", "v2", false, ["cew"]),
+  ciliumKind("CiliumLocalRedirectPolicy", "ciliumlocalredirectpolicies", "v2", true, ["clrp"]),
+  ciliumKind("CiliumL2AnnouncementPolicy", "ciliuml2announcementpolicies", "v2alpha1", false, ["l2announcement"]),
+  ciliumKind("CiliumPodIPPool", "ciliumpodippools", "v2alpha1", false, ["cpip"]),
+  ciliumKind("CiliumCIDRGroup", "ciliumcidrgroups", "v2alpha1", false, ["ccg"]),
+];
+
 /** The kubelet's NotReady message while no CNI is configured (what a Talos node with `cni: none` shows). */
 export const NO_CNI_MESSAGE =
   "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized";
@@ -109,7 +128,7 @@ export class CiliumController extends Reconciler {
     if (this.operatorRunning() && !this.crdsRequested) {
       this.crdsRequested = true;
       this.ctx.after("ciliumOperatorCrds", () => {
-        for (const k of [...CILIUM_KINDS, PEERING_POLICY_KIND]) {
+        for (const k of [...CILIUM_KINDS, ...OPERATOR_EXTRA_KINDS]) {
           const crd = crdFor(k) as KObj;
           if (!this.ctx.get("customresourcedefinitions", crd.metadata.name)) {
             try {

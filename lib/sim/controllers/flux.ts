@@ -21,6 +21,7 @@ import { type KindInfo, kindInfo } from "../kinds.ts";
 import type { StoreEvent } from "../store.ts";
 import { HelmError, installOrUpgrade, latestRelease, notReady } from "./helm-releases.ts";
 import { type Condition, type KObj, keyOf, secretValue, secretValues, setConditions } from "./obj.ts";
+import { parseGoDuration } from "../timing.ts";
 import { type Ctx, Reconciler } from "./runtime.ts";
 
 export const FLUX_VERSION = "v2.4.0";
@@ -81,6 +82,7 @@ export class FluxController extends Reconciler {
   readonly name = "flux";
   private readonly delaysDone = new Map<string, string | "pending">();
   /** Kustomization key -> token (generation/revision/requestedAt) already applied, with what it applied */
+  private readonly waitStarted = new Map<string, { token: string; at: number }>();
   private readonly appliedKs = new Map<string, { token: string; objects: KObj[]; inventory: { id: string; v: string }[] }>();
   private readonly root: string | undefined;
   private readonly revision: string;
@@ -249,7 +251,26 @@ export class FluxController extends Reconciler {
     const extra = { lastAttemptedRevision: revision, inventory: { entries: inventory } };
     if (ks.spec?.wait) {
       const waiting = this.unhealthy(build.objects);
+      const failed = waiting.filter((w) => w.endsWith("'Failed'"));
+      const started = this.waitStarted.get(key);
+      const since = started?.token === token ? started.at : Date.now();
+      if (started?.token !== token) this.waitStarted.set(key, { token, at: since });
+      const timeoutText = String(ks.spec?.timeout ?? ks.spec?.interval ?? "5m0s");
+      const timeoutMs = parseGoDuration(timeoutText) ?? 300_000;
+      if (failed.length > 0) {
+        // kstatus: stalled resources end the health check at once
+        // the duration is fixed at the first failure of this attempt, so rewriting the same verdict is a no-op
+        const prevMsg = (ready(ks)?.reason === "HealthCheckFailed" && ks.status?.lastAttemptedRevision === revision ? ready(ks)?.message : undefined) ?? "";
+        const took = prevMsg.match(/^health check failed after (\S+): failed early/)?.[1] ?? `${((Date.now() - since) / 1000).toFixed(4)}s`;
+        this.writeConditions(k, ks, [cond("Ready", "False", "HealthCheckFailed", `health check failed after ${took}: failed early due to stalled resources: [${failed.join(", ")}]`), cond("Healthy", "False", "HealthCheckFailed", "health check failed")], extra, now, "kustomize-controller");
+        return;
+      }
       if (waiting.length > 0) {
+        if (Date.now() - since >= this.ctx.host.timing.ms(timeoutMs) && this.ctx.host.timing.scale > 0) {
+          this.writeConditions(k, ks, [cond("Ready", "False", "HealthCheckFailed", `health check failed after ${timeoutText}: timeout waiting for: [${waiting.join(", ")}]`), cond("Healthy", "False", "HealthCheckFailed", "health check failed")], extra, now, "kustomize-controller");
+          return;
+        }
+        if (started?.token !== token && this.ctx.host.timing.scale > 0) this.ctx.after(timeoutMs, () => this.kick());
         this.writeConditions(k, ks, [cond("Reconciling", "True", "Progressing", `Health check in progress: waiting for: [${waiting.join(", ")}]`), cond("Ready", "Unknown", "Progressing", "Reconciliation in progress")], extra, now, "kustomize-controller");
         return;
       }

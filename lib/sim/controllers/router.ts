@@ -30,7 +30,8 @@ export interface RouteMapEntry {
 export interface RouterConfig {
   /** local AS; undefined = the ASN the cluster's peers expect (learned from the first session) */
   asn?: number;
-  routerId: string;
+  /** undefined = the router's address the first IPv4 session dials (FRR picks its highest interface address) */
+  routerId?: string;
   /** addresses the router answers on; empty = any address the cluster dials */
   addresses: string[];
   /** the ASN expected of the cluster nodes; "external" = any ASN other than its own */
@@ -52,7 +53,6 @@ export interface RouterConfig {
 
 export function defaultRouterConfig(): RouterConfig {
   return {
-    routerId: "192.168.1.1",
     addresses: [],
     remoteAs: "external",
     listenRanges: [],
@@ -85,10 +85,15 @@ export class SimRouter implements PeerSide {
   rejectAll = false;
   private sessions = new Map<string, Session>();
   private learnedAsn: number | undefined;
+  private learnedRouterId: string | undefined;
   private version = 0;
   private readonly listeners = new Set<() => void>();
 
   constructor(private readonly now: () => number = Date.now) {}
+
+  get routerId(): string {
+    return this.config.routerId ?? this.learnedRouterId ?? "0.0.0.0";
+  }
 
   get asn(): number {
     return this.config.asn ?? this.learnedAsn ?? 64513;
@@ -133,6 +138,7 @@ export class SimRouter implements PeerSide {
     const c = this.config;
     if (c.addresses.length > 0 && !c.addresses.includes(req.peerAddress)) return { state: "active" };
     if (c.asn === undefined && req.peerASN !== 0) this.learnedAsn ??= req.peerASN;
+    if (!req.peerAddress.includes(":")) this.learnedRouterId ??= req.peerAddress;
     if (req.peerASN !== 0 && req.peerASN !== this.asn) return { state: "active" }; // our OPEN carries another AS: Bad Peer AS
     if (typeof c.remoteAs === "number" && req.localASN !== c.remoteAs) return { state: "active" };
     if (c.remoteAs === "external" && req.localASN === this.asn) return { state: "active" };
@@ -263,7 +269,7 @@ export class SimRouter implements PeerSide {
     }
     const ribCount = this.routesFamily(famKey).count;
     return {
-      routerId: this.config.routerId,
+      routerId: this.routerId,
       as: this.asn,
       vrfId: 0,
       vrfName: "default",
@@ -334,7 +340,7 @@ export class SimRouter implements PeerSide {
       vrfId: 0,
       vrfName: "default",
       tableVersion: this.version,
-      routerId: this.config.routerId,
+      routerId: this.routerId,
       defaultLocPrf: 100,
       localAS: this.asn,
       routes: this.routesFamily(famKey).routes,
@@ -356,7 +362,7 @@ export class SimRouter implements PeerSide {
     const accepted = this.accepted(s, famKey).length;
     return {
       bgpTableVersion: this.version,
-      bgpLocalRouterId: this.config.routerId,
+      bgpLocalRouterId: this.routerId,
       defaultLocPrf: 100,
       localAS: this.asn,
       receivedRoutes,
@@ -374,7 +380,7 @@ export class SimRouter implements PeerSide {
       const title = name === "ipv4Unicast" ? "IPv4 Unicast" : "IPv6 Unicast";
       const dynamic = this.config.listenRanges.length > 0;
       lines.push("", `${title} Summary (VRF default):`);
-      lines.push(`BGP router identifier ${this.config.routerId}, local AS number ${this.asn} vrf-id 0`);
+      lines.push(`BGP router identifier ${this.routerId}, local AS number ${this.asn} vrf-id 0`);
       lines.push(`BGP table version ${this.version}`);
       const rib = this.routesFamily(famKey).count;
       lines.push(`RIB entries ${rib}, using ${rib * 184} bytes of memory`);
@@ -385,7 +391,9 @@ export class SimRouter implements PeerSide {
       for (const s of peers) {
         const policy = this.peerState(s) === "Policy";
         const up = Math.max(0, now - s.since);
-        const name2 = `${dynamic ? "*" : ""}${s.neighbor}`;
+        const raw = `${dynamic ? "*" : ""}${s.neighbor}`;
+        // FRR puts a neighbor longer than the column on its own line and continues under the column
+        const name2 = raw.length > 15 ? `${raw}\n${" ".repeat(15)}` : raw;
         const pfx = policy ? "(Policy)" : String(this.accepted(s, famKey).length);
         const snt = policy ? "(Policy)" : "0";
         lines.push(
@@ -417,12 +425,11 @@ export class SimRouter implements PeerSide {
     for (const raw of text.split("\n")) {
       const line = raw.replace(/!.*$/, "").trim();
       if (!line || line === "exit" || line === "exit-address-family" || line === "end" || line.startsWith("frr ") || line.startsWith("hostname") || line.startsWith("log ") || line === "configure terminal") continue;
-      const w = line.split(/\s+/);
       let m: RegExpMatchArray | null;
       if ((m = line.match(/^router bgp (\d+)/))) {
         c.asn = Number(m[1]);
         currentMap = undefined;
-      } else if ((m = line.match(/^bgp router-id (\S+)/))) c.routerId = m[1] ?? c.routerId;
+      } else if ((m = line.match(/^bgp router-id (\S+)/))) c.routerId = m[1];
       else if (line === "no bgp ebgp-requires-policy") c.ebgpRequiresPolicy = false;
       else if (line === "bgp ebgp-requires-policy") c.ebgpRequiresPolicy = true;
       else if ((m = line.match(/^bgp listen range (\S+) peer-group (\S+)/))) {
@@ -435,8 +442,6 @@ export class SimRouter implements PeerSide {
       else if ((m = line.match(/^neighbor (\S+) remote-as (\S+)/))) {
         const v = m[2] ?? "";
         c.remoteAs = v === "external" || v === "internal" ? v : Number(v);
-        const who = m[1] ?? "";
-        if (parseIp(who)) c.addresses = c.addresses; // a neighbor statement names the node, not the router
       } else if ((m = line.match(/^neighbor (\S+) route-map (\S+) (in|out)/))) {
         if (m[3] === "in") c.routeMapIn = m[2];
         else c.routeMapOut = m[2];
@@ -462,7 +467,6 @@ export class SimRouter implements PeerSide {
       else if (line.startsWith("set ") || line.startsWith("description")) {
         /* accepted */
       } else unknown.push(line);
-      void w;
     }
     for (const g of v6Groups) if (groupFamily.get(g) === 4 || parseIp(g)?.family === 4) c.ipv6OnIpv4Sessions = true;
     this.config = { ...c, addresses: this.config.addresses, holdTimeSeconds: this.config.holdTimeSeconds };
