@@ -149,7 +149,11 @@ export async function buildKustomizations(model: ClusterModel, opts: BuildOption
   const kubectl = opts.kubectl ?? "kubectl";
   const limit = opts.concurrency ?? Math.max(2, cpus().length * 2);
   const results = await mapLimit(model.kustomizeDirs, limit, async (dir) => {
-    const r = await exec.run(kubectl, ["kustomize", path.join(model.root, dir)], { readOnly: true, allowFailure: true, timeoutMs: 60_000, purpose: `kustomize build of ${dir}` });
+    const once = () => exec.run(kubectl, ["kustomize", path.join(model.root, dir)], { readOnly: true, allowFailure: true, timeoutMs: 60_000, purpose: `kustomize build of ${dir}` });
+    let r = await once();
+    // kubectl wrappers (the CI image's dispatcher) sometimes die silently under parallel starts: a failure
+    // without a message is retried once before it counts
+    if (r.exitCode !== 0 && !r.stderr.trim() && !r.stdout.trim()) r = await once();
     if (r.exitCode === 0) return [];
     const msg = (r.stderr.trim() || r.stdout.trim()).split("\n")[0]?.replace(/^Error:\s*/, "").replaceAll(model.root + "/", "") ?? "failed";
     return [finding("kustomize/build", "error", locateBuildError(model, dir, r.stderr), `kubectl kustomize ${dir} failed: ${msg}`, "fix the kustomization so it builds (run `kubectl kustomize` on the folder to see the full error)")];
