@@ -25,6 +25,15 @@ export interface KindInfo {
   fieldSelectors: string[];
   /** Set for kinds defined by a CRD (their objects go when the CRD goes). */
   crd?: string;
+  /** A CRD's additionalPrinterColumns (what plain `kubectl get` shows after NAME). */
+  printerColumns?: PrinterColumn[];
+}
+
+export interface PrinterColumn {
+  name: string;
+  type: "string" | "integer" | "number" | "boolean" | "date";
+  jsonPath: string;
+  priority?: number;
 }
 
 export type KindInput = Pick<KindInfo, "group" | "version" | "kind" | "plural" | "namespaced"> &
@@ -45,6 +54,7 @@ export function kindInfo(k: KindInput): KindInfo {
     statusSubresource: k.statusSubresource ?? false,
     fieldSelectors: k.fieldSelectors ?? [],
     ...(k.crd === undefined ? {} : { crd: k.crd }),
+    ...(k.printerColumns === undefined ? {} : { printerColumns: k.printerColumns }),
   };
 }
 
@@ -121,8 +131,12 @@ const crdKind = (k: KindInput): KindInfo => {
   const info = kindInfo({ statusSubresource: true, ...k });
   return { ...info, crd: `${info.plural}.${info.group}` };
 };
+const AGE: PrinterColumn = { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" };
+const READY: PrinterColumn = { name: "Ready", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].status' };
+const READY_MESSAGE: PrinterColumn = { name: "Status", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].message' };
+
 const cilium = (kind: string, plural: string, shortNames: string[], version = "v2alpha1", namespaced = false) =>
-  crdKind({ group: "cilium.io", version, kind, plural, namespaced, shortNames, categories: ["cilium", "ciliumbgp"] });
+  crdKind({ group: "cilium.io", version, kind, plural, namespaced, shortNames, categories: ["cilium", "ciliumbgp"], printerColumns: [AGE] });
 
 /** Cilium 1.17: BGP control plane v2 and LB-IPAM (all v2alpha1, cluster-scoped) plus CiliumNode (v2). */
 export const CILIUM_KINDS: readonly KindInfo[] = [
@@ -131,29 +145,80 @@ export const CILIUM_KINDS: readonly KindInfo[] = [
   cilium("CiliumBGPAdvertisement", "ciliumbgpadvertisements", ["cbgpadvert"]),
   cilium("CiliumBGPNodeConfig", "ciliumbgpnodeconfigs", ["cbgpnode"]),
   cilium("CiliumBGPNodeConfigOverride", "ciliumbgpnodeconfigoverrides", ["cbgpnodeoverride"]),
-  { ...cilium("CiliumLoadBalancerIPPool", "ciliumloadbalancerippools", ["ippools", "ippool", "lbippool", "lbippools"]), categories: ["cilium"] },
+  {
+    ...cilium("CiliumLoadBalancerIPPool", "ciliumloadbalancerippools", ["ippools", "ippool", "lbippool", "lbippools"]),
+    categories: ["cilium"],
+    printerColumns: [
+      { name: "Disabled", type: "boolean", jsonPath: ".spec.disabled" },
+      { name: "Conflicting", type: "string", jsonPath: '.status.conditions[?(@.type=="cilium.io/PoolConflict")].status' },
+      { name: "IPs Available", type: "string", jsonPath: '.status.conditions[?(@.type=="cilium.io/IPsAvailable")].message' },
+      AGE,
+    ],
+  },
   { ...cilium("CiliumNode", "ciliumnodes", ["cn", "ciliumn"], "v2"), categories: ["cilium"] },
 ];
 
-const longhorn = (kind: string, plural: string, shortNames: string[]) =>
-  crdKind({ group: "longhorn.io", version: "v1beta2", kind, plural, namespaced: true, shortNames, categories: ["longhorn"] });
+const longhorn = (kind: string, plural: string, shortNames: string[], printerColumns: PrinterColumn[]) =>
+  crdKind({ group: "longhorn.io", version: "v1beta2", kind, plural, namespaced: true, shortNames, categories: ["longhorn"], printerColumns });
 
 export const LONGHORN_KINDS: readonly KindInfo[] = [
-  longhorn("Node", "nodes", ["lhn"]),
-  longhorn("Volume", "volumes", ["lhv"]),
-  longhorn("Setting", "settings", ["lhs"]),
+  longhorn("Node", "nodes", ["lhn"], [
+    { name: "Ready", type: "string", jsonPath: '.status.conditions[?(@.type==\'Ready\')].status' },
+    { name: "AllowScheduling", type: "boolean", jsonPath: ".spec.allowScheduling" },
+    { name: "Schedulable", type: "string", jsonPath: '.status.conditions[?(@.type==\'Schedulable\')].status' },
+    AGE,
+  ]),
+  longhorn("Volume", "volumes", ["lhv"], [
+    { name: "State", type: "string", jsonPath: ".status.state" },
+    { name: "Robustness", type: "string", jsonPath: ".status.robustness" },
+    { name: "Size", type: "string", jsonPath: ".spec.size" },
+    { name: "Node", type: "string", jsonPath: ".status.currentNodeID" },
+    AGE,
+  ]),
+  longhorn("Setting", "settings", ["lhs"], [
+    { name: "Value", type: "string", jsonPath: ".value" },
+    AGE,
+  ]),
 ];
+
+const URL_COLUMN: PrinterColumn = { name: "URL", type: "string", jsonPath: ".spec.url" };
+const flux = (group: string, version: string, kind: string, plural: string, shortNames: string[], printerColumns: PrinterColumn[]) =>
+  crdKind({ group, version, kind, plural, namespaced: true, shortNames, categories: ["fluxcd"], printerColumns });
 
 export const FLUX_KINDS: readonly KindInfo[] = [
-  crdKind({ group: "source.toolkit.fluxcd.io", version: "v1", kind: "GitRepository", plural: "gitrepositories", namespaced: true, shortNames: ["gitrepo"], categories: ["fluxcd"] }),
-  crdKind({ group: "source.toolkit.fluxcd.io", version: "v1", kind: "HelmRepository", plural: "helmrepositories", namespaced: true, shortNames: ["helmrepo"], categories: ["fluxcd"] }),
-  crdKind({ group: "kustomize.toolkit.fluxcd.io", version: "v1", kind: "Kustomization", plural: "kustomizations", namespaced: true, shortNames: ["ks"], categories: ["fluxcd"] }),
-  crdKind({ group: "helm.toolkit.fluxcd.io", version: "v2", kind: "HelmRelease", plural: "helmreleases", namespaced: true, shortNames: ["hr"], categories: ["fluxcd"] }),
+  flux("source.toolkit.fluxcd.io", "v1", "GitRepository", "gitrepositories", ["gitrepo"], [URL_COLUMN, AGE, READY, READY_MESSAGE]),
+  flux("source.toolkit.fluxcd.io", "v1", "HelmRepository", "helmrepositories", ["helmrepo"], [URL_COLUMN, AGE, READY, READY_MESSAGE]),
+  flux("kustomize.toolkit.fluxcd.io", "v1", "Kustomization", "kustomizations", ["ks"], [AGE, READY, READY_MESSAGE]),
+  flux("helm.toolkit.fluxcd.io", "v2", "HelmRelease", "helmreleases", ["hr"], [AGE, READY, READY_MESSAGE]),
 ];
 
+const ESO_STATUS: PrinterColumn = { name: "Status", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].reason' };
 export const EXTERNAL_SECRETS_KINDS: readonly KindInfo[] = [
-  crdKind({ group: "external-secrets.io", version: "v1beta1", kind: "ExternalSecret", plural: "externalsecrets", namespaced: true, shortNames: ["es"], categories: ["external-secrets"] }),
-  crdKind({ group: "external-secrets.io", version: "v1beta1", kind: "ClusterSecretStore", plural: "clustersecretstores", namespaced: false, shortNames: ["css"], categories: ["external-secrets"] }),
+  crdKind({
+    group: "external-secrets.io",
+    version: "v1beta1",
+    kind: "ExternalSecret",
+    plural: "externalsecrets",
+    namespaced: true,
+    shortNames: ["es"],
+    categories: ["external-secrets"],
+    printerColumns: [
+      { name: "Store", type: "string", jsonPath: ".spec.secretStoreRef.name" },
+      { name: "Refresh Interval", type: "string", jsonPath: ".spec.refreshInterval" },
+      ESO_STATUS,
+      READY,
+    ],
+  }),
+  crdKind({
+    group: "external-secrets.io",
+    version: "v1beta1",
+    kind: "ClusterSecretStore",
+    plural: "clustersecretstores",
+    namespaced: false,
+    shortNames: ["css"],
+    categories: ["external-secrets"],
+    printerColumns: [AGE, ESO_STATUS, { name: "Capabilities", type: "string", jsonPath: ".status.capabilities" }, READY],
+  }),
 ];
 
 /** Every kind that arrives with a CRD in this cluster. */
@@ -181,6 +246,7 @@ export function crdFor(k: KindInfo): Record<string, unknown> & { apiVersion: str
         served: true,
         storage: name === k.version,
         ...(k.statusSubresource ? { subresources: { status: {} } } : {}),
+        ...(k.printerColumns ? { additionalPrinterColumns: k.printerColumns.map((c) => ({ ...c })) } : {}),
         schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } },
       })),
     },
@@ -194,7 +260,7 @@ export function kindFromCrd(crd: { metadata?: { name?: string }; spec?: unknown 
         group?: string;
         scope?: string;
         names?: { kind?: string; listKind?: string; plural?: string; singular?: string; shortNames?: string[]; categories?: string[] };
-        versions?: { name?: string; served?: boolean; storage?: boolean; subresources?: { status?: unknown } }[];
+        versions?: { name?: string; served?: boolean; storage?: boolean; subresources?: { status?: unknown }; additionalPrinterColumns?: PrinterColumn[] }[];
       }
     | undefined;
   const names = spec?.names;
@@ -215,5 +281,8 @@ export function kindFromCrd(crd: { metadata?: { name?: string }; spec?: unknown 
     categories: names.categories ?? [],
     statusSubresource: storage.subresources?.status !== undefined,
     crd: crd.metadata?.name ?? `${names.plural}.${spec.group}`,
+    ...(Array.isArray(storage.additionalPrinterColumns) && storage.additionalPrinterColumns.length > 0
+      ? { printerColumns: storage.additionalPrinterColumns.map((c) => ({ name: c.name, type: c.type, jsonPath: c.jsonPath, ...(c.priority ? { priority: c.priority } : {}) })) }
+      : {}),
   });
 }

@@ -3,7 +3,7 @@
  * (`Accept: application/json;as=Table;v=v1;g=meta.k8s.io`). Columns follow kube-apiserver's printers for the kinds
  * people look at (nodes, pods, namespaces, deployments, daemonsets, CRDs); everything else gets NAME and AGE.
  */
-import type { KindInfo } from "./kinds.ts";
+import type { KindInfo, PrinterColumn } from "./kinds.ts";
 import type { KubeObject } from "./store.ts";
 
 interface Column {
@@ -75,7 +75,62 @@ function podRestarts(o: KubeObject): number {
   return statuses.reduce((n, s) => n + (s.restartCount ?? 0), 0);
 }
 
+/**
+ * The JSONPath subset CRD printer columns use: `.a.b`, `[0]`, `[*]`, `[?(@.type=="Ready")]` (== or !=, quoted
+ * string). Returns every match.
+ */
+export function evalJsonPath(obj: unknown, path: string): unknown[] {
+  let cur: unknown[] = [obj];
+  const re = /\.([A-Za-z0-9_\-/]+)|\[(\d+|\*)\]|\[\?\(@\.([A-Za-z0-9_.\-/]+)\s*(==|!=)\s*(?:"([^"]*)"|'([^']*)')\)\]/gy;
+  let m: RegExpExecArray | null;
+  let pos = 0;
+  const p = path.trim().replace(/^\{(.*)\}$/, "$1");
+  re.lastIndex = 0;
+  while (pos < p.length && (m = re.exec(p)) !== null) {
+    pos = re.lastIndex;
+    const next: unknown[] = [];
+    for (const v of cur) {
+      if (m[1] !== undefined) {
+        if (v && typeof v === "object" && !Array.isArray(v) && m[1] in v) next.push((v as Record<string, unknown>)[m[1]]);
+      } else if (m[2] !== undefined) {
+        if (!Array.isArray(v)) continue;
+        if (m[2] === "*") next.push(...v);
+        else if (Number(m[2]) < v.length) next.push(v[Number(m[2])]);
+      } else if (m[3] !== undefined && Array.isArray(v)) {
+        const want = m[5] ?? m[6] ?? "";
+        for (const item of v) {
+          let field: unknown = item;
+          for (const seg of m[3].split(".")) field = field && typeof field === "object" ? (field as Record<string, unknown>)[seg] : undefined;
+          if ((String(field) === want) === (m[4] === "==")) next.push(item);
+        }
+      }
+    }
+    cur = next;
+  }
+  if (pos !== p.length) return [];
+  return cur.filter((v) => v !== undefined);
+}
+
+function crdColumn(c: PrinterColumn): Column {
+  return col(
+    c.name,
+    (o, now) => {
+      const values = evalJsonPath(o, c.jsonPath);
+      if (values.length === 0) return "";
+      if (c.type === "date") {
+        const t = Date.parse(String(values[0]));
+        return Number.isNaN(t) ? "<invalid>" : humanDuration(now - t);
+      }
+      return values.map((v) => (typeof v === "object" ? JSON.stringify(v) : String(v))).join(",");
+    },
+    c.type === "date" ? "date" : c.type,
+    "",
+    c.priority ?? 0,
+  );
+}
+
 function columnsFor(k: KindInfo): Column[] {
+  if (k.crd) return k.printerColumns && k.printerColumns.length > 0 ? [name, ...k.printerColumns.map(crdColumn)] : [name, age];
   if (k.group === "") {
     switch (k.kind) {
       case "Node":
@@ -146,7 +201,11 @@ export function toTable(k: KindInfo, objects: KubeObject[], resourceVersion: str
     metadata: { resourceVersion },
     columnDefinitions: columns.map(({ cell: _c, ...def }) => def),
     rows: objects.map((o) => ({
-      cells: columns.map((c) => c.cell(o, now)),
+      cells: columns.map((c) => {
+        const v = c.cell(o, now);
+        // real servers send absent values as null, which kubectl prints as <none>
+        return v === "" && c.name !== "Name" ? null : v;
+      }),
       object: { kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: o.metadata },
     })),
   };

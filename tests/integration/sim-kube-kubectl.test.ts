@@ -122,6 +122,9 @@ describe("kubectl against the simulated API", () => {
     const text = readFileSync(files[0]!, "utf8");
     const firstName = text.match(/^\s+name:\s*(\S+)/m)?.[1];
     expect(pools.map((p) => p.metadata.name)).toContain(firstName!);
+    // plain get prints the CRD's additionalPrinterColumns, as the real server does
+    const table = await kubectl(["get", "ippools"]);
+    expect(table.stdout.split("\n")[0]).toMatch(/^NAME\s+DISABLED\s+CONFLICTING\s+IPS AVAILABLE\s+AGE$/);
   });
 
   test("server-side apply conflicts are reported by kubectl; --force-conflicts takes over", async () => {

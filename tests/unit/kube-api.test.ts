@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { humanDuration, toTable, wantsTable } from "../../lib/sim/kube-api-table.ts";
+import { evalJsonPath, humanDuration, toTable, wantsTable } from "../../lib/sim/kube-api-table.ts";
 import { parseResourcePath } from "../../lib/sim/kube-api.ts";
-import { BUILTIN_KINDS } from "../../lib/sim/kinds.ts";
+import { BUILTIN_KINDS, crdFor, FLUX_KINDS, kindFromCrd } from "../../lib/sim/kinds.ts";
 
 const segs = (p: string) => p.split("/").filter(Boolean);
 
@@ -60,6 +60,41 @@ describe("server-side printing", () => {
     ) as { columnDefinitions: { name: string }[]; rows: { cells: unknown[] }[] };
     expect(t.columnDefinitions.map((c) => c.name)).toEqual(["Name", "Status", "Roles", "Age", "Version"]);
     expect(t.rows[0]!.cells).toEqual(["k8s-0", "Ready,SchedulingDisabled", "control-plane", "42s", "v1.31.1"]);
+  });
+});
+
+describe("CRD printer columns", () => {
+  test("the JSONPath subset of additionalPrinterColumns", () => {
+    const o = { status: { conditions: [{ type: "Ready", status: "True" }, { type: "Stalled", status: "False" }] }, spec: { a: [{ b: 1 }, { b: 2 }] } };
+    expect(evalJsonPath(o, '.status.conditions[?(@.type=="Ready")].status')).toEqual(["True"]);
+    expect(evalJsonPath(o, ".status.conditions[?(@.type=='Stalled')].status")).toEqual(["False"]);
+    expect(evalJsonPath(o, '.status.conditions[?(@.type!="Ready")].type')).toEqual(["Stalled"]);
+    expect(evalJsonPath(o, ".spec.a[*].b")).toEqual([1, 2]);
+    expect(evalJsonPath(o, ".spec.a[1].b")).toEqual([2]);
+    expect(evalJsonPath(o, "{.spec.a[0].b}")).toEqual([1]);
+    expect(evalJsonPath(o, ".spec.missing.x")).toEqual([]);
+    expect(evalJsonPath(o, ".spec.a[")).toEqual([]);
+  });
+
+  test("a HelmRelease prints Age, Ready and Status from its CRD (read back from the CRD object)", () => {
+    const hr = kindFromCrd(crdFor(FLUX_KINDS.find((k) => k.kind === "HelmRelease")!))!;
+    const t = toTable(
+      hr,
+      [
+        {
+          apiVersion: "helm.toolkit.fluxcd.io/v2",
+          kind: "HelmRelease",
+          metadata: { name: "cilium", namespace: "kube-system", creationTimestamp: "2026-01-01T00:00:00Z" },
+          status: { conditions: [{ type: "Ready", status: "False", message: "install retries exhausted" }] },
+        },
+        { apiVersion: "helm.toolkit.fluxcd.io/v2", kind: "HelmRelease", metadata: { name: "new", creationTimestamp: "2026-01-01T00:00:00Z" } },
+      ],
+      "9",
+      Date.parse("2026-01-01T00:05:00Z"),
+    ) as { columnDefinitions: { name: string }[]; rows: { cells: unknown[] }[] };
+    expect(t.columnDefinitions.map((c) => c.name)).toEqual(["Name", "Age", "Ready", "Status"]);
+    expect(t.rows[0]!.cells).toEqual(["cilium", "5m", "False", "install retries exhausted"]);
+    expect(t.rows[1]!.cells).toEqual(["new", "5m", null, null]);
   });
 });
 
