@@ -1,3 +1,5 @@
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import { defineScript, UsageError } from "../lib/cli/index.ts";
 import { FAULT_HELP, startSimulation } from "../lib/sim/index.ts";
 
@@ -7,9 +9,9 @@ export default defineScript(import.meta, {
   summary: "run the simulated cluster in the foreground and print the environment to point kubectl, talosctl and scripts at it",
   description: `
 Starts this repo's cluster as a simulation (a Kubernetes API with mutual TLS, Talos machines, and stand-in talosctl,
-talhelper, op, helm, flux and vtysh executables) and prints the lines to source in another shell:
-  eval "$(bun scripts/simulate.ts)"   # in the background shell, or copy the export lines
-Then kubectl, talosctl and every script work against it. Ctrl-C stops it and removes everything it created.
+talhelper, op, helm, flux and vtysh executables), prints the export lines (KUBECONFIG, TALOSCONFIG, PATH, ...)
+and keeps running. In another shell, paste them, or start it with --env-file and \`source\` that file; then kubectl,
+talosctl and every script work against it. Ctrl-C stops it and removes everything it created.
 Faults (--fault, repeatable): ${Object.keys(FAULT_HELP).join(", ")}.`,
   replaces: [],
   flags: {
@@ -22,6 +24,11 @@ Faults (--fault, repeatable): ${Object.keys(FAULT_HELP).join(", ")}.`,
       default: "bare",
     },
     fault: { type: "string", multiple: true, placeholder: "fault", description: "inject a fault, e.g. unreachable=mini02" },
+    "env-file": {
+      type: "string",
+      placeholder: "path",
+      description: "also write the export lines to this file (0600; removed on exit), to `source` in another shell",
+    },
     "time-scale": {
       type: "string",
       placeholder: "x",
@@ -33,11 +40,13 @@ Faults (--fault, repeatable): ${Object.keys(FAULT_HELP).join(", ")}.`,
     "bun scripts/simulate.ts",
     "bun scripts/simulate.ts --nodes 5 --state bootstrapped",
     "bun scripts/simulate.ts --fault unreachable=mini02 --fault op-signed-out",
+    "bun scripts/simulate.ts --env-file .home-ops/sim.env   # then, elsewhere: source .home-ops/sim.env",
   ],
   async run({ flags, out, root, signal, json }) {
     const nodes = flags.nodes === undefined ? undefined : Number(flags.nodes);
     if (nodes !== undefined && (!Number.isInteger(nodes) || nodes < 1))
       throw new UsageError(`--nodes must be a whole number of at least 1, not "${flags.nodes}"`);
+    const envFile = flags["env-file"] === undefined ? undefined : path.resolve(flags["env-file"]);
     const scale = Number(flags["time-scale"]);
     if (!Number.isFinite(scale) || scale < 0)
       throw new UsageError(`--time-scale must be a number of at least 0, not "${flags["time-scale"]}"`);
@@ -58,8 +67,13 @@ Faults (--fault, repeatable): ${Object.keys(FAULT_HELP).join(", ")}.`,
     });
     try {
       const quote = (v: string) => `'${v.replaceAll("'", `'\\''`)}'`;
-      if (json) out.result({ env: sim.env, dir: sim.dir, nodes: sim.cluster.topology.nodes.map((n) => n.hostname) });
-      else for (const [k, v] of Object.entries(sim.env)) out.stdout.write(`export ${k}=${quote(v)}\n`);
+      const exports = Object.entries(sim.env).map(([k, v]) => `export ${k}=${quote(v)}\n`).join("");
+      if (envFile) {
+        mkdirSync(path.dirname(envFile), { recursive: true });
+        writeFileSync(envFile, exports, { mode: 0o600 });
+      }
+      if (json) out.result({ env: sim.env, dir: sim.dir, nodes: sim.cluster.topology.nodes.map((n) => n.hostname), ...(envFile ? { envFile } : {}) });
+      else out.stdout.write(exports);
       for (const w of sim.cluster.topology.warnings ?? []) out.warn(w);
       const t = sim.cluster.topology;
       out.log(
@@ -70,6 +84,7 @@ Faults (--fault, repeatable): ${Object.keys(FAULT_HELP).join(", ")}.`,
       await stopRequested;
     } finally {
       process.off("SIGTERM", onTerm);
+      if (envFile) rmSync(envFile, { force: true });
       await sim.stop();
     }
     out.log("simulated cluster stopped, files removed");

@@ -3,7 +3,8 @@
  * talosctl, Ctrl-C — and everything it created is gone. Bad input exits 2 without starting anything.
  */
 import { expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 
 const root = path.resolve(import.meta.dir, "../..");
@@ -35,7 +36,8 @@ async function readExports(stream: ReadableStream<Uint8Array>): Promise<Record<s
 }
 
 test("simulate: prints the environment, kubectl and talosctl work with it, Ctrl-C removes everything", async () => {
-  const p = Bun.spawn(["bun", "scripts/simulate.ts", "--state", "bootstrapped", "--nodes", "4", "--fault", "unreachable=mini02"], {
+  const envFile = path.join(mkdtempSync(path.join(tmpdir(), "simulate-test-")), "sim.env");
+  const p = Bun.spawn(["bun", "scripts/simulate.ts", "--state", "bootstrapped", "--nodes", "4", "--fault", "unreachable=mini02", "--env-file", envFile], {
     cwd: root,
     env: baseEnv,
     stdout: "pipe",
@@ -47,6 +49,11 @@ test("simulate: prints the environment, kubectl and talosctl work with it, Ctrl-
   expect(env.PATH!.split(":")[0]).toBe(path.join(root, "lib/sim/bin"));
   const dir = path.dirname(env.KUBECONFIG!);
   expect(existsSync(env.TALOSCONFIG!)).toBe(true);
+
+  expect(readFileSync(envFile, "utf8")).toContain(`export KUBECONFIG='${env.KUBECONFIG}'`);
+  expect(statSync(envFile).mode & 0o777).toBe(0o600);
+  const sourced = Bun.spawnSync(["bash", "-c", `source ${envFile} && kubectl get nodes -o name | wc -l`], { env: { ...process.env, PATH: process.env.PATH! } });
+  expect(sourced.stdout.toString().trim()).toBe("4");
 
   const sh = async (cmd: string) => {
     const c = Bun.spawn(["bash", "-c", cmd], { env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
@@ -70,6 +77,7 @@ test("simulate: prints the environment, kubectl and talosctl work with it, Ctrl-
   expect(stderr).toContain("faults: unreachable=mini02");
   expect(stderr).toContain("simulated cluster stopped, files removed");
   expect(existsSync(dir)).toBe(false);
+  expect(existsSync(envFile)).toBe(false);
   // the stand-ins now say there is no simulation
   const gone = await sh("talosctl version");
   expect(gone.code).not.toBe(0);
