@@ -5,6 +5,9 @@
  * --json; and bad input (exit 2, nothing read).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { controllersOf } from "../../lib/sim/controllers/index.ts";
 import { deployed, runScript, type Deployed } from "../fixtures/frr/sim-harness.ts";
 import { until } from "../fixtures/frr/lab.ts";
@@ -108,6 +111,28 @@ describe("bgp-verify against the simulated cluster", () => {
     }
   }, 60_000);
 
+  test("ROUTER_SSH: vtysh runs through ssh in batch mode, its arguments quoted for the remote shell", async () => {
+    // a stand-in `ssh` that does what the real one does with its arguments: joins them into one remote shell line
+    const dir = mkdtempSync(path.join(tmpdir(), "home-ops-fake-ssh-"));
+    const log = path.join(dir, "calls.log");
+    writeFileSync(
+      path.join(dir, "ssh"),
+      `#!/bin/bash\nopts=()\nwhile [[ "$1" == -o ]]; do opts+=("$1" "$2"); shift 2; done\ntarget="$1"; shift\necho "$target \${opts[*]} :: $*" >> '${log}'\nexec sh -c "$*"\n`,
+      { mode: 0o755 },
+    );
+    try {
+      const r = await runScript(d, VERIFY, ["--json"], { ROUTER_SSH: "admin@172.29.51.1", PATH: `${dir}:${d.env.PATH}` });
+      expect(r.code, r.stderr).toBe(0);
+      const j = JSON.parse(r.stdout);
+      expect(j.routerChecked).toBe(true);
+      const calls = readFileSync(log, "utf8");
+      expect(calls).toContain("admin@172.29.51.1 -o BatchMode=yes -o ConnectTimeout=10 :: vtysh -c 'show bgp summary json'");
+      expect(calls).toContain(":: vtysh -c 'show bgp ipv6 unicast json'");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   test("bad input is exit 2 with one sentence, before anything is read", async () => {
     const a = await runScript(d, VERIFY, ["--router-cmd", "vtysh 'unbalanced"]);
     expect(a.code).toBe(2);
@@ -145,11 +170,11 @@ describe("bgp-router-config", () => {
     const j = JSON.parse((await runScript(env, "bgp-router-config", ["--json", "--mode", "per-node"])).stdout);
     expect(j.plan.families.map((f: any) => f.neighbors.length)).toEqual([3, 3]);
     expect(j.config).toContain("neighbor 172.29.51.11 peer-group CILIUM-V4");
-    const out = `${require("node:os").tmpdir()}/bgp-router-config-test-${process.pid}.conf`;
+    const out = path.join(tmpdir(), `bgp-router-config-test-${process.pid}.conf`);
     const w = await runScript(env, "bgp-router-config", ["--out", out]);
     expect(w.code).toBe(0);
     expect(await Bun.file(out).text()).toBe(r.stdout);
-    require("node:fs").rmSync(out);
+    rmSync(out);
     expect((await runScript(env, "bgp-router-config", ["--mode", "sideways"])).code).toBe(2);
     expect((await runScript(env, "bgp-router-config", ["--out", "/nonexistent-dir/x.conf"])).code).toBe(2);
   }, 60_000);
