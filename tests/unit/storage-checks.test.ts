@@ -116,7 +116,8 @@ function reads(): UsbNodeReads {
     address: "172.29.51.11",
     disks: specsOf(disks),
     volumes: specsOf(volumes),
-    kernelParams: [{ id: "vm.dirty_bytes", current: "268435456" }],
+    // Talos names KernelParamStatus resources by their /proc/sys path: proc.sys.vm.dirty_bytes
+    kernelParams: [{ id: "proc.sys.vm.dirty_bytes", current: "268435456", default: "0", unsupported: false }],
     udevRules: `# generated\n${facts.udevRules[0]}\n`,
   };
 }
