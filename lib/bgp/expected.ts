@@ -239,7 +239,8 @@ function nodeSlots(node: BgpNodeInput, inputs: BgpInputs): { slots: PeerSlot[]; 
         const k = `${s.peer}|${s.peerAddress ?? ""}`;
         if (!seen.has(k)) (seen.add(k), out.push(s));
       }
-    return out.length ? out : [{ instance: "-", peer: "(none)" } as PeerSlot];
+    const none: PeerSlot = { instance: "-", peer: "(none)" };
+    return out.length ? out : [none];
   };
   if (inputs.controlPlaneEnabled === false)
     return {

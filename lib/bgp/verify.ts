@@ -149,7 +149,7 @@ export function verifyBgp(inputs: BgpInputs, router?: RouterState): BgpVerifyRep
     missing.push({ node: e.node, peer: e.slot.peer, afi: e.afi, service: e.service, prefix: e.prefix, cause: d.cause, title: d.title, message: d.message, fix: d.fix });
 
   for (const row of rows.values()) {
-    const status = findStatusPeer(statuses.get(row.node), row.items[0]?.slot ?? ({ peer: row.peer, instance: "" } as PeerSlot));
+    const status = findStatusPeer(statuses.get(row.node), row.items[0]?.slot ?? { peer: row.peer, instance: "" });
     const routerPeer = routerPeerFor(row.nodeAddress, row.afi);
     const atRouter = row.nodeAddress ? held.get(row.afi)?.get(row.nodeAddress) : undefined;
     const received = router?.received?.get(`${row.afi}|${row.nodeAddress}`);
