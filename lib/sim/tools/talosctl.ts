@@ -851,6 +851,9 @@ export function parseMachineConfig(text: string): AppliedConfig | TalosError {
   const type = main.machine?.type;
   if (type !== "controlplane" && type !== "worker" && type !== "init")
     return new TalosError("InvalidArgument", `configuration validation failed: 1 error occurred:\n\t* unknown machine type "${type ?? ""}"\n\n`);
+  const problems = validateEncryption(main.machine?.systemDiskEncryption);
+  if (problems.length)
+    return new TalosError("InvalidArgument", `configuration validation failed: ${multiError(problems).trimEnd()}`);
   const kubelet = String(main.machine?.kubelet?.image ?? "");
   return {
     text,
@@ -861,6 +864,28 @@ export function parseMachineConfig(text: string): AppliedConfig | TalosError {
     ...(/:(v[\d.]+)$/.test(kubelet) ? { kubernetesVersion: /:(v[\d.]+)$/.exec(kubelet)![1]! } : {}),
     ...(main.cluster?.clusterName ? { clusterName: String(main.cluster.clusterName) } : {}),
   };
+}
+
+/** Talos 1.10's checks of machine.systemDiskEncryption (state / ephemeral). */
+function validateEncryption(enc: any): string[] {
+  const out: string[] = [];
+  if (!enc || typeof enc !== "object") return out;
+  for (const part of ["state", "ephemeral"]) {
+    const e = enc[part];
+    if (!e) continue;
+    const keys = Array.isArray(e.keys) ? e.keys : [];
+    if (keys.length === 0) {
+      out.push("no encryption keys provided");
+      continue;
+    }
+    const slots = new Set<number>();
+    for (const k of keys) {
+      const slot = Number(k?.slot ?? 0);
+      if (slots.has(slot)) out.push(`encryption key slot ${slot} is already in use`);
+      slots.add(slot);
+    }
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
