@@ -63,4 +63,17 @@ describe("talos-upgrade-k8s", () => {
     expect(again.code).toBe(0);
     expect(again.stdout).toContain("already runs v1.32.4");
   }, T);
+
+  test("the control plane it runs from does not answer: exit 1, nothing changed", async () => {
+    sim = await startSimulation({ state: "bootstrapped", controllers: false, faults: ["unreachable=mini01"] });
+    const r = await runScript("talos-upgrade-k8s", ["--to", "1.32.4", "--yes"], { env: sim.env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("172.29.51.11");
+    expect(r.stderr).toContain("no route to host");
+    expect(sim.cluster.kubernetesVersion).toBe("v1.31.1");
+    // another control plane works
+    const other = await runScript("talos-upgrade-k8s", ["--to", "1.32.4", "--yes", "--node", "mini02"], { env: sim.env });
+    expect(other.code).toBe(0);
+    expect(sim.cluster.kubernetesVersion).toBe("v1.32.4");
+  }, T);
 });

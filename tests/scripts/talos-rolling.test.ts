@@ -159,6 +159,14 @@ describe("talos-reboot", () => {
 });
 
 describe("talos-upgrade", () => {
+  test("refuses without a terminal and without --yes: exit 2, nothing upgraded", async () => {
+    const s = await bootstrapped();
+    const r = await runScript("talos-upgrade", ["--to", "v1.10.6"], { env: s.env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("refusing to upgrade 3 nodes of cluster home-ops to Talos v1.10.6");
+    expect(events(s, "upgrade")).toEqual([]);
+  }, T);
+
   test("refuses an installer without the repo's schematic (exit 2, nothing upgraded)", async () => {
     const s = await bootstrapped();
     const r = await runScript("talos-upgrade", ["--yes", "--image", "ghcr.io/siderolabs/installer:v1.10.6"], { env: s.env });
