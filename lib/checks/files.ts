@@ -70,7 +70,6 @@ export interface RepoFile {
   /** repo-relative, forward slashes */
   rel: string;
   abs: string;
-  size: number;
 }
 
 /**
@@ -94,15 +93,14 @@ export function listRepoFiles(root: string, subdirs?: string[], ignore = GitIgno
       } else if (e.isFile() || e.isSymbolicLink()) {
         if (ignore.ignores(rel, false)) continue;
         const abs = path.join(root, rel);
-        let size = 0;
-        try {
-          const st = statSync(abs);
-          if (!st.isFile()) continue;
-          size = st.size;
-        } catch {
-          continue;
+        if (e.isSymbolicLink()) {
+          try {
+            if (!statSync(abs).isFile()) continue;
+          } catch {
+            continue;
+          }
         }
-        out.push({ rel, abs, size });
+        out.push({ rel, abs });
       }
     }
   };
@@ -127,4 +125,16 @@ export function lineAt(text: string, offset: number): number {
   const end = Math.min(offset, text.length);
   for (let i = 0; i < end; i++) if (text.charCodeAt(i) === 10) line++;
   return line;
+}
+
+const textCache = new WeakMap<object, Map<string, string | undefined>>();
+
+/** A repo file's text, read once per model (the yaml and secrets families both need them). */
+export function modelText(model: { root: string }, rel: string): string | undefined {
+  let cache = textCache.get(model);
+  if (!cache) textCache.set(model, (cache = new Map()));
+  if (cache.has(rel)) return cache.get(rel);
+  const t = readText(path.join(model.root, rel));
+  cache.set(rel, t);
+  return t;
 }

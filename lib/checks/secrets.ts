@@ -1,5 +1,5 @@
 import type { ClusterModel } from "../repo/model.ts";
-import { GitIgnore, lineAt, listRepoFiles, readText } from "./files.ts";
+import { GitIgnore, lineAt, listRepoFiles, modelText, readText } from "./files.ts";
 import { at } from "./locate.ts";
 import { finding, type Finding } from "./types.ts";
 
@@ -56,9 +56,13 @@ const TEXT_EXT = /\.(ya?ml|json5?|toml|ts|js|mjs|sh|env|md|txt|conf|cfg|ini|tpl|
 const KEYED_EXT = /\.(ya?ml|toml|env|conf|ini)$|(^|\/)\.env[^/]*$/i;
 const MAX_SCAN_BYTES = 2_000_000;
 
+/** One cheap pass that every pattern needs to hit before the precise ones run. */
+const PREFILTER = /PRIVATE KEY|gh[pousr]_|github_pat_|AKIA|ASIA|xox[abposr]-|eyJ|\.[a-z0-9]{16}\b/;
+const KEYWORDS = /password|passwd|secret|token|api.?key|private.?key|encryptionsecret/i;
+
 export function scanText(file: string, text: string): Finding[] {
   const out: Finding[] = [];
-  for (const p of PATTERNS) {
+  if (PREFILTER.test(text)) for (const p of PATTERNS) {
     p.re.lastIndex = 0;
     for (const m of text.matchAll(p.re)) {
       out.push(
@@ -66,7 +70,7 @@ export function scanText(file: string, text: string): Finding[] {
       );
     }
   }
-  if (KEYED_EXT.test(file)) {
+  if (KEYED_EXT.test(file) && KEYWORDS.test(text)) {
     const lines = text.split("\n");
     lines.forEach((l, i) => {
       const m = KEYED.exec(l);
@@ -131,9 +135,9 @@ export function gitignoreCheck(root: string): Finding[] {
 export function secretsCheck(model: ClusterModel): Finding[] {
   const out: Finding[] = [...secretManifests(model), ...gitignoreCheck(model.root)];
   for (const f of listRepoFiles(model.root)) {
-    if (!TEXT_EXT.test(f.rel) || f.size > MAX_SCAN_BYTES) continue;
-    const text = readText(f.abs);
-    if (text === undefined || text.includes("\u0000")) continue;
+    if (!TEXT_EXT.test(f.rel)) continue;
+    const text = modelText(model, f.rel);
+    if (text === undefined || text.length > MAX_SCAN_BYTES || text.includes("\u0000")) continue;
     out.push(...scanText(f.rel, text));
   }
   return out;

@@ -1,6 +1,6 @@
 import { LineCounter, parseAllDocuments, type Document, type YAMLError } from "yaml";
 import type { ClusterModel } from "../repo/model.ts";
-import { GitIgnore, isYamlFile, listRepoFiles, readText } from "./files.ts";
+import { GitIgnore, isYamlFile, listRepoFiles, modelText, readText } from "./files.ts";
 import { finding, type Finding } from "./types.ts";
 
 /**
@@ -142,11 +142,11 @@ export function checkYamlText(file: string, text: string): Finding[] {
 }
 
 /** Every YAML file under YAML_ROOTS (and the root's own *.yaml), parsed from disk. */
-export function checkYamlFiles(root: string, skip: Set<string> = new Set()): Finding[] {
+export function checkYamlFiles(root: string, skip: Set<string> = new Set(), roots: string[] = YAML_ROOTS): Finding[] {
   const out: Finding[] = [];
   const ignore = GitIgnore.load(root);
   const files = [
-    ...listRepoFiles(root, YAML_ROOTS, ignore),
+    ...listRepoFiles(root, roots, ignore),
     ...listRepoFiles(root, undefined, ignore, { topOnly: true }),
   ].filter((f) => isYamlFile(f.rel) && !skip.has(f.rel));
   for (const f of files) {
@@ -263,9 +263,10 @@ export function yamlCheck(model: ClusterModel): Finding[] {
   for (const [file, list] of problems) out.push(...fromProblems(model, file, list));
   for (const file of loaded) {
     if (problems.has(file)) continue;
-    const text = readText(`${model.root}/${file}`);
+    const text = modelText(model, file);
     if (text !== undefined) out.push(...scanDuplicateKeys(file, text));
   }
-  out.push(...checkYamlFiles(model.root, new Set([...loaded, ...problems.keys()])));
+  // the loader reads every YAML file under kubernetes/ and talos/; the rest of the YAML roots is parsed here
+  out.push(...checkYamlFiles(model.root, new Set([...loaded, ...problems.keys()]), YAML_ROOTS.filter((r) => r !== "kubernetes" && r !== "talos")));
   return out;
 }
