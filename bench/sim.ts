@@ -53,6 +53,22 @@ try {
   const start = proc["start simulation + stop"]!;
   const call = proc["stand-in talosctl call"]!;
 
+  // CPU time of the same two processes (user + system): what the wall time would be on an idle machine, and far
+  // less sensitive to the load of a shared CI box than the wall time
+  const cpuOf = async (cmd: string[]) => {
+    const p = Bun.spawn(cmd, { cwd: root, stdout: "ignore", stderr: "ignore", stdin: "ignore" });
+    if ((await p.exited) !== 0) throw new Error(`${cmd.join(" ")} failed`);
+    return Number(p.resourceUsage()?.cpuTime.total ?? 0n) / 1000;
+  };
+  const cpuBase: number[] = [];
+  const cpuStart: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    cpuBase.push(await cpuOf(["bun", "-e", ""]));
+    cpuStart.push(await cpuOf(["bun", starter]));
+  }
+  const cpuB = median(cpuBase);
+  const cpuS = median(cpuStart);
+
   // 2. in process, at 3 and at N nodes (bootstrapped: every Node registered and Ready)
   const inproc = async (nodes?: number) => {
     const times: number[] = [];
@@ -86,6 +102,10 @@ try {
     bunE_ms: +base.toFixed(1),
     simProcess_ms: +start.toFixed(1),
     simProcessRatio: +(start / base).toFixed(2),
+    bunE_cpu_ms: +cpuB.toFixed(1),
+    simProcess_cpu_ms: +cpuS.toFixed(1),
+    simProcessCpuRatio: +(cpuS / cpuB).toFixed(2),
+    loadAverage: +(await Bun.file("/proc/loadavg").text().catch(() => "0")).split(" ")[0]!,
     standInCall_ms: +call.toFixed(1),
     standInCallRatio: +(call / base).toFixed(2),
     inProcess3_ms: +small.start.toFixed(1),
@@ -98,6 +118,8 @@ try {
     console.log(`rounds: ${rounds} (medians, interleaved)`);
     console.log(`bun -e ''                                       ${base.toFixed(1)} ms`);
     console.log(`start simulation + one tool call + stop (proc)  ${start.toFixed(1)} ms   ${ratio(start, base)} of bun -e '' (target: under a second)`);
+    console.log(`  CPU time (user+sys): bun -e '' ${cpuB.toFixed(1)} ms, simulation ${cpuS.toFixed(1)} ms   ${ratio(cpuS, cpuB)}`);
+    console.log(`  (load average ${figures.loadAverage} while measuring)`);
     console.log(`one stand-in talosctl call (process)            ${call.toFixed(1)} ms   ${ratio(call, base)} of bun -e ''`);
     console.log(`in process: start, 3 nodes bootstrapped         ${small.start.toFixed(1)} ms`);
     console.log(`in process: start, ${big} nodes bootstrapped       ${large.start.toFixed(1)} ms`);
