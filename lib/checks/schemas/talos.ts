@@ -27,8 +27,7 @@ const encryptionKey = z.strictObject({
   nodeID: z.strictObject({}).optional(),
   static: z.strictObject({ passphrase: z.string() }).optional(),
   kms: z.strictObject({ endpoint: z.string() }).optional(),
-  tpm: z.strictObject({ checkSecurebootStatusOnEnroll: z.boolean().optional(), options: open.optional() }).optional(),
-  lockToState: z.boolean().optional(),
+  tpm: z.strictObject({ checkSecurebootStatusOnEnroll: z.boolean().optional() }).optional(),
 });
 
 const encryption = z.strictObject({

@@ -1,0 +1,266 @@
+import { describe, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { parse } from "yaml";
+import { z } from "zod";
+import { parseOnly } from "../../lib/checks/index.ts";
+import { GitIgnore } from "../../lib/checks/files.ts";
+import { mapLimit } from "../../lib/checks/kustomize.ts";
+import { modelClass, validateWithModel } from "../../lib/checks/schema.ts";
+import { CILIUM_SCHEMAS } from "../../lib/checks/schemas/cilium.ts";
+import { machineConfigPatch, talconfig, talconfigNode, userVolumeConfig } from "../../lib/checks/schemas/talos.ts";
+import { looksLikeSecretValue, scanText } from "../../lib/checks/secrets.ts";
+import { json5ErrorLine } from "../../lib/checks/versions.ts";
+import { checkYamlText, scanDuplicateKeys } from "../../lib/checks/yaml.ts";
+
+describe("schema library (kubernetes-models)", () => {
+  test("resolves built-in, Flux, cert-manager, ESO, prometheus-operator and CiliumNetworkPolicy kinds", () => {
+    for (const [v, k] of [
+      ["v1", "Service"],
+      ["apps/v1", "Deployment"],
+      ["networking.k8s.io/v1", "Ingress"],
+      ["rbac.authorization.k8s.io/v1", "ClusterRole"],
+      ["source.toolkit.fluxcd.io/v1", "GitRepository"],
+      ["source.toolkit.fluxcd.io/v1beta2", "OCIRepository"],
+      ["kustomize.toolkit.fluxcd.io/v1", "Kustomization"],
+      ["helm.toolkit.fluxcd.io/v2", "HelmRelease"],
+      ["notification.toolkit.fluxcd.io/v1", "Receiver"],
+      ["notification.toolkit.fluxcd.io/v1beta3", "Alert"],
+      ["cert-manager.io/v1", "ClusterIssuer"],
+      ["external-secrets.io/v1", "ExternalSecret"],
+      ["external-secrets.io/v1", "ClusterSecretStore"],
+      ["monitoring.coreos.com/v1", "ServiceMonitor"],
+      ["cilium.io/v2", "CiliumNetworkPolicy"],
+    ] as const)
+      expect(modelClass(v, k), `${v} ${k}`).toBeDefined();
+  });
+
+  test("kinds without a library schema, and malformed apiVersions, have none", () => {
+    expect(modelClass("postgresql.cnpg.io/v1", "Cluster")).toBeUndefined();
+    expect(modelClass("cilium.io/v2alpha1", "CiliumBGPPeerConfig")).toBeUndefined(); // zod's, for Cilium 1.17
+    expect(modelClass("../../etc", "passwd")).toBeUndefined();
+    expect(modelClass("apps/v1", "Deploy ment")).toBeUndefined();
+  });
+
+  test("unknown fields are found by what the validator reads; maps and free-form values are not flagged", () => {
+    const hr = modelClass("helm.toolkit.fluxcd.io/v2", "HelmRelease")!;
+    const r = validateWithModel(hr, {
+      apiVersion: "helm.toolkit.fluxcd.io/v2",
+      kind: "HelmRelease",
+      metadata: { name: "x", labels: { "app.kubernetes.io/name": "x" }, annotations: { a: "b" } },
+      spec: {
+        interval: "1h",
+        chart: { spec: { chart: "c", sourceRef: { kind: "HelmRepository", name: "r" }, bogus: 1 } },
+        values: { anything: { goes: [1, { here: true }] } },
+        install: { remediation: { retries: 3, retires: 3 } },
+      },
+    });
+    expect(r.errors).toEqual([]);
+    expect(r.unknown).toEqual([
+      ["spec", "chart", "spec", "bogus"],
+      ["spec", "install", "remediation", "retires"],
+    ]);
+  });
+
+  test("type errors are reported with their path", () => {
+    const d = modelClass("apps/v1", "Deployment")!;
+    const r = validateWithModel(d, { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "x" }, spec: { replicas: "two", selector: {}, template: {} } });
+    expect(r.errors.map((e) => `${e.instancePath} ${e.keyword}`)).toContain("/spec/replicas type");
+  });
+
+  test("the unknown fields of one document shape are computed once and reused", () => {
+    const cm = modelClass("v1", "ConfigMap")!;
+    const a = validateWithModel(cm, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "a" }, dataa: { k: "v" } });
+    const b = validateWithModel(cm, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "b" }, dataa: { k: "w" } });
+    expect(a.unknown).toEqual([["dataa"]]);
+    expect(b.unknown).toBe(a.unknown);
+  });
+});
+
+describe("yaml", () => {
+  test("duplicate keys, tabs and run-together objects by line scan", () => {
+    const ids = (t: string) => scanDuplicateKeys("f.yaml", t).map((f) => `${f.id}@${f.line}`);
+    expect(ids("a: 1\nb:\n  c: 1\n  c: 2\n")).toEqual(["yaml/duplicate-key@4"]);
+    expect(ids("- name: a\n  v: 1\n- name: b\n  v: 2\n")).toEqual([]);
+    expect(ids("x: |\n  a: 1\n  a: 1\ny: 1\n")).toEqual([]); // block scalar content
+    expect(ids("a: 1\n---\na: 2\n")).toEqual([]);
+    expect(ids("a:\n\tb: 1\n")).toEqual(["yaml/tab@2"]);
+    expect(ids("apiVersion: v1\nkind: A\nmetadata: {}\napiVersion: v1\nkind: B\nmetadata: {}\n")).toEqual(["yaml/missing-separator@4"]);
+    expect(ids("k: 'a: b' # c: d\nk2: \"x: y\"\n")).toEqual([]);
+  });
+
+  test("parse errors: one finding per broken document, at the first error line", () => {
+    const f = checkYamlText("f.yaml", "a: 1\nb: [1, 2\nc: 3\nd: 4\n");
+    expect(f).toHaveLength(1);
+    expect(f[0]!.id).toBe("yaml/parse");
+    expect(checkYamlText("f.yaml", "a: 1\n----\nb: 2\n").map((x) => `${x.id}@${x.line}`)).toEqual(["yaml/separator@2"]);
+    expect(checkYamlText("f.yaml", "a: *nope\n").map((x) => x.id)).toEqual(["yaml/parse"]);
+    expect(checkYamlText("f.yaml", "a: 1\n")).toEqual([]);
+  });
+});
+
+describe("secrets", () => {
+  const ids = (file: string, t: string) => scanText(file, t).map((f) => `${f.id}@${f.line}`);
+  const header = ["-----BEGIN", "RSA PRIVATE KEY-----"].join(" ");
+  test("private keys need key material after the header (a template is not a key)", () => {
+    expect(ids("k.pem", `x\n${header}\nMIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8PbnGy0AHB7MhgHcTz6sE2I2yPB\n`)).toEqual(["secrets/private-key@2"]);
+    expect(ids("gen.ts", "const k = `" + header + "\\n${random()}`;\n")).toEqual([]);
+  });
+  test("tokens by shape", () => {
+    expect(ids("a.yaml", `t: ${"ghp_"}${"a".repeat(36)}\n`)).toEqual(["secrets/token@1"]);
+    expect(ids("a.yaml", `id: ${"AKIA"}ABCDEFGHIJKLMNOP\n`)).toEqual(["secrets/token@1"]);
+    expect(ids("a.md", "see github.com/org/repo\n")).toEqual([]);
+  });
+  test("literal passwords in YAML, not references or names", () => {
+    expect(ids("v.yaml", `adminPassword: ${"Zx8vK2mN9pL4wR7tQ"}\n`)).toEqual(["secrets/literal@1"]);
+    expect(ids("v.yaml", "password: ${DB_PASSWORD}\nsecretKey: admin-password\nexistingSecret: authentik-secret\ntoken: op://vault/item/field\n")).toEqual([]);
+    expect(looksLikeSecretValue("cloudflare-api-token")).toBe(false);
+    expect(looksLikeSecretValue("q8Zr2LmX9vT4kP1w")).toBe(true);
+  });
+});
+
+describe("files and options", () => {
+  test(".gitignore matching: globs, anchored paths, directories, negation", () => {
+    const ig = new GitIgnore("clusterconfig/*\n!clusterconfig/README.md\nkubeconfig\n.env\n.env.*\n!.env.example\nnode_modules/\n/talos/talsecret.yaml\n");
+    expect(ig.ignores("clusterconfig/home-ops-mini01.yaml")).toBe(true);
+    expect(ig.ignores("clusterconfig/README.md")).toBe(false);
+    expect(ig.ignores("sub/kubeconfig")).toBe(true);
+    expect(ig.ignores(".env")).toBe(true);
+    expect(ig.ignores(".env.local")).toBe(true);
+    expect(ig.ignores(".env.example")).toBe(false);
+    expect(ig.ignores("a/node_modules/x.js")).toBe(true);
+    expect(ig.ignores("talos/talsecret.yaml")).toBe(true);
+    expect(ig.ignores("talos/talconfig.yaml")).toBe(false);
+  });
+
+  test("--only accepts the families and names the bad ones", () => {
+    expect(parseOnly("bgp, ipam")).toEqual(["bgp", "ipam"]);
+    expect(parseOnly(undefined)).toBeUndefined();
+    expect(() => parseOnly("bgp,nope")).toThrow(/unknown check family "nope"/);
+  });
+
+  test("JSON5 syntax errors are located by line", () => {
+    expect(json5ErrorLine("{\n  a: 1,\n  b: [[\n    1,\n  ],\n  c: 2,\n}\n")).toBe(6);
+  });
+
+  test("mapLimit keeps order and never runs more than the limit at once", async () => {
+    let running = 0;
+    let peak = 0;
+    const out = await mapLimit([5, 1, 4, 2, 3], 2, async (n) => {
+      running++;
+      peak = Math.max(peak, running);
+      await Bun.sleep(n);
+      running--;
+      return n * 10;
+    });
+    expect(out).toEqual([50, 10, 40, 20, 30]);
+    expect(peak).toBe(2);
+  });
+});
+
+// ---- dev check: the zod schemas against the upstream schemas in ../shared/reference (not needed at run time)
+const REF = path.resolve(import.meta.dir, "../../../shared/reference");
+const haveRef = existsSync(REF);
+const devCheck = haveRef ? describe : describe.skip;
+
+/** Keys of a zod object schema, through optional/nullable wrappers. */
+function objectKeys(s: z.ZodType): string[] | undefined {
+  let cur: unknown = s;
+  for (let i = 0; i < 5; i++) {
+    const c = cur as { shape?: Record<string, z.ZodType>; unwrap?: () => unknown };
+    if (c.shape) return Object.keys(c.shape);
+    if (typeof c.unwrap === "function") cur = c.unwrap();
+    else return undefined;
+  }
+  return undefined;
+}
+function child(s: z.ZodType, key: string): z.ZodType | undefined {
+  let cur: unknown = s;
+  for (let i = 0; i < 5; i++) {
+    const c = cur as { shape?: Record<string, z.ZodType>; unwrap?: () => unknown };
+    if (c.shape) return c.shape[key];
+    if (typeof c.unwrap === "function") cur = c.unwrap();
+    else return undefined;
+  }
+  return undefined;
+}
+function element(s: z.ZodType): z.ZodType | undefined {
+  let cur: unknown = s;
+  for (let i = 0; i < 5; i++) {
+    const c = cur as { element?: z.ZodType; unwrap?: () => unknown };
+    if (c.element) return c.element;
+    if (typeof c.unwrap === "function") cur = c.unwrap();
+    else return undefined;
+  }
+  return undefined;
+}
+
+/** Every key the zod schema accepts exists in the OpenAPI schema, at every level both describe as objects. */
+function compare(zs: z.ZodType, api: Record<string, unknown>, where: string, out: string[]): void {
+  const props = (api.properties ?? {}) as Record<string, Record<string, unknown>>;
+  const keys = objectKeys(zs);
+  if (!keys) return;
+  for (const k of keys) {
+    if (!(k in props)) {
+      out.push(`${where}.${k}`);
+      continue;
+    }
+    const sub = child(zs, k)!;
+    const p = props[k]!;
+    if (p.type === "object") compare(sub, p, `${where}.${k}`, out);
+    if (p.type === "array" && (p.items as Record<string, unknown>)?.type === "object") {
+      const el = element(sub);
+      if (el) compare(el, p.items as Record<string, unknown>, `${where}.${k}[]`, out);
+    }
+  }
+}
+
+devCheck("dev check: zod schemas vs ../shared/reference", () => {
+  test("Cilium kinds accept only fields of the v1.17 CRDs (v2alpha1)", () => {
+    const files: Record<string, string> = {
+      CiliumBGPClusterConfig: "ciliumbgpclusterconfigs.yaml",
+      CiliumBGPPeerConfig: "ciliumbgppeerconfigs.yaml",
+      CiliumBGPAdvertisement: "ciliumbgpadvertisements.yaml",
+      CiliumBGPNodeConfigOverride: "ciliumbgpnodeconfigoverrides.yaml",
+      CiliumLoadBalancerIPPool: "ciliumloadbalancerippools.yaml",
+    };
+    const extra: string[] = [];
+    for (const [kind, file] of Object.entries(files)) {
+      const crd = parse(readFileSync(path.join(REF, "crds/cilium-v1.17", file), "utf8"));
+      const v = crd.spec.versions.find((x: { name: string }) => x.name === "v2alpha1");
+      const spec = v.schema.openAPIV3Schema.properties.spec;
+      compare(child(CILIUM_SCHEMAS[kind]!, "spec")!, spec, kind, extra);
+      // and every field the CRD documents at the spec's top level is known to zod
+      expect(Object.keys(spec.properties).sort(), kind).toEqual(objectKeys(child(CILIUM_SCHEMAS[kind]!, "spec")!)!.sort());
+    }
+    expect(extra).toEqual([]);
+  });
+
+  test("Talos patch, UserVolumeConfig and talconfig schemas accept only documented fields", () => {
+    const talos = JSON.parse(readFileSync(path.join(REF, "schemas/talos-v1.10.5-config.schema.json"), "utf8"));
+    const defs = talos.$defs as Record<string, Record<string, unknown>>;
+    // resolve $ref so nested objects can be compared
+    const resolve = (s: Record<string, unknown>): Record<string, unknown> => {
+      if (typeof s.$ref === "string") return resolve(defs[s.$ref.replace("#/$defs/", "")]!);
+      const props = s.properties as Record<string, Record<string, unknown>> | undefined;
+      if (!props) return s;
+      const out: Record<string, unknown> = { ...s, type: "object", properties: {} };
+      for (const [k, v] of Object.entries(props)) {
+        const r = typeof v.$ref === "string" ? resolve(v) : v;
+        const items = r.items as Record<string, unknown> | undefined;
+        (out.properties as Record<string, unknown>)[k] =
+          r.type === "array" && items && typeof items.$ref === "string" ? { ...r, items: resolve(items) } : r.properties ? resolve(r) : r;
+      }
+      return out;
+    };
+    const extra: string[] = [];
+    compare(machineConfigPatch, resolve(defs["v1alpha1.Config"]!), "machineconfig", extra);
+    compare(userVolumeConfig, resolve(defs["block.UserVolumeConfigV1Alpha1"]!), "UserVolumeConfig", extra);
+    const tal = JSON.parse(readFileSync(path.join(REF, "schemas/talhelper-talconfig.schema.json"), "utf8"));
+    const tdefs = tal.$defs as Record<string, Record<string, unknown>>;
+    compare(talconfig, { ...tdefs.TalhelperConfig!, type: "object" }, "talconfig", extra);
+    compare(talconfigNode, { ...tdefs.Node!, type: "object" }, "talconfig.nodes[]", extra);
+    // `persist` (and machine.disks, install.extensions) are deprecated but still accepted by Talos 1.10
+    expect(extra.filter((e) => !/\.(persist|disks|extensions)$/.test(e))).toEqual([]);
+  });
+});
