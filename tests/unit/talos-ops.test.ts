@@ -78,7 +78,7 @@ describe("snapshots", () => {
     for (const n of names) writeFileSync(path.join(dir, n), "x");
     writeFileSync(path.join(dir, "etcd-other-20260101T000000.000Z.snapshot"), "x");
     expect(listSnapshots(dir, "home").map((s) => s.name)).toEqual([...names].reverse());
-    expect(pruneSnapshots(dir, "home", 2).map((s) => path.basename(s.path))).toEqual([names[1], names[0]]);
+    expect(pruneSnapshots(dir, "home", 2).map((s) => path.basename(s.path))).toEqual([names[1]!, names[0]!]);
     expect(listSnapshots(dir, "home").length).toBe(2);
     expect(listSnapshots(dir, "other").length).toBe(1);
   });
