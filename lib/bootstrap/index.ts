@@ -24,6 +24,8 @@ export { Journal } from "./journal.ts";
 
 export const PHASES: readonly Phase[] = [environmentPhase, talosPhase, networkingPhase, corePhase, gitopsPhase, applicationsPhase];
 
+const REACHABLE_TIMEOUT_MS = 5000;
+
 export const DEFAULT_TIMEOUTS: Timeouts = { waitMs: 15 * 60_000, talosMs: 10 * 60_000 };
 
 export interface ContextOptions {
@@ -80,12 +82,16 @@ export function createContext(o: ContextOptions): BootstrapContext & { close(): 
     async kubeReachable(): Promise<boolean> {
       const k = live();
       if (!k) return false;
+      // a VIP nobody answers can hold a TCP connect for minutes: give the probe a few seconds
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), REACHABLE_TIMEOUT_MS)));
       try {
-        await k.client.request("GET", "/version", { action: "read the API version" });
-        return true;
+        return await Promise.race([k.client.request("GET", "/version", { action: "read the API version" }).then(() => true), timeout]);
       } catch (e) {
         if (e instanceof ConfigError) throw e;
         return false;
+      } finally {
+        clearTimeout(timer);
       }
     },
     async wait(what, fn) {

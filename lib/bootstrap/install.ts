@@ -21,7 +21,8 @@ export interface ReleaseState {
 /** Helm's view (installed at the HelmRelease's version?) plus the API's (workloads rolled out?). */
 export async function releaseState(ctx: BootstrapContext, chart: string, releases?: HelmReleaseStatus[]): Promise<ReleaseState> {
   const install = helmInstallFor(ctx.model, chart);
-  const list = releases ?? (await helmList(ctx.exec));
+  // a dry run against a cluster whose API is not up yet plans the install instead of failing on `helm list`
+  const list = releases ?? (ctx.dryRun && !(await ctx.kubeReachable()) ? [] : await helmList(ctx.exec));
   const st = installState(install, list);
   if (st.state !== "deployed") return { install, deployed: false, rolledOut: false, detail: st.detail };
   const kube = await ctx.kube();

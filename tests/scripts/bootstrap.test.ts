@@ -181,6 +181,25 @@ describe("bootstrap-phased against the simulated cluster", () => {
   );
 });
 
+describe("--dry-run before the cluster exists", () => {
+  test(
+    "no kubeconfig yet (a first run): every phase is planned from the repo, nothing fails on the missing API",
+    async () => {
+      const e = await sim();
+      e.env = { ...e.env, KUBECONFIG: path.join(e.root, "clusterconfig", "kubeconfig") };
+      const r = await run(e, "bootstrap-phased", ["--dry-run"], { timeoutMs: 200_000 });
+      expect(r.stderr).not.toContain("error:");
+      expect(r.code).toBe(0);
+      expect(r.stderr).toMatch(/no kubeconfig at clusterconfig\/kubeconfig/);
+      for (const chart of ["cilium", "external-secrets", "onepassword-connect", "longhorn"])
+        expect(r.stdout).toMatch(new RegExp(`\\[dry-run\\] helm upgrade --install ${chart} `));
+      expect(r.stdout).toMatch(/\[dry-run\] talosctl .*kubeconfig/);
+      expect(mutatingCalls(e.sim.cluster)).toEqual([]);
+    },
+    200_000,
+  );
+});
+
 describe("faults", () => {
   test(
     "op signed out: phase 4 stops with `run \\`op signin\\``, exit 2, no Secret written",

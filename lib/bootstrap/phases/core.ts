@@ -3,6 +3,7 @@
  * -> Kubernetes Secret), External Secrets Operator, 1Password Connect, the ClusterSecretStore Ready, and Longhorn —
  * each from its HelmRelease.
  */
+import { OperationError } from "../../cli/errors.ts";
 import { helmList } from "../../helm/index.ts";
 import { conditionReady } from "../checks.ts";
 import { applyDocuments, ensureNamespace, installRelease, releaseState, waitForKinds } from "../install.ts";
@@ -60,7 +61,8 @@ export async function applyConnectSecrets(ctx: BootstrapContext, kube: KubeApi):
   await kube.apply(opaqueSecret(tt, { [tt.key]: token.reveal() }));
   if (ctx.dryRun) return;
   const st = await secretsState(ctx, kube);
-  if (!st.credentials.ok) throw new Error(`Secret ${st.credentials.where} ${st.credentials.detail}`);
+  if (!st.credentials.ok)
+    throw new OperationError(`Secret ${st.credentials.where} ${st.credentials.detail} after writing it`, "check what else writes that Secret (an ExternalSecret?)");
 }
 
 async function detect(ctx: BootstrapContext): Promise<Detection> {

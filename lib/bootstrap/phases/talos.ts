@@ -225,15 +225,7 @@ async function fetchKubeconfig(ctx: BootstrapContext): Promise<void> {
 
 async function waitRegistered(ctx: BootstrapContext): Promise<void> {
   const want = ctx.model.nodes.map((n) => n.hostname);
-  if (!ctx.dryRun)
-    await ctx.wait("the Kubernetes API to answer", (onProgress) =>
-      pollUntil(async () => ((await ctx.kubeReachable()) ? done(true) : notYet("not answering yet")), {
-        what: "the Kubernetes API to answer",
-        timeoutMs: ctx.timeouts.talosMs,
-        signal: ctx.signal,
-        onProgress: (p) => onProgress(p.detail ?? "", p.elapsedMs),
-      }),
-    );
+  // the API server may still be starting: lib/kube's watch reconnects with backoff until the deadline
   const kube = await ctx.kube();
   await ctx.wait(`all ${want.length} nodes to register (NotReady is expected before the CNI)`, (onProgress) =>
     kube.waitFor(
