@@ -501,7 +501,7 @@ const LABEL_MSG =
 export class SimStore {
   readonly kinds = new KindRegistry();
   readonly options: Required<Omit<SimStoreOptions, "now">> & { now: () => Date };
-  /** Every change in order (bounded by eventLogLimit). Snapshots: do not mutate. */
+  /** Every change in order (bounded by eventLogLimit). The objects are frozen snapshots shared with the store. */
   readonly events: StoreEvent[] = [];
 
   private rv = 0;
@@ -1078,7 +1078,11 @@ export class SimStore {
     this.rv += 1;
     obj.metadata.resourceVersion = String(this.rv);
     if (store) this.bucket(k).set(this.key(k, obj.metadata.name, obj.metadata.namespace), obj);
-    const ev: StoreEvent = { type, kind: k, object: clone(obj), ...(old ? { oldObject: clone(old) } : {}), rv: this.rv, at: Date.now() };
+    // Stored objects are never changed after this point (every write builds a new one), so the store, the history
+    // and the previous version can share them; frozen, so a reader that mutates one fails loudly instead of
+    // silently corrupting the store.
+    deepFreeze(obj);
+    const ev: StoreEvent = { type, kind: k, object: obj, ...(old ? { oldObject: deepFreeze(old) } : {}), rv: this.rv, at: Date.now() };
     this.events.push(ev);
     if (this.events.length > this.options.eventLogLimit) this.events.splice(0, this.events.length - this.options.eventLogLimit);
     const keep = Math.min(this.options.watchHistory, this.events.length);
@@ -1138,6 +1142,14 @@ export class SimStore {
 
 // ---------------------------------------------------------------------------------------------------------------
 // JSON helpers (exported for the HTTP layer and tests)
+
+function deepFreeze<T>(v: T): T {
+  if (v && typeof v === "object" && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v as object)) deepFreeze(x);
+  }
+  return v;
+}
 
 export function clone<T>(v: T): T {
   return v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T);

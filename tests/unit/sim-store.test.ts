@@ -429,6 +429,16 @@ describe("watch and history", () => {
     expect(seen).toEqual(["Node:ADDED", "ConfigMap:ADDED"]);
   });
 
+  test("history snapshots are frozen: a reader cannot corrupt the store", () => {
+    const s = new SimStore();
+    s.create(node("a"));
+    const ev = s.history("nodes", "a")[0]!;
+    expect(() => {
+      ev.object.metadata.labels!.x = "1";
+    }).toThrow(TypeError);
+    expect(s.get("nodes", "a").metadata.labels).toEqual({});
+  });
+
   test("returned objects are copies", () => {
     const s = new SimStore();
     const a = s.create(node("a"));
