@@ -17,7 +17,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { parse as parseYaml, parseAllDocuments, stringify as stringifyYaml } from "yaml";
 import { type ChartDef, chartForReference, type Values } from "../charts.ts";
-import { type KindInfo, kindInfo } from "../kinds.ts";
+import { crdFor, type KindInfo, kindInfo } from "../kinds.ts";
 import type { StoreEvent } from "../store.ts";
 import { HelmError, installOrUpgrade, latestRelease, notReady } from "./helm-releases.ts";
 import { type Condition, type KObj, keyOf, secretValue, secretValues, setConditions } from "./obj.ts";
@@ -72,6 +72,42 @@ const cond = (type: string, status: Condition["status"], reason: string, message
 
 function ready(o: KObj | undefined): Condition | undefined {
   return ((o?.status?.conditions ?? []) as Condition[]).find((c) => c.type === "Ready");
+}
+
+/**
+ * What `flux install` writes: the flux-system namespace, the CRDs and the four controller Deployments (server-side
+ * applied with field manager "flux"). Returns one line per object as the CLI prints them.
+ */
+export function writeFluxComponents(ctx: Ctx, version: string, phase: "crds" | "deployments" | "all" = "all"): string[] {
+  const out: string[] = [];
+  const store = ctx.store;
+  const labels = { "app.kubernetes.io/instance": FLUX_NS, "app.kubernetes.io/part-of": "flux", "app.kubernetes.io/version": version };
+  if (phase !== "deployments") {
+    if (!ctx.get("namespaces", FLUX_NS)) store.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: FLUX_NS, labels } }, { fieldManager: "flux" });
+    for (const k of FLUX_INSTALL_KINDS) {
+      const crd = crdFor(k) as KObj;
+      crd.metadata.labels = labels;
+      const existed = ctx.get("customresourcedefinitions", crd.metadata.name);
+      if (!existed) store.create(crd, { fieldManager: "flux" });
+      out.push(`CustomResourceDefinition/${crd.metadata.name} ${existed ? "unchanged" : "created"}`);
+    }
+  }
+  if (phase !== "crds") {
+    for (const [name, image] of Object.entries(FLUX_COMPONENTS)) {
+      const existed = ctx.get("deployments", name, FLUX_NS);
+      store.apply(
+        {
+          apiVersion: "apps/v1",
+          kind: "Deployment",
+          metadata: { name, namespace: FLUX_NS, labels: { ...labels, "app.kubernetes.io/component": name, "control-plane": "controller" } },
+          spec: { replicas: 1, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: "manager", image }] } } },
+        },
+        { fieldManager: "flux", force: true },
+      );
+      out.push(`Deployment/${FLUX_NS}/${name} ${existed ? "unchanged" : "created"}`);
+    }
+  }
+  return out;
 }
 
 export function fluxRunning(ctx: Ctx): boolean {
@@ -481,17 +517,26 @@ export function kustomizeBuild(dir: string): KObj[] {
   return out;
 }
 
-function readObjects(file: string): KObj[] {
-  const out: KObj[] = [];
-  for (const doc of parseAllDocuments(readFileSync(file, "utf8"))) {
-    if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors[0]?.message ?? "invalid YAML"}`);
-    const v = doc.toJS() as KObj | null;
-    if (!v || typeof v !== "object" || !v.kind || !v.apiVersion) continue;
-    if (v.kind === "Kustomization" && v.apiVersion.startsWith("kustomize.config.k8s.io")) continue;
-    v.metadata ??= { name: "" };
-    out.push(v);
+const parsedFiles = new Map<string, { mtimeMs: number; size: number; objects: KObj[] }>();
+
+/** The Kubernetes objects of one YAML file (parsed once per content; callers get their own copies). */
+export function readObjects(file: string): KObj[] {
+  const st = statSync(file);
+  let hit = parsedFiles.get(file);
+  if (!hit || hit.mtimeMs !== st.mtimeMs || hit.size !== st.size) {
+    const objects: KObj[] = [];
+    for (const doc of parseAllDocuments(readFileSync(file, "utf8"))) {
+      if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors[0]?.message ?? "invalid YAML"}`);
+      const v = doc.toJS() as KObj | null;
+      if (!v || typeof v !== "object" || !v.kind || !v.apiVersion) continue;
+      if (v.kind === "Kustomization" && v.apiVersion.startsWith("kustomize.config.k8s.io")) continue;
+      v.metadata ??= { name: "" };
+      objects.push(v);
+    }
+    hit = { mtimeMs: st.mtimeMs, size: st.size, objects };
+    parsedFiles.set(file, hit);
   }
-  return out;
+  return structuredClone(hit.objects);
 }
 
 function gitHead(root: string | undefined): string | undefined {

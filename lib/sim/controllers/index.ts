@@ -8,7 +8,7 @@
  * ("sim-controllers") whose start()/stop() start and stop all of them in dependency order.
  * `controllersOf(cluster)` gives tests and other parts of lib/sim the handle with the knobs.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { ToolHandler } from "../tools.ts";
 import { createFluxTool } from "../tools/flux.ts";
@@ -19,6 +19,7 @@ import { ConnectController, ExternalSecretsController } from "./external-secrets
 import { CrdEstablishingController } from "./crds.ts";
 import { FluxController, type FluxOptions } from "./flux.ts";
 import { LonghornController, type LonghornOptions } from "./longhorn.ts";
+import { populateBootstrapped } from "./populate.ts";
 import { type RouterConfig, SimRouter } from "./router.ts";
 import { type ControllerDelays, type ControllerHost, Ctx, type Reconciler } from "./runtime.ts";
 import { WorkloadController } from "./workloads.ts";
@@ -32,11 +33,18 @@ export interface ControllerOptions {
   routerInboundPolicy?: boolean | string[];
   flux?: FluxOptions;
   longhorn?: LonghornOptions;
+  /**
+   * With SimCluster state "bootstrapped": also build what the bootstrap phases leave (Flux installed, the repo's
+   * kubernetes/ reconciled: Cilium, ESO, Connect, Longhorn, apps). Default: HOMEOPS_SIM_POPULATE=1.
+   */
+  populate?: boolean;
 }
 
 /** What SimCluster offers (lib/sim/cluster.ts). */
 export interface ClusterLike extends ControllerHost {
   topology?: { root?: string };
+  /** "bootstrapped": build the ready-made cluster (populate.ts) when the controllers start */
+  state?: string;
   registerTool(name: string, handler: ToolHandler): void;
   addController(c: { name: string; start(cluster: unknown): void | Promise<void>; stop(): void | Promise<void> }): void;
   /** the repo root the cluster was built from (Flux reads kubernetes/ from it) */
@@ -111,8 +119,30 @@ export function registerControllers(cluster: ClusterLike, opts: ControllerOption
   cluster.registerTool("helm", createHelmTool(handle.ctx));
   cluster.registerTool("flux", createFluxTool(handle.ctx, handle.flux));
   cluster.registerTool("vtysh", createVtyshTool(handle.router));
-  cluster.addController({ name: "sim-controllers", start: () => handle.start(), stop: () => handle.stop() });
+  applyRouterEnv(handle.router, process.env.HOMEOPS_SIM_ROUTER_POLICY);
+  cluster.addController({
+    name: "sim-controllers",
+    start: async () => {
+      handle.start();
+      // opt-in (a few seconds): the whole GitOps state on top of SimCluster's "bootstrapped" (Talos + CNI)
+      if (cluster.state === "bootstrapped" && root && (opts.populate ?? process.env.HOMEOPS_SIM_POPULATE === "1")) await populateBootstrapped(handle.ctx, root);
+    },
+    stop: () => handle.stop(),
+  });
   return handle;
+}
+
+/**
+ * HOMEOPS_SIM_ROUTER_POLICY tells the simulated router about its inbound policy: unset or `none` = FRR's default
+ * (ebgp-requires-policy, nothing accepted: `(Policy)`), `accept` = route-maps permitting everything, a comma list
+ * of prefixes = permit those (host routes inside them), `file:<path>` = load that FRR configuration.
+ */
+export function applyRouterEnv(router: SimRouter, value: string | undefined): void {
+  const v = (value ?? "").trim();
+  if (v === "" || v === "none") return;
+  if (v === "accept") router.setInboundPolicy(true);
+  else if (v.startsWith("file:")) router.loadConfig(readFileSync(v.slice(5), "utf8"));
+  else router.setInboundPolicy(v.split(",").map((x) => x.trim()).filter(Boolean));
 }
 
 /** The nearest directory at or above `dir` holding kubernetes/ and .git (the repository the sim was started in). */
@@ -132,6 +162,7 @@ export function controllersOf(cluster: object): SimControllers | undefined {
 }
 
 export { SimRouter } from "./router.ts";
+export { populateBootstrapped } from "./populate.ts";
 export { NO_CNI_MESSAGE, setNodeReady } from "./cilium.ts";
 export { LB_IPAM_SVC_CONDITION } from "./cilium-lbipam.ts";
 export { REAL_CONTROLLER_DELAYS, type ControllerDelays } from "./runtime.ts";

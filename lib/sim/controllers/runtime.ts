@@ -64,6 +64,8 @@ export class Ctx {
   readonly delays: ControllerDelays;
   private stopped = false;
   private readonly cleanups: (() => void)[] = [];
+  /** while true, controller delays are skipped (used to build a ready-made cluster at start-up) */
+  fast = false;
   /** controllers with a reconcile scheduled or running */
   readonly busy = new Set<unknown>();
 
@@ -85,6 +87,10 @@ export class Ctx {
   /** Runs fn after a scaled controller delay (synchronously when the cluster's scale is 0). */
   after(delay: keyof ControllerDelays | number, fn: () => void): void {
     if (this.stopped) return;
+    if (this.fast) {
+      fn();
+      return;
+    }
     const real = typeof delay === "number" ? delay : this.delays[delay];
     this.host.timing.after(real, () => {
       if (!this.stopped) fn();

@@ -11,8 +11,7 @@
  *   flux suspend|resume ks|hr|source git NAME | --all   [-n NS | -A]
  *   flux get ks|hr|sources git|sources helm|sources oci [-A] [-n NS] [NAME]
  */
-import { crdFor } from "../kinds.ts";
-import { type FluxController, FLUX_COMPONENTS, FLUX_INSTALL_KINDS, FLUX_NS, FLUX_VERSION, fluxRunning } from "../controllers/flux.ts";
+import { type FluxController, FLUX_COMPONENTS, FLUX_INSTALL_KINDS, FLUX_NS, FLUX_VERSION, fluxRunning, writeFluxComponents } from "../controllers/flux.ts";
 import { notReady, waitReady } from "../controllers/helm-releases.ts";
 import type { Condition, KObj } from "../controllers/obj.ts";
 import type { Ctx } from "../controllers/runtime.ts";
@@ -125,39 +124,12 @@ async function until<T>(ctx: Ctx, timeoutMs: number, check: () => T | undefined)
 export function createFluxTool(ctx: Ctx, flux: FluxController): (call: ToolCall) => Promise<ToolResult> {
   const installComponents = async (o: Out, version: string, timeoutMs: number): Promise<string | undefined> => {
     if (!/^v?2\.\d+\.\d+$/.test(version)) return `install failed: failed to download manifests from https://github.com/fluxcd/flux2/releases/download/${version}/install.yaml: 404 Not Found`;
-    const store = ctx.store;
-    if (!ctx.get("namespaces", FLUX_NS)) {
-      store.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: FLUX_NS, labels: { "app.kubernetes.io/instance": FLUX_NS, "app.kubernetes.io/part-of": "flux", "app.kubernetes.io/version": version } } }, { fieldManager: "flux" });
-    }
-    for (const k of FLUX_INSTALL_KINDS) {
-      const crd = crdFor(k) as KObj;
-      crd.metadata.labels = { "app.kubernetes.io/instance": FLUX_NS, "app.kubernetes.io/part-of": "flux", "app.kubernetes.io/version": version };
-      const existed = ctx.get("customresourcedefinitions", crd.metadata.name);
-      if (!existed) store.create(crd, { fieldManager: "flux" });
-      o.stdout += `CustomResourceDefinition/${crd.metadata.name} ${existed ? "unchanged" : "created"}\n`;
-    }
+    for (const line of writeFluxComponents(ctx, version, "crds")) o.stdout += `${line}\n`;
     const established = await until(ctx, timeoutMs, () =>
       FLUX_INSTALL_KINDS.every((k) => crdEstablished(ctx.get("customresourcedefinitions", `${k.plural}.${k.group}`))) ? true : undefined,
     );
     if (!established) return "install failed: timeout waiting for CustomResourceDefinitions to become Established";
-    for (const [name, image] of Object.entries(FLUX_COMPONENTS)) {
-      const labels = { "app.kubernetes.io/instance": FLUX_NS, "app.kubernetes.io/part-of": "flux", "app.kubernetes.io/version": version, "app.kubernetes.io/component": name, "control-plane": "controller" };
-      const existed = ctx.get("deployments", name, FLUX_NS);
-      store.apply(
-        {
-          apiVersion: "apps/v1",
-          kind: "Deployment",
-          metadata: { name, namespace: FLUX_NS, labels },
-          spec: {
-            replicas: 1,
-            selector: { matchLabels: { app: name } },
-            template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: "manager", image }] } },
-          },
-        },
-        { fieldManager: "flux", force: true },
-      );
-      o.stdout += `Deployment/${FLUX_NS}/${name} ${existed ? "unchanged" : "created"}\n`;
-    }
+    for (const line of writeFluxComponents(ctx, version, "deployments")) o.stdout += `${line}\n`;
     o.step("◎", "verifying installation");
     const deployments = Object.keys(FLUX_COMPONENTS).map((name) => ({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name, namespace: FLUX_NS } }) as KObj);
     const pending = await waitReady(ctx, deployments, timeoutMs);
