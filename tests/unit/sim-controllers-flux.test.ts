@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { envsubst, kustomizeBuild } from "../../lib/sim/controllers/flux.ts";
+import { populateBootstrapped } from "../../lib/sim/controllers/populate.ts";
 import type { KObj } from "../../lib/sim/controllers/obj.ts";
 import { ENV, installCilium, type Rig, rig, threeNodes } from "./sim-controllers-helpers.ts";
 
@@ -215,5 +216,19 @@ describe("flux stand-in and controllers", () => {
     const secret = r.get("secrets", "flux-system", "flux-system");
     expect(Buffer.from(secret?.data?.password ?? "", "base64").toString()).toBe("ghp_from_env");
     expect(r.get("gitrepositories.source.toolkit.fluxcd.io", "flux-system", "flux-system")?.spec?.url).toBe("https://github.com/me/home-ops.git");
+  });
+
+  test("populateBootstrapped builds the GitOps state of the repo (deploy key, Flux, every Kustomization Ready)", async () => {
+    const r = (current = rig({ root, scale: 1 })); // real delays would take minutes: populate skips them
+    threeNodes(r);
+    for (const n of ["mini01", "mini02", "mini03"]) r.setNodeReady(n, "True");
+    const t0 = Date.now();
+    await populateBootstrapped(r.c.ctx, root);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    expect(r.get("secrets", "github-deploy-key", "flux-system")).toBeDefined();
+    const ks = r.list(KS, "flux-system");
+    expect(ks.map((k) => k.metadata.name).sort()).toEqual(["cert-manager", "cluster-apps", "cluster-meta", "podinfo"]);
+    expect(ks.every((k) => readyOf(k)?.status === "True")).toBe(true);
+    expect(r.c.ctx.fast).toBe(false);
   });
 });
