@@ -19,6 +19,7 @@ Check families: ${FAMILIES.join(", ")}.
     strict: { type: "boolean", description: "warnings fail the run too (exit 1)" },
     build: { type: "boolean", description: "also build every kustomization with the real kubectl kustomize" },
     root: { type: "string", placeholder: "dir", description: "the repo to check (default: this repo)" },
+    "no-cache": { type: "boolean", description: "do not reuse schema results of unchanged documents (.home-ops/cache/)" },
   },
   examples: [
     "bun scripts/validate.ts",
@@ -30,7 +31,8 @@ Check families: ${FAMILIES.join(", ")}.
     const only = parseOnly(flags.only);
     const repo = flags.root ? path.resolve(flags.root) : root;
     const started = performance.now();
-    const result = await validateRepo(repo, { only, build: flags.build ? { exec } : false });
+    const cacheFile = flags["no-cache"] ? undefined : path.join(repo, ".home-ops/cache/validate-schema.json");
+    const result = await validateRepo(repo, { only, build: flags.build ? { exec } : false, cacheFile });
     const ms = performance.now() - started;
     const errors = result.findings.filter((f) => f.severity === "error").length;
     const warnings = result.findings.length - errors;

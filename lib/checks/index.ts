@@ -7,12 +7,13 @@ import { bgpCheck } from "./bgp.ts";
 import { fluxCheck } from "./flux.ts";
 import { ipamCheck } from "./ipam.ts";
 import { buildKustomizations, kustomizeCheck, type BuildOptions } from "./kustomize.ts";
-import { schemaCheck } from "./schema.ts";
+import { FileSchemaCache, schemaCheck } from "./schema.ts";
 import { secretsCheck } from "./secrets.ts";
 import { talosCheck } from "./talos.ts";
 import { FAMILIES, finding, sortFindings, type Check, type Family, type Finding } from "./types.ts";
 import { versionsCheck } from "./versions.ts";
 import { checkYamlFiles, yamlCheck } from "./yaml.ts";
+import { modelText } from "./files.ts";
 
 export * from "./types.ts";
 
@@ -35,6 +36,11 @@ export interface ValidateOptions {
   build?: boolean | BuildOptions;
   /** a model already loaded (benchmarks, other scripts) */
   model?: ClusterModel;
+  /**
+   * Keep library-schema results of unchanged documents in this file across runs (scripts/validate.ts uses
+   * .home-ops/cache/validate-schema.json, git-ignored); off by default so library calls stay pure.
+   */
+  cacheFile?: string;
 }
 
 export interface ValidateResult {
@@ -62,7 +68,14 @@ function problemFindings(model: ClusterModel, findings: Finding[]): Finding[] {
   const out: Finding[] = [];
   for (const p of model.problems ?? []) {
     if (YAML_PROBLEM.test(p.message) || files.has(p.file)) continue;
-    out.push(finding("repo/incomplete", "error", { file: p.file, line: p.line }, p.message, "add the missing fact to the repo (see the message)"));
+    // a `${VAR}` problem belongs on the line that uses the variable
+    let line = p.line;
+    const v = /\$\{[A-Za-z_][A-Za-z0-9_]*\}/.exec(p.message)?.[0];
+    if (v) {
+      const idx = (modelText(model, p.file) ?? "").split("\n").findIndex((l) => l.includes(v) && !/^\s*#/.test(l));
+      if (idx >= 0) line = idx + 1;
+    }
+    out.push(finding("repo/incomplete", "error", { file: p.file, line }, p.message, "add the missing fact to the repo (see the message)"));
   }
   return out;
 }
@@ -117,7 +130,10 @@ export async function validateRepo(root: string, opts: ValidateOptions = {}): Pr
     }
   }
   if (model) {
-    for (const family of families) findings.push(...safely(family, () => CHECKS[family](model!)));
+    const cache = opts.cacheFile ? new FileSchemaCache(opts.cacheFile) : undefined;
+    for (const family of families)
+      findings.push(...safely(family, () => (family === "schema" && cache ? schemaCheck(model!, cache) : CHECKS[family](model!))));
+    cache?.save();
     findings.push(...problemFindings(model, findings));
     if (opts.build && want.has("kustomize")) {
       const b = typeof opts.build === "object" ? opts.build : {};

@@ -1,3 +1,6 @@
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import type { ClusterModel, RepoDocument } from "../repo/model.ts";
 import { at, dotted, get, isObj, zodFindings, type PathSeg } from "./locate.ts";
 import { CILIUM_SCHEMAS } from "./schemas/cilium.ts";
@@ -156,7 +159,15 @@ function pointerToPath(obj: unknown, pointer: string): PathSeg[] {
   return out;
 }
 
-function ajvFindings(d: RepoDocument, errors: AjvError[], what: string): Finding[] {
+/** A library-schema result before it has a line: cacheable across runs, located with `at()` when reported. */
+export interface PathFinding {
+  id: string;
+  path: PathSeg[];
+  message: string;
+  fix: string;
+}
+
+function ajvFindings(obj: unknown, errors: AjvError[], what: string): PathFinding[] {
   // one finding per path: ajv reports oneOf/anyOf branches separately ("must be string", "must be integer", ...)
   const byPath = new Map<string, AjvError[]>();
   for (const e of errors) {
@@ -165,10 +176,10 @@ function ajvFindings(d: RepoDocument, errors: AjvError[], what: string): Finding
     if (list) list.push(e);
     else byPath.set(k, [e]);
   }
-  const out: Finding[] = [];
+  const out: PathFinding[] = [];
   for (const errs of byPath.values()) {
     const first = errs[0]!;
-    const path = pointerToPath(d.object, first.instancePath);
+    const path = pointerToPath(obj, first.instancePath);
     let message: string;
     if (first.keyword === "required") {
       const missing = String(first.params?.missingProperty);
@@ -183,9 +194,92 @@ function ajvFindings(d: RepoDocument, errors: AjvError[], what: string): Finding
           : (errs.find((e) => e.keyword !== "oneOf" && e.keyword !== "anyOf") ?? first).message ?? "is invalid";
       message = `${what}: \`${dotted(path) || "(document)"}\` ${detail}`;
     }
-    out.push(finding("schema/invalid", "error", at(d, path), message, "set the field to the type and value the kind's schema documents"));
+    out.push({ id: "schema/invalid", path, message, fix: "set the field to the type and value the kind's schema documents" });
   }
   return out;
+}
+
+/** kubernetes-models validation of one object: schema errors and unknown fields, by path. */
+export function libraryFindings(apiVersion: string, kind: string, obj: unknown, what: string): PathFinding[] | undefined {
+  const cls = modelClass(apiVersion, kind);
+  if (!cls) return undefined;
+  const { errors, unknown } = validateWithModel(cls, obj);
+  return [
+    ...ajvFindings(obj, errors, what),
+    ...unknown.map((p) => ({
+      id: "schema/unknown-field",
+      path: p,
+      message: `${what}: unknown field \`${dotted(p)}\``,
+      fix: `remove it or fix its spelling (${apiVersion} ${kind} has no such field)`,
+    })),
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// A cache of library results across runs (like eslint --cache): loading the schema modules is most of a cold
+// start, and unchanged documents give unchanged results. Keyed by the object and the schema packages' versions.
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface SchemaCache {
+  get(key: string): PathFinding[] | undefined;
+  set(key: string, value: PathFinding[]): void;
+}
+
+const CACHE_VERSION = "1";
+
+function packageVersions(): string {
+  const names = ["kubernetes-models", "@kubernetes-models/flux-cd", "@kubernetes-models/cert-manager", "@kubernetes-models/external-secrets", "@kubernetes-models/prometheus-operator", "@kubernetes-models/cilium"];
+  return names
+    .map((n) => {
+      try {
+        return `${n}@${(require(Bun.resolveSync(`${n}/package.json`, import.meta.dir)) as { version: string }).version}`;
+      } catch {
+        return `${n}@?`;
+      }
+    })
+    .join(",");
+}
+
+/** A JSON file of results; written atomically, ignored when unreadable or made by other schema versions. */
+export class FileSchemaCache implements SchemaCache {
+  private entries = new Map<string, PathFinding[]>();
+  private readonly used = new Set<string>();
+  private dirty = false;
+  private readonly salt = `${CACHE_VERSION}|${packageVersions()}`;
+  constructor(readonly file: string) {
+    try {
+      const raw = JSON.parse(readFileSync(file, "utf8")) as { salt?: string; entries?: Record<string, PathFinding[]> };
+      if (raw.salt === this.salt && raw.entries) this.entries = new Map(Object.entries(raw.entries));
+    } catch {
+      // no cache yet, or a broken one: start empty
+    }
+  }
+  static keyOf(apiVersion: string, kind: string, obj: unknown): string {
+    return createHash("sha1").update(`${apiVersion}\0${kind}\0${JSON.stringify(obj)}`).digest("base64url");
+  }
+  get(key: string) {
+    const v = this.entries.get(key);
+    if (v) this.used.add(key);
+    return v;
+  }
+  set(key: string, value: PathFinding[]) {
+    this.entries.set(key, value);
+    this.used.add(key);
+    this.dirty = true;
+  }
+  /** Keeps only the entries this run used (the cache never outgrows the repo). */
+  save(): void {
+    if (!this.dirty && this.used.size === this.entries.size) return;
+    const entries = Object.fromEntries([...this.entries].filter(([k]) => this.used.has(k)));
+    try {
+      mkdirSync(path.dirname(this.file), { recursive: true });
+      const tmp = `${this.file}.${process.pid}.tmp`;
+      writeFileSync(tmp, JSON.stringify({ salt: this.salt, entries }));
+      renameSync(tmp, this.file);
+    } catch {
+      // a read-only checkout: run without a cache
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -228,7 +322,7 @@ function fluxVersionFindings(d: RepoDocument, fluxVersion: string): Finding[] {
 // The family
 // ---------------------------------------------------------------------------------------------------------------
 
-function kubernetesDocFindings(d: RepoDocument, fluxVersion: string): Finding[] {
+function kubernetesDocFindings(d: RepoDocument, fluxVersion: string, cache?: SchemaCache): Finding[] {
   const o = d.object;
   const what = `${d.kind ?? "object"}${d.name ? ` ${d.name}` : ""}`;
   if (!isObj(o)) return [];
@@ -248,15 +342,13 @@ function kubernetesDocFindings(d: RepoDocument, fluxVersion: string): Finding[] 
     out.push(...zodFindings(longhornSettingObject, o, d, [], what));
     return out;
   }
-  const cls = modelClass(d.apiVersion, d.kind);
-  if (cls) {
-    const { errors, unknown } = validateWithModel(cls, o);
-    out.push(...ajvFindings(d, errors, what));
-    for (const p of unknown)
-      out.push(
-        finding("schema/unknown-field", "error", at(d, p), `${what}: unknown field \`${dotted(p)}\``, `remove it or fix its spelling (${d.apiVersion} ${d.kind} has no such field)`),
-      );
+  const key = cache ? FileSchemaCache.keyOf(d.apiVersion, d.kind, o) : "";
+  let lib = cache?.get(key);
+  if (!lib) {
+    lib = libraryFindings(d.apiVersion, d.kind, o, what);
+    if (lib && cache) cache.set(key, lib);
   }
+  for (const f of lib ?? []) out.push(finding(f.id, "error", at(d, f.path), f.message, f.fix));
   if (d.kind === "HelmRelease" && get(o, "spec", "chart", "spec", "chart") === "longhorn") {
     const ds = get(o, "spec", "values", "defaultSettings");
     if (ds !== undefined) out.push(...zodFindings(longhornDefaultSettings, ds, d, ["spec", "values", "defaultSettings"], "Longhorn defaultSettings"));
@@ -289,12 +381,12 @@ function talosFindings(model: ClusterModel): Finding[] {
   return out;
 }
 
-export function schemaCheck(model: ClusterModel): Finding[] {
+export function schemaCheck(model: ClusterModel, cache?: SchemaCache): Finding[] {
   const out: Finding[] = [];
   const flux = model.versions.flux?.value ?? "2.4";
   for (const d of model.documents) {
     if (!d.file.startsWith("kubernetes/")) continue;
-    out.push(...kubernetesDocFindings(d, flux));
+    out.push(...kubernetesDocFindings(d, flux, cache));
   }
   out.push(...talosFindings(model));
   return out;

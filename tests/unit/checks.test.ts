@@ -264,3 +264,25 @@ devCheck("dev check: zod schemas vs ../shared/reference", () => {
     expect(extra.filter((e) => !/\.(persist|disks|extensions)$/.test(e))).toEqual([]);
   });
 });
+
+describe("schema result cache (scripts/validate.ts keeps it in .home-ops/cache/)", () => {
+  test("reuses results of unchanged documents, recomputes changed ones, survives a corrupt file", async () => {
+    const { validateRepo } = await import("../../lib/checks/index.ts");
+    const { applyEdits, cleanup, copyRepo, loadFixtures } = await import("../fixtures/broken/harness.ts");
+    const { writeFileSync } = await import("node:fs");
+    const dir = copyRepo();
+    try {
+      const cacheFile = path.join(dir, ".home-ops/cache/validate-schema.json");
+      expect((await validateRepo(dir, { cacheFile })).findings).toEqual([]);
+      const saved = JSON.parse(readFileSync(cacheFile, "utf8"));
+      expect(Object.keys(saved.entries).length).toBeGreaterThan(20);
+      applyEdits(dir, loadFixtures().find((f) => f.name === "schema-unknown-field-deployment")!.edits);
+      const again = await validateRepo(dir, { cacheFile });
+      expect(again.findings.map((f) => f.id)).toEqual(["schema/unknown-field"]);
+      writeFileSync(cacheFile, "{ not json");
+      expect((await validateRepo(dir, { cacheFile })).findings.map((f) => f.id)).toEqual(["schema/unknown-field"]);
+    } finally {
+      cleanup(dir);
+    }
+  }, 60_000);
+});
