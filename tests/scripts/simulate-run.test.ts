@@ -105,3 +105,21 @@ test("a live script with --simulate runs end to end: its exec reaches the talosc
   expect(lines.join("")).toBe("running\n");
   expect(code).toBe(0);
 }, 60_000);
+
+test("--sim-nodes 300: every node registered and Ready, talosctl and kubectl see all of them", async () => {
+  process.env.HOMEOPS_SIM_CONTROLLERS = "0";
+  process.env.HOMEOPS_SIM_STATE = "bootstrapped";
+  const { out, lines } = sink();
+  const code = await runSimulated({ root, nodes: 300, out, signal: new AbortController().signal }, async (env) => {
+    const k = await sh(env, "kubectl get nodes --no-headers | grep -c ' Ready '");
+    expect(k.stdout.trim()).toBe("300");
+    const m = await sh(env, "talosctl -n 172.29.51.11 get members | tail -n +2 | wc -l");
+    expect(m.stdout.trim()).toBe("300");
+    const h = await sh(env, "talosctl -n 172.29.51.11 health --wait-timeout 1m");
+    expect(h.code).toBe(0);
+    return 0;
+  });
+  expect(code).toBe(0);
+  // the repo's /24 cannot hold 300 nodes: the person is told
+  expect(lines.join("")).toContain("beyond the node subnet");
+}, 120_000);
