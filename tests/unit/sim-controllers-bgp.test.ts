@@ -361,4 +361,19 @@ describe("sessions", () => {
     await Bun.sleep(80);
     expect(peers(r, "mini01")[0]?.peeringState).toBe("established");
   });
+
+  test("300 nodes: every node gets its node config and session; the router sees 300 peers", async () => {
+    const r = (current = rig());
+    for (let i = 0; i < 300; i++) r.addNode(`node${String(i).padStart(3, "0")}`, `172.29.${50 + Math.floor(i / 200)}.${(i % 200) + 10}`);
+    const res = await installCilium(r);
+    expect(res.exitCode).toBe(0);
+    for (const o of [pool("v4", "172.29.52.100", "172.29.52.199"), lbService("web"), clusterConfig([{ name: "udm", peerAddress: "172.29.51.1", peerASN: 64513, peerConfigRef: { name: "udm-pro" } }]), peerConfig(), advertisement()]) r.store.create(o, { fieldManager: "test" });
+    r.c.router.setInboundPolicy(true);
+    await r.settle();
+    expect(r.list(NC)).toHaveLength(300);
+    expect(r.list(NC).every((n) => n.status?.bgpInstances?.[0]?.peers?.[0]?.peeringState === "established")).toBe(true);
+    const s = JSON.parse(r.vtysh("-c", "show bgp ipv4 unicast summary json").stdout);
+    expect(s.totalPeers).toBe(300);
+    expect(JSON.parse(r.vtysh("-c", "show bgp ipv4 unicast json").stdout).routes["172.29.52.100/32"]).toHaveLength(300);
+  }, 30_000);
 });
