@@ -8,7 +8,7 @@
  */
 import type { Talosctl } from "../talos/talosctl.ts";
 import type { EtcdMember, EtcdMemberStatus } from "../talos/parse.ts";
-import { pollUntil, done, notYet, type PollProgress } from "../talos/poll.ts";
+import { pollUntil, done, notYet, PollTimeoutError, type PollProgress } from "../talos/poll.ts";
 import { quorumSize } from "./quorum.ts";
 
 export interface GateNode {
@@ -40,6 +40,10 @@ export interface ClusterReader {
   nodes(): Promise<KubeNodeView[]>;
   /** null when Longhorn is not installed (its CRD is absent) */
   longhornVolumes(): Promise<LonghornVolumeView[] | null>;
+  /** waits (watching) until every named node is Ready; throws with what is still missing at the deadline */
+  waitNodesReady?(names: string[], timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  /** waits (watching) until every Longhorn volume is healthy (callers check Longhorn is installed first) */
+  waitVolumesHealthy?(timeoutMs: number, signal?: AbortSignal): Promise<void>;
 }
 
 export type GateName = "etcd" | "nodes" | "longhorn";
@@ -205,26 +209,45 @@ export function firstFailure(report: GateReport): GateCheck | undefined {
   return report.checks.find((c) => !c.ok);
 }
 
-/** Waits (polling with backoff) until every gate passes; PollTimeoutError names the gate still failing. */
+/**
+ * Waits until every gate passes within one deadline. What Kubernetes knows is watched (Nodes Ready, Longhorn volumes
+ * healthy, when the reader can watch); only etcd, read through talosctl, is polled with backoff. A final read of all
+ * gates together confirms nothing regressed meanwhile (else it waits again). PollTimeoutError / the watch's timeout
+ * error name the gate still failing.
+ */
 export async function waitForGates(
   deps: GateDeps,
   opts: { timeoutMs: number; signal?: AbortSignal; what?: string; onProgress?: (p: PollProgress) => void; hint?: string },
 ): Promise<GateReport> {
-  return pollUntil(
-    async () => {
-      const report = await evaluateGates(deps);
-      if (report.ok) return done(report);
-      const f = firstFailure(report)!;
-      return notYet(`${f.name}: ${f.detail}`);
-    },
-    {
-      what: opts.what ?? "the cluster to be healthy (etcd, nodes, Longhorn)",
-      timeoutMs: opts.timeoutMs,
-      signal: opts.signal,
-      onProgress: opts.onProgress,
-      hint: opts.hint,
-      initialDelayMs: 250,
-      maxDelayMs: 5000,
-    },
-  );
+  const what = opts.what ?? "the cluster to be healthy (etcd, nodes, Longhorn)";
+  const deadline = performance.now() + opts.timeoutMs;
+  const left = () => Math.max(1, deadline - performance.now());
+  const canWatch = deps.kube.waitNodesReady !== undefined && deps.kube.waitVolumesHealthy !== undefined;
+  if (!canWatch)
+    return pollUntil(
+      async () => {
+        const report = await evaluateGates(deps);
+        if (report.ok) return done(report);
+        const f = firstFailure(report)!;
+        return notYet(`${f.name}: ${f.detail}`);
+      },
+      { what, timeoutMs: opts.timeoutMs, signal: opts.signal, onProgress: opts.onProgress, hint: opts.hint, initialDelayMs: 250, maxDelayMs: 5000 },
+    );
+  const controlPlanes = deps.nodes.filter((n) => n.controlPlane);
+  for (;;) {
+    await pollUntil(
+      async () => {
+        const { check } = etcdGate(controlPlanes, await readEtcd(deps.talos, controlPlanes));
+        return check.ok ? done(true) : notYet(`etcd: ${check.detail}`);
+      },
+      { what: `${what}: etcd`, timeoutMs: left(), signal: opts.signal, onProgress: opts.onProgress, hint: opts.hint, initialDelayMs: 250, maxDelayMs: 5000 },
+    );
+    await deps.kube.waitNodesReady!(deps.nodes.map((n) => n.hostname), left(), opts.signal);
+    if (!deps.skipLonghorn && (await deps.kube.longhornVolumes()) !== null) await deps.kube.waitVolumesHealthy!(left(), opts.signal);
+    const report = await evaluateGates(deps);
+    if (report.ok) return report;
+    const f = firstFailure(report)!;
+    if (performance.now() >= deadline) throw new PollTimeoutError(what, opts.timeoutMs, 1, `${f.name}: ${f.detail}`, opts.hint);
+    opts.onProgress?.({ attempt: 1, elapsedMs: opts.timeoutMs - left(), remainingMs: left(), detail: `${f.name}: ${f.detail}` });
+  }
 }

@@ -5,7 +5,7 @@
 import { condition, nodeReady } from "../kube/conditions.ts";
 import { isNotFound } from "../kube/errors.ts";
 import type { KubeClient, KubeObject } from "../kube/client.ts";
-import type { ClusterReader, KubeNodeView, LonghornVolumeView } from "./gates.ts";
+import { volumeHealthy, type ClusterReader, type KubeNodeView, type LonghornVolumeView } from "./gates.ts";
 
 export const NODE_KIND = { apiVersion: "v1", kind: "Node" } as const;
 export const LONGHORN_VOLUME_KIND = { apiVersion: "longhorn.io/v1beta2", kind: "Volume" } as const;
@@ -52,6 +52,26 @@ export function clusterReader(kube: KubeClient): ClusterReader {
         if (isNotFound(e)) return null;
         throw e;
       }
+    },
+    async waitNodesReady(names, timeoutMs, signal) {
+      await waitForNodes(kube, names, { ready: true, timeoutMs, signal });
+    },
+    async waitVolumesHealthy(timeoutMs, signal) {
+      await kube.waitFor({
+        ...LONGHORN_VOLUME_KIND,
+        namespace: LONGHORN_NAMESPACE,
+        timeoutMs,
+        signal,
+        description: "every Longhorn volume healthy",
+        until: (items) => {
+          const bad = items.map(volumeView).filter((v) => !volumeHealthy(v));
+          if (bad.length === 0) return true;
+          return bad
+            .slice(0, 3)
+            .map((v) => `volume ${v.name} is ${v.robustness || "unknown"} (${v.state || "unknown state"})`)
+            .join(", ");
+        },
+      });
     },
   };
 }

@@ -1,8 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { canRemoveMembers, canTakeDownTemporarily, faultTolerance, quorumSize } from "../../lib/safety/quorum.ts";
-import { etcdGate, longhornGate, nodesGate, type EtcdView, type GateNode } from "../../lib/safety/gates.ts";
+import { etcdGate, longhornGate, nodesGate, waitForGates, type EtcdView, type GateNode } from "../../lib/safety/gates.ts";
 import { rollingOrder, runRolling } from "../../lib/safety/rolling.ts";
 import type { EtcdMemberStatus } from "../../lib/talos/parse.ts";
+import type { Talosctl } from "../../lib/talos/talosctl.ts";
 
 describe("quorum math", () => {
   test.each([
@@ -134,5 +135,89 @@ describe("nodes and longhorn gates", () => {
 describe("rolling", () => {
   test("control planes first", () => {
     expect(rollingOrder([workers[0]!, ...cps]).map((n) => n.hostname)).toEqual(["cp-1", "cp-2", "cp-3", "w-1"]);
+  });
+});
+
+describe("waitForGates", () => {
+  const members = cps.map((c) => ({ node: c.ip, id: c.hostname, hostname: c.hostname, peerUrls: [], clientUrls: [], learner: false }));
+  function fakeTalos(healthyAfter: number) {
+    let calls = 0;
+    return {
+      calls: () => calls,
+      talos: {
+        async etcdStatus(nodes: string[]) {
+          calls++;
+          return nodes.map((n) => status(n, calls > healthyAfter ? {} : { errors: ["etcdserver: no leader"] }));
+        },
+        async etcdMembers() {
+          return members;
+        },
+      } as unknown as Talosctl,
+    };
+  }
+  const ready = cps.map((c) => ({ name: c.hostname, ready: true, roles: [], internalIPs: [], unschedulable: false }));
+
+  test("watches Nodes and volumes (no polling of Kubernetes), polls etcd until healthy", async () => {
+    const t = fakeTalos(3);
+    const waited: string[] = [];
+    let lists = 0;
+    const report = await waitForGates(
+      {
+        talos: t.talos,
+        nodes: cps,
+        kube: {
+          async nodes() {
+            lists++;
+            return ready;
+          },
+          async longhornVolumes() {
+            return [{ name: "v", state: "attached", robustness: "healthy" }];
+          },
+          async waitNodesReady(names) {
+            waited.push(`nodes:${names.join(",")}`);
+          },
+          async waitVolumesHealthy() {
+            waited.push("volumes");
+          },
+        },
+      },
+      { timeoutMs: 10_000 },
+    );
+    expect(report.ok).toBe(true);
+    expect(waited).toEqual(["nodes:cp-1,cp-2,cp-3", "volumes"]);
+    expect(lists).toBe(1); // only the final confirmation read
+    expect(t.calls()).toBeGreaterThan(3);
+  });
+
+  test("a watch that times out stops the wait with its reason", async () => {
+    const t = fakeTalos(0);
+    await expect(
+      waitForGates(
+        {
+          talos: t.talos,
+          nodes: cps,
+          kube: {
+            nodes: async () => ready,
+            longhornVolumes: async () => [{ name: "v", state: "attached", robustness: "degraded" }],
+            waitNodesReady: async () => {},
+            waitVolumesHealthy: async () => {
+              throw new Error("timed out after 1s waiting for every Longhorn volume healthy: volume v is degraded (attached)");
+            },
+          },
+        },
+        { timeoutMs: 1000 },
+      ),
+    ).rejects.toThrow(/volume v is degraded/);
+  });
+
+  test("without watch support it polls every gate", async () => {
+    const t = fakeTalos(0);
+    let n = 0;
+    const report = await waitForGates(
+      { talos: t.talos, nodes: cps, kube: { nodes: async () => (++n > 2 ? ready : ready.map((r, i) => ({ ...r, ready: i > 0 }))), longhornVolumes: async () => null } },
+      { timeoutMs: 10_000 },
+    );
+    expect(report.ok).toBe(true);
+    expect(n).toBe(3);
   });
 });
