@@ -75,6 +75,28 @@ describe("workloads and the CNI", () => {
     expect(r.get("nodes", "mini03")?.status?.conditions?.find((c: { type: string }) => c.type === "Ready")?.status).toBe("True");
   });
 
+  test("pods of an unreachable node are evicted after tolerationSeconds and rescheduled; pods of a deleted node go", async () => {
+    const r = (current = rig({ scale: 1, delays: { podStart: 0, ciliumAgent: 0, ciliumOperatorCrds: 0, crdEstablish: 0 } }));
+    threeNodes(r);
+    await installCilium(r);
+    r.store.create({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "app", namespace: "default" }, spec: { replicas: 3, selector: { matchLabels: { app: "x" } }, template: { metadata: { labels: { app: "x" } }, spec: { containers: [{ name: "c", image: "i" }] } } } }, { fieldManager: "test" });
+    await r.settle();
+    const onNode = (n: string) => r.list("pods", "default").filter((p) => p.spec?.nodeName === n).length;
+    expect(onNode("mini03")).toBeGreaterThan(0);
+    r.c.ctx.host.timing.scale = 0.0001; // 300 s -> 30 ms
+    r.setNodeReady("mini03", "Unknown");
+    await r.settle();
+    expect(onNode("mini03")).toBeGreaterThan(0); // not yet: tolerationSeconds
+    await Bun.sleep(80);
+    await r.settle();
+    expect(onNode("mini03")).toBe(0);
+    expect(r.get("deployments", "app", "default")?.status?.readyReplicas).toBe(3);
+    r.store.delete("nodes", "mini02");
+    await r.settle();
+    expect(onNode("mini02")).toBe(0);
+    expect(r.get("daemonsets", "cilium", "kube-system")?.status?.desiredNumberScheduled).toBe(2);
+  });
+
   test("Cilium with kubeProxyReplacement but no k8sServiceHost crash-loops and helm --wait fails", async () => {
     const r = (current = rig());
     threeNodes(r);

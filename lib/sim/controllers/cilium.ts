@@ -159,6 +159,13 @@ export class CiliumController extends Reconciler {
    */
   private markNodesReady(nodes: KObj[], agentReady: Set<string>): void {
     const host = this.ctx.host;
+    const present = new Set(nodes.map((n) => n.metadata.name));
+    for (const name of [...this.agentReadyAt.keys()]) {
+      if (present.has(name)) continue;
+      // the Node object went (reset): its CNI state goes with it, so a re-registered node starts NotReady
+      if (this.agentReadyAt.get(name) === "done" && host.setCniReady) host.setCniReady(false, name);
+      this.agentReadyAt.delete(name);
+    }
     for (const n of nodes) {
       const name = n.metadata.name;
       if (!agentReady.has(name)) {

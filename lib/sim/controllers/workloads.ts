@@ -32,6 +32,8 @@ export class WorkloadController extends Reconciler {
   readonly name = "workloads";
   private readonly gates = new Map<string, HealthGate>();
   private readonly providers: ((workload: KObj, node: string) => Health | undefined)[] = [];
+  /** node -> Unknown since the eviction timer started ("due" once tolerationSeconds (300 s, scaled) passed) */
+  private readonly unreachable = new Map<string, "waiting" | "due">();
   /** pod key -> when its containers started on the current node incarnation ("pending" while the delay runs) */
   private readonly started = new Map<string, "pending" | "running">();
 
@@ -102,8 +104,12 @@ export class WorkloadController extends Reconciler {
         if (p.metadata.labels?.["pod-template-hash"] !== templateHash) this.ctx.tryDelete("pods", p.metadata.name, ns);
       }
       const current = existing.filter((p) => p.metadata.labels?.["pod-template-hash"] === templateHash);
-      for (let i = current.length; i < want; i++) {
-        this.createPod(d, `${d.metadata.name}-${templateHash}-${hash5(`${ns}/${d.metadata.name}/${templateHash}/${i}`)}`, undefined, "ReplicaSet", templateHash);
+      const names = new Set(current.map((p) => p.metadata.name));
+      for (let i = 0, missing = want - current.length; missing > 0 && i < want + 1000; i++) {
+        const name = `${d.metadata.name}-${templateHash}-${hash5(`${ns}/${d.metadata.name}/${templateHash}/${i}`)}`;
+        if (names.has(name)) continue;
+        this.createPod(d, name, undefined, "ReplicaSet", templateHash);
+        missing--;
       }
       for (const p of current.slice(want)) this.ctx.tryDelete("pods", p.metadata.name, ns);
     }
@@ -112,6 +118,32 @@ export class WorkloadController extends Reconciler {
     for (const [key, list] of podsByOwner) {
       if (live.has(key)) continue;
       for (const p of list) this.ctx.tryDelete("pods", p.metadata.name, p.metadata.namespace);
+    }
+
+    // pod GC: pods bound to a Node that no longer exists; taint-based eviction: non-DaemonSet pods on a node that
+    // has been unreachable for the default tolerationSeconds (300 s) go and are recreated elsewhere
+    for (const n of nodes) {
+      const name = n.metadata.name;
+      if (nodeState.get(name) !== "Unknown") {
+        this.unreachable.delete(name);
+        continue;
+      }
+      if (this.unreachable.has(name)) continue;
+      this.unreachable.set(name, "waiting");
+      this.ctx.after(300_000, () => {
+        if (this.unreachable.get(name) === "waiting") {
+          this.unreachable.set(name, "due");
+          this.kick();
+        }
+      });
+    }
+    for (const p of this.ctx.list("pods")) {
+      if (!p.metadata.labels?.["sim.homeops/workload"]) continue;
+      const node = p.spec?.nodeName as string | undefined;
+      if (!node) continue;
+      const gone = !nodeState.has(node);
+      const evict = this.unreachable.get(node) === "due" && p.metadata.ownerReferences?.[0]?.kind !== "DaemonSet";
+      if (gone || evict) this.ctx.tryDelete("pods", p.metadata.name, p.metadata.namespace);
     }
 
     // scheduler + kubelet for every pod we own
