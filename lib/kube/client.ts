@@ -4,7 +4,7 @@
  */
 import { existsSync } from "node:fs";
 import { homedir } from "node:os";
-import { delimiter, join } from "node:path";
+import { delimiter, dirname, isAbsolute, join } from "node:path";
 import http from "node:http";
 import https from "node:https";
 import { readFileSync } from "node:fs";
@@ -87,29 +87,55 @@ interface ApiResource {
   kind: string;
 }
 
-type HttpsOptions = https.RequestOptions;
 
 type ClientNode = typeof import("@kubernetes/client-node");
 let clientNode: Promise<ClientNode> | undefined;
-/**
- * @kubernetes/client-node is loaded on the first request, not at import: loading it costs ~0.5-1 s under Bun (its
- * index pulls in every generated API model), which scripts that only print --help or a dry run should not pay.
- */
+/** @kubernetes/client-node, loaded only for kubeconfigs whose credentials need it (see KubeClient). */
 function loadClientNode(): Promise<ClientNode> {
   clientNode ??= import("@kubernetes/client-node");
   return clientNode;
 }
 
+interface KubeconfigCluster {
+  server?: string;
+  "certificate-authority"?: string;
+  "certificate-authority-data"?: string;
+  "insecure-skip-tls-verify"?: boolean;
+  "tls-server-name"?: string;
+  "proxy-url"?: string;
+}
+interface KubeconfigUser {
+  "client-certificate"?: string;
+  "client-certificate-data"?: string;
+  "client-key"?: string;
+  "client-key-data"?: string;
+  token?: string;
+  tokenFile?: string;
+  [other: string]: unknown;
+}
 interface KubeconfigFile {
   "current-context"?: string;
   contexts?: { name?: string; context?: { cluster?: string; namespace?: string; user?: string } }[];
-  clusters?: { name?: string; cluster?: { server?: string } }[];
+  clusters?: { name?: string; cluster?: KubeconfigCluster }[];
+  users?: { name?: string; user?: KubeconfigUser }[];
 }
 
+/** TLS options and headers for one request. */
+interface Credentials {
+  tls: Pick<https.RequestOptions, "ca" | "cert" | "key" | "rejectUnauthorized" | "servername">;
+  headers: Record<string, string>;
+}
+
+const FAST_USER_FIELDS = new Set(["client-certificate", "client-certificate-data", "client-key", "client-key-data", "token", "tokenFile"]);
+
 /**
- * CRUD goes over node:https with the kubeconfig's credentials (KubeConfig.applyToHTTPSOptions) rather than
- * KubernetesObjectApi: the latter deserialises into typed models (timestamps become Dates, unknown fields and
- * CRD-style fields vanish from built-in kinds) and cannot send a JSON patch. Watches use client-node's Watch.
+ * Requests and watch streams go over node:https. Certificates and tokens come straight from the kubeconfig (what
+ * talosctl writes); any other kind of credential (exec plugins, auth providers, proxies) is applied by client-node's
+ * KubeConfig, loaded only then. Not KubernetesObjectApi: it deserialises into typed models (timestamps become
+ * Dates, fields unknown to the model vanish from built-in kinds) and cannot send a JSON patch; and not client-node's
+ * Watch on the common path: loading client-node costs ~0.5-2 s under Bun (its index pulls in every generated API
+ * model), which every live script would pay. tests/integration/sim-kube-client-node.test.ts proves client-node 1.x
+ * itself (KubeConfig, KubernetesObjectApi, Watch) works against the simulated API too.
  */
 export class KubeClient {
   /** The kubeconfig file this client uses. */
@@ -120,10 +146,14 @@ export class KubeClient {
   private readonly discovery = new Map<string, ApiResource[]>();
   private agent: https.Agent | undefined;
   private kc: Promise<KubeConfig> | undefined;
+  private readonly cluster: KubeconfigCluster;
+  private readonly user: KubeconfigUser;
 
-  private constructor(path: string, server: string, namespace: string) {
+  private constructor(path: string, cluster: KubeconfigCluster & { server: string }, user: KubeconfigUser, namespace: string) {
     this.kubeconfigPath = path;
-    this.server = server.replace(/\/+$/, "");
+    this.server = cluster.server.replace(/\/+$/, "");
+    this.cluster = cluster;
+    this.user = user;
     this.defaultNamespace = namespace;
   }
 
@@ -154,11 +184,13 @@ export class KubeClient {
     }
     const ctxName = doc["current-context"];
     const ctx = doc.contexts?.find((c) => c.name === ctxName)?.context;
-    const server = doc.clusters?.find((c) => c.name === ctx?.cluster)?.cluster?.server;
-    if (!ctxName || !ctx || !server) {
+    const cluster = doc.clusters?.find((c) => c.name === ctx?.cluster)?.cluster;
+    const server = cluster?.server;
+    if (!ctxName || !ctx || !cluster || !server) {
       throw new ConfigError(`the kubeconfig ${path} has no current context with a cluster server`, "check its current-context, contexts and clusters");
     }
-    return new KubeClient(path, server, ctx.namespace ?? "default");
+    const user = doc.users?.find((u) => u.name === ctx.user)?.user ?? {};
+    return new KubeClient(path, { ...cluster, server }, user, ctx.namespace ?? "default");
   }
 
   /** client-node's KubeConfig for this file (loaded on first use). */
@@ -181,6 +213,75 @@ export class KubeClient {
     this.agent = undefined;
   }
 
+  /**
+   * Certificates and tokens straight from the kubeconfig (what talosctl writes); anything else (exec plugins, auth
+   * providers, proxies) goes through client-node's KubeConfig, which is then loaded.
+   */
+  private async credentials(): Promise<Credentials> {
+    const fast = Object.keys(this.user).every((k) => FAST_USER_FIELDS.has(k)) && !this.cluster["proxy-url"];
+    if (!fast) {
+      const opts: https.RequestOptions = { headers: {} };
+      const kc = await this.kubeConfig();
+      try {
+        await kc.applyToHTTPSOptions(opts);
+      } catch (e) {
+        throw new ConfigError(`cannot use the credentials in KUBECONFIG: ${e instanceof Error ? e.message : String(e)}`, "check KUBECONFIG", e);
+      }
+      return {
+        tls: { ca: opts.ca, cert: opts.cert, key: opts.key, ...(opts.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}), ...(opts.servername ? { servername: opts.servername } : {}) },
+        headers: (opts.headers ?? {}) as Record<string, string>,
+      };
+    }
+    const base = dirname(this.kubeconfigPath);
+    const read = (file: string | undefined, data: string | undefined, what: string): Buffer | undefined => {
+      if (data) return Buffer.from(data, "base64");
+      if (!file) return undefined;
+      try {
+        return readFileSync(isAbsolute(file) ? file : join(base, file));
+      } catch (e) {
+        throw new ConfigError(`cannot read the ${what} ${file} named in the kubeconfig ${this.kubeconfigPath}`, "check KUBECONFIG", e);
+      }
+    };
+    const headers: Record<string, string> = {};
+    const token = this.user.token ?? (this.user.tokenFile ? read(this.user.tokenFile, undefined, "token file")?.toString("utf8").trim() : undefined);
+    if (token) headers.authorization = `Bearer ${token}`;
+    const ca = read(this.cluster["certificate-authority"], this.cluster["certificate-authority-data"], "certificate authority");
+    const cert = read(this.user["client-certificate"], this.user["client-certificate-data"], "client certificate");
+    const key = read(this.user["client-key"], this.user["client-key-data"], "client key");
+    return {
+      tls: {
+        ...(ca ? { ca } : {}),
+        ...(cert ? { cert } : {}),
+        ...(key ? { key } : {}),
+        ...(this.cluster["insecure-skip-tls-verify"] ? { rejectUnauthorized: false } : {}),
+        ...(this.cluster["tls-server-name"] ? { servername: this.cluster["tls-server-name"] } : {}),
+      },
+      headers,
+    };
+  }
+
+  /** Sends one request; resolves with the response (body unread). */
+  private async send(method: string, url: URL, payload: string | undefined, contentType: string | undefined): Promise<http.IncomingMessage & { req: http.ClientRequest }> {
+    const cred = await this.credentials();
+    const isHttps = url.protocol === "https:";
+    if (isHttps && !this.agent) this.agent = new https.Agent({ keepAlive: true, ...cred.tls });
+    const headers: Record<string, string> = {
+      ...cred.headers,
+      accept: "application/json",
+      "user-agent": "home-ops",
+      ...(payload !== undefined ? { "content-type": contentType ?? "application/json", "content-length": String(Buffer.byteLength(payload)) } : {}),
+    };
+    return new Promise((resolve, reject) => {
+      const mod = isHttps ? https : http;
+      const req = mod.request(url, { method, headers, ...(isHttps ? { agent: this.agent, ...cred.tls } : {}) } as https.RequestOptions, (r) =>
+        resolve(Object.assign(r, { req })),
+      );
+      req.on("error", reject);
+      if (payload !== undefined) req.write(payload);
+      req.end();
+    });
+  }
+
   /** One API request; JSON in and out; errors become KubeApiError / OperationError / ConfigError. */
   async request<R = unknown>(
     method: string,
@@ -190,48 +291,15 @@ export class KubeClient {
     const action = o.action ?? `${method} ${path}`;
     const url = new URL(this.server + path);
     for (const [k, v] of Object.entries(o.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
-    const opts: HttpsOptions = { headers: {} };
-    const kc = await this.kubeConfig();
-    try {
-      await kc.applyToHTTPSOptions(opts);
-    } catch (e) {
-      throw new ConfigError(`cannot use the credentials in KUBECONFIG: ${e instanceof Error ? e.message : String(e)}`, "check KUBECONFIG", e);
-    }
-    const isHttps = url.protocol === "https:";
-    if (isHttps && !this.agent) {
-      this.agent = new https.Agent({
-        keepAlive: true,
-        ...(opts.ca ? { ca: opts.ca } : {}),
-        ...(opts.cert ? { cert: opts.cert } : {}),
-        ...(opts.key ? { key: opts.key } : {}),
-        ...(opts.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}),
-        ...(opts.servername ? { servername: opts.servername } : {}),
-      });
-    }
     const payload = o.body === undefined ? undefined : typeof o.body === "string" ? o.body : JSON.stringify(o.body);
-    const headers: Record<string, string | string[]> = {
-      ...((opts.headers ?? {}) as Record<string, string | string[]>),
-      accept: "application/json",
-      "user-agent": "home-ops",
-      ...(payload !== undefined ? { "content-type": o.contentType ?? "application/json", "content-length": String(Buffer.byteLength(payload)) } : {}),
-    };
     let res: { status: number; text: string };
     try {
+      const r = await this.send(method, url, payload, o.contentType);
       res = await new Promise((resolve, reject) => {
-        const mod = isHttps ? https : http;
-        const req = mod.request(
-          url,
-          { method, headers, ...(isHttps ? { agent: this.agent, ca: opts.ca, cert: opts.cert, key: opts.key } : {}) } as https.RequestOptions,
-          (r) => {
-            const chunks: Buffer[] = [];
-            r.on("data", (c: Buffer) => chunks.push(c));
-            r.on("end", () => resolve({ status: r.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
-            r.on("error", reject);
-          },
-        );
-        req.on("error", reject);
-        if (payload !== undefined) req.write(payload);
-        req.end();
+        const chunks: Buffer[] = [];
+        r.on("data", (c: Buffer) => chunks.push(c));
+        r.on("end", () => resolve({ status: r.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
+        r.on("error", reject);
       });
     } catch (e) {
       throw toKubeError(e, this.server, action);
@@ -381,38 +449,65 @@ export class KubeClient {
     };
     let closed = false;
     let stopped = false;
+    let req: http.ClientRequest | undefined;
     const close = (err: unknown) => {
       if (closed) return;
       closed = true;
+      req?.destroy();
       if (!stopped) handlers.onClose(err);
     };
-    const { Watch } = await loadClientNode();
-    const controller = await new Watch(await this.kubeConfig()).watch(
-      path,
-      params,
-      (type, obj) => {
-        if (closed) return;
-        if (type === "ERROR") {
-          const st = (obj ?? {}) as { code?: number; message?: string; reason?: string };
-          close(new KubeApiError(`watch of ${kind.kind} failed: ${st.message ?? "unknown error"}`, st, st.code ?? 500));
-          ctl?.abort();
-          return;
+    const url = new URL(this.server + path);
+    url.searchParams.set("watch", "true");
+    for (const [k, v] of Object.entries(params)) if (v !== undefined) url.searchParams.set(k, String(v));
+    let res: Awaited<ReturnType<KubeClient["send"]>>;
+    try {
+      res = await this.send("GET", url, undefined, undefined);
+    } catch (e) {
+      close(toKubeError(e, this.server, `watch ${kind.kind}`));
+      return { stop() {} };
+    }
+    req = res.req;
+    if ((res.statusCode ?? 0) !== 200) {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => close(toKubeError({ code: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }, this.server, `watch ${kind.kind}`)));
+      res.on("error", (e) => close(toKubeError(e, this.server, `watch ${kind.kind}`)));
+    } else {
+      let buf = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
+        buf += chunk;
+        let nl: number;
+        while (!closed && (nl = buf.indexOf("\n")) >= 0) {
+          const line = buf.slice(0, nl).trim();
+          buf = buf.slice(nl + 1);
+          if (line === "") continue;
+          let ev: { type?: string; object?: unknown };
+          try {
+            ev = JSON.parse(line) as typeof ev;
+          } catch {
+            continue;
+          }
+          if (ev.type === "ERROR") {
+            const st = (ev.object ?? {}) as { code?: number; message?: string; reason?: string };
+            close(new KubeApiError(`watch of ${kind.kind} failed: ${st.message ?? "unknown error"}`, st, st.code ?? 500));
+          } else if (ev.type === "BOOKMARK") {
+            const rv = (ev.object as KubeObject | undefined)?.metadata?.resourceVersion;
+            if (rv) handlers.onBookmark?.(rv);
+          } else if (ev.type === "ADDED" || ev.type === "MODIFIED" || ev.type === "DELETED") {
+            handlers.onEvent({ type: ev.type, object: ev.object as T });
+          }
         }
-        if (type === "BOOKMARK") {
-          const rv = (obj as KubeObject | undefined)?.metadata?.resourceVersion;
-          if (rv) handlers.onBookmark?.(rv);
-          return;
-        }
-        if (type === "ADDED" || type === "MODIFIED" || type === "DELETED") handlers.onEvent({ type, object: obj as T });
-      },
-      (err: unknown) => close(err === null || err === undefined ? null : isAbort(err) ? null : toKubeError(err, this.server, `watch ${kind.kind}`)),
-    );
-    const ctl: AbortController | undefined = controller;
+      });
+      res.on("end", () => close(null));
+      res.on("close", () => close(null));
+      res.on("error", (e) => close(stopped ? null : toKubeError(e, this.server, `watch ${kind.kind}`)));
+    }
     return {
       stop() {
         stopped = true;
         closed = true;
-        ctl?.abort();
+        req?.destroy();
       },
     };
   }
@@ -531,10 +626,6 @@ export class KubeClient {
       void relist();
     });
   }
-}
-
-function isAbort(e: unknown): boolean {
-  return !!e && typeof e === "object" && ((e as { name?: string }).name === "AbortError" || (e as { type?: string }).type === "aborted");
 }
 
 function formatMs(ms: number): string {

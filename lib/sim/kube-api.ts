@@ -286,6 +286,9 @@ export async function startKubeApi(opts: KubeApiOptions): Promise<KubeApi> {
         };
         cleanup = finish;
         watches.add(finish);
+        // Bun sends the response headers only with the first body byte; a real API server answers a watch at once
+        // (clients wait for the headers before they consider the watch open). JSON stream readers skip whitespace.
+        controller.enqueue(enc.encode("\n"));
         const waiters = watchWaiters;
         watchWaiters = [];
         queueMicrotask(() => {

@@ -290,6 +290,49 @@ describe("errors a user can act on", () => {
     }
   }, 20_000);
 
+  test("credentials lib/kube does not read itself (an exec plugin) go through client-node's KubeConfig", async () => {
+    const marker = join(tmp, "exec-plugin-ran");
+    const cred = JSON.stringify({ apiVersion: "client.authentication.k8s.io/v1beta1", kind: "ExecCredential", status: { token: "sim-token" } });
+    const exec = [
+      "    exec:",
+      "      apiVersion: client.authentication.k8s.io/v1beta1",
+      "      command: sh",
+      `      args: ["-c", ${JSON.stringify(`touch '${marker}'; echo '${cred}'`)}]`,
+      "      interactiveMode: Never",
+    ].join("\n");
+    const text = (await Bun.file(api.kubeconfigPath).text()).replace(/^(\s+client-key-data: .*)$/m, `$1\n${exec}`);
+    const path = join(tmp, "exec.kubeconfig");
+    await Bun.write(path, text);
+    const c = KubeClient.fromKubeconfig(path);
+    expect((await c.list(NODE)).items).toHaveLength(3);
+    expect(await Bun.file(marker).exists()).toBe(true);
+    c.close();
+  });
+
+  test("a certificate file path relative to the kubeconfig is read from its directory", async () => {
+    const { writeFileSync } = await import("node:fs");
+    writeFileSync(join(tmp, "ca.crt"), api.pki.caCert);
+    writeFileSync(join(tmp, "client.crt"), api.pki.clientCert);
+    writeFileSync(join(tmp, "client.key"), api.pki.clientKey, { mode: 0o600 });
+    const path = join(tmp, "files.kubeconfig");
+    writeFileSync(
+      path,
+      [
+        "apiVersion: v1",
+        "kind: Config",
+        "clusters: [{name: c, cluster: {server: '" + api.url + "', certificate-authority: ca.crt}}]",
+        "users: [{name: u, user: {client-certificate: client.crt, client-key: client.key}}]",
+        "contexts: [{name: x, context: {cluster: c, user: u, namespace: flux-system}}]",
+        "current-context: x",
+        "",
+      ].join("\n"),
+    );
+    const c = KubeClient.fromKubeconfig(path);
+    expect(c.defaultNamespace).toBe("flux-system");
+    expect((await c.list(NODE)).items).toHaveLength(3);
+    c.close();
+  });
+
   test("KUBECONFIG pointing at nothing is a ConfigError", () => {
     expect(() => KubeClient.fromEnv({ KUBECONFIG: join(tmp, "missing") })).toThrow(ConfigError);
     expect(() => KubeClient.fromEnv({ KUBECONFIG: join(tmp, "missing") })).toThrow(/KUBECONFIG points at .*missing, which does not exist/);
