@@ -82,7 +82,7 @@ export class SimCluster {
     this.vault = opts.vault ?? new SimVault();
     this.state = opts.state ?? "bare";
     if (opts.root !== undefined) this.root = opts.root;
-    this.talosctlVersion = opts.talosctlVersion ?? opts.topology.talosVersion;
+    this.talosctlVersion = opts.talosctlVersion ?? opts.topology.toolVersions?.talosctl ?? opts.topology.talosVersion;
     this.kubernetesVersion = opts.topology.kubernetesVersion;
     this.talosCa = fakeCa();
     this.secrets = makeSecrets(this.talosCa);
@@ -120,8 +120,9 @@ export class SimCluster {
         userVolumes,
       }),
     );
-    this.registerTool("talhelper", talhelperHandler({ newSecrets: () => makeSecrets(fakeCa()) }));
-    this.registerTool("op", opHandler({ vault: this.vault, faults: this.faults }));
+    const tv = this.topology.toolVersions ?? {};
+    this.registerTool("talhelper", talhelperHandler({ newSecrets: () => makeSecrets(fakeCa()), ...(tv.talhelper ? { version: tv.talhelper } : {}) }));
+    this.registerTool("op", opHandler({ vault: this.vault, faults: this.faults, ...(tv.op ? { version: tv.op } : {}) }));
     if (this.state !== "bare") {
       this.talos.forceBootstrapped((m) => ({
         text: "",

@@ -37,6 +37,8 @@ export interface SimTopology {
   reserved?: string[];
   /** things a person should know (scaled nodes beyond the subnet...) */
   warnings?: string[];
+  /** versions of the CLIs the repo pins (.mise.toml), which the stand-ins then report: talosctl, talhelper, op */
+  toolVersions?: { talosctl?: string; talhelper?: string; op?: string };
 }
 
 /** The topology of the repo at `root`, scaled to `nodes` when given. */
@@ -94,7 +96,21 @@ export function topologyFromModel(model: ClusterModel): SimTopology {
     reserved: [model.networks.vip.value, model.networks.router.ipv4?.value, model.networks.router.ipv6?.value].filter(
       (v): v is string => !!v,
     ),
+    toolVersions: pinnedTools(model.versions.tools),
   };
+}
+
+/** The stand-in versions from the .mise.toml pins (any spelling of the tool: `talosctl`, `aqua:siderolabs/talos`...). */
+function pinnedTools(tools: Record<string, { value: string }>): SimTopology["toolVersions"] {
+  const find = (re: RegExp) => Object.entries(tools).find(([k]) => re.test(k))?.[1].value;
+  const out: NonNullable<SimTopology["toolVersions"]> = {};
+  const talosctl = find(/talosctl|siderolabs\/talos$/);
+  const talhelper = find(/talhelper/);
+  const op = find(/^(1password|op|1password-cli)$|1password/);
+  if (talosctl) out.talosctl = talosctl.startsWith("v") ? talosctl : `v${talosctl}`;
+  if (talhelper) out.talhelper = talhelper.replace(/^v/, "");
+  if (op) out.op = op.replace(/^v/, "");
+  return out;
 }
 
 /** A minimal reading of talos/talconfig.yaml (+ talenv.yaml), used when lib/repo is not available. */

@@ -14,7 +14,7 @@ import { Faults, FaultError, parseFault } from "../../lib/sim/faults.ts";
 import { decodeSnapshot, encodeSnapshot, parseInstallerImage } from "../../lib/sim/talos.ts";
 import { goQuoteList, humanizeBytes, multiError, tabwrite } from "../../lib/sim/talos-format.ts";
 import { Timing, parseGoDuration } from "../../lib/sim/timing.ts";
-import { type SimTopology, scaleTopology } from "../../lib/sim/topology.ts";
+import { type SimTopology, scaleTopology, topologyFromRepo } from "../../lib/sim/topology.ts";
 import { parsePflags } from "../../lib/sim/tools.ts";
 import {
   parseEtcdMembers,
@@ -690,6 +690,21 @@ describe("talhelper and op stand-ins", () => {
     start();
     await tool("op", ["whoami"]);
     expect(cluster.calls.at(-1)).toMatchObject({ tool: "op", argv: ["whoami"], exitCode: 0 });
+  });
+});
+
+describe("the repo's own topology", () => {
+  test("nodes, versions and schematic from the ClusterModel; stand-ins report the .mise.toml pins", async () => {
+    const root = path.resolve(import.meta.dir, "../..");
+    const topo = await topologyFromRepo(root);
+    const mise = Bun.TOML.parse(readFileSync(path.join(root, ".mise.toml"), "utf8")) as { tools: Record<string, string> };
+    expect(topo.nodes.length).toBeGreaterThan(0);
+    expect(topo.installerImage).toContain(topo.schematic.id ?? "installer");
+    expect(topo.toolVersions?.talosctl).toBe(`v${mise.tools.talosctl!.replace(/^v/, "")}`);
+    cluster = new SimCluster({ topology: topo, timing: { scale: 0 } });
+    expect((await tool("talosctl", ["version", "--client", "--short"])).stdout).toBe(`Client:\nTalos ${topo.toolVersions!.talosctl}\n`);
+    expect((await tool("talhelper", ["--version"])).stdout).toBe(`talhelper version ${mise.tools.talhelper}\n`);
+    expect((await tool("op", ["--version"])).stdout).toBe(`${mise.tools["1password"]}\n`);
   });
 });
 

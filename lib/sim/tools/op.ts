@@ -13,6 +13,8 @@ export const OP_VERSION = "2.31.1";
 export interface OpHost {
   vault: SimVault;
   faults: Faults;
+  /** the version it reports (default OP_VERSION) */
+  version?: string;
 }
 
 function opError(message: string): ToolResult {
@@ -27,7 +29,7 @@ const NOT_SIGNED_IN = "You are not currently signed in. Please run `op signin --
 export function opHandler(host: OpHost) {
   return async (call: ToolCall): Promise<ToolResult> => {
     const argv = call.argv;
-    if (argv[0] === "--version" || argv[0] === "-v") return ok(`${OP_VERSION}\n`);
+    if (argv[0] === "--version" || argv[0] === "-v") return ok(`${host.version ?? OP_VERSION}\n`);
     const signedIn = host.vault.signedIn && !host.faults.opSignedOut;
     try {
       const [cmd, sub] = argv;

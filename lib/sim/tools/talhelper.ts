@@ -16,6 +16,8 @@ export const VANILLA_SCHEMATIC = "376567988ad370138ad8b2698212367b8edcb69b5fd68c
 export interface TalhelperHost {
   /** a fresh secrets bundle (what `talhelper gensecret` would produce) when no talsecret file exists */
   newSecrets(): TalosSecrets;
+  /** the version it reports (default TALHELPER_VERSION) */
+  version?: string;
 }
 
 export interface TalosSecrets {
@@ -40,7 +42,7 @@ const COMMON: FlagSpec[] = [
 export function talhelperHandler(host: TalhelperHost) {
   return async (call: ToolCall): Promise<ToolResult> => {
     const [cmd, ...rest] = call.argv;
-    if (cmd === "--version" || cmd === "-v" || cmd === "version") return ok(`talhelper version ${TALHELPER_VERSION}\n`);
+    if (cmd === "--version" || cmd === "-v" || cmd === "version") return ok(`talhelper version ${host.version ?? TALHELPER_VERSION}\n`);
     try {
       if (cmd === "genconfig") return genconfig(call, rest, host);
       if (cmd === "gencommand") return gencommand(call, rest);
