@@ -165,11 +165,26 @@ export async function collectStatus(o: StatusOptions): Promise<StatusReport> {
   const kube = o.kube;
   const noKube = <T>(): Promise<Read<T>> => Promise.resolve({ ok: false, error: o.kubeError ?? "no kubeconfig", notInstalled: false });
   const modelIps = o.nodes.map((n) => n.ip);
+  const known = new Set(modelIps);
+  const extrasOf = (m: TalosRead<ClusterMember>): TalosNode[] =>
+    m.rows
+      .filter((x) => x.addresses[0] && !known.has(x.addresses[0]))
+      .map((x) => ({ hostname: x.hostname, ip: x.addresses[0]!, controlPlane: x.machineType === "controlplane", installerImage: "" }));
+  const extraMachines = async (m: TalosRead<ClusterMember>): Promise<TalosRead<MachineStatus>> => {
+    const extra = extrasOf(m);
+    if (extra.length === 0) return { rows: [], errors: new Map() };
+    return talosReadChunked(run, o.talos, ["get", "machinestatus", "-o", "json"], extra.map((e) => e.ip), parseMachineStatus, chunkSize);
+  };
 
   // one round, all at once. `get members` (Talos' cluster discovery) gives every node's Talos version and the nodes
   // the live cluster has beyond the repo's (a scaled simulation, a node added by hand).
   const tasks = [
-    () => talosRead(o.talos, ["get", "members"], [firstCp], parseMembers),
+    // discovery, then at once the machine status of any node it found beyond the repo's (pipelined, not a round)
+    async () => {
+      const m = await talosRead(o.talos, ["get", "members"], [firstCp], parseMembers);
+      const more = await extraMachines(m);
+      return { members: m, more };
+    },
     () => talosReadChunked(run, o.talos, ["get", "machinestatus", "-o", "json"], modelIps, parseMachineStatus, chunkSize),
     () => talosRead(o.talos, ["etcd", "status"], cps.map((n) => n.ip), parseEtcdStatus),
     () => talosRead(o.talos, ["etcd", "members"], [firstCp], parseEtcdMembers),
@@ -182,7 +197,7 @@ export async function collectStatus(o: StatusOptions): Promise<StatusReport> {
     () => (kube ? read(() => listKind(kube, KINDS.certificate)) : noKube()),
   ] as const;
   const results = (await run(tasks.map((t) => t as () => Promise<unknown>))) as [
-    TalosRead<ClusterMember>,
+    { members: TalosRead<ClusterMember>; more: TalosRead<MachineStatus> },
     TalosRead<MachineStatus>,
     TalosRead<EtcdMemberStatus>,
     TalosRead<EtcdMember>,
@@ -194,29 +209,27 @@ export async function collectStatus(o: StatusOptions): Promise<StatusReport> {
     Read<KubeObject[]>,
     Read<KubeObject[]>,
   ];
-  let [members, machines, etcdStatus, etcdMembers, k8sNodes, daemonSets, bgpConfigs, kustomizations, helmReleases, volumes, certificates] = results;
+  let [discovery, machines, etcdStatus, etcdMembers, k8sNodes, daemonSets, bgpConfigs, kustomizations, helmReleases, volumes, certificates] = results;
 
-  // only when needed, a second round: the first control plane did not answer (ask the others), or discovery found
-  // nodes the repo does not list (read their machine status too)
+  let members = discovery.members;
+  let more = discovery.more;
+  // only when the first control plane did not answer: ask the others (a second round)
   if (members.errors.size || etcdMembers.errors.size) {
     for (const cp of cps.slice(1)) {
       const [m, e] = await run([
         () => talosRead(o.talos, ["get", "members"], [cp.ip], parseMembers),
         () => talosRead(o.talos, ["etcd", "members"], [cp.ip], parseEtcdMembers),
       ] as Array<() => Promise<TalosRead<unknown>>>);
-      if (members.errors.size && m!.errors.size === 0) members = m as TalosRead<ClusterMember>;
+      if (members.errors.size && m!.errors.size === 0) {
+        members = m as TalosRead<ClusterMember>;
+        more = await extraMachines(members);
+      }
       if (etcdMembers.errors.size && e!.errors.size === 0) etcdMembers = e as TalosRead<EtcdMember>;
       if (!members.errors.size && !etcdMembers.errors.size) break;
     }
   }
-  const known = new Set(modelIps);
-  const extra: TalosNode[] = members.rows
-    .filter((m) => m.addresses[0] && !known.has(m.addresses[0]))
-    .map((m: ClusterMember) => ({ hostname: m.hostname, ip: m.addresses[0]!, controlPlane: m.machineType === "controlplane", installerImage: "" }));
-  if (extra.length) {
-    const more = await talosReadChunked(run, o.talos, ["get", "machinestatus", "-o", "json"], extra.map((e) => e.ip), parseMachineStatus, chunkSize);
-    machines = { rows: [...machines.rows, ...more.rows], errors: new Map([...machines.errors, ...more.errors]) };
-  }
+  const extra = extrasOf(members);
+  machines = { rows: [...machines.rows, ...more.rows], errors: new Map([...machines.errors, ...more.errors]) };
   const nodes = [...o.nodes, ...extra];
   const versions: TalosRead<{ node: string; tag: string }> = {
     rows: members.rows.filter((m) => m.addresses[0] && m.talosVersion).map((m) => ({ node: m.addresses[0]!, tag: m.talosVersion! })),
