@@ -6,7 +6,7 @@
 //     machine events, observed in this process) to the script printing that it moved on (its stderr line, also
 //     timestamped here). Target <= 100 ms. Next to it: the Taskfile's fixed sleeps and what a poll loop at that
 //     interval costs on average (half the interval) and at worst (the interval).
-// Run: bun bench/bootstrap.ts [--scale 0.02] [--skip-zero]
+// Run: bun bench/bootstrap.ts [--scale 0.05] [--skip-zero] [--micro-only] [--rounds 25]
 import path from "node:path";
 import { median } from "../lib/bench/index.ts";
 import { conditionReady, crdEstablished, nodeReady, releaseRolledOut, rolledOut } from "../lib/bootstrap/checks.ts";
@@ -164,12 +164,17 @@ async function bootstrapOnce(timingScale: number): Promise<Result> {
  * The wait itself, isolated: lib/bootstrap's watch-based wait (the code path every phase uses) on an idle simulated
  * cluster, with the condition (every Node Ready, via the sim's CNI switch) turned true at a random moment.
  */
-async function watchReaction(rounds: number): Promise<number[]> {
+async function watchReaction(rounds: number): Promise<{ reaction: number[]; roundTrip: number[] }> {
   const e = await setup({ state: "talos", timing: { scale: 0 } });
   const kube = ClientKube.fromKubeconfig(e.sim.env.KUBECONFIG!);
   const out: number[] = [];
+  const roundTrip: number[] = [];
   try {
     for (let i = 0; i < rounds; i++) {
+      // baseline, same moment and load: one plain GET of a Node through the same client
+      const g0 = performance.now();
+      await kube.get({ apiVersion: "v1", kind: "Node" }, hostnames[0]!);
+      roundTrip.push(performance.now() - g0);
       e.sim.cluster.setCniReady(false);
       let trueAt = 0;
       const wait = kube.waitFor(
@@ -187,36 +192,42 @@ async function watchReaction(rounds: number): Promise<number[]> {
     kube.close();
     await e.stop();
   }
-  return out;
+  return { reaction: out, roundTrip };
 }
 
 const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`);
 
-const micro = await watchReaction(Number(arg("--rounds") ?? "25"));
-const scaled = await bootstrapOnce(scale);
-const zero = process.argv.includes("--skip-zero") ? undefined : await bootstrapOnce(0);
+const { reaction: micro, roundTrip } = await watchReaction(Number(arg("--rounds") ?? "25"));
+const microOnly = process.argv.includes("--micro-only");
+const scaled = microOnly ? undefined : await bootstrapOnce(scale);
+const zero = microOnly || process.argv.includes("--skip-zero") ? undefined : await bootstrapOnce(0);
 
-console.log(`simulated bootstrap, bare -> every Kustomization Ready (${model.nodes.length} nodes, ${model.kustomizations.length} Kustomizations)`);
-console.log(`  scale ${scale}: wall ${fmt(scaled.wallMs)} (exit ${scaled.code}), bootstrap process CPU ${fmt(scaled.cpuMs)}, ${scaled.toolCalls} stand-in tool calls taking ${fmt(scaled.toolMs)} in all`);
-if (zero) {
-  console.log(`  scale 0 (no scripted delays): wall ${fmt(zero.wallMs)} (exit ${zero.code}), bootstrap process CPU ${fmt(zero.cpuMs)}, ${zero.toolCalls} tool calls taking ${fmt(zero.toolMs)}`);
-  console.log(`  => the sim's scripted delays on the critical path: ${fmt(scaled.wallMs - zero.wallMs)}; toolkit overhead (wall without them): ${fmt(zero.wallMs)}, of which the toolkit's own CPU ${fmt(zero.cpuMs)}`);
+if (scaled) {
+  console.log(`simulated bootstrap, bare -> every Kustomization Ready (${model.nodes.length} nodes, ${model.kustomizations.length} Kustomizations)`);
+  console.log(`  scale ${scale}: wall ${fmt(scaled.wallMs)} (exit ${scaled.code}), bootstrap process CPU ${fmt(scaled.cpuMs)}, ${scaled.toolCalls} stand-in tool calls taking ${fmt(scaled.toolMs)} in all`);
+  if (zero) {
+    console.log(`  scale 0 (no scripted delays): wall ${fmt(zero.wallMs)} (exit ${zero.code}), bootstrap process CPU ${fmt(zero.cpuMs)}, ${zero.toolCalls} tool calls taking ${fmt(zero.toolMs)}`);
+    console.log(`  => the sim's scripted delays on the critical path: ${fmt(scaled.wallMs - zero.wallMs)}; toolkit overhead (wall without them): ${fmt(zero.wallMs)}, of which the toolkit's own CPU ${fmt(zero.cpuMs)}`);
+  }
+  console.log("");
 }
-console.log("");
 const sortedMicro = [...micro].sort((a, b) => a - b);
 console.log(`reaction time, isolated: the watch-based wait on an idle sim, condition turned true at a random moment (${micro.length} rounds)`);
 console.log(`  median ${fmt(median(micro))}, p90 ${fmt(sortedMicro[Math.floor(sortedMicro.length * 0.9)]!)}, max ${fmt(sortedMicro[sortedMicro.length - 1]!)} (target <= 100 ms)`);
-console.log("");
-console.log(`reaction time in the full bootstrap: condition true in the sim -> the script moves on (scale ${scale}; the sim runs in this process, so its own busy periods count too)`);
-for (const w of scaled.waits)
-  console.log(`  ${w.label.padEnd(46)} ${w.alreadyTrue ? "already true when the wait began" : fmt(w.reactionMs!)}`);
-const watched = scaled.waits.filter((w) => !w.polled && w.reactionMs !== undefined).map((w) => w.reactionMs!);
-const polled = scaled.waits.filter((w) => w.polled && w.reactionMs !== undefined).map((w) => w.reactionMs!);
-if (watched.length)
-  console.log(`  watched waits: median ${fmt(median(watched))}, max ${fmt(Math.max(...watched))} over ${watched.length} waits`);
-if (polled.length) console.log(`  polled (talosctl, backoff 200 ms .. 5 s): ${polled.map(fmt).join(", ")}`);
+console.log(`  baseline, one GET through the same client in the same rounds: median ${fmt(median(roundTrip))} -> reaction = ${(median(micro) / Math.max(0.001, median(roundTrip))).toFixed(1)}x a request round trip`);
+const load = await Bun.file("/proc/loadavg").text().catch(() => "?");
+console.log(`  machine load average while measuring: ${load.split(" ").slice(0, 3).join(" ")}`);
+if (scaled) {
+  console.log("");
+  console.log(`reaction time in the full bootstrap: condition true in the sim -> the script moves on (scale ${scale}; the sim runs in this process, so its own busy periods count too)`);
+  for (const w of scaled.waits) console.log(`  ${w.label.padEnd(46)} ${w.alreadyTrue ? "already true when the wait began" : fmt(w.reactionMs!)}`);
+  const watched = scaled.waits.filter((w) => !w.polled && w.reactionMs !== undefined).map((w) => w.reactionMs!);
+  const polled = scaled.waits.filter((w) => w.polled && w.reactionMs !== undefined).map((w) => w.reactionMs!);
+  if (watched.length) console.log(`  watched waits: median ${fmt(median(watched))}, max ${fmt(Math.max(...watched))} over ${watched.length} waits`);
+  if (polled.length) console.log(`  polled (talosctl, backoff 200 ms .. 5 s): ${polled.map(fmt).join(", ")}`);
+}
 console.log("");
 console.log("the Taskfile it replaces: fixed sleeps instead of watching");
 console.log("  rolling reboot `sleep 45`: reacts 45 s after the wait began whatever the node does (0 s..45 s late: 22.5 s on average)");
 console.log("  a poll loop every N s (`until ...; do sleep N; done`): N/2 s late on average, N s at worst (10 s loop: 5 s / 10 s)");
-if (watched.length) console.log(`  => watching here: ${fmt(median(watched))} median, ${(5000 / Math.max(1, median(watched))).toFixed(0)}x faster than a 10 s poll loop on average`);
+console.log(`  => the watch-based wait here: ${fmt(median(micro))} median, ${(5000 / Math.max(1, median(micro))).toFixed(0)}x sooner than a 10 s poll loop on average, ${(22_500 / Math.max(1, median(micro))).toFixed(0)}x sooner than \`sleep 45\``);
