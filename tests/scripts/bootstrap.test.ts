@@ -8,6 +8,7 @@ import { statSync } from "node:fs";
 import path from "node:path";
 import { expectedFluxObjects, fluxReport } from "../../lib/flux/index.ts";
 import { loadRepo } from "../../lib/repo/model.ts";
+import { Journal } from "../../lib/bootstrap/journal.ts";
 import type { SimCluster } from "../../lib/sim/index.ts";
 import { fileContains, filesUnder, run, setup, type Env } from "./bootstrap-harness.ts";
 
@@ -179,6 +180,20 @@ describe("bootstrap-phased against the simulated cluster", () => {
     },
     300_000,
   );
+});
+
+describe("state is observed, not remembered", () => {
+  test("a journal saying every phase is done (a cluster reset since) changes nothing: the phases show what the cluster shows", async () => {
+    const e = await sim();
+    const journal = new Journal(e.root);
+    for (let n = 1; n <= 6; n++) journal.record({ phase: n, event: "done", ms: 1 });
+    const r = await run(e, "bootstrap-phased", ["--status", "--json"], { timeoutMs: 120_000 });
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as { done: boolean; phases: Array<{ n: number; state: string; lastRun: { event: string } | null }> };
+    expect(doc.done).toBe(false);
+    expect(doc.phases.filter((p) => p.n >= 2).every((p) => p.state === "pending")).toBe(true);
+    expect(doc.phases.every((p) => p.lastRun?.event === "done")).toBe(true);
+  }, 120_000);
 });
 
 describe("--dry-run before the cluster exists", () => {

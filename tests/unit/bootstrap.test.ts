@@ -199,3 +199,27 @@ describe("phase 6: what is not Ready, with its message", () => {
     expect(text).toContain("HelmRelease ");
   });
 });
+
+describe("journal", () => {
+  test("keeps the last event per phase, survives a torn line, and never fails the caller", async () => {
+    const { mkdtempSync, appendFileSync, rmSync, statSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { Journal } = await import("../../lib/bootstrap/journal.ts");
+    const dir = mkdtempSync(path.join(tmpdir(), "journal-"));
+    try {
+      const j = new Journal(dir);
+      j.record({ phase: 2, event: "started" });
+      j.record({ phase: 2, event: "done", ms: 10 });
+      j.record({ phase: 3, event: "interrupted" });
+      appendFileSync(j.file, '{"phase": 4, "ev');
+      const last = j.last();
+      expect(last.get(2)?.event).toBe("done");
+      expect(last.get(3)?.event).toBe("interrupted");
+      expect(last.has(4)).toBe(false);
+      expect(statSync(j.file).mode & 0o777).toBe(0o600);
+      new Journal(dir, "/proc/no/such/place.jsonl").record({ phase: 1, event: "done" });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
