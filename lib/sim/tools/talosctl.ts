@@ -559,8 +559,7 @@ const COMMANDS: Record<string, Command> = {
       const talos = ctx.host.talos;
       const rows: string[][] = [["NODE", "ID", "HOSTNAME", "PEER URLS", "CLIENT URLS", "LEARNER"]];
       const res = await perNode(ctx, t, (node) => {
-        const m = etcdNode(ctx, t, node);
-        void m;
+        etcdNode(ctx, t, node);
         for (const mem of talos.members.values())
           rows.push([node, mem.id, mem.hostname, `https://${urlHost(mem.ip)}:2380`, `https://${urlHost(mem.ip)}:2379`, String(mem.learner)]);
         return "";
