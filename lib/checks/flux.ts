@@ -148,22 +148,33 @@ function builtFiles(model: ClusterModel, dir: string, seen = new Set<string>()):
   return out;
 }
 
+const configMapIndex = new WeakMap<object, Map<string, Set<string>>>();
+
+/** Keys of ConfigMap `name` (a manifest in namespace `namespace`, or a kustomize configMapGenerator's literals). */
 function configMapKeys(model: ClusterModel, name: string, namespace: string | undefined): Set<string> | undefined {
-  for (const d of model.documents) {
-    if (d.kind === "ConfigMap" && d.name === name && (d.namespace ?? namespace) === namespace) {
-      const data = get(d.object, "data");
-      return new Set(isObj(data) ? Object.keys(data) : []);
-    }
-    if (isKustomizationDoc(d) && isObj(d.object) && Array.isArray(d.object.configMapGenerator)) {
-      for (const g of d.object.configMapGenerator) {
-        if (!isObj(g) || g.name !== name) continue;
-        const keys = new Set<string>();
-        if (Array.isArray(g.literals)) for (const l of g.literals) keys.add(String(l).split("=")[0] ?? "");
-        return keys;
+  let idx = configMapIndex.get(model.documents);
+  if (!idx) {
+    idx = new Map();
+    const generated = new Map<string, Set<string>>();
+    for (const d of model.documents) {
+      if (d.kind === "ConfigMap" && d.name) {
+        const data = get(d.object, "data");
+        const k = `${d.namespace ?? ""}/${d.name}`;
+        if (!idx.has(k)) idx.set(k, new Set(isObj(data) ? Object.keys(data) : []));
+      } else if (isKustomizationDoc(d) && isObj(d.object) && Array.isArray(d.object.configMapGenerator)) {
+        for (const g of d.object.configMapGenerator) {
+          if (!isObj(g) || typeof g.name !== "string" || generated.has(g.name)) continue;
+          const keys = new Set<string>();
+          if (Array.isArray(g.literals)) for (const l of g.literals) keys.add(String(l).split("=")[0] ?? "");
+          generated.set(g.name, keys);
+        }
       }
     }
+    for (const [n, keys] of generated) idx.set(`*/${n}`, keys);
+    configMapIndex.set(model.documents, idx);
   }
-  return undefined;
+  // in its namespace, else one without a namespace (set by a kustomization or Flux), else a generated one
+  return idx.get(`${namespace ?? ""}/${name}`) ?? idx.get(`/${name}`) ?? idx.get(`*/${name}`);
 }
 
 function substitution(model: ClusterModel): Finding[] {
