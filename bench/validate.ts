@@ -54,13 +54,13 @@ function floor(dir: string, parser: "bun" | "yaml"): number {
   return docs;
 }
 
-/** A repo `scale` times larger: every app namespace (but kube-system, the one CNI) copied scale-1 times. */
+/** A repo `scale` times larger: every app namespace (but kube-system and flux-system: one CNI, one Flux) copied. */
 function generate(scale: number): string {
   const dir = mkdtempSync(path.join(tmpdir(), `home-ops-bench-${scale}x-`));
   for (const p of ["kubernetes", "talos", ".mise.toml", ".gitignore", ".renovaterc.json5", ".github"])
     cpSync(path.join(root, p), path.join(dir, p), { recursive: true });
   const apps = path.join(dir, "kubernetes/apps");
-  const namespaces = readdirSync(apps, { withFileTypes: true }).filter((e) => e.isDirectory() && e.name !== "kube-system").map((e) => e.name);
+  const namespaces = readdirSync(apps, { withFileTypes: true }).filter((e) => e.isDirectory() && e.name !== "kube-system" && e.name !== "flux-system").map((e) => e.name);
   const model = loadRepo(root);
   const renamed = model.kustomizations.filter((k) => namespaces.some((ns) => k.source.file.startsWith(`kubernetes/apps/${ns}/`))).map((k) => k.name);
   const entries: string[] = [];
@@ -72,8 +72,9 @@ function generate(scale: number): string {
         const abs = path.join(apps, f);
         let t = readFileSync(abs, "utf8");
         t = t.replaceAll(`./kubernetes/apps/${ns}/`, `./kubernetes/apps/${copy}/`);
-        t = t.replace(new RegExp(`^(\\s*(?:namespace|targetNamespace|name): )${ns}$`, "gm"), `$1${copy}`);
-        for (const n of renamed) t = t.replace(new RegExp(`^(\\s*-? ?name: )${n}$`, "gm"), `$1${n}-g${k}`);
+        t = t.replace(new RegExp(`^(\\s*(?:namespace|targetNamespace): )${ns}$`, "gm"), `$1${copy}`);
+        if (f.endsWith("/namespace.yaml")) t = t.replace(new RegExp(`^(\\s*name: )${ns}$`, "gm"), `$1${copy}`);
+        if (f.endsWith("/ks.yaml")) for (const n of renamed) t = t.replace(new RegExp(`^(\\s*-? ?name: )${n}$`, "gm"), `$1${n}-g${k}`);
         writeFileSync(abs, t);
       }
       entries.push(`  - ./${copy}`);
