@@ -2,7 +2,9 @@ import { ConfigError, defineScript, ExitCode, OperationError } from "../lib/cli/
 import { rollingOrder } from "../lib/safety/rolling.ts";
 import { loadCluster, makeTalosctl, selectNodes, withDiscoveredNodes } from "../lib/talos/cluster.ts";
 import { rollingUpgrade } from "../lib/talos/rolling-ops.ts";
-import { durationFlag, gateDeps, gateNodes, printRolling } from "../lib/talos/script-support.ts";
+import { parseVersion } from "../lib/exec.ts";
+import { clusterReader } from "../lib/safety/kube-reader.ts";
+import { durationFlag, gateDeps, gateNodes, openKube, printRolling } from "../lib/talos/script-support.ts";
 import { checkUpgradeImage, installerImageFor, normaliseVersion, talosSupportsKubernetes } from "../lib/talos/versions.ts";
 
 export default defineScript(import.meta, {
@@ -49,6 +51,14 @@ pass again. Nodes already on the target are skipped, so a stopped run continues 
         `refusing to upgrade: ${support.reason}`,
         "upgrade Kubernetes first (talos-upgrade-k8s) or pick a Talos version that supports it",
       );
+    // the live cluster may already run a newer Kubernetes than talenv says (upgrade-k8s without the bump)
+    const live = await (async () => clusterReader(openKube(env)).nodes())()
+      .then((ns) => ns.map((n) => n.kubeletVersion).filter((v): v is string => !!v && !!parseVersion(v)))
+      .catch(() => [] as string[]);
+    for (const v of [...new Set(live)]) {
+      const c = talosSupportsKubernetes(version, v);
+      if (!c.ok) throw new ConfigError(`refusing to upgrade: the cluster runs Kubernetes ${v}: ${c.reason}`, "pick a Talos version that supports it");
+    }
     const targets = rollingOrder(gateNodes(selectNodes(cluster.nodes, flags.node)));
     const controlPlanes = cluster.nodes.filter((n) => n.controlPlane).length;
     out.log(`target: ${image}`);

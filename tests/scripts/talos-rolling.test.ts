@@ -226,3 +226,15 @@ describe("talos-upgrade", () => {
     expect(maxConcurrentDown(s.cluster.history)).toBe(1);
   }, T);
 });
+
+describe("talos-upgrade against the live Kubernetes version", () => {
+  test("refuses a Talos that does not support what the cluster runs now, even when talenv is behind (exit 2)", async () => {
+    const s = await bootstrapped();
+    s.cluster.setKubernetesVersion("v1.33.2");
+    // Talos 1.9 supports Kubernetes up to 1.32: fine for talenv's 1.31.1, not for the live 1.33.2
+    const r = await runScript("talos-upgrade", ["--yes", "--to", "v1.9.6"], { env: s.env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("the cluster runs Kubernetes v1.33.2");
+    expect(events(s, "upgrade")).toEqual([]);
+  }, T);
+});
