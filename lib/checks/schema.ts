@@ -303,9 +303,13 @@ const FLUX_24_SERVED: Record<string, string[]> = {
   ImageUpdateAutomation: ["image.toolkit.fluxcd.io/v1beta2"],
 };
 
+/** Per Flux minor: what it serves. Only releases written down here are checked (no guessing about others). */
+const FLUX_SERVED: Record<string, Record<string, string[]>> = { "2.4": FLUX_24_SERVED };
+
 function fluxVersionFindings(d: RepoDocument, fluxVersion: string): Finding[] {
   if (!d.apiVersion?.includes(".toolkit.fluxcd.io/") || !d.kind) return [];
-  const served = FLUX_24_SERVED[d.kind];
+  const minor = /^v?(\d+\.\d+)/.exec(fluxVersion)?.[1] ?? "";
+  const served = FLUX_SERVED[minor]?.[d.kind];
   if (!served || served.includes(d.apiVersion)) return [];
   return [
     finding(
