@@ -10,8 +10,10 @@ import { apiVersionOf, type KindInfo } from "./kinds.ts";
 import { toTable, wantsTable } from "./kube-api-table.ts";
 import { createPki, type Pki, writeKubeconfig } from "./pki.ts";
 import {
+  applyJsonPatch,
   errors,
   isStatusError,
+  mergePatch,
   type KubeObject,
   PATCH_CONTENT_TYPES,
   type SimStore,
@@ -125,10 +127,11 @@ export async function startKubeApi(opts: KubeApiOptions): Promise<KubeApi> {
     if (!k) return notFoundPath();
     if (r.namespace !== undefined && !k.namespaced) return notFoundPath();
     if (r.name === undefined && r.namespace === undefined && k.namespaced === false && r.subresource) return notFoundPath();
-    if (r.subresource !== undefined && r.subresource !== "status") return notFoundPath();
     const asked = { group: r.group, version: r.version, resource: r.plural };
     const q = u.searchParams;
     const dryRun = q.getAll("dryRun").includes("All");
+    if (r.subresource === "scale" && r.name !== undefined && hasScale(k)) return scale(req, k, asked, r.name, r.namespace, dryRun);
+    if (r.subresource !== undefined && r.subresource !== "status") return notFoundPath();
     const fieldManager = q.get("fieldManager") ?? defaultManager(req);
 
     if (r.name === undefined) {
@@ -239,6 +242,38 @@ export async function startKubeApi(opts: KubeApiOptions): Promise<KubeApi> {
       default:
         throw errors.methodNotAllowed("the server does not allow this method on the requested resource");
     }
+  }
+
+  /** The autoscaling/v1 Scale subresource of Deployments and StatefulSets (`kubectl scale`). */
+  async function scale(req: Request, k: KindInfo, asked: { group: string; version: string; resource: string }, name: string, namespace: string | undefined, dryRun: boolean): Promise<Response> {
+    const toScale = (o: StoredObject) => ({
+      kind: "Scale",
+      apiVersion: "autoscaling/v1",
+      metadata: { name, namespace: o.metadata.namespace, uid: o.metadata.uid, resourceVersion: o.metadata.resourceVersion, creationTimestamp: o.metadata.creationTimestamp },
+      spec: { replicas: o.spec?.replicas ?? 1 },
+      status: { replicas: o.status?.replicas ?? 0, ...(o.spec?.selector?.matchLabels ? { selector: Object.entries(o.spec.selector.matchLabels as Record<string, string>).map(([a, b]) => `${a}=${b}`).join(",") } : {}) },
+    });
+    const current = store.get(asked, name, namespace);
+    if (req.method === "GET") return json(toScale(current));
+    let wanted: unknown;
+    if (req.method === "PUT") {
+      const body = (await readBody(req)) as { spec?: { replicas?: unknown }; metadata?: { resourceVersion?: string } };
+      if (body.metadata?.resourceVersion && body.metadata.resourceVersion !== current.metadata.resourceVersion) throw errors.conflict(k, name);
+      wanted = body.spec?.replicas;
+    } else if (req.method === "PATCH") {
+      const ctype = (req.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+      const type = PATCH_CONTENT_TYPES[ctype];
+      const text = await req.text();
+      const patched =
+        type === "json" ? applyJsonPatch(toScale(current), JSON.parse(text) as unknown[]) : type ? mergePatch(toScale(current), parseJsonOrYaml(text)) : undefined;
+      if (patched === undefined) throw errors.badRequest("unsupported patch type for the scale subresource");
+      wanted = (patched as { spec?: { replicas?: unknown } }).spec?.replicas;
+    } else throw errors.methodNotAllowed("the server does not allow this method on the requested resource");
+    if (typeof wanted !== "number" || !Number.isInteger(wanted) || wanted < 0) {
+      throw errors.invalid(k, name, [{ field: "spec.replicas", message: `Invalid value: ${JSON.stringify(wanted)}: must be greater than or equal to 0` }]);
+    }
+    const updated = store.patch(asked, name, namespace, { spec: { replicas: wanted } }, { type: "merge", fieldManager: q(req).get("fieldManager") ?? defaultManager(req), dryRun });
+    return json(toScale(updated));
   }
 
   function watchResponse(
@@ -422,6 +457,9 @@ export async function startKubeApi(opts: KubeApiOptions): Promise<KubeApi> {
         ...(k.categories.length > 0 ? { categories: k.categories } : {}),
       });
       if (k.statusSubresource) resources.push({ name: `${k.plural}/status`, singularName: "", namespaced: k.namespaced, kind: k.kind, verbs: ["get", "patch", "update"] });
+      if (hasScale(k)) {
+        resources.push({ name: `${k.plural}/scale`, singularName: "", namespaced: true, group: "autoscaling", version: "v1", kind: "Scale", verbs: ["get", "patch", "update"] });
+      }
     }
     return { kind: "APIResourceList", apiVersion: "v1", groupVersion: group === "" ? version : `${group}/${version}`, resources };
   }
@@ -524,6 +562,14 @@ function checkKind(body: KubeObject, k: KindInfo, version: string): void {
   if (body.kind !== k.kind || g !== k.group) {
     throw errors.badRequest(`the API version in the data (${body.apiVersion}) does not match the expected API version (${apiVersionOf(k, version)})`);
   }
+}
+
+function hasScale(k: KindInfo): boolean {
+  return k.group === "apps" && (k.kind === "Deployment" || k.kind === "StatefulSet");
+}
+
+function q(req: Request): URLSearchParams {
+  return new URL(req.url).searchParams;
 }
 
 function defaultManager(req: Request): string {

@@ -178,6 +178,22 @@ describe("kubectl against the simulated API", () => {
   });
 });
 
+describe("kubectl workloads", () => {
+  test("kubectl create deployment, then kubectl scale through the scale subresource", async () => {
+    store.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: "apps" } });
+    expect((await kubectl(["create", "deployment", "web", "--image=nginx", "-n", "apps"])).code).toBe(0);
+    const before = store.get("deployments", "web", "apps");
+    const r = await kubectl(["scale", "deployment/web", "-n", "apps", "--replicas=3"]);
+    expect(r.stderr).toBe("");
+    expect(r.stdout.trim()).toBe("deployment.apps/web scaled");
+    const after = store.get("deployments", "web", "apps");
+    expect(after.spec.replicas).toBe(3);
+    expect(after.metadata.generation).toBe(before.metadata.generation + 1);
+    const scale = await kubectl(["get", "--raw", "/apis/apps/v1/namespaces/apps/deployments/web/scale"]);
+    expect(JSON.parse(scale.stdout)).toMatchObject({ kind: "Scale", apiVersion: "autoscaling/v1", spec: { replicas: 3 } });
+  });
+});
+
 describe("mutual TLS is enforced", () => {
   test("a client certificate from another CA is refused", async () => {
     const other = await createPki();
