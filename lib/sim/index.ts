@@ -21,6 +21,7 @@ import { SimStore } from "./store.ts";
 import { Timing, type TimingOptions } from "./timing.ts";
 import { type SimTopology, topologyFromRepo, topologyFromTalconfig, scaleTopology } from "./topology.ts";
 import { BIN_DIR } from "./tools.ts";
+import { seedRepoVault } from "./vault-seed.ts";
 
 export { SimCluster, type SimState, type SimController, maxConcurrentDown } from "./cluster.ts";
 export { Faults, FAULT_HELP, parseFault, registerFaultName } from "./faults.ts";
@@ -53,6 +54,8 @@ export interface StartOptions {
   latencyMs?: number;
   /** load lib/sim/controllers (helm, flux, vtysh, Cilium, Longhorn, Flux emulation) when present; default true */
   controllers?: boolean;
+  /** fill the simulated 1Password vault with every item the repo reads (default true) */
+  seedVault?: boolean;
   /** the talosctl version the stand-in claims (version-skew tests) */
   talosctlVersion?: string;
   /** user volumes of the machine config (default: the repo's UserVolumeConfig names) */
@@ -161,6 +164,8 @@ export async function startSimulation(opts: StartOptions = {}): Promise<Simulati
     writeFileSync(kubeconfig, cluster.kubeconfigText, { mode: 0o600 });
     const talosconfig = path.join(dir, "talosconfig");
     writeFileSync(talosconfig, cluster.talosconfig(), { mode: 0o600 });
+    const opVault = process.env.OP_VAULT || cluster.vault.vaults()[0] || "home-ops";
+    if (opts.seedVault !== false) seedRepoVault(cluster, root, opVault);
     const env: Record<string, string> = {
       KUBECONFIG: kubeconfig,
       TALOSCONFIG: talosconfig,
@@ -168,6 +173,9 @@ export async function startSimulation(opts: StartOptions = {}): Promise<Simulati
       HOMEOPS_SIM_URL: control.url,
       HOMEOPS_SIM_TOKEN: control.token,
       HOMEOPS_SIMULATED: "1",
+      // the simulated 1Password account and vault, so a fresh clone without .env can rehearse everything
+      OP_ACCOUNT: process.env.OP_ACCOUNT || cluster.vault.account,
+      OP_VAULT: opVault,
     };
     const c = cluster;
     const k = kubeApi;
