@@ -5,7 +5,7 @@ import { rollingUpgrade } from "../lib/talos/rolling-ops.ts";
 import { parseVersion } from "../lib/exec.ts";
 import { clusterReader } from "../lib/safety/kube-reader.ts";
 import { durationFlag, gateDeps, gateNodes, openKube, printRolling } from "../lib/talos/script-support.ts";
-import { checkUpgradeImage, installerImageFor, normaliseVersion, talosSupportsKubernetes } from "../lib/talos/versions.ts";
+import { checkUpgradeImage, installerImageFor, normaliseVersion, talosSupportsKubernetes, talosUpgradePath } from "../lib/talos/versions.ts";
 
 export default defineScript(import.meta, {
   name: "talos-upgrade",
@@ -58,6 +58,18 @@ pass again. Nodes already on the target are skipped, so a stopped run continues 
     for (const v of [...new Set(live)]) {
       const c = talosSupportsKubernetes(version, v);
       if (!c.ok) throw new ConfigError(`refusing to upgrade: the cluster runs Kubernetes ${v}: ${c.reason}`, "pick a Talos version that supports it");
+    }
+    // Talos goes one minor at a time, never backwards (a rollback is `talosctl rollback`): from what the nodes run now
+    const running = await (async () => {
+      for (const cp of cluster.nodes.filter((n) => n.controlPlane)) {
+        const ms = await talos.members(cp.ip).catch(() => null);
+        if (ms) return ms.map((m) => m.talosVersion).filter((v): v is string => !!v && !!parseVersion(v));
+      }
+      return [] as string[];
+    })();
+    for (const v of [...new Set(running)]) {
+      const p = talosUpgradePath(v, version);
+      if (!p.ok) throw new ConfigError(`refusing to upgrade: a node runs ${v}: ${p.reason}`);
     }
     const targets = rollingOrder(gateNodes(selectNodes(cluster.nodes, flags.node)));
     const controlPlanes = cluster.nodes.filter((n) => n.controlPlane).length;

@@ -237,4 +237,12 @@ describe("talos-upgrade against the live Kubernetes version", () => {
     expect(r.stderr).toContain("the cluster runs Kubernetes v1.33.2");
     expect(events(s, "upgrade")).toEqual([]);
   }, T);
+
+  test("refuses going backwards or skipping a minor from what the nodes run (exit 2)", async () => {
+    const s = await bootstrapped();
+    const back = await runScript("talos-upgrade", ["--yes", "--to", "v1.8.7"], { env: s.env });
+    expect(back.code).toBe(2);
+    expect(back.stderr).toContain("a node runs v1.10.5: Talos v1.10.5 -> v1.8.7 is a downgrade");
+    expect(events(s, "upgrade")).toEqual([]);
+  }, T);
 });
