@@ -62,7 +62,8 @@ export interface KubeObject {
 
 /** A stored object: metadata fields the store always sets are present. */
 export type StoredObject<T extends KubeObject = KubeObject> = T & {
-  metadata: ObjectMeta & { name: string; uid: string; resourceVersion: string; creationTimestamp: string; generation: number };
+  /** generation is set only where Kubernetes sets it: workloads (apps/v1), CRDs and custom resources. */
+  metadata: ObjectMeta & { name: string; uid: string; resourceVersion: string; creationTimestamp: string };
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -590,7 +591,7 @@ export class SimStore {
     const now = this.timestamp();
     meta.uid = randomUUID();
     meta.creationTimestamp = now;
-    meta.generation = 1;
+    if (tracksGeneration(k)) meta.generation = 1;
     obj.apiVersion = apiVersionOf(k, splitApiVersion(obj.apiVersion)[1]);
     meta.managedFields = [managedEntry(opts.fieldManager ?? "unknown", op, obj.apiVersion, now, leavesOf(input, op === "Apply"))];
     if (opts.dryRun) return this.out(obj as StoredObject, input) as StoredObject<T>;
@@ -1023,7 +1024,7 @@ export class SimStore {
       const { metadata: _m, status: _s, ...rest } = o;
       return k.statusSubresource ? rest : { ...rest, status: _s };
     };
-    if (!deepEqual(specOf(result), specOf(current))) result.metadata.generation = (current.metadata.generation ?? 1) + 1;
+    if (tracksGeneration(k) && !deepEqual(specOf(result), specOf(current))) result.metadata.generation = (current.metadata.generation ?? 1) + 1;
     if (!managedDone) {
       const changed = changedLeaves(current, result);
       if (changed.size > 0) {
@@ -1142,6 +1143,11 @@ export class SimStore {
 
 // ---------------------------------------------------------------------------------------------------------------
 // JSON helpers (exported for the HTTP layer and tests)
+
+/** Kinds whose registry strategy keeps metadata.generation (ConfigMaps, Nodes, Pods, Services... have none). */
+function tracksGeneration(k: KindInfo): boolean {
+  return k.crd !== undefined || k.group === "apps" || k.group === "apiextensions.k8s.io";
+}
 
 function deepFreeze<T>(v: T): T {
   if (v && typeof v === "object" && !Object.isFrozen(v)) {

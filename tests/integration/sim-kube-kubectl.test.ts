@@ -188,7 +188,7 @@ describe("kubectl workloads", () => {
     expect(r.stdout.trim()).toBe("deployment.apps/web scaled");
     const after = store.get("deployments", "web", "apps");
     expect(after.spec.replicas).toBe(3);
-    expect(after.metadata.generation).toBe(before.metadata.generation + 1);
+    expect(after.metadata.generation).toBe((before.metadata.generation ?? 0) + 1);
     const scale = await kubectl(["get", "--raw", "/apis/apps/v1/namespaces/apps/deployments/web/scale"]);
     expect(JSON.parse(scale.stdout)).toMatchObject({ kind: "Scale", apiVersion: "autoscaling/v1", spec: { replicas: 3 } });
   });

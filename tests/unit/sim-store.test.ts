@@ -32,12 +32,11 @@ function statusOf(fn: () => unknown): { code: number; reason: string; message: s
 }
 
 describe("SimStore basics", () => {
-  test("create sets uid, resourceVersion, generation, creationTimestamp; versions increase monotonically", () => {
+  test("create sets uid, resourceVersion, creationTimestamp; versions increase monotonically", () => {
     const s = new SimStore();
     const a = s.create(node("a"));
     const b = s.create(node("b"));
     expect(a.metadata.uid).toMatch(/^[0-9a-f-]{36}$/);
-    expect(a.metadata.generation).toBe(1);
     expect(a.metadata.creationTimestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     expect(Number(b.metadata.resourceVersion)).toBeGreaterThan(Number(a.metadata.resourceVersion));
     expect(s.resourceVersion).toBe(b.metadata.resourceVersion);
@@ -84,13 +83,28 @@ describe("SimStore basics", () => {
   test("update with a stale resourceVersion is 409 Conflict; without one it is unconditional", () => {
     const s = new SimStore();
     const a = s.create(node("a"));
-    const b = s.update({ ...a, spec: { unschedulable: true } });
-    expect(b.metadata.generation).toBe(2);
+    s.update({ ...a, spec: { unschedulable: true } });
     const c = statusOf(() => s.update({ ...a, spec: { unschedulable: false } }));
     expect(c).toMatchObject({ code: 409, reason: "Conflict" });
     expect(c.message).toBe('Operation cannot be fulfilled on nodes "a": the object has been modified; please apply your changes to the latest version and try again');
     const { resourceVersion: _rv, ...meta } = a.metadata;
     expect(s.update({ ...a, metadata: meta, spec: {} }).spec).toEqual({});
+  });
+
+  test("generation: set and bumped by spec changes for workloads and custom resources only, as Kubernetes does", () => {
+    const s = new SimStore();
+    s.installCrds(CILIUM_KINDS);
+    const d = s.create({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "d", namespace: "default" }, spec: { replicas: 1 } });
+    expect(d.metadata.generation).toBe(1);
+    expect(s.patch("deployments", "d", "default", { spec: { replicas: 2 } }, { type: "merge" }).metadata.generation).toBe(2);
+    expect(s.patch("deployments", "d", "default", { metadata: { labels: { a: "b" } } }, { type: "merge" }).metadata.generation).toBe(2);
+    expect(s.updateStatus({ ...s.get("deployments", "d", "default"), status: { replicas: 2 } }).metadata.generation).toBe(2);
+    const p = s.create({ apiVersion: "cilium.io/v2alpha1", kind: "CiliumBGPPeerConfig", metadata: { name: "p" }, spec: { a: 1 } });
+    expect(p.metadata.generation).toBe(1);
+    expect(s.patch("cbgppeer", "p", undefined, { spec: { a: 2 } }, { type: "merge" }).metadata.generation).toBe(2);
+    const cm = s.create({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c" }, data: { a: "1" } });
+    expect(cm.metadata.generation).toBeUndefined();
+    expect(s.patch("configmaps", "c", "default", { data: { a: "2" } }, { type: "merge" }).metadata.generation).toBeUndefined();
   });
 
   test("update of a missing object is 404; an update that changes nothing keeps the resourceVersion", () => {
