@@ -175,6 +175,23 @@ function serviceFindings(model: ClusterModel, blocks: Block[]): Finding[] {
       } else want(pools[0]!, fam, shareKey);
     }
   }
+  // one address, two Services: only a shared `lbipam.cilium.io/sharing-key` lets both have it
+  const byIP = new Map<string, Service>();
+  for (const s of model.services) {
+    if (!isLoadBalancerService(s)) continue;
+    for (const ip of s.requestedIPs) {
+      let key: string;
+      try {
+        key = formatRange(parseBlock(ip));
+      } catch {
+        continue;
+      }
+      const other = byIP.get(key);
+      if (other && !(other.sharingKey && other.sharingKey === s.sharingKey))
+        out.push(finding("ipam/requested-ip-conflict", "error", s.source, `Service ${s.namespace ? s.namespace + "/" : ""}${s.name} requests ${ip}, which Service ${other.namespace ? other.namespace + "/" : ""}${other.name} requests too: only one of them gets it`, "give each Service its own address, or the same lbipam.cilium.io/sharing-key on both (with distinct ports)"));
+      else if (!other) byIP.set(key, s);
+    }
+  }
   // capacity: addresses per pool and family against the Services that can only draw from it
   for (const [k, d] of demand) {
     const poolName = k.slice(0, k.lastIndexOf("/"));
