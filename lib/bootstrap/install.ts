@@ -18,11 +18,27 @@ export interface ReleaseState {
   detail: string;
 }
 
+const RELEASES_TTL_MS = 10_000;
+const releasesMemo = new WeakMap<BootstrapContext, { at: number; list: Promise<HelmReleaseStatus[]> }>();
+
+/**
+ * `helm list` of the cluster, shared by the detect/run/verify steps that follow each other within a few seconds
+ * (each helm call is a process); forgotten after any helm install and after a few seconds.
+ */
+export function helmReleases(ctx: BootstrapContext): Promise<HelmReleaseStatus[]> {
+  const hit = releasesMemo.get(ctx);
+  if (hit && performance.now() - hit.at < RELEASES_TTL_MS) return hit.list;
+  const list = (async () => (ctx.dryRun && !(await ctx.kubeReachable()) ? [] : await helmList(ctx.exec)))();
+  list.catch(() => releasesMemo.delete(ctx));
+  releasesMemo.set(ctx, { at: performance.now(), list });
+  return list;
+}
+
 /** Helm's view (installed at the HelmRelease's version?) plus the API's (workloads rolled out?). */
 export async function releaseState(ctx: BootstrapContext, chart: string, releases?: HelmReleaseStatus[]): Promise<ReleaseState> {
   const install = helmInstallFor(ctx.model, chart);
   // a dry run against a cluster whose API is not up yet plans the install instead of failing on `helm list`
-  const list = releases ?? (ctx.dryRun && !(await ctx.kubeReachable()) ? [] : await helmList(ctx.exec));
+  const list = releases ?? (await helmReleases(ctx));
   const st = installState(install, list);
   if (st.state !== "deployed") return { install, deployed: false, rolledOut: false, detail: st.detail };
   const kube = await ctx.kube();
@@ -50,7 +66,9 @@ export async function installRelease(ctx: BootstrapContext, chart: string): Prom
   if (!state.deployed) {
     await ensureNamespace(ctx, kube, install.namespace);
     ctx.step(`helm ${helmUpgradeArgv(install).join(" ")}  (values from ${install.from.source.file})`);
+    releasesMemo.delete(ctx);
     await helmUpgrade(ctx.exec, install);
+    releasesMemo.delete(ctx);
   } else ctx.step(`${install.release} ${install.version} already deployed`);
   if (ctx.dryRun) {
     await ctx.wait(`${install.release} workloads to roll out`, async () => undefined);

@@ -4,9 +4,8 @@
  * each from its HelmRelease.
  */
 import { OperationError } from "../../cli/errors.ts";
-import { helmList } from "../../helm/index.ts";
 import { conditionReady } from "../checks.ts";
-import { applyDocuments, ensureNamespace, installRelease, releaseState, waitForKinds } from "../install.ts";
+import { applyDocuments, ensureNamespace, helmReleases, installRelease, releaseState, waitForKinds } from "../install.ts";
 import type { KubeApi } from "../kube.ts";
 import {
   CONNECT_CREDENTIALS,
@@ -72,7 +71,7 @@ async function detect(ctx: BootstrapContext): Promise<Detection> {
   const st = await secretsState(ctx, kube);
   if (!st.credentials.ok) missing.push(`Secret ${st.credentials.where}: ${st.credentials.detail}`);
   if (!st.token.ok) missing.push(`Secret ${st.token.where}: ${st.token.detail}`);
-  const releases = await helmList(ctx.exec);
+  const releases = await helmReleases(ctx);
   for (const chart of Object.values(CORE_CHARTS)) {
     const r = await releaseState(ctx, chart, releases);
     if (!r.deployed || !r.rolledOut) missing.push(`${r.install.release}: ${r.detail}`);

@@ -2,10 +2,9 @@
  * Phase 3: Cilium from its HelmRelease (chart, version and values written once, in kubernetes/), its agent on every
  * node and every node Ready, the Cilium CRDs Established, then the LB-IPAM pools and BGP objects of kubernetes/.
  */
-import { helmList } from "../../helm/index.ts";
 import type { RepoDocument } from "../../repo/model.ts";
 import { nodesState } from "../checks.ts";
-import { applyDocuments, installRelease, missingDocuments, releaseState, waitForKinds } from "../install.ts";
+import { applyDocuments, helmReleases, installRelease, missingDocuments, releaseState, waitForKinds } from "../install.ts";
 import type { BootstrapContext, Detection, Phase } from "../types.ts";
 
 export const CILIUM_CHART = "cilium";
@@ -32,7 +31,7 @@ async function detect(ctx: BootstrapContext): Promise<Detection> {
   const missing: string[] = [];
   if (!(await ctx.kubeReachable())) return { done: false, summary: "the Kubernetes API does not answer yet", missing: ["Kubernetes API"] };
   const kube = await ctx.kube();
-  const cilium = await releaseState(ctx, CILIUM_CHART, await helmList(ctx.exec));
+  const cilium = await releaseState(ctx, CILIUM_CHART, await helmReleases(ctx));
   if (!cilium.deployed || !cilium.rolledOut) missing.push(`Cilium: ${cilium.detail}`);
   const st = nodesState(await kube.list({ apiVersion: "v1", kind: "Node" }), ctx.model.nodes.map((n) => n.hostname));
   for (const h of [...st.missing, ...st.notReady]) missing.push(`node ${h} is not Ready`);
