@@ -36,8 +36,15 @@ function label(n: ClusterNode): string {
   return `${n.hostname} (${n.ipv4})`;
 }
 
-async function modes(ctx: BootstrapContext): Promise<Array<{ node: ClusterNode; mode: NodeMode; detail?: string }>> {
-  return Promise.all(
+type Seen = Array<{ node: ClusterNode; mode: NodeMode; detail?: string }>;
+const MODES_TTL_MS = 5000;
+const modesMemo = new WeakMap<BootstrapContext, { at: number; seen: Promise<Seen> }>();
+
+/** Each node's mode (maintenance, configured, unreachable), read concurrently; detect's reading is reused by run(). */
+function modes(ctx: BootstrapContext): Promise<Seen> {
+  const hit = modesMemo.get(ctx);
+  if (hit && performance.now() - hit.at < MODES_TTL_MS) return hit.seen;
+  const seen = Promise.all(
     ctx.model.nodes.map(async (node) => {
       try {
         const m = await ctx.talosctl.detectMode(node.ipv4);
@@ -47,6 +54,8 @@ async function modes(ctx: BootstrapContext): Promise<Array<{ node: ClusterNode; 
       }
     }),
   );
+  modesMemo.set(ctx, { at: performance.now(), seen });
+  return seen;
 }
 
 async function detect(ctx: BootstrapContext): Promise<Detection> {
@@ -110,7 +119,8 @@ async function generateConfigs(ctx: BootstrapContext): Promise<void> {
 }
 
 async function applyConfigs(ctx: BootstrapContext): Promise<void> {
-  const seen = await modes(ctx);
+  const seen = (await modes(ctx)).map((s) => ({ ...s }));
+  modesMemo.delete(ctx);
   const unreachable = seen.filter((s) => s.mode === "unreachable");
   if (unreachable.length > 0) {
     // give booting machines a moment (polled with backoff), then name the ones still silent
