@@ -617,7 +617,7 @@ export class SimStore {
   }
 
   /**
-   * PATCH. `type` "merge" (RFC 7386), "strategic" (treated as merge), "json" (RFC 6902) or "apply" (server-side
+   * PATCH. `type` "merge" (RFC 7386), "strategic" (Kubernetes strategic merge for common list shapes), "json" (RFC 6902) or "apply" (server-side
    * apply: creates the object when absent; fieldManager required; conflicts with other managers' fields -> 409
    * unless force).
    */
@@ -635,6 +635,15 @@ export class SimStore {
       const { type: _t, ...rest } = opts;
       return this.apply<T>(applied, rest);
     }
+    if (opts.type === "strategic" && k.crd) {
+      throw new StatusError(
+        statusFailure(
+          415,
+          "UnsupportedMediaType",
+          "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
+        ),
+      );
+    }
     const current = this.bucket(k).get(this.key(k, name, namespace));
     if (!current) throw errors.notFound(k, name);
     const base = this.out(current, kind);
@@ -644,7 +653,7 @@ export class SimStore {
       next = applyJsonPatch(base, patch) as KubeObject;
     } else {
       if (!patch || typeof patch !== "object" || Array.isArray(patch)) throw errors.badRequest("the merge patch must be a JSON object");
-      next = mergePatch(base, patch) as KubeObject;
+      next = (opts.type === "strategic" ? strategicMergePatch(base, patch) : mergePatch(base, patch)) as KubeObject;
     }
     if (!next || typeof next !== "object") throw errors.unprocessable("the patch produced something other than an object");
     next.metadata ??= {};
@@ -1198,6 +1207,90 @@ function decodePointer(ptr: string): string[] {
     .slice(1)
     .split("/")
     .map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
+}
+
+/**
+ * Merge keys of the built-in kinds' lists (their `patchMergeKey`), by field name: lists under these names merge
+ * item by item in a strategic merge patch instead of being replaced.
+ */
+const MERGE_KEYS: Record<string, string> = {
+  containers: "name",
+  initContainers: "name",
+  ephemeralContainers: "name",
+  env: "name",
+  volumes: "name",
+  volumeMounts: "mountPath",
+  volumeDevices: "devicePath",
+  imagePullSecrets: "name",
+  conditions: "type",
+  hostAliases: "ip",
+  topologySpreadConstraints: "topologyKey",
+  resourceClaims: "name",
+};
+
+/**
+ * Kubernetes strategic merge patch, for the kinds' common shapes: maps merge, lists named in MERGE_KEYS merge by
+ * key (`$patch: delete` removes an item), `ports` merge by containerPort (containers) or port (services), other
+ * lists are replaced; `$patch: replace|delete` on a map and the `$setElementOrder/…`, `$retainKeys`,
+ * `$deleteFromPrimitiveList/…` directives kubectl sends are honoured or dropped (never stored).
+ */
+export function strategicMergePatch(target: unknown, patch: unknown): unknown {
+  if (!isPlainObject(patch)) return clone(patch);
+  if (patch.$patch === "replace") {
+    const { $patch: _p, ...rest } = patch;
+    return stripDirectives(rest);
+  }
+  const out: Record<string, unknown> = isPlainObject(target) ? clone(target) : {};
+  const retain = Array.isArray(patch.$retainKeys) ? new Set(patch.$retainKeys as string[]) : undefined;
+  for (const [k, v] of Object.entries(patch)) {
+    if (k.startsWith("$setElementOrder/") || k === "$retainKeys" || k === "$patch") continue;
+    if (k.startsWith("$deleteFromPrimitiveList/")) {
+      const field = k.slice("$deleteFromPrimitiveList/".length);
+      if (Array.isArray(out[field]) && Array.isArray(v)) out[field] = (out[field] as unknown[]).filter((x) => !v.some((d) => deepEqual(d, x)));
+      continue;
+    }
+    if (v === null) {
+      delete out[k];
+      continue;
+    }
+    if (isPlainObject(v) && v.$patch === "delete") {
+      delete out[k];
+      continue;
+    }
+    const key = MERGE_KEYS[k] ?? (k === "ports" ? portsKey(out[k], v) : undefined);
+    if (key && Array.isArray(v) && (Array.isArray(out[k]) || out[k] === undefined)) {
+      const merged = clone((out[k] as unknown[] | undefined) ?? []) as unknown[];
+      for (const item of v) {
+        if (!isPlainObject(item)) continue;
+        const idx = merged.findIndex((m) => isPlainObject(m) && m[key] === item[key]);
+        if (item.$patch === "delete") {
+          if (idx >= 0) merged.splice(idx, 1);
+        } else if (idx >= 0) merged[idx] = strategicMergePatch(merged[idx], item);
+        else merged.push(stripDirectives(item));
+      }
+      out[k] = merged;
+      continue;
+    }
+    out[k] = isPlainObject(v) ? strategicMergePatch(out[k], v) : stripDirectives(v);
+  }
+  if (retain) for (const k of Object.keys(out)) if (!retain.has(k)) delete out[k];
+  return out;
+}
+
+function portsKey(current: unknown, patch: unknown): string | undefined {
+  const sample = [...(Array.isArray(patch) ? patch : []), ...(Array.isArray(current) ? current : [])].find(isPlainObject);
+  if (!sample) return undefined;
+  if ("containerPort" in sample) return "containerPort";
+  if ("port" in sample) return "port";
+  return undefined;
+}
+
+function stripDirectives(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(stripDirectives);
+  if (!isPlainObject(v)) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) if (!k.startsWith("$")) out[k] = stripDirectives(x);
+  return out;
 }
 
 /** RFC 6902 JSON patch. A failing op (missing path, failed test) is a 422 like the real server. */

@@ -192,6 +192,33 @@ describe("kubectl workloads", () => {
     const scale = await kubectl(["get", "--raw", "/apis/apps/v1/namespaces/apps/deployments/web/scale"]);
     expect(JSON.parse(scale.stdout)).toMatchObject({ kind: "Scale", apiVersion: "autoscaling/v1", spec: { replicas: 3 } });
   });
+
+  test("kubectl set image and a client-side apply use strategic merge: other container fields survive", async () => {
+    const manifest = (image: string) =>
+      [
+        "apiVersion: apps/v1",
+        "kind: Deployment",
+        "metadata: {name: api, namespace: apps}",
+        "spec:",
+        "  selector: {matchLabels: {app: api}}",
+        "  template:",
+        "    metadata: {labels: {app: api}}",
+        "    spec:",
+        "      containers:",
+        `      - {name: api, image: "${image}", ports: [{containerPort: 8080, name: http}]}`,
+        "      - {name: proxy, image: envoy}",
+        "",
+      ].join("\n");
+    expect((await kubectl(["apply", "-f", "-"], { stdin: manifest("api:1") })).code).toBe(0);
+    expect((await kubectl(["apply", "-f", "-"], { stdin: manifest("api:2") })).code).toBe(0);
+    expect((await kubectl(["set", "image", "deployment/api", "-n", "apps", "proxy=envoy:2"])).code).toBe(0);
+    const containers = store.get("deployments", "api", "apps").spec.template.spec.containers;
+    expect(containers).toEqual([
+      { name: "api", image: "api:2", ports: [{ containerPort: 8080, name: "http" }] },
+      { name: "proxy", image: "envoy:2" },
+    ]);
+    expect(JSON.stringify(store.get("deployments", "api", "apps"))).not.toContain("$setElementOrder");
+  });
 });
 
 describe("mutual TLS is enforced", () => {

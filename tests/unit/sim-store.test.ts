@@ -264,6 +264,49 @@ describe("patches", () => {
     expect(statusOf(() => s.patch("nodes", "b", undefined, { a: 1 }, { type: "merge" })).code).toBe(404);
   });
 
+  test("strategic merge patch merges lists by their merge key and honours kubectl's directives", () => {
+    const s = new SimStore();
+    s.create({
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "web", namespace: "default" },
+      spec: {
+        template: {
+          spec: {
+            containers: [
+              { name: "app", image: "app:1", ports: [{ containerPort: 80, name: "http" }], env: [{ name: "A", value: "1" }] },
+              { name: "sidecar", image: "side:1" },
+            ],
+          },
+        },
+      },
+    });
+    // what `kubectl set image deployment/web app=app:2` and a client-side apply send
+    const r = s.patch(
+      "deployments",
+      "web",
+      "default",
+      {
+        spec: {
+          template: {
+            spec: {
+              "$setElementOrder/containers": [{ name: "app" }, { name: "sidecar" }],
+              containers: [{ name: "app", image: "app:2", env: [{ name: "B", value: "2" }] }, { name: "sidecar", $patch: "delete" }],
+            },
+          },
+        },
+      },
+      { type: "strategic" },
+    );
+    expect(r.spec.template.spec).toEqual({
+      containers: [{ name: "app", image: "app:2", ports: [{ containerPort: 80, name: "http" }], env: [{ name: "A", value: "1" }, { name: "B", value: "2" }] }],
+    });
+    s.installCrds(CILIUM_KINDS);
+    s.create({ apiVersion: "cilium.io/v2alpha1", kind: "CiliumBGPPeerConfig", metadata: { name: "p" }, spec: {} });
+    // custom resources take merge or JSON patches only, as on a real server
+    expect(statusOf(() => s.patch("cbgppeer", "p", undefined, { spec: { a: 1 } }, { type: "strategic" })).code).toBe(415);
+  });
+
   test("a patch carrying a stale resourceVersion conflicts", () => {
     const s = new SimStore();
     const a = s.create(node("a"));
