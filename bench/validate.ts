@@ -72,6 +72,8 @@ function generate(scale: number): string {
         const abs = path.join(apps, f);
         let t = readFileSync(abs, "utf8");
         t = t.replaceAll(`./kubernetes/apps/${ns}/`, `./kubernetes/apps/${copy}/`);
+        // copies take their LB addresses from the pools instead of requesting the originals' fixed ones
+        t = t.replace(/^\s*lbipam\.cilium\.io\/ips:.*\n/gm, "");
         t = t.replace(new RegExp(`^(\\s*(?:namespace|targetNamespace): )${ns}$`, "gm"), `$1${copy}`);
         if (f.endsWith("/namespace.yaml")) t = t.replace(new RegExp(`^(\\s*name: )${ns}$`, "gm"), `$1${copy}`);
         if (f.endsWith("/ks.yaml")) for (const n of renamed) t = t.replace(new RegExp(`^(\\s*-? ?name: )${n}$`, "gm"), `$1${n}-g${k}`);
