@@ -255,3 +255,32 @@ export async function readReference(exec: Exec, reference: string, label: string
     throw e;
   }
 }
+
+/**
+ * Every 1Password reference the bootstrap reads (besides the Talos bundle of talos-generate-config), with what its
+ * value must look like — for documentation, `--check`, and a simulated vault that wants to hold them.
+ */
+export function bootstrapReferences(
+  model: ClusterModel,
+  env: Record<string, string | undefined>,
+): Array<{ reference: string; what: string; shape: "connect-credentials" | "token" | "ssh-private-key" | "known-hosts" }> {
+  const out: Array<{ reference: string; what: string; shape: "connect-credentials" | "token" | "ssh-private-key" | "known-hosts" }> = [
+    { reference: referenceOf(CONNECT_CREDENTIALS, env), what: CONNECT_CREDENTIALS.what, shape: "connect-credentials" },
+    { reference: referenceOf(CONNECT_TOKEN, env), what: CONNECT_TOKEN.what, shape: "token" },
+  ];
+  const git = model.documents.find((d) => d.file.startsWith("kubernetes/flux/") && d.kind === "GitRepository");
+  const spec = ((git?.object as KubeObj | undefined)?.spec ?? {}) as { url?: string; secretRef?: { name?: string } };
+  if (git && spec.secretRef?.name) {
+    const ns = git.namespace ?? "flux-system";
+    const refs = externalSecretRefs(model, { name: spec.secretRef.name, namespace: ns }, env);
+    const ssh = (spec.url ?? "").startsWith("ssh://") || /^[\w.-]+@/.test(spec.url ?? "");
+    if (refs)
+      for (const [key, reference] of Object.entries(refs))
+        out.push({ reference, what: `Flux Git credentials (${key})`, shape: key === "known_hosts" ? "known-hosts" : key === "identity" ? "ssh-private-key" : "token" });
+    else if (ssh) {
+      out.push({ reference: referenceOf(FLUX_DEPLOY_KEY, env), what: FLUX_DEPLOY_KEY.what, shape: "ssh-private-key" });
+      out.push({ reference: referenceOf(FLUX_KNOWN_HOSTS, env), what: FLUX_KNOWN_HOSTS.what, shape: "known-hosts" });
+    } else out.push({ reference: referenceOf(FLUX_GIT_TOKEN, env), what: FLUX_GIT_TOKEN.what, shape: "token" });
+  }
+  return out;
+}

@@ -223,3 +223,16 @@ describe("journal", () => {
     }
   });
 });
+
+describe("bootstrapReferences", () => {
+  test("lists the Connect items and the deploy-key fields its ExternalSecret names", async () => {
+    const { bootstrapReferences } = await import("../../lib/bootstrap/secrets.ts");
+    const refs = bootstrapReferences(model, { OP_VAULT: "home-ops" });
+    expect(refs.map((r) => `${r.reference} ${r.shape}`)).toEqual([
+      "op://home-ops/1password-connect/credentials connect-credentials",
+      "op://home-ops/1password-connect/token token",
+      "op://home-ops/flux/github-deploy-key ssh-private-key",
+      "op://home-ops/flux/github-known-hosts known-hosts",
+    ]);
+  });
+});
