@@ -47,9 +47,8 @@ export function checkConnectSession(value: string): Health {
   let doc: unknown;
   try {
     doc = JSON.parse(decoded);
-  } catch (e) {
+  } catch {
     const msg = decoded.trim().startsWith("{") ? "unexpected end of JSON input" : `invalid character '${decoded.trim()[0] ?? ""}' looking for beginning of value`;
-    void e;
     return { ok: false, reason: "CrashLoopBackOff", message: `${prefix}, ${msg}` };
   }
   if (!doc || typeof doc !== "object" || !("verifier" in doc) || !("encCredentials" in doc)) {
@@ -264,13 +263,11 @@ export class ExternalSecretsController extends Reconciler {
       },
       "external-secrets",
     );
-    const secret = this.ctx.get("secrets", targetName, ns);
     this.ctx.writeStatus(esKind, es, {
       binding: { name: targetName },
       conditions: setConditions(es.status?.conditions, [{ type: "Ready", status: "True", reason: "SecretSynced", message: "secret synced" }], now),
       refreshTime: es.status?.conditions?.some((c: { type: string; status: string }) => c.type === "Ready" && c.status === "True") && es.status?.syncedResourceVersion === `${gen}-${hash}` ? es.status.refreshTime : now,
       syncedResourceVersion: `${gen}-${hash}`,
-      ...(secret ? {} : {}),
     }, "external-secrets");
   }
 }
