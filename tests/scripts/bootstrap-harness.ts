@@ -6,6 +6,7 @@
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { bootstrapReferences } from "../../lib/bootstrap/secrets.ts";
 import { loadRepo } from "../../lib/repo/model.ts";
 import { startSimulation, type SimCluster } from "../../lib/sim/index.ts";
 import type { StartOptions, Simulation } from "../../lib/sim/index.ts";
@@ -39,8 +40,11 @@ export function seedVault(cluster: SimCluster, root: string): Record<string, str
     f[prop] ??= value;
     items.set(item, f);
   };
-  field("1password-connect", "credentials", fakeConnectCredentials());
-  field("1password-connect", "token");
+  // what the bootstrap itself reads, in the shape each value must have
+  for (const r of bootstrapReferences(model, { OP_VAULT: VAULT })) {
+    const [, item, prop] = r.reference.slice("op://".length).split("/"); // vault, item, field
+    field(item!, prop!, r.shape === "connect-credentials" ? fakeConnectCredentials() : undefined);
+  }
   for (const es of model.externalSecrets) {
     const doc = model.documents.find((d) => d.file === es.source.file && d.line === es.source.line);
     const spec = ((doc?.object as { spec?: Record<string, unknown> })?.spec ?? {}) as { data?: unknown[]; dataFrom?: unknown[] };
