@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { ConfigError, defineScript, ExitCode, OperationError } from "../lib/cli/index.ts";
-import { opRead, writeSecretFile } from "../lib/secrets/op.ts";
+import { opRead, talsecretRef, writeSecretFile } from "../lib/secrets/op.ts";
 import { loadCluster } from "../lib/talos/cluster.ts";
 import { genconfig, verifyGenerated } from "../lib/talos/talhelper.ts";
 
@@ -14,7 +14,8 @@ export default defineScript(import.meta, {
    never on a command line) into the git-ignored talos/talsecret.yaml with mode 0600. Without it talhelper would
    generate NEW cluster secrets on every run.
 2. Runs talhelper genconfig in talos/ and checks every node got its <cluster>-<hostname>.yaml and the talosconfig.
-The 1Password reference comes from --secret-ref, else $TALSECRET_OP_REF (.env), else op://<cluster>/talos/talsecret.`,
+The 1Password reference comes from --secret-ref, else $TALSECRET_OP_REF (.env), else op://$OP_VAULT/talos/talsecret
+(else op://<cluster name>/talos/talsecret).`,
   replaces: ["talos:generate-config", "talos:restore-secrets"],
   live: true,
   mutates: true,
@@ -29,7 +30,7 @@ The 1Password reference comes from --secret-ref, else $TALSECRET_OP_REF (.env), 
     const cluster = loadCluster(root);
     const secretFile = path.resolve(root, flags["secret-file"] ?? path.join("talos", "talsecret.yaml"));
     const outDir = path.resolve(root, flags["out-dir"] ?? "clusterconfig");
-    const ref = flags["secret-ref"] ?? env.TALSECRET_OP_REF ?? `op://${cluster.name}/talos/talsecret`;
+    const ref = flags["secret-ref"] ?? talsecretRef(env, cluster.name);
     let restored = false;
     if (flags["skip-secrets"]) {
       if (!existsSync(secretFile))

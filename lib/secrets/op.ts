@@ -116,3 +116,11 @@ export function fileMode(file: string): number | null {
 export function restrictToOwner(file: string): void {
   if (existsSync(file)) chmodSync(file, 0o600);
 }
+
+/**
+ * The 1Password reference of the Talos secrets bundle: $TALSECRET_OP_REF, else op://$OP_VAULT/talos/talsecret (the
+ * vault every other home-ops secret lives in), else op://<cluster name>/talos/talsecret.
+ */
+export function talsecretRef(env: Record<string, string | undefined>, clusterName: string): string {
+  return env.TALSECRET_OP_REF || `op://${env.OP_VAULT || clusterName}/talos/talsecret`;
+}

@@ -6,9 +6,10 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { InterruptedError, OperationError } from "../cli/errors.ts";
-import { abortableSleep, backoffDelay } from "./poll.ts";
+import { abortableSleep, backoffDelay, done, notYet, pollUntil } from "./poll.ts";
 import { MAINTENANCE_APPLY_MODES, TalosctlError, type ApplyMode, type NodeMode, type Talosctl } from "./talosctl.ts";
 import type { TalosNode } from "./cluster.ts";
+import type { MachineStatus } from "./parse.ts";
 
 export interface ApplyNodeResult {
   hostname: string;
@@ -42,6 +43,8 @@ export async function applyToNodes(opts: {
   mode: ApplyMode;
   retries: number;
   dryRun: boolean;
+  /** how long to wait for a node that does not answer or is still installing/rebooting (default 2 min) */
+  reachTimeoutMs?: number;
   signal?: AbortSignal;
   onResult?: (r: ApplyNodeResult) => void;
 }): Promise<ApplyNodeResult[]> {
@@ -53,7 +56,30 @@ export async function applyToNodes(opts: {
       `no generated config for ${missing.map((n) => n.hostname).join(", ")} in ${opts.configDir}`,
       "run bun scripts/talos-generate-config.ts first",
     );
-  const modes = await Promise.all(nodes.map((n) => talos.detectMode(n.ip).catch((e: Error) => ({ mode: "unknown" as const, detail: e.message }))));
+  // a node that is down, installing or rebooting (right after an earlier apply) is waited for, up to reachTimeoutMs
+  type Detected = { mode: NodeMode | "unknown"; status?: MachineStatus; detail?: string };
+  const settled = (m: Detected) =>
+    m.mode === "maintenance" || (m.mode === "configured" && (m.status === undefined || m.status.stage === "running"));
+  const modes: Detected[] = await Promise.all(
+    nodes.map(async (n): Promise<Detected> => {
+      const seen: { last: Detected } = { last: { mode: "unknown", detail: "no answer" } };
+      try {
+        return await pollUntil(
+          async () => {
+            const d: Detected = await talos.detectMode(n.ip);
+            seen.last = d;
+            return settled(d) ? done(d) : notYet(d.mode === "unreachable" ? d.detail : `stage ${d.status?.stage}`);
+          },
+          { what: `${n.hostname} to answer`, timeoutMs: opts.reachTimeoutMs ?? 120_000, signal: opts.signal, initialDelayMs: 300, maxDelayMs: 3000 },
+        );
+      } catch (e) {
+        if (e instanceof InterruptedError) throw e;
+        const last = seen.last;
+        if (last.mode === "configured") return last; // answering but busy (not running): apply anyway, Talos takes it
+        return { mode: last.mode === "unreachable" ? "unreachable" : "unknown", detail: last.detail ?? (e as Error).message };
+      }
+    }),
+  );
   const results: ApplyNodeResult[] = [];
   for (const [i, node] of nodes.entries()) {
     if (opts.signal?.aborted) throw new InterruptedError();

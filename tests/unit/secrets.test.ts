@@ -91,3 +91,12 @@ describe("secret files", () => {
     expect(existsSync(path.join(repo, "talsecret.yaml"))).toBe(false);
   });
 });
+
+describe("talsecret reference", () => {
+  test("explicit reference, then the vault, then the cluster name", async () => {
+    const { talsecretRef } = await import("../../lib/secrets/op.ts");
+    expect(talsecretRef({ TALSECRET_OP_REF: "op://a/b/c", OP_VAULT: "v" }, "home")).toBe("op://a/b/c");
+    expect(talsecretRef({ OP_VAULT: "v" }, "home")).toBe("op://v/talos/talsecret");
+    expect(talsecretRef({}, "home")).toBe("op://home/talos/talsecret");
+  });
+});
