@@ -70,8 +70,10 @@ async function detect(ctx: BootstrapContext): Promise<Detection> {
   const missing = await controllersState(kube, version);
   missing.push(...(await crdsEstablished(kube, [...FLUX_CRDS])).map((c) => `CRD ${c} not Established`));
   const { git, roots } = syncDocuments(ctx);
+  // without the controllers and CRDs the sync objects cannot exist yet: do not ask
+  const installed = missing.length === 0;
   for (const d of [git, ...roots]) {
-    const live = missing.length ? undefined : await kube.get({ apiVersion: d.apiVersion!, kind: d.kind! }, d.name!, d.namespace);
+    const live = !installed ? undefined : await kube.get({ apiVersion: d.apiVersion!, kind: d.kind! }, d.name!, d.namespace);
     const r = conditionReady(live);
     if (!r.ready) missing.push(`${d.kind} ${d.namespace ?? FLUX_NAMESPACE}/${d.name}: ${r.detail}`);
   }
