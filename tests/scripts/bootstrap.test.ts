@@ -4,13 +4,13 @@
  * faults, and no secret value in any argv, the output or the files.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { statSync } from "node:fs";
+import { rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { expectedFluxObjects, fluxReport } from "../../lib/flux/index.ts";
 import { loadRepo } from "../../lib/repo/model.ts";
 import { Journal } from "../../lib/bootstrap/journal.ts";
 import type { SimCluster } from "../../lib/sim/index.ts";
-import { fileContains, filesUnder, run, setup, type Env } from "./bootstrap-harness.ts";
+import { fileContains, filesUnder, run, setup, tempRepo, type Env } from "./bootstrap-harness.ts";
 
 const TIMING = { scale: 0.005 };
 const model = loadRepo(path.resolve(import.meta.dir, "../.."));
@@ -179,6 +179,28 @@ describe("bootstrap-phased against the simulated cluster", () => {
       for (const v of secretValues(e)) expect(r.stdout.includes(v) || r.stderr.includes(v)).toBe(false);
     },
     300_000,
+  );
+});
+
+describe("the README's main command", () => {
+  test(
+    "`bun scripts/bootstrap-phased.ts --simulate` takes a simulated copy of this repo from bare nodes to every Kustomization Ready",
+    async () => {
+      const root = tempRepo();
+      try {
+        const env: Record<string, string> = { ...(process.env as Record<string, string>), NO_COLOR: "1" };
+        for (const k of ["KUBECONFIG", "TALOSCONFIG", "OP_ACCOUNT", "OP_VAULT", "HOMEOPS_SIM_URL", "HOMEOPS_SIM_TOKEN"]) delete env[k];
+        const proc = Bun.spawn(["bun", path.join(root, "scripts", "bootstrap-phased.ts"), "--simulate"], { cwd: root, env, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+        const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+        expect(stderr).not.toContain("error:");
+        expect(code).toBe(0);
+        expect(stdout).toMatch(/6 applications\s*│ (ran|done)\s*│ (\d+)\/\2 Kustomizations and (\d+)\/\3 HelmReleases Ready/);
+        expect(stdout).toMatch(/total time \d/);
+      } finally {
+        rmSync(root, { recursive: true, force: true });
+      }
+    },
+    400_000,
   );
 });
 
