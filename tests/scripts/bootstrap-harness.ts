@@ -6,13 +6,8 @@
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { bootstrapReferences } from "../../lib/bootstrap/secrets.ts";
-import { loadRepo } from "../../lib/repo/model.ts";
 import { startSimulation, type SimCluster } from "../../lib/sim/index.ts";
 import type { StartOptions, Simulation } from "../../lib/sim/index.ts";
-import { fakeConnectCredentials } from "../../lib/sim/controllers/external-secrets.ts";
-import { fakeSecret } from "../../lib/sim/vault.ts";
-import { CILIUM_KINDS, kindInfo } from "../../lib/sim/kinds.ts";
 
 export const REPO = path.resolve(import.meta.dir, "../..");
 export const VAULT = "home-ops";
@@ -31,32 +26,10 @@ export function tempRepo(): string {
   return dir;
 }
 
-/** Every 1Password field the bootstrap and the repo's ExternalSecrets read, with fresh fake values. */
-export function seedVault(cluster: SimCluster, root: string): Record<string, string> {
-  const model = loadRepo(root);
-  const items = new Map<string, Record<string, string>>();
-  const field = (item: string, prop: string, value = fakeSecret()) => {
-    const f = items.get(item) ?? {};
-    f[prop] ??= value;
-    items.set(item, f);
-  };
-  // what the bootstrap itself reads, in the shape each value must have
-  for (const r of bootstrapReferences(model, { OP_VAULT: VAULT })) {
-    const [, item, prop] = r.reference.slice("op://".length).split("/"); // vault, item, field
-    field(item!, prop!, r.shape === "connect-credentials" ? fakeConnectCredentials() : undefined);
-  }
-  for (const es of model.externalSecrets) {
-    const doc = model.documents.find((d) => d.file === es.source.file && d.line === es.source.line);
-    const spec = ((doc?.object as { spec?: Record<string, unknown> })?.spec ?? {}) as { data?: unknown[]; dataFrom?: unknown[] };
-    for (const d of (spec.data ?? []) as Array<{ remoteRef?: { key?: string; property?: string } }>)
-      if (d.remoteRef?.key) field(d.remoteRef.key, d.remoteRef.property ?? "password");
-    for (const d of (spec.dataFrom ?? []) as Array<{ extract?: { key?: string } }>) if (d.extract?.key) field(d.extract.key, "value");
-  }
+/** Every value the simulated vault holds (startSimulation seeds what the bootstrap and the ExternalSecrets read). */
+export function vaultValues(cluster: SimCluster): Record<string, string> {
   const all: Record<string, string> = {};
-  for (const [item, fields] of items) {
-    cluster.vault.setItem(VAULT, item, fields);
-    for (const [k, v] of Object.entries(fields)) all[`${item}/${k}`] = v;
-  }
+  for (const item of cluster.vault.list()) for (const f of item.fields) all[`${item.title}/${f.label}`] = f.value;
   return all;
 }
 
@@ -71,21 +44,8 @@ export interface Env {
 export async function setup(opts: StartOptions = {}): Promise<Env> {
   const root = tempRepo();
   const sim = await startSimulation({ root, ...opts });
-  const secrets = seedVault(sim.cluster, root);
-  // The repo's namespaces carry CiliumNetworkPolicies; until lib/sim models their CRDs (real Cilium installs them),
-  // the harness adds them so Flux can apply kubernetes/apps.
-  if (!CILIUM_KINDS.some((k) => k.kind === "CiliumNetworkPolicy")) {
-    const cnp = (kind: string, plural: string, namespaced: boolean) =>
-      ({ ...kindInfo({ group: "cilium.io", version: "v2", kind, plural, namespaced }), crd: `${plural}.cilium.io` });
-    sim.cluster.store.installCrds([cnp("CiliumNetworkPolicy", "ciliumnetworkpolicies", true), cnp("CiliumClusterwideNetworkPolicy", "ciliumclusterwidenetworkpolicies", false)], { established: true });
-  }
-  const env = {
-    ...(process.env as Record<string, string>),
-    ...sim.env,
-    OP_ACCOUNT: "my.1password.com",
-    OP_VAULT: VAULT,
-    NO_COLOR: "1",
-  };
+  const secrets = vaultValues(sim.cluster);
+  const env = { ...(process.env as Record<string, string>), ...sim.env, NO_COLOR: "1" };
   return {
     root,
     sim,

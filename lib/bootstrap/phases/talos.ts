@@ -11,7 +11,7 @@ import { SIGNIN_HINT } from "../secrets.ts";
 import type { ClusterNode } from "../../repo/model.ts";
 import { applyToNodes } from "../../talos/apply.ts";
 import { inventoryFromModel } from "../../talos/cluster.ts";
-import { opRead, writeSecretFile } from "../../secrets/op.ts";
+import { opRead, talsecretRef, writeSecretFile } from "../../secrets/op.ts";
 import { genconfig, verifyGenerated } from "../../talos/talhelper.ts";
 import { done, notYet, pollUntil } from "../../talos/poll.ts";
 import type { NodeMode } from "../../talos/talosctl.ts";
@@ -95,7 +95,7 @@ async function generateConfigs(ctx: BootstrapContext): Promise<void> {
   const secretFile = path.join(talosDir, "talsecret.yaml");
   if (!existsSync(secretFile)) {
     // the same bundle and reference as talos-generate-config: without it talhelper would make NEW cluster secrets
-    const ref = ctx.env.TALSECRET_OP_REF ?? `op://${ctx.model.cluster.name.value}/talos/talsecret`;
+    const ref = talsecretRef(ctx.env, ctx.model.cluster.name.value);
     ctx.step(`Talos secrets bundle from 1Password -> ${path.relative(ctx.root, secretFile)} (0600, git-ignored)`);
     try {
       const bundle = await opRead(ctx.exec, ref, { label: "talos secrets bundle" });
