@@ -17,7 +17,10 @@ async function run(args: string[]) {
   return { stdout, stderr, code };
 }
 
-/** Reads the child's stdout until the six export lines are there. */
+/** What `simulate` exports: where the tools find the cluster, and the simulated 1Password account. */
+const EXPORTED = ["HOMEOPS_SIMULATED", "HOMEOPS_SIM_TOKEN", "HOMEOPS_SIM_URL", "KUBECONFIG", "OP_ACCOUNT", "OP_VAULT", "PATH", "TALOSCONFIG"];
+
+/** Reads the child's stdout until every export line is there. */
 async function readExports(stream: ReadableStream<Uint8Array>): Promise<Record<string, string>> {
   const reader = stream.getReader();
   const dec = new TextDecoder();
@@ -27,7 +30,7 @@ async function readExports(stream: ReadableStream<Uint8Array>): Promise<Record<s
     const { value, done } = await reader.read();
     if (done) break;
     text += dec.decode(value);
-    if (text.includes("export HOMEOPS_SIMULATED=")) break;
+    if (EXPORTED.every((k) => new RegExp(`^export ${k}=.*\n`, "m").test(text))) break;
   }
   reader.releaseLock();
   const env: Record<string, string> = {};
@@ -45,7 +48,7 @@ test("simulate: prints the environment, kubectl and talosctl work with it, Ctrl-
     stdin: "ignore",
   });
   const env = await readExports(p.stdout);
-  expect(Object.keys(env).sort()).toEqual(["HOMEOPS_SIMULATED", "HOMEOPS_SIM_TOKEN", "HOMEOPS_SIM_URL", "KUBECONFIG", "PATH", "TALOSCONFIG"]);
+  expect(Object.keys(env).sort()).toEqual(EXPORTED);
   expect(env.PATH!.split(":")[0]).toBe(path.join(root, "lib/sim/bin"));
   const dir = path.dirname(env.KUBECONFIG!);
   expect(existsSync(env.TALOSCONFIG!)).toBe(true);

@@ -22,7 +22,17 @@ describe("talos-check-extensions", () => {
   test("a node upgraded with the default installer lost its extensions: exit 1, named", async () => {
     sim = await startSimulation({ state: "bootstrapped", controllers: false });
     const m = sim.cluster.machine("mini02")!;
-    await new Promise<void>((resolve) => sim!.cluster.talos.upgrade(m, "ghcr.io/siderolabs/installer:v1.10.5", resolve));
+    // the upgrade's callback fires while the node is still down: wait until it has booted the new image
+    const up = new Promise<void>((resolve) => {
+      const off = sim!.cluster.on("node-up", (node) => {
+        if (node === "mini02") {
+          off();
+          resolve();
+        }
+      });
+    });
+    sim.cluster.talos.upgrade(m, "ghcr.io/siderolabs/installer:v1.10.5");
+    await up;
     const r = await runScript("talos-check-extensions", [], { env: sim.env });
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/mini02 .*none \(differs\).*iscsi-tools/);

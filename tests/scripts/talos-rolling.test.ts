@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { LONGHORN_KINDS } from "../../lib/sim/kinds.ts";
 import { maxConcurrentDown, startSimulation, type Simulation } from "../../lib/sim/index.ts";
-import { runScript } from "./talos-sim-harness.ts";
+import { powerOnAndWaitHealthy, runScript } from "./talos-sim-harness.ts";
 
 const T = 120_000;
 const SCHEMATIC = "c03db95ac458774dbf669640f0d4b55d2c337426d9b67d16f9e379cfb1137375";
@@ -92,8 +92,8 @@ describe("talos-reboot", () => {
     expect(blocked.code).toBe(1);
     expect(blocked.stderr).toMatch(/gate failed before touching mini03/);
     expect(events(s, "reboot")).toEqual(["mini01", "mini02"]);
-    // mini02 is powered on again: the run continues with mini03
-    s.cluster.talos.powerOn(s.cluster.machine("mini02")!);
+    // mini02 is powered on again and the cluster is healthy: the run continues with mini03
+    await powerOnAndWaitHealthy(s, "mini02");
     const cont = await runScript("talos-reboot", ["--yes", "--node", "mini03", "--gate-timeout", "30s"], { env: s.env });
     expect(cont.code).toBe(0);
     expect(events(s, "reboot")).toEqual(["mini01", "mini02", "mini03"]);
@@ -218,7 +218,7 @@ describe("talos-upgrade", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("stopped at mini02");
     expect(events(s, "upgrade")).toEqual(["mini01", "mini02"]);
-    s.cluster.talos.powerOn(s.cluster.machine("mini02")!);
+    await powerOnAndWaitHealthy(s, "mini02");
     const cont = await runScript("talos-upgrade", ["--yes", "--to", "v1.10.6", "--gate-timeout", "30s", "--json"], { env: s.env });
     expect(cont.code).toBe(0);
     const res = Object.fromEntries(cont.json().nodes.map((n: any) => [n.node, n.result]));

@@ -68,3 +68,24 @@ export async function withSim<T>(opts: StartOpts, fn: (sim: Simulation) => Promi
 export function downEvents(sim: Simulation): Array<{ type: string; node?: string }> {
   return sim.cluster.history.filter((e) => e.type === "down" || e.type === "up").map((e) => ({ type: e.type, node: e.node }));
 }
+
+/**
+ * Powers a machine held down by `reboot-never-returns` back on (as its owner would) and waits, through the same
+ * health gates the rolling scripts use, until the cluster is healthy again: a rerun right after a power-on
+ * rightly refuses while the node is still booting, so a test that means "later" must wait for "later".
+ */
+export async function powerOnAndWaitHealthy(sim: Simulation, host: string, timeoutMs = 30_000): Promise<void> {
+  const { Exec } = await import("../../lib/exec.ts");
+  const { KubeClient } = await import("../../lib/kube/index.ts");
+  const { loadCluster, makeTalosctl } = await import("../../lib/talos/index.ts");
+  const { clusterReader, waitForGates } = await import("../../lib/safety/index.ts");
+  sim.cluster.powerOn(host);
+  const exec = new Exec({ env: { ...process.env, ...sim.env } });
+  const kube = KubeClient.fromEnv(sim.env);
+  try {
+    const nodes = loadCluster(ROOT).nodes.map((n) => ({ hostname: n.hostname, ip: n.ip, controlPlane: n.controlPlane }));
+    await waitForGates({ talos: makeTalosctl(exec, ROOT, sim.env), kube: clusterReader(kube), nodes }, { timeoutMs });
+  } finally {
+    kube.close();
+  }
+}
