@@ -125,12 +125,18 @@ function poolHolds(p: PoolInput, ip: string): boolean {
   });
 }
 
+/**
+ * The Service condition LB-IPAM writes: Cilium 1.17 names it `cilium.io/IPAMRequestSatisfied` (reasons satisfied,
+ * no_pool, out_of_ips); older releases wrote `io.cilium/lb-ipam-request-satisfied`. Both are read.
+ */
+const LB_IPAM_CONDITIONS = new Set(["cilium.io/IPAMRequestSatisfied", "io.cilium/lb-ipam-request-satisfied"]);
+
 /** Why LB-IPAM gave `s` no address of family `afi` (cause 7), in words. */
 function unassignedReason(s: ServiceInput, afi: Afi, pools: PoolInput[]): string {
   const labels = serviceSelectorLabels(s);
   const ofFamily = pools.filter((p) => poolFamilies(p).has(afi));
   const selecting = ofFamily.filter((p) => selectorMatches(p.serviceSelector, labels, "all"));
-  const condition = (s.conditions ?? []).find((c) => c.type === "io.cilium/lb-ipam-request-satisfied" && c.status !== "True");
+  const condition = (s.conditions ?? []).find((c) => LB_IPAM_CONDITIONS.has(c.type) && c.status !== "True");
   const said = condition ? ` (Service condition: ${condition.reason ?? ""}${condition.message ? ` ${condition.message}` : ""})` : "";
   if (ofFamily.length === 0) return `no CiliumLoadBalancerIPPool has ${afi} addresses${said}`;
   if (selecting.length === 0)

@@ -982,6 +982,7 @@ export class SimStore {
   }
 
   private defaults(k: KindInfo, obj: KubeObject): void {
+    foldStringData(k, obj);
     if (k.group === "" && k.kind === "Pod" && !obj.status?.phase) obj.status = { phase: "Pending", ...(obj.status ?? {}) };
     if (k.group === "" && k.kind === "Namespace") {
       obj.metadata.labels = { ...(obj.metadata.labels ?? {}), "kubernetes.io/metadata.name": obj.metadata.name! };
@@ -1028,6 +1029,7 @@ export class SimStore {
       }
     }
     if (k.group === "" && k.kind === "Namespace") this.defaults(k, result);
+    foldStringData(k, result);
     // generation: bumped by changes outside metadata (and outside status when status is a subresource)
     const specOf = (o: KubeObject) => {
       const { metadata: _m, status: _s, ...rest } = o;
@@ -1154,6 +1156,16 @@ export class SimStore {
 // JSON helpers (exported for the HTTP layer and tests)
 
 /** Kinds whose registry strategy keeps metadata.generation (ConfigMaps, Nodes, Pods, Services... have none). */
+/** Like the kube-apiserver, a Secret's write-only `stringData` is folded into base64 `data` and never stored. */
+function foldStringData(k: KindInfo, obj: KubeObject): void {
+  if (k.group !== "" || k.kind !== "Secret") return;
+  const o = obj as KubeObject & { data?: Record<string, string>; stringData?: Record<string, string> };
+  if (!o.stringData) return;
+  o.data = { ...(o.data ?? {}) };
+  for (const [key, value] of Object.entries(o.stringData)) o.data[key] = Buffer.from(String(value)).toString("base64");
+  delete o.stringData;
+}
+
 function tracksGeneration(k: KindInfo): boolean {
   return k.crd !== undefined || k.group === "apps" || k.group === "apiextensions.k8s.io";
 }

@@ -182,6 +182,15 @@ describe("expectedAdvertisements", () => {
     expect(expectedAdvertisements(b).serviceIssues[0]!.diagnosis.message).toContain("disabled: lb-v4");
   });
 
+  test("cause 7 quotes LB-IPAM's Service condition under the name Cilium 1.17 writes, and the older one", () => {
+    for (const type of ["cilium.io/IPAMRequestSatisfied", "io.cilium/lb-ipam-request-satisfied"]) {
+      const b = good();
+      b.services[1]!.ingressIPs = [];
+      b.services[1]!.conditions = [{ type, status: "False", reason: "out_of_ips" }];
+      expect(expectedAdvertisements(b).serviceIssues[0]!.diagnosis.message).toContain("(Service condition: out_of_ips)");
+    }
+  });
+
   test("cause 8: no ClusterConfig selects the node, two do, or a legacy PeeringPolicy", () => {
     const a = good();
     a.clusterConfigs[0]!.spec.nodeSelector = { matchLabels: { bgp: "on" } };

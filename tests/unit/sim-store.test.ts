@@ -42,6 +42,20 @@ describe("SimStore basics", () => {
     expect(s.resourceVersion).toBe(b.metadata.resourceVersion);
   });
 
+  test("a Secret's stringData is folded into base64 data on create, update and apply, as the API server does", () => {
+    const s = new SimStore();
+    const secret = (stringData: Record<string, string>, data?: Record<string, string>): KubeObject =>
+      ({ apiVersion: "v1", kind: "Secret", metadata: { name: "t", namespace: "default" }, type: "Opaque", ...(data ? { data } : {}), stringData }) as KubeObject;
+    const created = s.create(secret({ token: "abc" }, { keep: Buffer.from("k").toString("base64") })) as KubeObject & { data?: Record<string, string> };
+    expect(created.data).toEqual({ keep: "aw==", token: "YWJj" });
+    expect("stringData" in created).toBe(false);
+    const updated = s.update({ ...secret({ token: "xyz" }), metadata: { ...created.metadata } }) as KubeObject & { data?: Record<string, string> };
+    expect(updated.data).toEqual({ token: "eHl6" });
+    const applied = s.apply(secret({ other: "1" }), { fieldManager: "t" }) as KubeObject & { data?: Record<string, string>; stringData?: unknown };
+    expect(applied.data?.other).toBe("MQ==");
+    expect(applied.stringData).toBeUndefined();
+  });
+
   test("seeds the standard namespaces with their label and phase", () => {
     const s = new SimStore();
     const names = s.list("namespaces").items.map((n) => n.metadata.name);
