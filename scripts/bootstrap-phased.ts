@@ -42,7 +42,7 @@ memory only.`,
     const from = phaseNumber("from", flags.from);
     const only = phaseNumber("only", flags.only);
     const ctx = bootstrapContext(rc, flags);
-    const journal = new Journal(root);
+    const journal = new Journal(root, rc.env);
     try {
       if (flags.status) {
         const results = await statusOf(ctx, { from, only });

@@ -1,9 +1,9 @@
-import { chmodSync, existsSync, readdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { ConfigError, defineScript, ExitCode, OperationError } from "../lib/cli/index.ts";
-import { opRead, talsecretRef, writeSecretFile } from "../lib/secrets/op.ts";
-import { loadCluster } from "../lib/talos/cluster.ts";
-import { genconfig, verifyGenerated } from "../lib/talos/talhelper.ts";
+import { talsecretRef } from "../lib/secrets/op.ts";
+import { clusterconfigDir, loadCluster, talsecretFile } from "../lib/talos/cluster.ts";
+import { generateClusterConfig } from "../lib/talos/generate.ts";
 
 export default defineScript(import.meta, {
   name: "talos-generate-config",
@@ -26,53 +26,46 @@ The 1Password reference comes from --secret-ref, else $TALSECRET_OP_REF (.env), 
     "skip-secrets": { type: "boolean", description: "use the existing secrets file instead of reading 1Password" },
   },
   examples: ["bun scripts/talos-generate-config.ts", "bun scripts/talos-generate-config.ts --dry-run"],
-  async run({ flags, out, exec, root, env, json, dryRun }) {
+  async run({ flags, out, exec, root, env, json }) {
     const cluster = loadCluster(root);
-    const secretFile = path.resolve(root, flags["secret-file"] ?? path.join("talos", "talsecret.yaml"));
-    const outDir = path.resolve(root, flags["out-dir"] ?? "clusterconfig");
+    const secretFile = flags["secret-file"] ? path.resolve(root, flags["secret-file"]) : talsecretFile(root, env);
+    const outDir = flags["out-dir"] ? path.resolve(root, flags["out-dir"]) : clusterconfigDir(root, env);
     const ref = flags["secret-ref"] ?? talsecretRef(env, cluster.name);
-    let restored = false;
-    if (flags["skip-secrets"]) {
-      if (!existsSync(secretFile))
-        throw new ConfigError(`--skip-secrets given but ${path.relative(root, secretFile)} does not exist`, "run without --skip-secrets to restore it from 1Password");
-    } else {
-      const secret = await opRead(exec, ref, { label: "talos secrets bundle" });
-      const w = await writeSecretFile(exec, root, secretFile, secret);
-      restored = w.written;
-      if (w.written) out.log(`${out.mark("ok")} secrets bundle restored from 1Password to ${path.relative(root, secretFile)} (0600)`);
-    }
-    const result = await genconfig(exec, {
+    if (flags["skip-secrets"] && !existsSync(secretFile))
+      throw new ConfigError(`--skip-secrets given but ${path.relative(root, secretFile)} does not exist`, "run without --skip-secrets to restore it from 1Password");
+    const generated = await generateClusterConfig(exec, {
+      root,
       talosDir: cluster.talosDir,
+      clusterName: cluster.name,
+      hostnames: cluster.nodes.map((n) => n.hostname),
       secretFile,
-      envFile: "talenv.yaml",
       outDir,
+      secretRef: ref,
+      restore: flags["skip-secrets"] ? "never" : "always",
     });
-    if (result.dryRun) {
-      if (json) out.result({ ok: true, dryRun: true, secretRef: ref, secretFile, outDir, command: result.command });
+    if (generated.secretsRestored) out.log(`${out.mark("ok")} secrets bundle restored from 1Password to ${path.relative(root, secretFile)} (0600)`);
+    if (generated.dryRun) {
+      if (json) out.result({ ok: true, dryRun: true, secretRef: ref, secretFile, outDir, command: generated.genconfig.command });
       else out.line("dry run: nothing was written");
       return ExitCode.ok;
     }
-    // machine configs and the talosconfig carry the cluster's keys: owner-only
-    if (existsSync(outDir))
-      for (const f of readdirSync(outDir)) if (f.endsWith(".yaml") || f === "talosconfig") chmodSync(path.join(outDir, f), 0o600);
-    const check = verifyGenerated(result, cluster.name, cluster.nodes.map((n) => n.hostname));
     if (json)
-      out.result({ ok: check.ok, secretsRestored: restored, secretFile, outDir, talosconfig: check.talosconfig, nodes: check.nodes });
+      out.result({ ok: generated.ok, secretsRestored: generated.secretsRestored, secretFile, outDir, talosconfig: generated.talosconfig, nodes: generated.nodes });
     else {
       out.printTable(
         ["node", "config", "reported", "on disk"],
-        check.nodes.map((n) => [n.hostname, path.relative(root, n.file), n.reported ? "yes" : "NO", n.exists ? "yes" : "NO"]),
+        generated.nodes.map((n) => [n.hostname, path.relative(root, n.file), n.reported ? "yes" : "NO", n.exists ? "yes" : "NO"]),
       );
-      out.line(`talosconfig: ${check.talosconfig ? path.relative(root, result.talosconfig) : "MISSING"}`);
+      out.line(`talosconfig: ${generated.talosconfig ? path.relative(root, generated.genconfig.talosconfig) : "MISSING"}`);
     }
-    if (!check.ok) {
-      const missing = check.nodes.filter((n) => !n.reported || !n.exists).map((n) => n.hostname);
+    if (!generated.ok) {
+      const missing = generated.nodes.filter((n) => !n.reported || !n.exists).map((n) => n.hostname);
       throw new OperationError(
-        `talhelper did not generate ${[...missing, ...(check.talosconfig ? [] : ["the talosconfig"])].join(", ")}`,
+        `talhelper did not generate ${[...missing, ...(generated.talosconfig ? [] : ["the talosconfig"])].join(", ")}`,
         "check talos/talconfig.yaml (every node needs hostname, ipAddress and an install disk)",
       );
     }
-    if (!json) out.line(`generated ${check.nodes.length} node configs in ${path.relative(root, outDir) || "."}`);
+    if (!json) out.line(`generated ${generated.nodes.length} node configs in ${path.relative(root, outDir) || "."}`);
     return ExitCode.ok;
   },
 });

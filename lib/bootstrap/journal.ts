@@ -15,8 +15,12 @@ export interface JournalEntry {
 
 export class Journal {
   readonly file: string;
-  constructor(root: string, file = path.join(root, ".home-ops", "bootstrap-journal.jsonl")) {
-    this.file = file;
+  /**
+   * The journal of the repo at `root`: in its git-ignored .home-ops/, or in $HOMEOPS_STATE_DIR where --simulate
+   * points it, so rehearsals never show up in the real cluster's history.
+   */
+  constructor(root: string, env: Record<string, string | undefined> = {}) {
+    this.file = path.join(env.HOMEOPS_STATE_DIR || path.join(root, ".home-ops"), "bootstrap-journal.jsonl");
   }
 
   record(e: Omit<JournalEntry, "at">): void {

@@ -81,7 +81,9 @@ export async function writeSecretFile(
   secret: Secret,
 ): Promise<{ path: string; written: boolean }> {
   const abs = path.resolve(root, file);
-  if (!(await isGitIgnored(exec, root, abs)))
+  // outside the repository (the simulation's temp folder) git cannot commit it; inside, git must ignore it
+  const outside = path.relative(root, abs).startsWith("..");
+  if (!outside && !(await isGitIgnored(exec, root, abs)))
     throw new ConfigError(
       `refusing to write a secret to ${path.relative(root, abs)}: git does not ignore it`,
       "add the path to .gitignore first",

@@ -176,6 +176,11 @@ export async function startSimulation(opts: StartOptions = {}): Promise<Simulati
       // the simulated 1Password account and vault, so a fresh clone without .env can rehearse everything
       OP_ACCOUNT: process.env.OP_ACCOUNT || cluster.vault.account,
       OP_VAULT: opVault,
+      // what scripts write about a cluster (talhelper output, the restored Talos bundle, the bootstrap journal)
+      // goes to the simulation's folder: a rehearsal never touches the real cluster's files in the repo
+      HOMEOPS_CLUSTERCONFIG_DIR: path.join(dir, "clusterconfig"),
+      HOMEOPS_TALSECRET_FILE: path.join(dir, "talsecret.yaml"),
+      HOMEOPS_STATE_DIR: path.join(dir, "state"),
     };
     const c = cluster;
     const k = kubeApi;

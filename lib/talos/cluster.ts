@@ -77,14 +77,27 @@ export function loadCluster(root: string): TalosCluster {
   };
 }
 
-/** The talosconfig: $TALOSCONFIG (mise and --simulate set it), else <root>/clusterconfig/talosconfig. */
-export function talosconfigPath(root: string, env: Record<string, string | undefined>): string {
-  return env.TALOSCONFIG || path.join(root, "clusterconfig", "talosconfig");
+/**
+ * talhelper's output folder: $HOMEOPS_CLUSTERCONFIG_DIR (set by --simulate, so a rehearsal never touches the real
+ * cluster's configs), else <root>/clusterconfig.
+ */
+export function clusterconfigDir(root: string, env: Record<string, string | undefined>): string {
+  return env.HOMEOPS_CLUSTERCONFIG_DIR || path.join(root, "clusterconfig");
 }
 
-/** The kubeconfig: $KUBECONFIG, else <root>/clusterconfig/kubeconfig. */
+/** The restored Talos secrets bundle: $HOMEOPS_TALSECRET_FILE (set by --simulate), else <root>/talos/talsecret.yaml. */
+export function talsecretFile(root: string, env: Record<string, string | undefined>): string {
+  return env.HOMEOPS_TALSECRET_FILE || path.join(root, "talos", "talsecret.yaml");
+}
+
+/** The talosconfig: $TALOSCONFIG (mise and --simulate set it), else the one in clusterconfigDir(). */
+export function talosconfigPath(root: string, env: Record<string, string | undefined>): string {
+  return env.TALOSCONFIG || path.join(clusterconfigDir(root, env), "talosconfig");
+}
+
+/** The kubeconfig: $KUBECONFIG, else the one in clusterconfigDir(). */
 export function kubeconfigPath(root: string, env: Record<string, string | undefined>): string {
-  return env.KUBECONFIG?.split(path.delimiter)[0] || path.join(root, "clusterconfig", "kubeconfig");
+  return env.KUBECONFIG?.split(path.delimiter)[0] || path.join(clusterconfigDir(root, env), "kubeconfig");
 }
 
 export function makeTalosctl(exec: Exec, root: string, env: Record<string, string | undefined>): Talosctl {

@@ -9,12 +9,16 @@ export * from "./versions.ts";
 export { Talosctl, TalosctlError, APPLY_MODES, MAINTENANCE_APPLY_MODES, durationToMs } from "./talosctl.ts";
 export type { ApplyMode, NodeMode, TalosctlOptions, CallOptions, ResetOptions } from "./talosctl.ts";
 export { genconfig, genconfigArgs, gencommand, verifyGenerated } from "./talhelper.ts";
+export { generateClusterConfig } from "./generate.ts";
+export type { GenerateOptions, GenerateResult } from "./generate.ts";
 export type { GenconfigOptions, GenconfigResult, ExpectedConfig } from "./talhelper.ts";
 export {
   loadCluster,
   inventoryFromModel,
   talosconfigPath,
   kubeconfigPath,
+  clusterconfigDir,
+  talsecretFile,
   makeTalosctl,
   selectNodes,
   extendInventory,

@@ -4,7 +4,7 @@
  * faults, and no secret value in any argv, the output or the files.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { rmSync, statSync } from "node:fs";
+import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { expectedFluxObjects, fluxReport } from "../../lib/flux/index.ts";
 import { loadRepo } from "../../lib/repo/model.ts";
@@ -91,12 +91,17 @@ describe("bootstrap-phased against the simulated cluster", () => {
       for (const v of values) {
         expect(r1.stdout.includes(v) || r1.stderr.includes(v)).toBe(false);
       }
-      const talsecret = path.join(e.root, "talos", "talsecret.yaml");
+      // the rehearsal wrote the bundle and the configs into the simulation's folder, never into the repo
+      const talsecret = e.env.HOMEOPS_TALSECRET_FILE!;
+      expect(talsecret.startsWith(e.sim.dir)).toBe(true);
       expect(statSync(talsecret).mode & 0o777).toBe(0o600);
-      const bundleFiles = (rel: string) => rel === "talos/talsecret.yaml" || rel.startsWith("clusterconfig");
+      expect(existsSync(path.join(e.root, "talos", "talsecret.yaml"))).toBe(false);
+      const repoConfigs = path.join(e.root, "clusterconfig");
+      expect(existsSync(repoConfigs) ? readdirSync(repoConfigs).filter((f) => f !== "README.md") : []).toEqual([]);
+      const bundleFiles = (rel: string) => rel === "talsecret.yaml" || rel.startsWith("clusterconfig");
       const leaked = [
-        ...filesUnder(e.root, (rel) => rel === ".git" || bundleFiles(rel)),
-        ...filesUnder(e.sim.dir),
+        ...filesUnder(e.root, (rel) => rel === ".git"),
+        ...filesUnder(e.sim.dir, bundleFiles),
       ].filter((f) => fileContains(f, values));
       expect(leaked).toEqual([]);
 
@@ -207,7 +212,7 @@ describe("the README's main command", () => {
 describe("state is observed, not remembered", () => {
   test("a journal saying every phase is done (a cluster reset since) changes nothing: the phases show what the cluster shows", async () => {
     const e = await sim();
-    const journal = new Journal(e.root);
+    const journal = new Journal(e.root, e.env);
     for (let n = 1; n <= 6; n++) journal.record({ phase: n, event: "done", ms: 1 });
     const r = await run(e, "bootstrap-phased", ["--status", "--json"], { timeoutMs: 120_000 });
     expect(r.code).toBe(0);

@@ -18,7 +18,7 @@ async function run(args: string[]) {
 }
 
 /** What `simulate` exports: where the tools find the cluster, and the simulated 1Password account. */
-const EXPORTED = ["HOMEOPS_SIMULATED", "HOMEOPS_SIM_TOKEN", "HOMEOPS_SIM_URL", "KUBECONFIG", "OP_ACCOUNT", "OP_VAULT", "PATH", "TALOSCONFIG"];
+const EXPORTED = ["HOMEOPS_CLUSTERCONFIG_DIR", "HOMEOPS_SIMULATED", "HOMEOPS_SIM_TOKEN", "HOMEOPS_SIM_URL", "HOMEOPS_STATE_DIR", "HOMEOPS_TALSECRET_FILE", "KUBECONFIG", "OP_ACCOUNT", "OP_VAULT", "PATH", "TALOSCONFIG"];
 
 /** Reads the child's stdout until every export line is there. */
 async function readExports(stream: ReadableStream<Uint8Array>): Promise<Record<string, string>> {

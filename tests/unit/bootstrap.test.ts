@@ -217,7 +217,7 @@ describe("journal", () => {
       expect(last.get(3)?.event).toBe("interrupted");
       expect(last.has(4)).toBe(false);
       expect(statSync(j.file).mode & 0o777).toBe(0o600);
-      new Journal(dir, "/proc/no/such/place.jsonl").record({ phase: 1, event: "done" });
+      new Journal(dir, { HOMEOPS_STATE_DIR: "/proc/no/such/place" }).record({ phase: 1, event: "done" });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -81,6 +81,10 @@ describe("secret files", () => {
     expect(fileMode(path.join(repo, "talsecret.yaml"))).toBe(0o600);
     await expect(writeSecretFile(exec, repo, "committed.yaml", s)).rejects.toThrow(/git does not ignore it/);
     expect(existsSync(path.join(repo, "committed.yaml"))).toBe(false);
+    // a path outside the repository (the simulation's temp folder) cannot be committed: allowed, still 0600
+    const outside = path.join(dir, "sim-talsecret.yaml");
+    expect((await writeSecretFile(exec, repo, outside, s)).written).toBe(true);
+    expect(fileMode(outside)).toBe(0o600);
   });
   test("dry run writes nothing", async () => {
     const repo = path.join(dir, "repo");

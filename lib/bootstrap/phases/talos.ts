@@ -10,20 +10,20 @@ import { ConfigError, OperationError } from "../../cli/errors.ts";
 import { SIGNIN_HINT } from "../secrets.ts";
 import type { ClusterNode } from "../../repo/model.ts";
 import { applyToNodes } from "../../talos/apply.ts";
-import { inventoryFromModel } from "../../talos/cluster.ts";
-import { opRead, talsecretRef, writeSecretFile } from "../../secrets/op.ts";
-import { genconfig, verifyGenerated } from "../../talos/talhelper.ts";
+import { clusterconfigDir, inventoryFromModel, talsecretFile } from "../../talos/cluster.ts";
+import { talsecretRef } from "../../secrets/op.ts";
+import { generateClusterConfig } from "../../talos/generate.ts";
 import { done, notYet, pollUntil } from "../../talos/poll.ts";
 import type { NodeMode } from "../../talos/talosctl.ts";
 import { nodesState } from "../checks.ts";
 import type { BootstrapContext, Detection, Phase } from "../types.ts";
 
-/** Where talhelper writes the node configs (as the talos-* scripts: <repo>/clusterconfig, git-ignored). */
-export function configDir(ctx: Pick<BootstrapContext, "root">): string {
-  return path.join(ctx.root, "clusterconfig");
+/** Where talhelper writes the node configs (as the talos-* scripts: <repo>/clusterconfig, git-ignored; a temp folder under --simulate). */
+export function configDir(ctx: Pick<BootstrapContext, "root" | "env">): string {
+  return clusterconfigDir(ctx.root, ctx.env);
 }
 
-export function nodeConfigFile(ctx: Pick<BootstrapContext, "root" | "model">, node: ClusterNode): string {
+export function nodeConfigFile(ctx: Pick<BootstrapContext, "root" | "env" | "model">, node: ClusterNode): string {
   return path.join(configDir(ctx), `${ctx.model.cluster.name.value}-${node.hostname}.yaml`);
 }
 
@@ -88,32 +88,34 @@ async function generateConfigs(ctx: BootstrapContext): Promise<void> {
   const dir = configDir(ctx);
   const want = ctx.model.nodes.map((n) => nodeConfigFile(ctx, n));
   if (existsSync(path.join(dir, "talosconfig")) && want.every((f) => existsSync(f))) {
-    ctx.step(`configs present in ${path.relative(ctx.root, dir)} (talhelper not rerun)`);
+    ctx.step(`configs present in ${display(ctx, dir)} (talhelper not rerun)`);
     return;
   }
-  const talosDir = path.join(ctx.root, "talos");
-  const secretFile = path.join(talosDir, "talsecret.yaml");
-  if (!existsSync(secretFile)) {
-    // the same bundle and reference as talos-generate-config: without it talhelper would make NEW cluster secrets
-    const ref = talsecretRef(ctx.env, ctx.model.cluster.name.value);
-    ctx.step(`Talos secrets bundle from 1Password -> ${path.relative(ctx.root, secretFile)} (0600, git-ignored)`);
-    try {
-      const bundle = await opRead(ctx.exec, ref, { label: "talos secrets bundle" });
-      await writeSecretFile(ctx.exec, ctx.root, secretFile, bundle);
-    } catch (e) {
-      if (/signed out/i.test((e as Error).message)) throw new ConfigError("the 1Password CLI is not signed in (reading the Talos secrets bundle)", SIGNIN_HINT);
-      throw e;
-    }
+  const secretFile = talsecretFile(ctx.root, ctx.env);
+  // the same bundle and reference as talos-generate-config: without it talhelper would make NEW cluster secrets
+  if (!existsSync(secretFile)) ctx.step(`Talos secrets bundle from 1Password -> ${display(ctx, secretFile)} (0600, never committed)`);
+  ctx.step(`talhelper genconfig -> ${display(ctx, dir)}`);
+  let r;
+  try {
+    r = await generateClusterConfig(ctx.exec, {
+      root: ctx.root,
+      talosDir: path.join(ctx.root, "talos"),
+      clusterName: ctx.model.cluster.name.value,
+      hostnames: ctx.model.nodes.map((n) => n.hostname),
+      secretFile,
+      outDir: dir,
+      secretRef: talsecretRef(ctx.env, ctx.model.cluster.name.value),
+      restore: "if-missing",
+    });
+  } catch (e) {
+    if (/signed out/i.test((e as Error).message)) throw new ConfigError("the 1Password CLI is not signed in (reading the Talos secrets bundle)", SIGNIN_HINT);
+    throw e;
   }
-  ctx.step(`talhelper genconfig -> ${path.relative(ctx.root, dir)}`);
-  const r = await genconfig(ctx.exec, { talosDir, secretFile, envFile: "talenv.yaml", outDir: dir });
   if (r.dryRun) return;
-  for (const f of [...want, path.join(dir, "talosconfig")]) if (existsSync(f)) chmodSync(f, 0o600);
-  const v = verifyGenerated(r, ctx.model.cluster.name.value, ctx.model.nodes.map((n) => n.hostname));
-  const absent = v.nodes.filter((n) => !n.exists).map((n) => n.hostname);
-  if (absent.length > 0 || !v.talosconfig)
+  const absent = r.nodes.filter((n) => !n.exists).map((n) => n.hostname);
+  if (absent.length > 0 || !r.talosconfig)
     throw new OperationError(
-      `talhelper did not write ${[...absent.map((h) => `the config of ${h}`), ...(v.talosconfig ? [] : ["the talosconfig"])].join(", ")}`,
+      `talhelper did not write ${[...absent.map((h) => `the config of ${h}`), ...(r.talosconfig ? [] : ["the talosconfig"])].join(", ")}`,
       "run `talhelper genconfig` in talos/ to see its error",
     );
 }
