@@ -38,7 +38,7 @@ export interface SimTopology {
   /** things a person should know (scaled nodes beyond the subnet...) */
   warnings?: string[];
   /** versions of the CLIs the repo pins (.mise.toml), which the stand-ins then report: talosctl, talhelper, op */
-  toolVersions?: { talosctl?: string; talhelper?: string; op?: string };
+  toolVersions?: { talosctl?: string; talhelper?: string; op?: string; helm?: string };
 }
 
 /** The topology of the repo at `root`, scaled to `nodes` when given. */
@@ -107,6 +107,8 @@ function pinnedTools(tools: Record<string, { value: string }>): SimTopology["too
   const talosctl = find(/talosctl|siderolabs\/talos$/);
   const talhelper = find(/talhelper/);
   const op = find(/^(1password|op|1password-cli)$|1password/);
+  const helm = find(/^helm$|helm\/helm$/);
+  if (helm) out.helm = helm.replace(/^v/, "");
   if (talosctl) out.talosctl = talosctl.startsWith("v") ? talosctl : `v${talosctl}`;
   if (talhelper) out.talhelper = talhelper.replace(/^v/, "");
   if (op) out.op = op.replace(/^v/, "");

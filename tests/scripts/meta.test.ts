@@ -108,3 +108,14 @@ test("every script the README names exists", () => {
   const missing = [...new Set(named)].filter((f) => !files.has(f));
   expect(missing).toEqual([]);
 });
+
+test("every Taskfile target a script replaces sits in the README row that names that script", () => {
+  const rows = readme.split("\n").filter((l) => l.startsWith("| `"));
+  const wrong: string[] = [];
+  for (const s of scripts)
+    for (const target of s.def.replaces) {
+      const row = rows.find((r) => r.split("|")[1]!.includes(`\`${target}\``) || r.split("|")[1]!.includes(`\`task ${target}\``));
+      if (!row?.includes(s.file)) wrong.push(`${target} -> ${s.file}`);
+    }
+  expect(wrong).toEqual([]);
+});

@@ -42,7 +42,7 @@ export interface ControllerOptions {
 
 /** What SimCluster offers (lib/sim/cluster.ts). */
 export interface ClusterLike extends ControllerHost {
-  topology?: { root?: string };
+  topology?: { root?: string; toolVersions?: { helm?: string } };
   /** "bootstrapped": build the ready-made cluster (populate.ts) when the controllers start */
   state?: string;
   registerTool(name: string, handler: ToolHandler): void;
@@ -116,7 +116,7 @@ export function registerControllers(cluster: ClusterLike, opts: ControllerOption
     opts = { ...opts, flux: { root, ...(opts.flux ?? {}) } };
   }
   const handle = createControllers(host, opts);
-  cluster.registerTool("helm", createHelmTool(handle.ctx));
+  cluster.registerTool("helm", createHelmTool(handle.ctx, { version: cluster.topology?.toolVersions?.helm }));
   cluster.registerTool("flux", createFluxTool(handle.ctx, handle.flux));
   cluster.registerTool("vtysh", createVtyshTool(handle.router));
   applyRouterEnv(handle.router, process.env.HOMEOPS_SIM_ROUTER_POLICY);

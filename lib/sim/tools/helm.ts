@@ -28,7 +28,7 @@ import type { Ctx } from "../controllers/runtime.ts";
 import { parseGoDuration } from "../timing.ts";
 import type { ToolCall, ToolResult } from "../tools.ts";
 
-export const HELM_VERSION = "v3.17.0";
+export const DEFAULT_HELM_VERSION = "v3.17.0";
 
 interface Parsed {
   positional: string[];
@@ -150,8 +150,10 @@ const ok = (stdout: string): ToolResult => ({ stdout, stderr: "", exitCode: 0 })
 const fail = (msg: string, stdout = ""): ToolResult => ({ stdout, stderr: `Error: ${msg}\n`, exitCode: 1 });
 
 /** A helm handler bound to one simulated cluster. Repositories added with `helm repo add` live as long as it. */
-export function createHelmTool(ctx: Ctx): (call: ToolCall) => Promise<ToolResult> {
+export function createHelmTool(ctx: Ctx, opts: { version?: string } = {}): (call: ToolCall) => Promise<ToolResult> {
   const repos = new Map<string, string>();
+  // the version .mise.toml pins, so version checks behave as with the real tool
+  const HELM_VERSION = opts.version ? `v${opts.version.replace(/^v/, "")}` : DEFAULT_HELM_VERSION;
 
   return async (call) => {
     const parsed = parseArgs(call.argv);
