@@ -7,7 +7,7 @@
  */
 import { blockRange, contains, family as familyOf, isIP, normaliseIP } from "../net/index.ts";
 import { causeInfo, type CauseId } from "./causes.ts";
-import { formatSelector, selectorError, selectorMatches } from "./selector.ts";
+import { formatSelector, selectorError, selectorMatches } from "../kube/selector.ts";
 import {
   BGP_LB_CLASS,
   afiOfFamilyName,

@@ -5,7 +5,7 @@
  * (router.ts).
  */
 export * from "./causes.ts";
-export * from "./selector.ts";
+export * from "../kube/selector.ts";
 export * from "./types.ts";
 export * from "./frr.ts";
 export * from "./cilium.ts";

@@ -6,7 +6,7 @@
 import type { ClusterModel } from "../repo/model.ts";
 import { parseNodeConfig } from "./cilium.ts";
 import { isIP, family as familyOf } from "../net/index.ts";
-import type { LabelSelector } from "./selector.ts";
+import type { LabelSelector } from "../kube/selector.ts";
 import type {
   AdvertisementInput,
   BgpInputs,

@@ -3,11 +3,11 @@
  * cluster (the Kubernetes API): Cilium's BGP v2 objects, LB-IPAM pools, LoadBalancer Services, nodes and each
  * node's CiliumBGPNodeConfig status. Structural subsets of the model's types, so model objects pass as they are.
  */
-import type { LabelSelector } from "./selector.ts";
+import type { LabelSelector } from "../kube/selector.ts";
 import type { Afi } from "./frr.ts";
 
 export type { Afi } from "./frr.ts";
-export type { LabelSelector } from "./selector.ts";
+export type { LabelSelector } from "../kube/selector.ts";
 
 export interface BgpNodeInput {
   name: string;

@@ -2,6 +2,7 @@
  * Label selectors as Kubernetes and Cilium evaluate them, and the LB-IPAM / BGP selection questions the model is
  * asked most: which pools a Service draws from, which advertisements a peer config selects.
  */
+import { selectorMatches } from "../kube/selector.ts";
 import { blockRange, contains, parseIP, type Family } from "../net/index.ts";
 import type { BgpAdvertisement, BgpPeerConfig, ClusterModel, LabelSelector, Pool, Service } from "./model.ts";
 
@@ -15,32 +16,7 @@ export function matchesSelector(
   selector: LabelSelector | undefined,
   nilMatches = false,
 ): boolean {
-  if (selector === undefined) return nilMatches;
-  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (labels[k] !== v) return false;
-  for (const e of selector.matchExpressions ?? []) {
-    const has = Object.hasOwn(labels, e.key);
-    const val = labels[e.key];
-    const values = e.values ?? [];
-    switch (e.operator) {
-      case "In":
-        if (!has || !values.includes(val ?? "")) return false;
-        break;
-      case "NotIn":
-        // Kubernetes: NotIn with an empty value list is invalid (cilium#23280); treat it as not matching.
-        if (values.length === 0) return false;
-        if (has && values.includes(val ?? "")) return false;
-        break;
-      case "Exists":
-        if (!has) return false;
-        break;
-      case "DoesNotExist":
-        if (has) return false;
-        break;
-      default:
-        return false;
-    }
-  }
-  return true;
+  return selectorMatches(selector, labels, nilMatches ? "all" : "none");
 }
 
 /** The labels Cilium matches Service selectors against: the Service's own plus its synthetic name/namespace keys. */

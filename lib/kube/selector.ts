@@ -1,6 +1,7 @@
 /**
- * Kubernetes label selectors as Cilium evaluates them (metav1.LabelSelectorAsSelector). What an ABSENT selector
- * means differs per field, so callers say it: a ClusterConfig without nodeSelector selects every node, a Service
+ * Label selectors as Kubernetes and Cilium evaluate them (metav1.LabelSelectorAsSelector): the one implementation
+ * the repo model, the checks and the BGP diagnosis share (pure; loads no API client). What an ABSENT selector means
+ * differs per field, so callers say it: a ClusterConfig without nodeSelector selects every node, a Service
  * advertisement without selector selects no Service (cilium#33076).
  */
 
