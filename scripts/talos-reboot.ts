@@ -1,8 +1,8 @@
 import { defineScript, ExitCode, OperationError } from "../lib/cli/index.ts";
 import { rollingOrder } from "../lib/safety/rolling.ts";
-import { loadCluster, makeTalosctl, selectNodes, withDiscoveredNodes } from "../lib/talos/cluster.ts";
+import { makeTalosctl, selectNodes } from "../lib/talos/cluster.ts";
 import { rollingReboot } from "../lib/talos/rolling-ops.ts";
-import { durationFlag, gateDeps, gateNodes, printRolling } from "../lib/talos/script-support.ts";
+import { durationFlag, gateDeps, gateNodes, loadClusterWithDiscovery, printRolling } from "../lib/talos/script-support.ts";
 
 export default defineScript(import.meta, {
   name: "talos-reboot",
@@ -26,9 +26,7 @@ before the next node. The first failed gate stops the run and leaves the cluster
     const nodeTimeout = durationFlag("node-timeout", flags["node-timeout"]);
     const gateTimeout = durationFlag("gate-timeout", flags["gate-timeout"]);
     const talos = makeTalosctl(exec, root, env);
-    const cluster = await withDiscoveredNodes(talos, loadCluster(root));
-    if (cluster.discovered.length)
-      out.log(`including ${cluster.discovered.length} node${cluster.discovered.length === 1 ? "" : "s"} Talos discovery knows beyond talos/talconfig.yaml: ${cluster.discovered.slice(0, 8).join(", ")}${cluster.discovered.length > 8 ? ", ..." : ""}`);
+    const cluster = await loadClusterWithDiscovery(talos, root, out);
     const targets = rollingOrder(gateNodes(selectNodes(cluster.nodes, flags.node)));
     if (!dryRun) await confirm(`reboot ${targets.length} node${targets.length === 1 ? "" : "s"} of cluster ${cluster.name} one at a time`, cluster.name);
     const result = await rollingReboot({

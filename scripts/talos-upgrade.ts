@@ -1,10 +1,10 @@
 import { ConfigError, defineScript, ExitCode, OperationError } from "../lib/cli/index.ts";
 import { rollingOrder } from "../lib/safety/rolling.ts";
-import { loadCluster, makeTalosctl, selectNodes, withDiscoveredNodes } from "../lib/talos/cluster.ts";
+import { makeTalosctl, selectNodes } from "../lib/talos/cluster.ts";
 import { rollingUpgrade } from "../lib/talos/rolling-ops.ts";
 import { parseVersion } from "../lib/exec.ts";
 import { clusterReader } from "../lib/safety/kube-reader.ts";
-import { durationFlag, gateDeps, gateNodes, openKube, printRolling } from "../lib/talos/script-support.ts";
+import { durationFlag, gateDeps, gateNodes, loadClusterWithDiscovery, openKube, printRolling } from "../lib/talos/script-support.ts";
 import { checkUpgradeImage, installerImageFor, normaliseVersion, talosSupportsKubernetes, talosUpgradePath } from "../lib/talos/versions.ts";
 
 export default defineScript(import.meta, {
@@ -33,9 +33,7 @@ pass again. Nodes already on the target are skipped, so a stopped run continues 
     const nodeTimeout = durationFlag("node-timeout", flags["node-timeout"]);
     const gateTimeout = durationFlag("gate-timeout", flags["gate-timeout"]);
     const talos = makeTalosctl(exec, root, env);
-    const cluster = await withDiscoveredNodes(talos, loadCluster(root));
-    if (cluster.discovered.length)
-      out.log(`including ${cluster.discovered.length} node${cluster.discovered.length === 1 ? "" : "s"} Talos discovery knows beyond talos/talconfig.yaml: ${cluster.discovered.slice(0, 8).join(", ")}${cluster.discovered.length > 8 ? ", ..." : ""}`);
+    const cluster = await loadClusterWithDiscovery(talos, root, out);
     if (!cluster.schematicId)
       throw new ConfigError("the repo pins no Image Factory schematic id", "set TALOS_SCHEMATIC_ID in talos/talenv.yaml (see talos/schematic.yaml)");
     if (flags.image && flags.to) throw new ConfigError("give --to or --image, not both");

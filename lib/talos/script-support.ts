@@ -7,7 +7,7 @@ import { KubeClient } from "../kube/client.ts";
 import type { GateDeps, GateNode } from "../safety/gates.ts";
 import { clusterReader } from "../safety/kube-reader.ts";
 import type { RollingResult } from "../safety/rolling.ts";
-import type { TalosNode } from "./cluster.ts";
+import { loadCluster, withDiscoveredNodes, type TalosNode } from "./cluster.ts";
 import { parseDuration } from "./poll.ts";
 import type { Talosctl } from "./talosctl.ts";
 
@@ -45,4 +45,16 @@ export function printRolling(out: Output, json: boolean, result: RollingResult, 
     ["node", "ip", "result", "detail"],
     result.nodes.map((n) => [n.node, n.ip, n.result, n.detail]),
   );
+}
+
+/**
+ * The repo's cluster plus the nodes Talos discovery knows beyond talos/talconfig.yaml (a rolling operation must
+ * gate on every member), saying so when there are any.
+ */
+export async function loadClusterWithDiscovery(talos: Talosctl, root: string, out: Output): Promise<Awaited<ReturnType<typeof withDiscoveredNodes>>> {
+  const cluster = await withDiscoveredNodes(talos, loadCluster(root));
+  const n = cluster.discovered.length;
+  if (n)
+    out.log(`including ${n} node${n === 1 ? "" : "s"} Talos discovery knows beyond talos/talconfig.yaml: ${cluster.discovered.slice(0, 8).join(", ")}${n > 8 ? ", ..." : ""}`);
+  return cluster;
 }
