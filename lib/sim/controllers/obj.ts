@@ -57,21 +57,8 @@ export function setConditions(old: Condition[] | undefined, next: Condition[], n
   });
 }
 
-/** Stable deep equality for JSON values (key order ignored). */
-export function jsonEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== typeof b || a === null || b === null || typeof a !== "object") return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a)) {
-    const bb = b as unknown[];
-    return a.length === bb.length && a.every((x, i) => jsonEqual(x, bb[i]));
-  }
-  const ao = a as Record<string, unknown>;
-  const bo = b as Record<string, unknown>;
-  const ak = Object.keys(ao).filter((k) => ao[k] !== undefined);
-  const bk = Object.keys(bo).filter((k) => bo[k] !== undefined);
-  return ak.length === bk.length && ak.every((k) => jsonEqual(ao[k], bo[k]));
-}
+/** Stable deep equality for JSON values (key order ignored): the store's own comparison. */
+export { deepEqual as jsonEqual } from "../store.ts";
 
 export function nodeAddress(node: KObj, family: 4 | 6): string | undefined {
   const addrs = (node.status?.addresses ?? []) as { type: string; address: string }[];
