@@ -83,6 +83,8 @@ export class TalosMachine {
   etcdService: EtcdServiceState = "Waiting";
   /** the EPHEMERAL partition holds etcd data */
   etcdData = false;
+  /** a bootstrap was accepted and etcd is starting: a second bootstrap is AlreadyExists, as on a real node */
+  bootstrapping = false;
   kubeletRunning = false;
   /** resource version of MachineStatus, bumped on every change */
   statusVersion = 1;
@@ -453,8 +455,10 @@ export class TalosSim {
     this.members.clear();
     this.bootstrapped = true;
     m.etcdService = "Preparing";
+    m.bootstrapping = true;
     this.changed(m);
     this.timing.after("bootstrap", () => {
+      m.bootstrapping = false;
       if (!m.running) return;
       this.addMember(m, false);
       m.etcdData = true;

@@ -360,6 +360,17 @@ describe("talosctl: bootstrap and etcd", () => {
     }
   });
 
+  test("a second bootstrap while etcd is still starting is AlreadyExists, not a second bootstrap", async () => {
+    start();
+    await configureAll();
+    cluster.timing.scale = 1;
+    cluster.timing.delays.bootstrap = 60_000;
+    expect(await talosctl("-n", "10.5.0.11", "bootstrap")).toEqual({ stdout: "", stderr: "", exitCode: 0 });
+    const again = await talosctl("-n", "10.5.0.11", "bootstrap");
+    expect(classifyTalosError(again.stderr)).toBe("already-exists");
+    expect(cluster.history.filter((e) => e.type === "bootstrap").length).toBe(1);
+  });
+
   test("bootstrap: `not available yet` N times (fault), then once, then AlreadyExists; nodes register NotReady", async () => {
     start({ faults: ["bootstrap-not-ready=2"] });
     await configureAll();

@@ -367,7 +367,7 @@ const COMMANDS: Record<string, Command> = {
         (n) => {
           const m = reach(ctx, t, n);
           if (!m.controlPlane) throw new TalosError("FailedPrecondition", "bootstrap can only be performed on a control plane node");
-          if (m.etcdData || (talos.bootstrapped && talos.hasQuorum()))
+          if (m.etcdData || m.bootstrapping || (talos.bootstrapped && talos.hasQuorum()))
             throw new TalosError("AlreadyExists", "etcd data directory is not empty");
           const fault = talos.faults.takeBootstrapFault();
           if (fault === "not-available-yet") throw new TalosError("FailedPrecondition", "bootstrap is not available yet");
