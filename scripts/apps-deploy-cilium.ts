@@ -1,6 +1,6 @@
-import { defineScript, ExitCode } from "../lib/cli/index.ts";
+import { defineScript } from "../lib/cli/index.ts";
 import { networkingPhase, deployCilium } from "../lib/bootstrap/phases/networking.ts";
-import { bootstrapContext, TIMEOUT_FLAGS } from "../lib/bootstrap/script.ts";
+import { bootstrapContext, TIMEOUT_FLAGS, reportPhase } from "../lib/bootstrap/script.ts";
 
 export default defineScript(import.meta, {
   name: "apps-deploy-cilium",
@@ -22,19 +22,7 @@ is not reinstalled.`,
     try {
       const started = performance.now();
       await deployCilium(ctx);
-      if (rc.dryRun) {
-        if (rc.json) rc.out.result({ ok: true, dryRun: true });
-        else rc.out.line("dry run: nothing was changed");
-        return ExitCode.ok;
-      }
-      const v = await networkingPhase.verify(ctx);
-      const ms = Math.round(performance.now() - started);
-      if (rc.json) rc.out.result({ ok: v.done, summary: v.summary, missing: v.missing, totalMs: ms });
-      else {
-        rc.out.line(`${rc.out.mark(v.done ? "ok" : "fail")} ${v.summary}`);
-        for (const m of v.missing) rc.out.line(`  - ${m}`);
-      }
-      return v.done ? ExitCode.ok : ExitCode.failed;
+      return await reportPhase(rc, networkingPhase, ctx, started);
     } finally {
       ctx.close();
     }

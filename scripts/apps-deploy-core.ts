@@ -1,6 +1,6 @@
 import { defineScript, ExitCode, UsageError } from "../lib/cli/index.ts";
 import { corePhase, deployCore } from "../lib/bootstrap/phases/core.ts";
-import { bootstrapContext, TIMEOUT_FLAGS } from "../lib/bootstrap/script.ts";
+import { bootstrapContext, TIMEOUT_FLAGS, reportPhase } from "../lib/bootstrap/script.ts";
 
 const COMPONENTS = ["secrets", "external-secrets", "connect", "store", "longhorn"] as const;
 type Component = (typeof COMPONENTS)[number];
@@ -50,13 +50,7 @@ Operator, 1Password Connect, the ClusterSecretStore until Ready, Longhorn. --com
         else rc.out.line(`${rc.out.mark("ok")} ${[...only].join(", ")} in place`);
         return ExitCode.ok;
       }
-      const v = await corePhase.verify(ctx);
-      if (rc.json) rc.out.result({ ok: v.done, summary: v.summary, missing: v.missing });
-      else {
-        rc.out.line(`${rc.out.mark(v.done ? "ok" : "fail")} ${v.summary}`);
-        for (const m of v.missing) rc.out.line(`  - ${m}`);
-      }
-      return v.done ? ExitCode.ok : ExitCode.failed;
+      return await reportPhase(rc, corePhase, ctx);
     } finally {
       ctx.close();
     }

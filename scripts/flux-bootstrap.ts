@@ -1,6 +1,6 @@
-import { defineScript, ExitCode } from "../lib/cli/index.ts";
+import { defineScript } from "../lib/cli/index.ts";
 import { bootstrapFlux, gitopsPhase } from "../lib/bootstrap/phases/gitops.ts";
-import { bootstrapContext, TIMEOUT_FLAGS } from "../lib/bootstrap/script.ts";
+import { bootstrapContext, TIMEOUT_FLAGS, reportPhase } from "../lib/bootstrap/script.ts";
 
 export default defineScript(import.meta, {
   name: "flux-bootstrap",
@@ -20,18 +20,7 @@ Kustomizations of kubernetes/flux/ applied and watched until Ready.`,
     const ctx = bootstrapContext(rc, rc.flags);
     try {
       await bootstrapFlux(ctx);
-      if (rc.dryRun) {
-        if (rc.json) rc.out.result({ ok: true, dryRun: true });
-        else rc.out.line("dry run: nothing was changed");
-        return ExitCode.ok;
-      }
-      const v = await gitopsPhase.verify(ctx);
-      if (rc.json) rc.out.result({ ok: v.done, summary: v.summary, missing: v.missing });
-      else {
-        rc.out.line(`${rc.out.mark(v.done ? "ok" : "fail")} ${v.summary}`);
-        for (const m of v.missing) rc.out.line(`  - ${m}`);
-      }
-      return v.done ? ExitCode.ok : ExitCode.failed;
+      return await reportPhase(rc, gitopsPhase, ctx);
     } finally {
       ctx.close();
     }

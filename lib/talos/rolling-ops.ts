@@ -63,15 +63,22 @@ function progress(out: Output) {
     out.progress(`${node.hostname}: waiting for ${what} (${formatMs(p.elapsedMs)}): ${p.detail ?? ""}`);
 }
 
-export async function rollingReboot(o: RollingCommon): Promise<RollingResult> {
-  return runRolling({
+/** What every rolling operation hands runRolling: targets, gates, and progress and events on the script's output. */
+function rollingBase(o: RollingCommon) {
+  return {
     targets: o.targets,
     gates: o.gates,
     gateTimeoutMs: o.gateTimeoutMs,
     signal: o.signal,
     dryRun: o.dryRun,
-    onEvent: (e) => o.out.log(`${o.out.mark(e.ok ? "ok" : "fail")} ${describeEvent(e)}`),
+    onEvent: (e: Parameters<typeof describeEvent>[0]) => o.out.log(`${o.out.mark(e.ok ? "ok" : "fail")} ${describeEvent(e)}`),
     onProgress: progress(o.out),
+  };
+}
+
+export async function rollingReboot(o: RollingCommon): Promise<RollingResult> {
+  return runRolling({
+    ...rollingBase(o),
     action: async (node) => {
       await o.talos.reboot(node.ip, { timeout: o.nodeTimeout }).catch((e) => {
         throw notBack(e, node, o.nodeTimeout, "reboot");
@@ -102,13 +109,7 @@ export async function nodeRuns(talos: Talosctl, node: GateNode): Promise<{ versi
 export async function rollingUpgrade(o: RollingCommon & { target: UpgradeTarget; controlPlanes: number }): Promise<RollingResult> {
   const parsed = parseInstallerImage(o.target.image);
   return runRolling({
-    targets: o.targets,
-    gates: o.gates,
-    gateTimeoutMs: o.gateTimeoutMs,
-    signal: o.signal,
-    dryRun: o.dryRun,
-    onEvent: (e) => o.out.log(`${o.out.mark(e.ok ? "ok" : "fail")} ${describeEvent(e)}`),
-    onProgress: progress(o.out),
+    ...rollingBase(o),
     alreadyDone: async (node) => {
       const now = await nodeRuns(o.talos, node);
       if (now.version && sameVersion(now.version, o.target.version) && now.schematic === parsed?.schematic)
