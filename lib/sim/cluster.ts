@@ -280,9 +280,12 @@ export class SimCluster {
     }
   }
 
-  /** The largest number of machines down at the same time in the history (rolling operations keep it at 1). */
-  maxConcurrentDown(): number {
-    return maxConcurrentDown(this.history);
+  /**
+   * The largest number of machines down at the same time in the history from event `since` on (rolling operations
+   * keep it at 1). Machines already down at `since` count: a window starts with the cluster as it then was.
+   */
+  maxConcurrentDown(since = 0): number {
+    return maxConcurrentDown(this.history, since);
   }
 
   // ---- Kubernetes Nodes ----------------------------------------------------------------------------------------
@@ -547,14 +550,15 @@ export class SimCluster {
   }
 }
 
-export function maxConcurrentDown(history: readonly HistoryEvent[]): number {
+export function maxConcurrentDown(history: readonly HistoryEvent[], since = 0): number {
   const down = new Set<string>();
   let max = 0;
-  for (const e of history) {
-    if (!e.node) continue;
-    if (e.type === "down") down.add(e.node);
-    else if (e.type === "up") down.delete(e.node);
-    max = Math.max(max, down.size);
-  }
+  history.forEach((e, i) => {
+    if (e.node) {
+      if (e.type === "down") down.add(e.node);
+      else if (e.type === "up") down.delete(e.node);
+    }
+    if (i >= since - 1) max = Math.max(max, down.size);
+  });
   return max;
 }

@@ -121,7 +121,7 @@ test("reboot one node: down, back, Ready again; never more than one node down", 
   expect(events.map((e) => e.type)).toContain("down");
   expect(events.map((e) => e.type)).toContain("up");
   await sh(["kubectl", "wait", "--for=condition=Ready", "node", "--all", "--timeout=20s"]);
-  expect(sim.cluster.maxConcurrentDown()).toBe(1);
+  expect(sim.cluster.maxConcurrentDown(before)).toBe(1);
 }, 60_000);
 
 test("reset one node (graceful, STATE+EPHEMERAL): it leaves etcd, returns to maintenance, rejoins after apply-config", async () => {

@@ -39,10 +39,13 @@ describe("the model of this repo", () => {
     expect(model.cluster.name.value).toBe("home-ops");
     expect(model.cluster.endpoint.value).toBe("https://172.29.51.10:6443");
     expect(model.cluster.vip.value).toBe("172.29.51.10");
-    expect(model.versions.talos.value).toBe("v1.10.5");
-    expect(model.versions.kubernetes.value).toBe("v1.31.1");
-    expect(model.versions.cilium.value).toBe("1.17.6");
-    expect(model.versions.flux.value).toBe("2.4.0");
+    // versions are whatever the repo pins today (Renovate moves them): full semver, read from the line stating it
+    for (const v of [model.versions.talos, model.versions.kubernetes, model.versions.cilium, model.versions.flux]) {
+      expect(v.value).toMatch(/^v?\d+\.\d+\.\d+$/);
+      expect(lineText(v.source)).toContain(v.value.replace(/^v/, ""));
+    }
+    expect(model.versions.talos.value.startsWith("v")).toBe(true);
+    expect(model.versions.kubernetes.value.startsWith("v")).toBe(true);
     expect(model.nodes.map((n) => [n.hostname, n.ipv4, n.ipv6, n.controlPlane, n.schedulable])).toEqual([
       ["mini01", "172.29.51.11", "fd47:25e1:2f96:51::11", true, true],
       ["mini02", "172.29.51.12", "fd47:25e1:2f96:51::12", true, true],
@@ -63,14 +66,14 @@ describe("the model of this repo", () => {
       ["siderolabs/i915", "siderolabs/intel-ucode", "siderolabs/iscsi-tools", "siderolabs/lldpd", "siderolabs/util-linux-tools"],
     );
     expect(model.schematic.id).toBe(schematicId(model.schematic));
-    for (const n of model.nodes) expect(n.installerImage).toBe(`factory.talos.dev/installer/${model.schematic.id}:v1.10.5`);
+    for (const n of model.nodes) expect(n.installerImage).toBe(`factory.talos.dev/installer/${model.schematic.id}:${model.versions.talos.value}`);
   });
 
   test("every fact's source points at the line that states it", () => {
-    expect(lineText(model.versions.talos.source)).toContain("TALOS_VERSION: v1.10.5");
-    expect(lineText(model.versions.kubernetes.source)).toContain("v1.31.1");
-    expect(lineText(model.versions.cilium.source)).toContain("version: 1.17.6");
-    expect(lineText(model.versions.flux.source)).toContain('flux2 = "2.4.0"');
+    expect(lineText(model.versions.talos.source)).toContain(`TALOS_VERSION: ${model.versions.talos.value}`);
+    expect(lineText(model.versions.kubernetes.source)).toContain(`KUBERNETES_VERSION: ${model.versions.kubernetes.value}`);
+    expect(lineText(model.versions.cilium.source)).toContain(`version: ${model.versions.cilium.value}`);
+    expect(lineText(model.versions.flux.source)).toContain(`flux2 = "${model.versions.flux.value}"`);
     expect(lineText(model.cluster.endpoint.source)).toContain("endpoint: https://172.29.51.10:6443");
     expect(lineText(model.networks.nodeV4.source)).toContain("172.29.51.0/24");
     expect(lineText(model.networks.vip.source)).toContain("ip: 172.29.51.10");
