@@ -73,7 +73,7 @@ describe.skipIf(!enabled)("bgp-verify against a real FRR router without inbound 
     routerCmd = lab.writeRouterWrapper(map);
     await lab.waitEstablished("ipv4", LAB_NODES, 30_000);
     if (v6Range) await lab.waitEstablished("ipv6", ["::1"], 30_000);
-  }, 90_000);
+  }, 600_000);
 
   afterAll(async () => {
     await lab?.stop();

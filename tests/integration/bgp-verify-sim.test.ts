@@ -55,7 +55,7 @@ describe.skipIf(!enabled)("(c) a node advertising nothing: real FRR + gobgpd, cl
     routerCmd = lab.writeRouterWrapper(map);
     await lab.waitEstablished("ipv4", LAB, 30_000);
     await lab.waitTable("ipv4", "the LB routes of mini01 and mini02", (t) => lbIPs.every((ip: string) => (t.routes[`${ip}/32`] ?? []).length === 2));
-  }, 150_000);
+  }, 600_000);
 
   afterAll(async () => {
     await lab?.stop();

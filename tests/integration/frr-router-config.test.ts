@@ -60,7 +60,7 @@ describe.skipIf(!enabled)("router config from bgp-router-config in real FRR bgpd
       for (const p of [...v4Pool, ...outside]) await lab.announce(`node${i + 1}`, p);
       if (i === 0) for (const p of [...v6Pool, ...outside6]) await lab.announce("node1", p, v6NextHop);
     }
-  }, 60_000);
+  }, 600_000);
 
   afterAll(async () => {
     await lab?.stop();

@@ -1,7 +1,13 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { startSimulation, type Simulation } from "../../lib/sim/index.ts";
 import { LONGHORN_KINDS } from "../../lib/sim/kinds.ts";
-import { runScript } from "./talos-sim-harness.ts";
+import { loadRepo } from "../../lib/repo/model.ts";
+import { ROOT, runScript } from "./talos-sim-harness.ts";
+
+/** The versions this repo pins (the simulation boots them; Renovate moves them). */
+const { versions } = loadRepo(ROOT);
+const TALOS = versions.talos.value;
+const KUBERNETES = versions.kubernetes.value;
 
 const T = 90_000;
 let sim: Simulation | undefined;
@@ -17,7 +23,7 @@ function ciliumRunning(s: Simulation, ready = s.cluster.topology.nodes.length) {
     apiVersion: "apps/v1",
     kind: "DaemonSet",
     metadata: { name: "cilium", namespace: "kube-system" },
-    spec: { selector: { matchLabels: { "k8s-app": "cilium" } }, template: { metadata: { labels: { "k8s-app": "cilium" } }, spec: { containers: [{ name: "cilium-agent", image: "quay.io/cilium/cilium:v1.17.6" }] } } },
+    spec: { selector: { matchLabels: { "k8s-app": "cilium" } }, template: { metadata: { labels: { "k8s-app": "cilium" } }, spec: { containers: [{ name: "cilium-agent", image: `quay.io/cilium/cilium:v${versions.cilium.value}` }] } } },
   });
   const n = s.cluster.topology.nodes.length;
   store.updateStatus({ ...ds, status: { desiredNumberScheduled: n, currentNumberScheduled: n, numberReady: ready, numberAvailable: ready, updatedNumberScheduled: n, numberMisscheduled: 0 } });
@@ -33,9 +39,9 @@ describe("cluster-status", () => {
     expect(j.ok).toBe(true);
     expect(j.problems).toEqual([]);
     expect(j.nodes.map((n: any) => [n.hostname, n.ready, n.talosVersion, n.kubeletVersion, n.stage])).toEqual([
-      ["mini01", true, "v1.10.5", "v1.31.1", "running"],
-      ["mini02", true, "v1.10.5", "v1.31.1", "running"],
-      ["mini03", true, "v1.10.5", "v1.31.1", "running"],
+      ["mini01", true, TALOS, KUBERNETES, "running"],
+      ["mini02", true, TALOS, KUBERNETES, "running"],
+      ["mini03", true, TALOS, KUBERNETES, "running"],
     ]);
     expect(j.etcd.members).toBe(3);
     expect(j.etcd.leader).toBe(sim.cluster.talos.leader);
@@ -83,7 +89,7 @@ describe("cluster-status", () => {
     const j = r.json();
     expect(j.nodes.length).toBe(30);
     expect(j.nodes.filter((n: any) => !n.inRepo).length).toBe(27);
-    expect(j.nodes.every((n: any) => n.ready && n.talosVersion === "v1.10.5")).toBe(true);
+    expect(j.nodes.every((n: any) => n.ready && n.talosVersion === TALOS)).toBe(true);
   }, T);
 
   test("bad flag value is a usage error", async () => {

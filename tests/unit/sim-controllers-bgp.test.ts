@@ -352,13 +352,15 @@ describe("sessions", () => {
   });
 
   test("established waits for the (scaled) session set-up time", async () => {
-    const r = (current = rig({ scale: 1, delays: { podStart: 0, ciliumAgent: 0, ciliumOperatorCrds: 0, crdEstablish: 0, bgpSession: 40 } }));
+    const r = (current = rig({ scale: 1, delays: { podStart: 0, ciliumAgent: 0, ciliumOperatorCrds: 0, crdEstablish: 0, bgpSession: 2000 } }));
     threeNodes(r);
     await installCilium(r);
     for (const o of [pool("v4", "172.29.52.100", "172.29.52.199"), lbService("web"), clusterConfig(), peerConfig(), advertisement()]) r.store.create(o, { fieldManager: "test" });
-    await Bun.sleep(5);
+    // 2 s of set-up: long enough that a loaded machine still sees the session opening, then (polled) established
+    await r.settle();
     expect(peers(r, "mini01")[0]?.peeringState).toBe("open_confirm");
-    await Bun.sleep(80);
+    const end = Date.now() + 20_000;
+    while (peers(r, "mini01")[0]?.peeringState !== "established" && Date.now() < end) await Bun.sleep(10);
     expect(peers(r, "mini01")[0]?.peeringState).toBe("established");
   });
 

@@ -5,6 +5,15 @@ import { isStatusError } from "../../lib/sim/store.ts";
 import { CILIUM_VALUES, installCilium, type Rig, rig, threeNodes } from "./sim-controllers-helpers.ts";
 
 let current: Rig | undefined;
+
+/** Polls `ok` until true (a deadline, not a fixed sleep: timers fire late on a loaded machine). */
+async function eventually(ok: () => boolean | Promise<boolean>, deadlineMs = 20_000): Promise<void> {
+  const end = Date.now() + deadlineMs;
+  while (!(await ok())) {
+    if (Date.now() > end) throw new Error(`not true within ${deadlineMs} ms`);
+    await Bun.sleep(10);
+  }
+}
 afterEach(() => current?.stop());
 
 const crd = (plural: string, group: string, kind: string) => ({
@@ -27,18 +36,19 @@ describe("CRD establishment", () => {
     }
     expect(isStatusError(err, 404)).toBe(true);
     expect(r.store.kinds.tryResolve("widgets")).toBeUndefined();
-    await Bun.sleep(60);
+    await eventually(() => r.store.kinds.tryResolve("widgets") !== undefined);
     const established = r.get("customresourcedefinitions", "widgets.example.io");
     expect(established?.status?.conditions?.find((c: { type: string }) => c.type === "Established")?.status).toBe("True");
     expect(r.store.create(cr, { fieldManager: "test" }).metadata.name).toBe("w");
   });
 
   test("the crds-slow fault adds its (scaled) lag", async () => {
-    const r = (current = rig({ scale: 1, delays: { crdEstablish: 0 }, faults: ["crds-slow=60"] }));
+    // a lag (2 s) that a loaded machine's settle() cannot outlast; then it is established after all
+    const r = (current = rig({ scale: 1, delays: { crdEstablish: 0 }, faults: ["crds-slow=2000"] }));
     r.store.create(crd("gadgets", "example.io", "Gadget"), { fieldManager: "test" });
-    await Bun.sleep(20);
+    await r.settle();
     expect(r.store.kinds.tryResolve("gadgets")).toBeUndefined();
-    await Bun.sleep(80);
+    await eventually(() => r.store.kinds.tryResolve("gadgets") !== undefined);
     expect(r.store.kinds.tryResolve("gadgets")?.kind).toBe("Gadget");
   });
 });
@@ -83,12 +93,14 @@ describe("workloads and the CNI", () => {
     await r.settle();
     const onNode = (n: string) => r.list("pods", "default").filter((p) => p.spec?.nodeName === n).length;
     expect(onNode("mini03")).toBeGreaterThan(0);
-    r.c.ctx.host.timing.scale = 0.0001; // 300 s -> 30 ms
+    r.c.ctx.host.timing.scale = 0.01; // 300 s -> 3 s: long enough that "not yet" cannot race a loaded machine
     r.setNodeReady("mini03", "Unknown");
     await r.settle();
     expect(onNode("mini03")).toBeGreaterThan(0); // not yet: tolerationSeconds
-    await Bun.sleep(80);
-    await r.settle();
+    await eventually(async () => {
+      await r.settle();
+      return onNode("mini03") === 0;
+    });
     expect(onNode("mini03")).toBe(0);
     expect(r.get("deployments", "app", "default")?.status?.readyReplicas).toBe(3);
     r.store.delete("nodes", "mini02");
