@@ -1,6 +1,20 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { startSimulation, type Simulation } from "../../lib/sim/index.ts";
-import { runScript } from "./talos-sim-harness.ts";
+import { loadRepo } from "../../lib/repo/model.ts";
+import { talosSupportsKubernetes } from "../../lib/talos/versions.ts";
+import { ROOT, runScript } from "./talos-sim-harness.ts";
+
+// Versions relative to what the repo pins (a Renovate bump moves them): the next minor, one that skips a minor, and
+// the first minor this Talos release does not support.
+const { versions } = loadRepo(ROOT);
+const TALOS = versions.talos.value;
+const CURRENT = versions.kubernetes.value;
+const [MAJOR, MINOR] = CURRENT.replace(/^v/, "").split(".").map(Number) as [number, number];
+const NEXT = `${MAJOR}.${MINOR + 1}.4`;
+const SKIPPING = `${MAJOR}.${MINOR + 2}.1`;
+let unsupported = MINOR + 1;
+while (talosSupportsKubernetes(TALOS, `${MAJOR}.${unsupported}.0`).ok && unsupported < MINOR + 50) unsupported++;
+const TOO_NEW = `${MAJOR}.${unsupported}.0`;
 
 const T = 90_000;
 let sim: Simulation | undefined;
@@ -31,7 +45,7 @@ describe("talos-check-extensions", () => {
         }
       });
     });
-    sim.cluster.talos.upgrade(m, "ghcr.io/siderolabs/installer:v1.10.5");
+    sim.cluster.talos.upgrade(m, `ghcr.io/siderolabs/installer:${TALOS}`);
     await up;
     const r = await runScript("talos-check-extensions", [], { env: sim.env });
     expect(r.code).toBe(1);
@@ -49,41 +63,41 @@ describe("talos-check-extensions", () => {
 });
 
 describe("talos-upgrade-k8s", () => {
-  test("one minor at a time: 1.31 -> 1.33 refused (exit 2); 1.32 works and reminds to bump talenv", async () => {
+  test("one minor at a time: skipping a minor is refused (exit 2); the next minor works and reminds to bump talenv", async () => {
     sim = await startSimulation({ state: "bootstrapped", controllers: false });
-    const skip = await runScript("talos-upgrade-k8s", ["--to", "1.33.1", "--yes"], { env: sim.env });
+    const skip = await runScript("talos-upgrade-k8s", ["--to", SKIPPING, "--yes"], { env: sim.env });
     expect(skip.code).toBe(2);
     expect(skip.stderr).toContain("skips a minor");
-    expect(skip.stderr).toContain("--to 1.32");
-    const tooNew = await runScript("talos-upgrade-k8s", ["--to", "1.34.0", "--yes"], { env: sim.env });
+    expect(skip.stderr).toContain(`--to ${MAJOR}.${MINOR + 1}`);
+    const tooNew = await runScript("talos-upgrade-k8s", ["--to", TOO_NEW, "--yes"], { env: sim.env });
     expect(tooNew.code).toBe(2);
     expect(tooNew.stderr).toContain("too new to be used with Talos");
-    expect(sim.cluster.kubernetesVersion).toBe("v1.31.1");
-    const dry = await runScript("talos-upgrade-k8s", ["--to", "1.32.4", "--dry-run"], { env: sim.env });
+    expect(sim.cluster.kubernetesVersion).toBe(CURRENT);
+    const dry = await runScript("talos-upgrade-k8s", ["--to", NEXT, "--dry-run"], { env: sim.env });
     expect(dry.code).toBe(0);
     expect(dry.stdout).toContain("skipped in dry-run");
-    expect(sim.cluster.kubernetesVersion).toBe("v1.31.1");
-    const refuse = await runScript("talos-upgrade-k8s", ["--to", "1.32.4"], { env: sim.env });
+    expect(sim.cluster.kubernetesVersion).toBe(CURRENT);
+    const refuse = await runScript("talos-upgrade-k8s", ["--to", NEXT], { env: sim.env });
     expect(refuse.code).toBe(2);
-    const r = await runScript("talos-upgrade-k8s", ["--to", "1.32.4", "--yes"], { env: sim.env });
+    const r = await runScript("talos-upgrade-k8s", ["--to", NEXT, "--yes"], { env: sim.env });
     expect(r.code).toBe(0);
-    expect(sim.cluster.kubernetesVersion).toBe("v1.32.4");
-    expect(r.stderr).toContain("KUBERNETES_VERSION v1.31.1: set it to v1.32.4");
-    const again = await runScript("talos-upgrade-k8s", ["--to", "1.32.4", "--yes"], { env: sim.env });
+    expect(sim.cluster.kubernetesVersion).toBe(`v${NEXT}`);
+    expect(r.stderr).toContain(`KUBERNETES_VERSION ${CURRENT}: set it to v${NEXT}`);
+    const again = await runScript("talos-upgrade-k8s", ["--to", NEXT, "--yes"], { env: sim.env });
     expect(again.code).toBe(0);
-    expect(again.stdout).toContain("already runs v1.32.4");
+    expect(again.stdout).toContain(`already runs v${NEXT}`);
   }, T);
 
   test("the control plane it runs from does not answer: exit 1, nothing changed", async () => {
     sim = await startSimulation({ state: "bootstrapped", controllers: false, faults: ["unreachable=mini01"] });
-    const r = await runScript("talos-upgrade-k8s", ["--to", "1.32.4", "--yes"], { env: sim.env });
+    const r = await runScript("talos-upgrade-k8s", ["--to", NEXT, "--yes"], { env: sim.env });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("172.29.51.11");
     expect(r.stderr).toContain("no route to host");
-    expect(sim.cluster.kubernetesVersion).toBe("v1.31.1");
+    expect(sim.cluster.kubernetesVersion).toBe(CURRENT);
     // another control plane works
-    const other = await runScript("talos-upgrade-k8s", ["--to", "1.32.4", "--yes", "--node", "mini02"], { env: sim.env });
+    const other = await runScript("talos-upgrade-k8s", ["--to", NEXT, "--yes", "--node", "mini02"], { env: sim.env });
     expect(other.code).toBe(0);
-    expect(sim.cluster.kubernetesVersion).toBe("v1.32.4");
+    expect(sim.cluster.kubernetesVersion).toBe(`v${NEXT}`);
   }, T);
 });

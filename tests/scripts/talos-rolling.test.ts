@@ -3,10 +3,16 @@
  * (a reboot that never returns, a Longhorn volume degrading, an unreachable node), refusals, dry runs.
  * "Never two nodes down at once" is asserted on the simulation's own event history.
  */
+import path from "node:path";
 import { afterEach, describe, expect, test } from "bun:test";
 import { LONGHORN_KINDS } from "../../lib/sim/kinds.ts";
 import { maxConcurrentDown, startSimulation, type Simulation } from "../../lib/sim/index.ts";
 import { powerOnAndWaitHealthy, runScript } from "./talos-sim-harness.ts";
+import { loadRepo } from "../../lib/repo/model.ts";
+
+/** The Talos release the repo pins, and its next patch (what a rolling upgrade moves to; Renovate moves both). */
+const TALOS = loadRepo(path.resolve(import.meta.dir, "../..")).versions.talos.value;
+const NEXT_TALOS = TALOS.replace(/\d+$/, (patch) => String(Number(patch) + 1));
 
 const T = 120_000;
 const SCHEMATIC = "c03db95ac458774dbf669640f0d4b55d2c337426d9b67d16f9e379cfb1137375";
@@ -161,7 +167,7 @@ describe("talos-reboot", () => {
 describe("talos-upgrade", () => {
   test("refuses without a terminal and without --yes: exit 2, nothing upgraded", async () => {
     const s = await bootstrapped();
-    const r = await runScript("talos-upgrade", ["--to", "v1.10.6"], { env: s.env });
+    const r = await runScript("talos-upgrade", ["--to", NEXT_TALOS], { env: s.env });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("refusing to upgrade 3 nodes of cluster home-ops to Talos v1.10.6");
     expect(events(s, "upgrade")).toEqual([]);
@@ -188,7 +194,7 @@ describe("talos-upgrade", () => {
 
   test("--dry-run prints the upgrade lines with the schematic image", async () => {
     const s = await bootstrapped();
-    const r = await runScript("talos-upgrade", ["--dry-run", "--to", "v1.10.6"], { env: s.env });
+    const r = await runScript("talos-upgrade", ["--dry-run", "--to", NEXT_TALOS], { env: s.env });
     expect(r.code).toBe(0);
     const lines = r.stdout.split("\n").filter((l) => l.includes("[dry-run] talosctl"));
     expect(lines.length).toBe(3);
@@ -198,15 +204,15 @@ describe("talos-upgrade", () => {
 
   test("upgrades one node at a time to the new version with the schematic; a second run skips them all", async () => {
     const s = await bootstrapped();
-    const r = await runScript("talos-upgrade", ["--yes", "--to", "v1.10.6", "--json"], { env: s.env });
+    const r = await runScript("talos-upgrade", ["--yes", "--to", NEXT_TALOS, "--json"], { env: s.env });
     expect(r.code).toBe(0);
     expect(events(s, "upgrade")).toEqual(["mini01", "mini02", "mini03"]);
     expect(maxConcurrentDown(s.cluster.history)).toBe(1);
     for (const h of ["mini01", "mini02", "mini03"]) {
-      expect(s.cluster.machine(h)!.version).toBe("v1.10.6");
+      expect(s.cluster.machine(h)!.version).toBe(NEXT_TALOS);
       expect(s.cluster.machine(h)!.schematicId).toBe(SCHEMATIC);
     }
-    const again = await runScript("talos-upgrade", ["--yes", "--to", "v1.10.6", "--json"], { env: s.env });
+    const again = await runScript("talos-upgrade", ["--yes", "--to", NEXT_TALOS, "--json"], { env: s.env });
     expect(again.code).toBe(0);
     expect(again.json().nodes.every((n: any) => n.result === "skipped")).toBe(true);
     expect(events(s, "upgrade").length).toBe(3);
@@ -214,12 +220,12 @@ describe("talos-upgrade", () => {
 
   test("an upgrade that never comes back stops there; the rerun skips the done node and continues", async () => {
     const s = await bootstrapped({ faults: ["reboot-never-returns=mini02"] });
-    const r = await runScript("talos-upgrade", ["--yes", "--to", "v1.10.6", "--node-timeout", "4m"], { env: s.env });
+    const r = await runScript("talos-upgrade", ["--yes", "--to", NEXT_TALOS, "--node-timeout", "4m"], { env: s.env });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("stopped at mini02");
     expect(events(s, "upgrade")).toEqual(["mini01", "mini02"]);
     await powerOnAndWaitHealthy(s, "mini02");
-    const cont = await runScript("talos-upgrade", ["--yes", "--to", "v1.10.6", "--gate-timeout", "30s", "--json"], { env: s.env });
+    const cont = await runScript("talos-upgrade", ["--yes", "--to", NEXT_TALOS, "--gate-timeout", "30s", "--json"], { env: s.env });
     expect(cont.code).toBe(0);
     const res = Object.fromEntries(cont.json().nodes.map((n: any) => [n.node, n.result]));
     expect(res).toEqual({ mini01: "skipped", mini02: "skipped", mini03: "done" });
@@ -242,7 +248,7 @@ describe("talos-upgrade against the live Kubernetes version", () => {
     const s = await bootstrapped();
     const back = await runScript("talos-upgrade", ["--yes", "--to", "v1.8.7"], { env: s.env });
     expect(back.code).toBe(2);
-    expect(back.stderr).toContain("a node runs v1.10.5: Talos v1.10.5 -> v1.8.7 is a downgrade");
+    expect(back.stderr).toContain(`a node runs ${TALOS}: Talos ${TALOS} -> v1.8.7 is a downgrade`);
     expect(events(s, "upgrade")).toEqual([]);
   }, T);
 });

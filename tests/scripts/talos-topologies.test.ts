@@ -7,6 +7,11 @@ import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { maxConcurrentDown, startSimulation, type Simulation } from "../../lib/sim/index.ts";
 import { ROOT, scratchDir } from "./talos-sim-harness.ts";
+import { loadRepo } from "../../lib/repo/model.ts";
+
+/** The Talos release the repo pins, and its next patch (what a rolling upgrade moves to; Renovate moves both). */
+const TALOS = loadRepo(path.resolve(import.meta.dir, "../..")).versions.talos.value;
+const NEXT_TALOS = TALOS.replace(/\d+$/, (patch) => String(Number(patch) + 1));
 
 const T = 180_000;
 const scratch = scratchDir();
@@ -66,12 +71,12 @@ describe("one control plane and two workers", () => {
   }, T);
 
   test("upgrade: the single control plane is upgraded with --preserve (Talos refuses otherwise), workers without", async () => {
-    const r = await run("talos-upgrade", ["--yes", "--to", "v1.10.6"], sim.env);
+    const r = await run("talos-upgrade", ["--yes", "--to", NEXT_TALOS], sim.env);
     expect(r.code).toBe(0);
     const upgrades = sim.cluster.calls.filter((c) => c.tool === "talosctl" && c.argv.includes("upgrade"));
     const byNode = Object.fromEntries(upgrades.map((c) => [c.argv.find((a) => a.startsWith("--nodes="))!.slice(8), c.argv.includes("--preserve")]));
     expect(byNode).toEqual({ "172.29.51.11": true, "172.29.51.12": false, "172.29.51.13": false });
-    for (const h of ["mini01", "mini02", "mini03"]) expect(sim.cluster.machine(h)!.version).toBe("v1.10.6");
+    for (const h of ["mini01", "mini02", "mini03"]) expect(sim.cluster.machine(h)!.version).toBe(NEXT_TALOS);
     expect(maxConcurrentDown(sim.cluster.history)).toBe(1);
   }, T);
 
