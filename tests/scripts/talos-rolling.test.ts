@@ -11,11 +11,14 @@ import { powerOnAndWaitHealthy, runScript } from "./talos-sim-harness.ts";
 import { loadRepo } from "../../lib/repo/model.ts";
 
 /** The Talos release the repo pins, and its next patch (what a rolling upgrade moves to; Renovate moves both). */
-const TALOS = loadRepo(path.resolve(import.meta.dir, "../..")).versions.talos.value;
+const { versions, schematic } = loadRepo(path.resolve(import.meta.dir, "../.."));
+const SCHEMATIC = schematic.id;
+const TALOS = versions.talos.value;
+const KUBERNETES = versions.kubernetes.value;
 const NEXT_TALOS = TALOS.replace(/\d+$/, (patch) => String(Number(patch) + 1));
 
 const T = 120_000;
-const SCHEMATIC = "c03db95ac458774dbf669640f0d4b55d2c337426d9b67d16f9e379cfb1137375";
+
 
 let sim: Simulation | undefined;
 afterEach(async () => {
@@ -169,16 +172,16 @@ describe("talos-upgrade", () => {
     const s = await bootstrapped();
     const r = await runScript("talos-upgrade", ["--to", NEXT_TALOS], { env: s.env });
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("refusing to upgrade 3 nodes of cluster home-ops to Talos v1.10.6");
+    expect(r.stderr).toContain(`refusing to upgrade 3 nodes of cluster home-ops to Talos ${NEXT_TALOS}`);
     expect(events(s, "upgrade")).toEqual([]);
   }, T);
 
   test("refuses an installer without the repo's schematic (exit 2, nothing upgraded)", async () => {
     const s = await bootstrapped();
-    const r = await runScript("talos-upgrade", ["--yes", "--image", "ghcr.io/siderolabs/installer:v1.10.6"], { env: s.env });
+    const r = await runScript("talos-upgrade", ["--yes", "--image", `ghcr.io/siderolabs/installer:${NEXT_TALOS}`], { env: s.env });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("silently drop the system extensions");
-    const other = await runScript("talos-upgrade", ["--yes", "--image", `factory.talos.dev/installer/${"a".repeat(64)}:v1.10.6`], { env: s.env });
+    const other = await runScript("talos-upgrade", ["--yes", "--image", `factory.talos.dev/installer/${"a".repeat(64)}:${NEXT_TALOS}`], { env: s.env });
     expect(other.code).toBe(2);
     expect(other.stderr).toContain("not the repo's");
     expect(events(s, "upgrade")).toEqual([]);
@@ -188,7 +191,7 @@ describe("talos-upgrade", () => {
     const s = await bootstrapped();
     const r = await runScript("talos-upgrade", ["--yes", "--to", "v1.7.7"], { env: s.env });
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("version of Kubernetes v1.31.1 is too new to be used with Talos v1.7.7");
+    expect(r.stderr).toContain(`version of Kubernetes ${KUBERNETES} is too new to be used with Talos v1.7.7`);
     expect(events(s, "upgrade")).toEqual([]);
   }, T);
 
@@ -198,7 +201,7 @@ describe("talos-upgrade", () => {
     expect(r.code).toBe(0);
     const lines = r.stdout.split("\n").filter((l) => l.includes("[dry-run] talosctl"));
     expect(lines.length).toBe(3);
-    for (const l of lines) expect(l).toContain(`upgrade --image=factory.talos.dev/installer/${SCHEMATIC}:v1.10.6`);
+    for (const l of lines) expect(l).toContain(`upgrade --image=factory.talos.dev/installer/${SCHEMATIC}:${NEXT_TALOS}`);
     expect(events(s, "upgrade")).toEqual([]);
   }, T);
 
