@@ -9,6 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import path from "node:path";
+import { runScript } from "../helpers/script.ts";
 import { BgpLab, labEnabled, toLoopback, until } from "../fixtures/frr/lab.ts";
 import { loadRepo } from "../../lib/repo/model.ts";
 import { inputsFromModel, intendedPrefixes, planRouterConfig, renderPlan } from "../../lib/bgp/index.ts";
@@ -17,16 +18,7 @@ const ROOT = path.resolve(import.meta.dir, "../..");
 const enabled = labEnabled("bgp-verify-router");
 const LAB_NODES = ["127.0.1.3", "127.0.1.4", "127.0.1.5"];
 
-async function bgpVerify(args: string[]) {
-  const p = Bun.spawn(["bun", path.join(ROOT, "scripts/bgp-verify.ts"), ...args], {
-    cwd: ROOT,
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { ...process.env, ROUTER_SSH: "", NO_COLOR: "1" },
-  });
-  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  return { stdout, stderr, code };
-}
+const bgpVerify = (args: string[]) => runScript("bgp-verify", args, { env: { ROUTER_SSH: "" } });
 
 describe.skipIf(!enabled)("bgp-verify against a real FRR router without inbound policy", () => {
   let lab: BgpLab;

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { startSimulation, type SimCluster } from "../../lib/sim/index.ts";
 import type { StartOptions, Simulation } from "../../lib/sim/index.ts";
+import { runScript as spawnScript } from "../helpers/script.ts";
 
 export const REPO = path.resolve(import.meta.dir, "../..");
 export const VAULT = "home-ops";
@@ -58,48 +59,19 @@ export async function setup(opts: StartOptions = {}): Promise<Env> {
   };
 }
 
-export interface Run {
-  code: number | null;
-  signal: string | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
+export type Run = Awaited<ReturnType<typeof spawnScript>>;
 
 /**
  * Runs a script of the temp repo. `killWhen`: send `signal` once stderr matches (after `delayMs`), to test stopping
  * mid-phase.
  */
-export async function run(
+export function run(
   e: Env,
   script: string,
   args: string[],
   opts: { killWhen?: RegExp; signal?: NodeJS.Signals; delayMs?: number; timeoutMs?: number } = {},
 ): Promise<Run> {
-  const t0 = performance.now();
-  const proc = Bun.spawn(["bun", path.join(e.root, "scripts", `${script}.ts`), ...args], {
-    cwd: e.root,
-    env: e.env,
-    stdout: "pipe",
-    stderr: "pipe",
-    stdin: "ignore",
-  });
-  let stderr = "";
-  let killed = false;
-  const timer = setTimeout(() => proc.kill("SIGKILL"), opts.timeoutMs ?? 120_000);
-  const readErr = (async () => {
-    const dec = new TextDecoder();
-    for await (const chunk of proc.stderr) {
-      stderr += dec.decode(chunk);
-      if (!killed && opts.killWhen && opts.killWhen.test(stderr)) {
-        killed = true;
-        setTimeout(() => proc.kill(opts.signal ?? "SIGKILL"), opts.delayMs ?? 0);
-      }
-    }
-  })();
-  const [stdout, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited, readErr]);
-  clearTimeout(timer);
-  return { code, signal: proc.signalCode === null ? null : String(proc.signalCode), stdout, stderr, ms: performance.now() - t0 };
+  return spawnScript(script, args, { root: e.root, env: e.env, inherit: false, ...opts });
 }
 
 /** Files under a folder (for grepping them for secret values). */

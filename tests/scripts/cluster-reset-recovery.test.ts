@@ -4,6 +4,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync } from "node:fs";
 import { startSimulation, type Simulation } from "../../lib/sim/index.ts";
+import { simulate } from "../helpers/sim.ts";
 import { runScript, scratchDir } from "./talos-sim-harness.ts";
 
 const T = 120_000;
@@ -16,7 +17,7 @@ afterEach(async () => {
   scratch = undefined;
 });
 async function start(opts: Parameters<typeof startSimulation>[0] = {}) {
-  sim = await startSimulation({ state: "bootstrapped", controllers: false, ...opts });
+  sim = await simulate({ state: "bootstrapped", controllers: false, ...opts });
   scratch = scratchDir();
   return { s: sim, dir: scratch };
 }

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { startSimulation, type Simulation } from "../../lib/sim/index.ts";
+import { simulate } from "../helpers/sim.ts";
 import { LONGHORN_KINDS } from "../../lib/sim/kinds.ts";
 import { loadRepo } from "../../lib/repo/model.ts";
 import { ROOT, runScript } from "./talos-sim-harness.ts";
@@ -31,7 +32,7 @@ function ciliumRunning(s: Simulation, ready = s.cluster.topology.nodes.length) {
 
 describe("cluster-status", () => {
   test("healthy cluster: exit 0, every node Ready with its Talos and kubelet version", async () => {
-    sim = await startSimulation({ state: "bootstrapped", controllers: false });
+    sim = await simulate({ state: "bootstrapped", controllers: false });
     ciliumRunning(sim);
     const r = await runScript("cluster-status", ["--json"], { env: sim.env });
     expect(r.code).toBe(0);
@@ -55,7 +56,7 @@ describe("cluster-status", () => {
   }, T);
 
   test("an unreachable node and a degraded volume: exit 1, each named", async () => {
-    sim = await startSimulation({ state: "bootstrapped", controllers: false, faults: ["unreachable=mini02"] });
+    sim = await simulate({ state: "bootstrapped", controllers: false, faults: ["unreachable=mini02"] });
     ciliumRunning(sim);
     const store = sim.cluster.store;
     store.installCrds(LONGHORN_KINDS, { established: true });
@@ -74,7 +75,7 @@ describe("cluster-status", () => {
   }, T);
 
   test("a cluster before its CNI: nodes NotReady, Cilium missing, exit 1 with the reason", async () => {
-    sim = await startSimulation({ state: "talos", controllers: false });
+    sim = await simulate({ state: "talos", controllers: false });
     const r = await runScript("cluster-status", [], { env: sim.env });
     expect(r.code).toBe(1);
     expect(r.stdout).toContain("NotReady");
@@ -82,7 +83,7 @@ describe("cluster-status", () => {
   }, T);
 
   test("scaled out to 30 nodes: every node is read (discovered beyond the repo's three)", async () => {
-    sim = await startSimulation({ state: "bootstrapped", controllers: false, nodes: 30 });
+    sim = await simulate({ state: "bootstrapped", controllers: false, nodes: 30 });
     ciliumRunning(sim);
     const r = await runScript("cluster-status", ["--json"], { env: sim.env });
     expect(r.code).toBe(0);
@@ -93,7 +94,7 @@ describe("cluster-status", () => {
   }, T);
 
   test("bad flag value is a usage error", async () => {
-    sim = await startSimulation({ state: "bootstrapped", controllers: false });
+    sim = await simulate({ state: "bootstrapped", controllers: false });
     const r = await runScript("cluster-status", ["--cert-days", "soon"], { env: sim.env });
     expect(r.code).toBe(2);
   }, T);

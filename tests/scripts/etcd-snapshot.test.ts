@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { startSimulation, type Simulation } from "../../lib/sim/index.ts";
+import { simulate } from "../helpers/sim.ts";
 import { ROOT, runScript, scratchDir } from "./talos-sim-harness.ts";
 
 const T = 90_000;
@@ -10,7 +11,7 @@ describe("etcd-snapshot", () => {
   let sim: Simulation;
   const s = scratchDir();
   beforeAll(async () => {
-    sim = await startSimulation({ state: "bootstrapped", controllers: false });
+    sim = await simulate({ state: "bootstrapped", controllers: false });
   });
   afterAll(async () => {
     await sim?.stop();

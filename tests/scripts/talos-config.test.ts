@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { startSimulation, type Simulation } from "../../lib/sim/index.ts";
+import { simulate } from "../helpers/sim.ts";
 import { ROOT, runScript, scratchDir } from "./talos-sim-harness.ts";
 
 const T = 90_000;
@@ -23,7 +24,7 @@ describe("bare cluster: generate, apply, bootstrap", () => {
   const s = scratchDir();
   const gen = ["--out-dir", s.rel, "--secret-file", `${s.rel}/talsecret.yaml`];
   beforeAll(async () => {
-    sim = await startSimulation({ state: "bare", controllers: false });
+    sim = await simulate({ state: "bare", controllers: false });
   });
   afterAll(async () => {
     await sim?.stop();
@@ -162,7 +163,7 @@ describe("bare cluster: generate, apply, bootstrap", () => {
 
 describe("bootstrap edge cases", () => {
   test("a node in maintenance mode: exit 2 with what to do; --dry-run changes nothing", async () => {
-    const sim = await startSimulation({ state: "bare", controllers: false });
+    const sim = await simulate({ state: "bare", controllers: false });
     try {
       const r = await runScript("talos-bootstrap", ["--timeout", "20s"], { env: sim.env });
       expect(r.code).toBe(2);
@@ -175,7 +176,7 @@ describe("bootstrap edge cases", () => {
   }, T);
 
   test("--dry-run on a configured cluster prints the bootstrap line and bootstraps nothing", async () => {
-    const sim = await startSimulation({ state: "talos", controllers: false });
+    const sim = await simulate({ state: "talos", controllers: false });
     try {
       const r = await runScript("talos-bootstrap", ["--dry-run"], { env: sim.env });
       expect(r.code).toBe(0);

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { startSimulation, type Simulation } from "../../lib/sim/index.ts";
+import { simulate } from "../helpers/sim.ts";
 import { loadRepo } from "../../lib/repo/model.ts";
 import { talosSupportsKubernetes } from "../../lib/talos/versions.ts";
 import { ROOT, runScript } from "./talos-sim-harness.ts";
@@ -25,7 +26,7 @@ afterEach(async () => {
 
 describe("talos-check-extensions", () => {
   test("every node runs the repo's schematic: exit 0", async () => {
-    sim = await startSimulation({ state: "bootstrapped", controllers: false });
+    sim = await simulate({ state: "bootstrapped", controllers: false });
     const r = await runScript("talos-check-extensions", ["--json"], { env: sim.env });
     expect(r.code).toBe(0);
     const j = r.json();
@@ -34,7 +35,7 @@ describe("talos-check-extensions", () => {
   }, T);
 
   test("a node upgraded with the default installer lost its extensions: exit 1, named", async () => {
-    sim = await startSimulation({ state: "bootstrapped", controllers: false });
+    sim = await simulate({ state: "bootstrapped", controllers: false });
     const m = sim.cluster.machine("mini02")!;
     // the upgrade's callback fires while the node is still down: wait until it has booted the new image
     const up = new Promise<void>((resolve) => {
@@ -54,7 +55,7 @@ describe("talos-check-extensions", () => {
   }, T);
 
   test("an unreachable node is reported, not skipped", async () => {
-    sim = await startSimulation({ state: "bootstrapped", controllers: false, faults: ["unreachable=mini03"] });
+    sim = await simulate({ state: "bootstrapped", controllers: false, faults: ["unreachable=mini03"] });
     const r = await runScript("talos-check-extensions", ["--json"], { env: sim.env });
     expect(r.code).toBe(1);
     const n3 = r.json().nodes.find((n: any) => n.hostname === "mini03");
@@ -64,7 +65,7 @@ describe("talos-check-extensions", () => {
 
 describe("talos-upgrade-k8s", () => {
   test("one minor at a time: skipping a minor is refused (exit 2); the next minor works and reminds to bump talenv", async () => {
-    sim = await startSimulation({ state: "bootstrapped", controllers: false });
+    sim = await simulate({ state: "bootstrapped", controllers: false });
     const skip = await runScript("talos-upgrade-k8s", ["--to", SKIPPING, "--yes"], { env: sim.env });
     expect(skip.code).toBe(2);
     expect(skip.stderr).toContain("skips a minor");
@@ -89,7 +90,7 @@ describe("talos-upgrade-k8s", () => {
   }, T);
 
   test("the control plane it runs from does not answer: exit 1, nothing changed", async () => {
-    sim = await startSimulation({ state: "bootstrapped", controllers: false, faults: ["unreachable=mini01"] });
+    sim = await simulate({ state: "bootstrapped", controllers: false, faults: ["unreachable=mini01"] });
     const r = await runScript("talos-upgrade-k8s", ["--to", NEXT, "--yes"], { env: sim.env });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("172.29.51.11");

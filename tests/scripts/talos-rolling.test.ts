@@ -7,6 +7,7 @@ import path from "node:path";
 import { afterEach, describe, expect, test } from "bun:test";
 import { LONGHORN_KINDS } from "../../lib/sim/kinds.ts";
 import { maxConcurrentDown, startSimulation, type Simulation } from "../../lib/sim/index.ts";
+import { simulate } from "../helpers/sim.ts";
 import { powerOnAndWaitHealthy, runScript } from "./talos-sim-harness.ts";
 import { loadRepo } from "../../lib/repo/model.ts";
 
@@ -27,7 +28,7 @@ afterEach(async () => {
 });
 
 async function bootstrapped(opts: Parameters<typeof startSimulation>[0] = {}) {
-  sim = await startSimulation({ state: "bootstrapped", controllers: false, ...opts });
+  sim = await simulate({ state: "bootstrapped", controllers: false, ...opts });
   return sim;
 }
 

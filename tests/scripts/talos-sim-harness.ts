@@ -6,45 +6,18 @@ import { mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { startSimulation, type Simulation } from "../../lib/sim/index.ts";
+import { simulate } from "../helpers/sim.ts";
+import { runScript as spawnScript } from "../helpers/script.ts";
 
 export const ROOT = path.resolve(import.meta.dir, "../..");
 
 export type StartOpts = Parameters<typeof startSimulation>[0];
 
-export interface ScriptRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-  json<T = any>(): T;
-}
+export type { ScriptRun } from "../helpers/script.ts";
 
-export async function runScript(
-  name: string,
-  args: string[],
-  opts: { env?: Record<string, string>; timeoutMs?: number } = {},
-): Promise<ScriptRun> {
-  const proc = Bun.spawn(["bun", path.join(ROOT, "scripts", `${name}.ts`), ...args], {
-    cwd: ROOT,
-    env: { ...process.env, NO_COLOR: "1", ...(opts.env ?? {}) },
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const timer = setTimeout(() => proc.kill("SIGKILL"), opts.timeoutMs ?? 60_000);
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  clearTimeout(timer);
-  return {
-    code,
-    stdout,
-    stderr,
-    json() {
-      try {
-        return JSON.parse(stdout);
-      } catch {
-        throw new Error(`stdout is not JSON (exit ${code}):\n${stdout}\n--- stderr:\n${stderr}`);
-      }
-    },
-  };
+/** A script of this repo against a simulation (`opts.env`: the simulation's environment). */
+export function runScript(name: string, args: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}) {
+  return spawnScript(name, args, { ...opts, timeoutMs: opts.timeoutMs ?? 60_000 });
 }
 
 /** A git-ignored scratch folder inside the repo (.home-ops/ is ignored), removed by the returned cleanup. */
@@ -56,7 +29,7 @@ export function scratchDir(): { dir: string; rel: string; cleanup(): void } {
 }
 
 export async function withSim<T>(opts: StartOpts, fn: (sim: Simulation) => Promise<T>): Promise<T> {
-  const sim = await startSimulation(opts);
+  const sim = await simulate(opts);
   try {
     return await fn(sim);
   } finally {

@@ -6,7 +6,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { maxConcurrentDown, startSimulation, type Simulation } from "../../lib/sim/index.ts";
+import { simulate } from "../helpers/sim.ts";
 import { ROOT, scratchDir } from "./talos-sim-harness.ts";
+import { runScript } from "../helpers/script.ts";
 import { loadRepo } from "../../lib/repo/model.ts";
 
 /** The Talos release the repo pins, and its next patch (what a rolling upgrade moves to; Renovate moves both). */
@@ -17,17 +19,8 @@ const T = 180_000;
 const scratch = scratchDir();
 const fixture = path.join(scratch.dir, "repo");
 
-async function run(name: string, args: string[], env: Record<string, string>) {
-  const proc = Bun.spawn(["bun", path.join(ROOT, "scripts", `${name}.ts`), ...args], {
-    cwd: fixture,
-    env: { ...process.env, NO_COLOR: "1", ...env },
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  return { code, stdout, stderr };
-}
+/** A script of this repo, run in the fixture repo against its simulation. */
+const run = (name: string, args: string[], env: Record<string, string>) => runScript(name, args, { cwd: fixture, env });
 
 let sim: Simulation;
 beforeAll(async () => {
@@ -45,7 +38,7 @@ beforeAll(async () => {
     if ((host === "mini02" || host === "mini03") && /^\s+controlPlane: true/.test(lines[i]!)) lines[i] = lines[i]!.replace("true", "false");
   }
   writeFileSync(file, lines.join("\n"));
-  sim = await startSimulation({ root: fixture, state: "bootstrapped", controllers: false });
+  sim = await simulate({ root: fixture, state: "bootstrapped", controllers: false });
 }, T);
 afterAll(async () => {
   await sim?.stop();

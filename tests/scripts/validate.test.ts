@@ -2,22 +2,13 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { runScript } from "../helpers/script.ts";
 import { applyEdits, cleanup, copyRepo, loadFixtures } from "../fixtures/broken/harness.ts";
 
 /** scripts/validate.ts as a process: output grouped by file, --json, --only, --strict, --root, exit codes 0/1/2. */
 const root = path.resolve(import.meta.dir, "../..");
 
-async function validate(args: string[]) {
-  const proc = Bun.spawn(["bun", "scripts/validate.ts", ...args], {
-    cwd: root,
-    env: { ...process.env, NO_COLOR: "1" },
-    stdout: "pipe",
-    stderr: "pipe",
-    stdin: "ignore",
-  });
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  return { stdout, stderr, code };
-}
+const validate = (args: string[]) => runScript("validate", args);
 
 function brokenCopy(...names: string[]): string {
   const fixtures = loadFixtures();
