@@ -471,6 +471,7 @@ export class SimCluster {
             metadata: { labels },
             spec: {
               priorityClassName: "system-cluster-critical",
+              // renovate: datasource=docker depName=registry.k8s.io/coredns/coredns
               containers: [{ name: "coredns", image: "registry.k8s.io/coredns/coredns:v1.12.1", ports: [{ containerPort: 53, name: "dns", protocol: "UDP" }] }],
             },
           },

@@ -24,14 +24,19 @@ import { type Condition, type KObj, keyOf, secretValue, secretValues, setConditi
 import { parseGoDuration } from "../timing.ts";
 import { type Ctx, Reconciler } from "./runtime.ts";
 
+// renovate: datasource=github-releases depName=fluxcd/flux2
 export const FLUX_VERSION = "v2.4.0";
 export const FLUX_NS = "flux-system";
 
 /** The components of Flux v2.4.0 and their images. */
 export const FLUX_COMPONENTS: Record<string, string> = {
+  // renovate: datasource=docker depName=ghcr.io/fluxcd/source-controller
   "source-controller": "ghcr.io/fluxcd/source-controller:v1.4.1",
+  // renovate: datasource=docker depName=ghcr.io/fluxcd/kustomize-controller
   "kustomize-controller": "ghcr.io/fluxcd/kustomize-controller:v1.4.0",
+  // renovate: datasource=docker depName=ghcr.io/fluxcd/helm-controller
   "helm-controller": "ghcr.io/fluxcd/helm-controller:v1.1.0",
+  // renovate: datasource=docker depName=ghcr.io/fluxcd/notification-controller
   "notification-controller": "ghcr.io/fluxcd/notification-controller:v1.4.0",
 };
 
