@@ -8,7 +8,7 @@ import path from "node:path";
 import { loadRepo } from "../../lib/repo/model.ts";
 
 const ROOT = path.resolve(import.meta.dir, "../..");
-const KUBECTL = ["/usr/bin/kubectl", Bun.which("kubectl")].find((p): p is string => !!p && existsSync(p));
+const KUBECTL = [process.env.HOMEOPS_KUBECTL, Bun.which("kubectl")].find((p): p is string => !!p && existsSync(p));
 const CI = process.env.CI === "true";
 if (!KUBECTL && !CI) console.warn("tests/integration/kustomize: skipped, kubectl is not installed (it is on the CI image)");
 const model = loadRepo(ROOT);
@@ -36,7 +36,7 @@ async function buildAll(dirs: string[], limit = 4): Promise<Awaited<ReturnType<t
 
 describe.skipIf(!KUBECTL && !CI)("kubectl kustomize", () => {
   test("kubectl is available (CI must not skip these builds)", () => {
-    expect(KUBECTL ?? "kubectl not found on PATH or at /usr/bin/kubectl").toMatch(/kubectl$/);
+    expect(KUBECTL ?? "kubectl not found in HOMEOPS_KUBECTL or on PATH").toMatch(/kubectl$/);
   });
 
   test("the model lists every kustomization directory", () => {

@@ -12,7 +12,7 @@ import { createPki, writeKubeconfig } from "../../lib/sim/pki.ts";
 import { SimStore } from "../../lib/sim/store.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
-const KUBECTL = "/usr/bin/kubectl";
+const KUBECTL = process.env.HOMEOPS_KUBECTL ?? Bun.which("kubectl") ?? "kubectl";
 
 let store: SimStore;
 let api: KubeApi;

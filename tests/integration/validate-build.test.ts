@@ -5,9 +5,9 @@ import { applyEdits, cleanup, copyRepo, expectedLine, loadFixtures, REPO_ROOT } 
 
 /**
  * `validate --build`: the real `kubectl kustomize` on every kustomization, concurrently; its errors are findings at
- * the kustomization they come from. kubectl is on the CI image (.ci/run installs kubernetes-client otherwise).
+ * the kustomization they come from. the kubectl of the pinned Kubernetes minor that .ci/run installs (HOMEOPS_KUBECTL), else the one on PATH.
  */
-const KUBECTL = ["/usr/bin/kubectl", Bun.which("kubectl")].find((p): p is string => !!p && existsSync(p));
+const KUBECTL = [process.env.HOMEOPS_KUBECTL, Bun.which("kubectl")].find((p): p is string => !!p && existsSync(p));
 const CI = process.env.CI === "true";
 if (!KUBECTL && !CI) console.warn("tests/integration/validate-build: skipped, kubectl is not installed");
 const maybe = KUBECTL || CI ? describe : describe.skip;
