@@ -1,7 +1,7 @@
 import { defineScript, ExitCode } from "../lib/cli/index.ts";
 import { KubeClient } from "../lib/kube/index.ts";
 import { loadRepo } from "../lib/repo/model.ts";
-import { inputsFromModel, printVerifyReport, readLiveInputs, readRouterState, routerAccess, verifyBgp, type BgpInputs } from "../lib/bgp/index.ts";
+import { announcedServices, declaredLoadBalancers, inputsFromModel, printVerifyReport, readLiveInputs, readRouterState, routerAccess, verifyBgp, type BgpInputs } from "../lib/bgp/index.ts";
 
 export default defineScript(import.meta, {
   name: "bgp-verify",
@@ -37,14 +37,19 @@ reference: 1-12, plus "session down") with the fix. Exit 1 when anything expecte
   async run({ flags, out, exec, env, root, json }) {
     const access = routerAccess({ routerCmd: flags["router-cmd"], env });
     let inputs: BgpInputs;
+    let missingKinds: string[] = [];
+    let declaredServices: string[] = [];
     if (flags["repo-only"]) {
       inputs = inputsFromModel(loadRepo(root));
+      declaredServices = announcedServices(inputs).map((s) => `${s.namespace}/${s.name}`);
     } else {
+      declaredServices = declaredLoadBalancers(root);
       const client = KubeClient.fromEnv(env);
       try {
         out.progress("reading the cluster's BGP objects");
         const live = await readLiveInputs(client);
         for (const k of live.missingKinds) out.warn(`the cluster serves no ${k} (its CRD is not installed)`);
+        missingKinds = live.missingKinds;
         inputs = live.inputs;
       } finally {
         client.close();
@@ -53,7 +58,7 @@ reference: 1-12, plus "session down") with the fix. Exit 1 when anything expecte
     const neighbors = inputs.nodes.flatMap((n) => [n.ipv4, n.ipv6]).filter((x): x is string => x !== undefined);
     if (access) out.progress(`reading the router (${access.describe})`);
     const router = access ? await readRouterState(exec, access, { neighbors }) : undefined;
-    const report = verifyBgp(inputs, router);
+    const report = verifyBgp(inputs, router, { declaredServices, missingKinds });
     if (json) out.result(report);
     else printVerifyReport(out, report);
     return report.ok ? ExitCode.ok : ExitCode.failed;

@@ -5,6 +5,9 @@
  * (router.ts).
  */
 export * from "./causes.ts";
+export * from "./diagnosis.ts";
+export * from "./lbipam.ts";
+export * from "./rules.ts";
 export * from "../kube/selector.ts";
 export * from "./types.ts";
 export * from "./frr.ts";

@@ -24,7 +24,7 @@ export function printVerifyReport(out: Output, r: BgpVerifyReport): void {
     cells.push(row.expected);
     if (r.ciliumChecked) cells.push(row.advertised);
     if (r.routerChecked) cells.push(row.receivedAtRouter);
-    cells.push(row.missing ? `${out.mark("fail")} ${row.missing}` : `${out.mark("ok")} 0`);
+    cells.push(row.missing ? `${out.mark("fail")} ${row.missing}` : row.expected ? `${out.mark("ok")} 0` : "-");
     return cells;
   });
   out.printTable(head, rows);
@@ -54,6 +54,21 @@ export function printVerifyReport(out: Output, r: BgpVerifyReport): void {
       out.line(`    fix: ${i.diagnosis.fix}`);
     }
   }
+  if (r.sessionProblems.length) {
+    out.line();
+    out.line(out.bold("Router sessions that drop every route"));
+    for (const p of r.sessionProblems) {
+      out.line(`${out.mark("fail")} ${p.node} -> ${p.peer} ${p.afi}: cause ${p.diagnosis.cause}: ${p.diagnosis.message}`);
+      out.line(`    fix: ${p.diagnosis.fix}`);
+    }
+  }
+  if (r.warnings.length) {
+    out.line();
+    for (const w of r.warnings) {
+      out.line(`${out.mark("warn")} ${w.node}: cause ${w.diagnosis.cause}: ${w.diagnosis.message}`);
+      out.line(`    fix: ${w.diagnosis.fix}`);
+    }
+  }
   if (r.unexpectedAtRouter.length) {
     out.line();
     out.line(out.bold("Held by the router but expected from no Service"));
@@ -61,10 +76,14 @@ export function printVerifyReport(out: Output, r: BgpVerifyReport): void {
   }
   for (const n of r.notes) out.log(`${out.mark("info")} ${n}`);
   out.line();
-  const expected = r.rows.reduce((a, row) => a + row.expected, 0);
+  const expected = r.expectedTotal;
+  if (expected === 0) {
+    out.line(`${r.ok ? out.mark("info") : out.mark("fail")} nothing was checked: 0 expected routes, because ${r.nothingChecked ?? "nothing is expected"}`);
+    return;
+  }
   out.line(
     r.ok
       ? `${out.mark("ok")} every expected route (${expected}) ${r.routerChecked ? "is at the router" : r.ciliumChecked ? "is advertised by Cilium" : "is configured to be advertised"}`
-      : `${out.mark("fail")} ${r.missing.length} of ${expected} expected route(s) missing${r.serviceIssues.length ? `, ${r.serviceIssues.length} Service problem(s)` : ""}`,
+      : `${out.mark("fail")} ${r.missing.length} of ${expected} expected route(s) missing${r.serviceIssues.length ? `, ${r.serviceIssues.length} Service problem(s)` : ""}${r.sessionProblems.length ? `, ${r.sessionProblems.length} router session(s) in (Policy)` : ""}`,
   );
 }
