@@ -9,7 +9,7 @@ import { announcedServices, diagnosis, expectedAdvertisements, type Diagnosis, t
 import { poolHolds } from "./lbipam.ts";
 import { canonicalPrefix, routesByPeer, summaryPeers, type Afi, type FrrPeer, type FrrReceivedRoutes, type FrrRouteTable, type FrrSummary } from "./frr.ts";
 import type { CauseId } from "./causes.ts";
-import type { BgpInputs, BgpNodeInput, NodeConfigStatus, NodePeerStatus } from "./types.ts";
+import type { BgpInputs, BgpNodeInput, NodeConfigStatus, NodePeerStatus, ObjectRef } from "./types.ts";
 
 export interface RouterState {
   summary: FrrSummary;
@@ -47,6 +47,8 @@ export interface MissingPrefix {
   title: string;
   message: string;
   fix: string;
+  /** the objects the cause is about (empty for the session, the router, a shortfall) */
+  objects: ObjectRef[];
 }
 
 export interface BgpVerifyReport {
@@ -162,7 +164,7 @@ export function verifyBgp(inputs: BgpInputs, router?: RouterState, context: Veri
 
   const missing: MissingPrefix[] = [];
   const miss = (e: Expectation, d: Diagnosis) =>
-    missing.push({ node: e.node, peer: e.slot.peer, afi: e.afi, service: e.service, prefix: e.prefix, cause: d.cause, title: d.title, message: d.message, fix: d.fix });
+    missing.push({ node: e.node, peer: e.slot.peer, afi: e.afi, service: e.service, prefix: e.prefix, cause: d.cause, title: d.title, message: d.message, fix: d.fix, objects: d.objects });
 
   for (const row of rows.values()) {
     const status = findStatusPeer(statuses.get(row.node), row.items[0]?.slot ?? { peer: row.peer, instance: "" });
