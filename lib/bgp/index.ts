@@ -20,3 +20,4 @@ export * from "./router-config.ts";
 export * from "./live.ts";
 export * from "./report.ts";
 export * from "./ipv6.ts";
+export * from "./migrate.ts";

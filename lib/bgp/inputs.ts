@@ -348,3 +348,13 @@ export function declaredLoadBalancers(root: string, load: (root: string) => Clus
     return [];
   }
 }
+
+/** BGP v2 objects as written (manifests, e.g. the ones bgp-migrate renders) as rulebook inputs. */
+export function v2InputsFromObjects(objects: unknown[]): Pick<BgpInputs, "clusterConfigs" | "peerConfigs" | "advertisements"> {
+  const of = (kind: string) => objects.filter((o) => get(o, "kind") === kind);
+  return {
+    clusterConfigs: of("CiliumBGPClusterConfig").map(clusterConfigFromLive).filter(defined),
+    peerConfigs: of("CiliumBGPPeerConfig").map(peerConfigFromLive).filter(defined),
+    advertisements: of("CiliumBGPAdvertisement").map(advertisementFromLive).filter(defined),
+  };
+}

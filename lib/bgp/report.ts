@@ -4,6 +4,7 @@
  */
 import type { Output } from "../cli/output.ts";
 import type { BgpVerifyReport, MissingPrefix } from "./verify.ts";
+import type { MigrationPlan } from "./migrate.ts";
 
 function causeLabel(c: MissingPrefix["cause"]): string {
   return typeof c === "number" ? `cause ${c}` : c === "session" ? "session down" : "unexplained";
@@ -86,4 +87,21 @@ export function printVerifyReport(out: Output, r: BgpVerifyReport): void {
       ? `${out.mark("ok")} every expected route (${expected}) ${r.routerChecked ? "is at the router" : r.ciliumChecked ? "is advertised by Cilium" : "is configured to be advertised"}`
       : `${out.mark("fail")} ${r.missing.length} of ${expected} expected route(s) missing${r.serviceIssues.length ? `, ${r.serviceIssues.length} Service problem(s)` : ""}${r.sessionProblems.length ? `, ${r.sessionProblems.length} router session(s) in (Policy)` : ""}`,
   );
+}
+
+/** bgp-migrate's human output: what is translated, the equivalence verdict per announcement, notes. */
+export function printMigrationPlan(out: Output, plan: MigrationPlan, file: string | undefined): void {
+  out.line(`CiliumBGPPeeringPolicy ${plan.policies.join(", ")} -> ${plan.objects.length} BGP v2 object(s)${file ? ` in ${file}` : ""}:`);
+  for (const o of plan.objects) out.line(`  ${o.kind} ${o.metadata.name}`);
+  out.line(plan.labels.length ? `labels to add: ${plan.labels.map((l) => `${l.kind} ${l.name}`).join(", ")}` : "labels to add: none (the v1 selectors carry over to the v2 advertisements unchanged)");
+  for (const n of plan.notes) out.log(`${out.mark("info")} ${n}`);
+  out.line();
+  if (plan.differences.length) {
+    out.line(out.bold(`Not equivalent: ${plan.differences.length} announcement(s) differ`));
+    for (const d of plan.differences) out.line(`${out.mark("fail")} ${d.change === "lost" ? "lost  " : "gained"} ${d.node} -> ${d.peer} ${d.prefix}: ${d.why}`);
+    return;
+  }
+  if (plan.before === 0)
+    out.line(`${out.mark("info")} equivalent, but over nothing: neither configuration announces a route (see \`bun scripts/bgp-verify.ts --repo-only\` for why)`);
+  else out.line(`${out.mark("ok")} equivalent: the same ${plan.before} announcement(s) (node, peer, prefix) before and after`);
 }
