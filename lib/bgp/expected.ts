@@ -346,13 +346,15 @@ export function nodeSpeaker(node: BgpNodeInput, inputs: BgpInputs): Speaker {
   if (inputs.controlPlaneEnabled === false)
     return { kind: "none", slots: everySlot(inputs), blocked: diagnose("control-plane-disabled", "Cilium's Helm values have bgpControlPlane.enabled: false (or unset), so no node runs BGP", [CILIUM_RELEASE]) };
   const valid = inputs.peeringPolicies.filter((p) => !policyRejected(p));
-  const policies = valid.filter((p) => selectorMatches(p.nodeSelector, node.labels, "all"));
-  const ccs = inputs.clusterConfigs.filter((cc) => selectorMatches(cc.spec.nodeSelector, node.labels, "all"));
+  // by name: the repo lists objects in file order, the API by name; a conflict must be named the same from both
+  const byName = <T extends { name: string }>(xs: T[]) => [...xs].sort((a, b) => a.name.localeCompare(b.name));
+  const policies = byName(valid.filter((p) => selectorMatches(p.nodeSelector, node.labels, "all")));
+  const ccs = byName(inputs.clusterConfigs.filter((cc) => selectorMatches(cc.spec.nodeSelector, node.labels, "all")));
   if (policies.length > 1)
     return {
       kind: "none",
       slots: everySlot(inputs),
-      blocked: diagnose("policy-conflict", `CiliumBGPPeeringPolicies ${policies.map((p) => p.name).join(" and ")} both select node ${node.name}: the agent applies none of them (and no v2 configuration either)`, [policyRef(policies[1]!), policyRef(policies[0]!)], { path: ["spec", "nodeSelector"] }),
+      blocked: diagnose("policy-conflict", `CiliumBGPPeeringPolicies ${policies.map((p) => p.name).join(" and ")} both select node ${node.name}: the agent applies none of them (and no v2 configuration either)`, policies.map(policyRef), { path: ["spec", "nodeSelector"] }),
     };
   if (policies.length === 1) {
     const policy = policies[0]!;
@@ -372,7 +374,7 @@ export function nodeSpeaker(node: BgpNodeInput, inputs: BgpInputs): Speaker {
     return {
       kind: "none",
       slots: everySlot(inputs),
-      blocked: diagnose("conflicting-cluster-configs", `node ${node.name} is selected by CiliumBGPClusterConfigs ${ccs.map((c) => c.name).join(" and ")}: Cilium applies neither (ConflictingClusterConfig)`, [ccRef(ccs[1]!)]),
+      blocked: diagnose("conflicting-cluster-configs", `node ${node.name} is selected by CiliumBGPClusterConfigs ${ccs.map((c) => c.name).join(" and ")}: Cilium applies neither (ConflictingClusterConfig)`, ccs.map(ccRef)),
     };
   if (ccs.length === 1) {
     const slots = slotsOf(ccs[0]!);

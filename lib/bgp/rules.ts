@@ -56,10 +56,10 @@ function v1Diagnoses(inputs: BgpInputs): Diagnosis[] {
   const valid = inputs.peeringPolicies.filter((p) => !policyRejected(p));
   const reported = new Set<string>();
   for (const n of inputs.nodes) {
-    const on = valid.filter((p) => selectorMatches(p.nodeSelector, n.labels, "all"));
+    const on = valid.filter((p) => selectorMatches(p.nodeSelector, n.labels, "all")).sort((a, b) => a.name.localeCompare(b.name));
     if (on.length > 1 && !reported.has(on.map((p) => p.name).join())) {
       reported.add(on.map((p) => p.name).join());
-      out.push(diagnose("policy-conflict", `CiliumBGPPeeringPolicies ${on.map((p) => p.name).join(" and ")} both select node ${n.name}: the agent applies none of them (and no v2 configuration either)`, [policyRef(on[1]!), policyRef(on[0]!)], { path: ["spec", "nodeSelector"] }));
+      out.push(diagnose("policy-conflict", `CiliumBGPPeeringPolicies ${on.map((p) => p.name).join(" and ")} both select node ${n.name}: the agent applies none of them (and no v2 configuration either)`, on.map(policyRef), { path: ["spec", "nodeSelector"] }));
     }
     if (on.length === 1 && inputs.clusterConfigs.some((cc) => selectorMatches(cc.spec.nodeSelector, n.labels, "all")) && !reported.has(`legacy|${on[0]!.name}`)) {
       reported.add(`legacy|${on[0]!.name}`);
@@ -84,10 +84,10 @@ function v2Diagnoses(inputs: BgpInputs): Diagnosis[] {
   }
   const reported = new Set<string>();
   for (const n of inputs.nodes) {
-    const on = inputs.clusterConfigs.filter((cc) => selectorMatches(cc.spec.nodeSelector, n.labels, "all"));
+    const on = inputs.clusterConfigs.filter((cc) => selectorMatches(cc.spec.nodeSelector, n.labels, "all")).sort((a, b) => a.name.localeCompare(b.name));
     if (on.length < 2 || reported.has(on.map((c) => c.name).join())) continue;
     reported.add(on.map((c) => c.name).join());
-    out.push(diagnose("conflicting-cluster-configs", `node ${n.name} is selected by CiliumBGPClusterConfigs ${on.map((c) => c.name).join(" and ")}: Cilium applies neither (ConflictingClusterConfig)`, [ccRef(on[1]!)]));
+    out.push(diagnose("conflicting-cluster-configs", `node ${n.name} is selected by CiliumBGPClusterConfigs ${on.map((c) => c.name).join(" and ")}: Cilium applies neither (ConflictingClusterConfig)`, on.map(ccRef)));
   }
   const referenced = new Set(inputs.clusterConfigs.flatMap((cc) => cc.spec.bgpInstances.flatMap((i) => (i.peers ?? []).map((p) => p.peerConfigRef?.name))));
   const wantsV6 = inputs.pools.some((p) => poolFamilies(p).has("ipv6")) && announced.some((s) => serviceFamilies(s).includes("ipv6"));

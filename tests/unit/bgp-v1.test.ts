@@ -92,7 +92,7 @@ describe("BGP v1 (CiliumBGPPeeringPolicy)", () => {
     const exp = expectedAdvertisements(i).expectations;
     expect([...new Set(exp.filter((e) => e.node === "n1").map((e) => e.blocked?.cause ?? "ok"))]).toEqual(["ok"]);
     expect([...new Set(exp.filter((e) => e.node === "n2").map((e) => e.blocked?.cause ?? "ok"))]).toEqual([13]);
-    expect(rules(i)).toContain("13 policy-conflict CiliumBGPPeeringPolicy/second");
+    expect(rules(i)).toContain("13 policy-conflict CiliumBGPPeeringPolicy/l3"); // named by the first of them, by name
   });
 
   test("v1 wins over v2 per node: the v1 chain decides, and the override is named (8)", () => {
