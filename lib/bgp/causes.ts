@@ -128,7 +128,7 @@ export interface RuleInfo {
 
 export const RULES = {
   // cause 1
-  "missing-peer-config": { cause: 1, family: "bgp", source: "cc operator/pkg/bgpv2 cluster.go: MissingPeerConfigs condition; agent reconcilerv2/neighbor.go: no PeerConfig -> defaults, no advertisements" },
+  "missing-peer-config": { cause: 1, family: "bgp", source: "cc operator/pkg/bgpv2 cluster.go: MissingPeerConfigs condition; agent reconcilerv2/neighbor.go: no PeerConfig -> defaults, no advertisements", fix: "add peerConfigRef: {name: <CiliumBGPPeerConfig>} to the peer and create that CiliumBGPPeerConfig" },
   "no-peers": { cause: 1, family: "bgp", source: "cc pkg/bgpv1/manager/reconcilerv2/neighbor.go: an instance without peers announces to no one", fix: "add a peer with peerAddress, peerASN and peerConfigRef" },
   // cause 2
   "no-families": { cause: 2, family: "bgp", source: "cc pkg/k8s/apis/cilium.io/v2alpha1/bgp_peer_types.go: default families carry no advertisements selector" },
@@ -149,8 +149,8 @@ export const RULES = {
   // cause 6
   "no-local-endpoint": { cause: 6, family: "bgp", source: "cc reconciler/service.go, reconcilerv2/service.go: eTP=Local announces only from nodes with a local endpoint" },
   // cause 7
-  "service-no-pool": { cause: 7, family: "ipam", source: "cc pkg/ipam/lbipam/lbipam.go: a pool's serviceSelector (nil = all) must match the Service labels + io.kubernetes.service.{name,namespace}" },
-  "requested-ip-unsatisfied": { cause: 7, family: "ipam", source: "cc pkg/ipam/lbipam/lbipam.go: a requested IP (lbipam.cilium.io/ips, spec.loadBalancerIP) is taken only from an enabled pool that selects the Service" },
+  "service-no-pool": { cause: 7, family: "ipam", source: "cc pkg/ipam/lbipam/lbipam.go: a pool's serviceSelector (nil = all) must match the Service labels + io.kubernetes.service.{name,namespace}", fix: "label the Service for a pool, or give a pool a serviceSelector that matches it" },
+  "requested-ip-unsatisfied": { cause: 7, family: "ipam", source: "cc pkg/ipam/lbipam/lbipam.go: a requested IP (lbipam.cilium.io/ips, spec.loadBalancerIP) is taken only from an enabled pool that selects the Service", fix: "request an address inside one of the pools that select the Service" },
   "pool-exhausted": { cause: 7, family: "ipam", source: "cc pkg/ipam/lbipam/lbipam.go: out_of_ips when the selected pools have no free address", fix: "widen the pool's blocks or move Services to another pool" },
   "no-ip-assigned": { cause: 7, family: "ipam", source: "cc pkg/ipam/lbipam/lbipam.go: the Service condition cilium.io/IPAMRequestSatisfied says why" },
   // cause 8

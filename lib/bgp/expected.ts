@@ -230,7 +230,7 @@ export function peerConfigMissing(cc: ClusterConfigInput, inst: number, peer: nu
   const p = cc.spec.bgpInstances[inst]!.peers![peer]!;
   const path = ["spec", "bgpInstances", inst, "peers", peer];
   if (!p.peerConfigRef?.name)
-    return diagnose("missing-peer-config", `peer ${p.name} of CiliumBGPClusterConfig ${cc.name} has no peerConfigRef: the session comes up but no family and no route is configured`, [ccRef(cc)], { path, fix: "add peerConfigRef: {name: <CiliumBGPPeerConfig>}" });
+    return diagnose("missing-peer-config", `peer ${p.name} of CiliumBGPClusterConfig ${cc.name} has no peerConfigRef: the session comes up but no family and no route is configured`, [ccRef(cc)], { path });
   if (!inputs.peerConfigs.some((pc) => pc.name === p.peerConfigRef!.name))
     return diagnose("missing-peer-config", `peer ${p.name} refers to CiliumBGPPeerConfig ${p.peerConfigRef.name}, which does not exist (MissingPeerConfigs)`, [ccRef(cc)], { path: [...path, "peerConfigRef", "name"], fix: `create CiliumBGPPeerConfig ${p.peerConfigRef.name} or fix peerConfigRef.name` });
   return undefined;
@@ -496,7 +496,7 @@ function routeBlocked(sp: Speaker, slot: PeerSlot, afi: Afi, s: ServiceInput, in
       "ipv6-over-ipv4",
       `${afi} routes would ride the ${slot.afi} session to ${slot.peerAddress} (peer ${slot.peer}); there is no ${afi} peer, so the next hop is unusable (cilium#37831)`,
       owner,
-      { path: sp.kind === "v1" ? ["spec", "virtualRouters", slot.virtualRouter!, "neighbors"] : ["spec", "families"], fix: `add a second peer with an ${afi} peer address` },
+      { path: sp.kind === "v1" ? ["spec", "virtualRouters", slot.virtualRouter!, "neighbors"] : ["spec", "families"] },
     );
   }
   return blocked;

@@ -121,7 +121,7 @@ function unassigned(s: ServiceInput, afi: Afi, pools: PoolInput[]): Diagnosis {
   const refs = [serviceRef(s)];
   if (ofFamily.length === 0) return diagnose("service-no-pool", `no CiliumLoadBalancerIPPool has ${afi} addresses for LoadBalancer Service ${key}${said}: it never gets one, so nothing is advertised`, refs);
   if (selecting.length === 0)
-    return diagnose("service-no-pool", `no ${afi} pool selects LoadBalancer Service ${key} (labels: ${own}; ${ofFamily.map((p) => `${p.name}: ${formatSelector(p.serviceSelector)}`).join("; ")})${said}: LB-IPAM never assigns it an ${afi} address, so nothing is advertised`, refs, { fix: "label the Service for a pool, or give a pool a serviceSelector that matches it" });
+    return diagnose("service-no-pool", `no ${afi} pool selects LoadBalancer Service ${key} (labels: ${own}; ${ofFamily.map((p) => `${p.name}: ${formatSelector(p.serviceSelector)}`).join("; ")})${said}: LB-IPAM never assigns it an ${afi} address, so nothing is advertised`, refs);
   const enabled = selecting.filter((p) => !p.disabled);
   if (enabled.length === 0)
     return diagnose("service-no-pool", `the ${afi} pool(s) selecting Service ${key} are disabled: ${selecting.map((p) => p.name).join(", ")}${said}`, refs, { fix: `enable pool ${selecting[0]!.name} or label the Service for another pool` });
@@ -135,7 +135,7 @@ function unassigned(s: ServiceInput, afi: Afi, pools: PoolInput[]): Diagnosis {
         ? `Service ${key} requests ${outside.join(", ")} from pool ${anyPool.name}, whose serviceSelector (${formatSelector(anyPool.serviceSelector)})${anyPool.disabled ? " is disabled" : " does not select it"}: it never gets that IP${said}`
         : `Service ${key} requests ${outside.join(", ")}, which is in no pool: it never gets an IP${said}`,
       refs,
-      { fix: anyPool ? `label the Service so ${anyPool.name}'s serviceSelector matches it` : "request an address inside one of the pools" },
+      anyPool ? { fix: `label the Service so ${anyPool.name}'s serviceSelector matches it` } : {},
     );
   }
   return diagnose("no-ip-assigned", `pool ${enabled.map((p) => p.name).join(", ")} selects Service ${key} but assigned no ${afi} address (exhausted, or a requested IP is taken)${said}`, refs);
