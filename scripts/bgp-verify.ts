@@ -8,12 +8,15 @@ export default defineScript(import.meta, {
   area: "bgp",
   summary: "check that every LoadBalancer IP reaches the router from every node, v4 and v6, and say why not",
   description: `
-Cluster side (Kubernetes API): the Cilium BGP v2 objects, each node's CiliumBGPNodeConfig status and the
-LoadBalancer Services with their assigned IPs give the prefixes each node should advertise to each peer.
+Cluster side (Kubernetes API): the Cilium BGP v2 objects (or the legacy v1 CiliumBGPPeeringPolicy, which wins on
+the nodes it selects), each node's CiliumBGPNodeConfig status and the LoadBalancer Services with their assigned IPs
+give the prefixes each node should advertise to each peer (lib/bgp, the same rulebook validate uses).
 Router side: \`vtysh -c 'show bgp summary json'\` and \`'show bgp ipv4|ipv6 unicast json'\` over SSH to the router
 (ROUTER_SSH=user@host in .env) or through --router-cmd (a local command vtysh arguments are appended to).
-Prints a node x peer x family table and, for every missing prefix, its cause (numbered as in the Cilium BGP
-reference: 1-12, plus "session down") with the fix. Exit 1 when anything expected is missing.`,
+Prints a node x peer x family table and, for every missing prefix, its cause (1-12 of the Cilium BGP reference,
+13-16 for BGP v1, plus "session down") with the fix. The router is blamed only for what Cilium advertised. Exit 1
+when anything expected is missing, a router session sits in (Policy), or the repo declares LoadBalancer Services
+and there is not one route to check (it says why).`,
   replaces: ["bgp:verify-peering", "bgp:verify-peering-ipv6", "bgp:show-routes-ipv6"],
   live: true,
   flags: {
