@@ -113,9 +113,14 @@ export function ruleFinding(model: ClusterModel, d: Diagnosis): Finding | undefi
   return finding(findingIdOf(d.rule), "error", src, `cause ${d.cause}: ${d.message}`, d.fix);
 }
 
+// the bgp and ipam families both read the rulebook's answer for one model: evaluate it once
+const diagnosesOf = new WeakMap<ClusterModel, Diagnosis[]>();
+
 /** The rulebook's diagnoses of one validate family (bgp or ipam), as findings. */
 export function rulebookFindings(model: ClusterModel, family: "bgp" | "ipam"): Finding[] {
-  return bgpDiagnoses(inputsFromModel(model))
+  let all = diagnosesOf.get(model);
+  if (!all) diagnosesOf.set(model, (all = bgpDiagnoses(inputsFromModel(model))));
+  return all
     .filter((d) => d.rule && ruleInfo(d.rule).family === family)
     .map((d) => ruleFinding(model, d))
     .filter((f): f is Finding => f !== undefined);
