@@ -4,7 +4,8 @@
  * models v1 independently of lib/bgp) runs a CiliumBGPPeeringPolicy built from this repo's own peers and ASN
  * instead of the v2 ClusterConfig. A working policy raises no alarm (the Taskfile cluster's 17 false alarms); a
  * repeated localASN leaves the second router's routes out, and bgp-verify names cause 14 for exactly those; with no
- * BGP configuration at all it fails and says why instead of "ok".
+ * BGP configuration at all it fails and says why instead of "ok". bgp-migrate --live proves the running policy's
+ * v2 translation equivalent.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { loadRepo } from "../../lib/repo/model.ts";
@@ -51,6 +52,15 @@ describe("bgp-verify --simulate on BGP v1", () => {
     expect(j.missing).toEqual([]);
     expect(j.expectedTotal).toBe((v2Routes.v4.length + v2Routes.v6.length) * model.nodes.length);
     expect(j.rows.every((row: { ciliumSession?: string }) => row.ciliumSession === "v1 (no status)")).toBe(true);
+  }, 90_000);
+
+  test("bgp-migrate --live reads the running policy and proves its v2 translation equivalent (nothing written with --dry-run)", async () => {
+    const r = await runScript(d, "bgp-migrate", ["--live", "--dry-run", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const plan = JSON.parse(r.stdout);
+    expect(plan).toMatchObject({ policies: ["legacy"], equivalent: true, differences: [] });
+    expect(plan.before).toBe((v2Routes.v4.length + v2Routes.v6.length) * model.nodes.length);
+    expect(plan.wrote).toBeUndefined();
   }, 90_000);
 
   test("a repeated localASN: the IPv6 router never runs; bgp-verify names cause 14 for the IPv6 routes only, exit 1", async () => {
