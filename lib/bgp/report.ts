@@ -19,7 +19,9 @@ export function printVerifyReport(out: Output, r: BgpVerifyReport): void {
   if (r.routerChecked) head.push("at router");
   head.push("missing");
   const rows = r.rows.map((row) => {
-    const cells: Array<string | number | undefined> = [row.node, `${row.peer}${row.peerAddress ? ` (${row.peerAddress})` : ""}`, row.afi];
+    // a v1 neighbor has no name but its address
+    const peer = row.peerAddress && row.peerAddress !== row.peer ? `${row.peer} (${row.peerAddress})` : row.peer;
+    const cells: Array<string | number | undefined> = [row.node, peer, row.afi];
     if (r.ciliumChecked) cells.push(row.ciliumSession);
     if (r.routerChecked) cells.push(row.routerSession);
     cells.push(row.expected);
