@@ -19,6 +19,8 @@
  * 11 is the router's doing (router.ts)
  * 12 `bgpControlPlane.enabled` false: no node configs, no speaker
  * Peering itself does not depend on any of 1-10: sessions come up and advertise nothing.
+ * The legacy v1 control plane (CiliumBGPPeeringPolicy) runs instead of all this on the nodes a policy selects:
+ * computeLegacyAgents below.
  *
  * Pure: the controller in cilium.ts feeds it the store's objects and writes the result.
  */
