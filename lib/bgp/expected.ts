@@ -512,3 +512,33 @@ export function intendedPrefixes(inputs: BgpInputs): { intended: Array<{ service
   }
   return { intended };
 }
+
+/**
+ * Where each node announces its own PodCIDR, as `node|peer address|afi`: v1 routers with exportPodCIDR (up to a
+ * repeated localASN, over the neighbor's families), v2 peers whose PeerConfig family selects an advertisement with a
+ * PodCIDR entry (cc reconcilerv2/podcidr.go). The prefix itself is the node's spec.podCIDRs, known only live.
+ */
+export function podCIDRAnnouncements(inputs: BgpInputs): Set<string> {
+  const out = new Set<string>();
+  for (const node of inputs.nodes) {
+    const sp = nodeSpeaker(node, inputs);
+    if (sp.kind === "v1") {
+      for (const x of sp.slots) {
+        if (x.blocked || !x.router.exportPodCIDR) continue;
+        for (const afi of ["ipv4", "ipv6"] as const)
+          if (!v1FamilyBlocked(sp.policy, x.slot, x.neighbor, afi)) out.add(`${node.name}|${x.slot.peerAddress}|${afi}`);
+      }
+    } else if (sp.kind === "v2") {
+      for (const slot of sp.slots) {
+        const pc = inputs.peerConfigs.find((p) => p.name === slot.peerConfigRef);
+        for (const fam of pc?.spec.families ?? []) {
+          const afi = afiOfFamilyName(fam.afi);
+          if (!afi || !fam.advertisements) continue;
+          const ads = inputs.advertisements.filter((a) => selectorMatches(fam.advertisements, a.labels, "none"));
+          if (ads.some((a) => a.spec.advertisements.some((e) => e.advertisementType === "PodCIDR"))) out.add(`${node.name}|${slot.peerAddress}|${afi}`);
+        }
+      }
+    }
+  }
+  return out;
+}

@@ -10,7 +10,7 @@
  * name/namespace keys) as v1's serviceSelector, so the v1 selector is carried over as it is.
  */
 import { isIP } from "../net/index.ts";
-import { expectedAdvertisements, firstDuplicateASN, v1PeerIP, type Expectation } from "./expected.ts";
+import { expectedAdvertisements, firstDuplicateASN, podCIDRAnnouncements, v1PeerIP, type Expectation } from "./expected.ts";
 import { v2InputsFromObjects } from "./inputs.ts";
 import type { BgpInputs, LabelSelector, PeeringPolicyInput, V1NeighborInput, VirtualRouterInput } from "./types.ts";
 import { CILIUM_API } from "./live.ts";
@@ -149,6 +149,14 @@ export function migrateV1(inputs: BgpInputs): MigrationPlan {
       const d = blockedWhy(b, k);
       differences.push({ node: e.node, peer: e.slot.peerAddress ?? e.slot.peer, prefix: e.prefix, change: "gained", why: d ? `v1: cause ${d.cause}: ${d.message}` : "v1 had no peer of that address on this node" });
     }
+  // each node's own PodCIDR (exportPodCIDR): the same node, peer and family before and after
+  const podBefore = podCIDRAnnouncements(inputs);
+  const podAfter = podCIDRAnnouncements(after);
+  const pod = (k: string) => k.split("|") as [string, string, string];
+  for (const k of podBefore)
+    if (!podAfter.has(k)) differences.push({ node: pod(k)[0], peer: pod(k)[1], prefix: `PodCIDR (${pod(k)[2]})`, change: "lost", why: "v2: no PodCIDR advertisement is selected by this peer's family" });
+  for (const k of podAfter)
+    if (!podBefore.has(k)) differences.push({ node: pod(k)[0], peer: pod(k)[1], prefix: `PodCIDR (${pod(k)[2]})`, change: "gained", why: "v1: this router did not export the PodCIDR" });
   if (existing.clusterConfigs.length)
     notes.push(`the repo already has CiliumBGPClusterConfig ${existing.clusterConfigs.map((c) => c.name).join(", ")}: where it selects the same nodes as a migrated policy, the two conflict (cause 8) once the policy is gone`);
   return {
@@ -156,8 +164,8 @@ export function migrateV1(inputs: BgpInputs): MigrationPlan {
     objects,
     labels: [],
     notes,
-    before: bOk.size,
-    after: aOk.size,
+    before: bOk.size + podBefore.size,
+    after: aOk.size + podAfter.size,
     differences,
     equivalent: differences.length === 0,
   };

@@ -8,7 +8,7 @@ import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { stringify } from "yaml";
-import { expectedAdvertisements, inputsFromModel, migrateV1 } from "../../lib/bgp/index.ts";
+import { expectedAdvertisements, inputsFromModel, migrateV1, podCIDRAnnouncements, v2InputsFromObjects } from "../../lib/bgp/index.ts";
 import { loadRepo } from "../../lib/repo/model.ts";
 import { cleanup, fixtureRepo, loadBgpFixtures } from "../fixtures/bgp/harness.ts";
 
@@ -60,3 +60,25 @@ test("v1 next to v2: the migrated ClusterConfig conflicts with the existing one,
     cleanup(dir);
   }
 }, 30_000);
+
+test("exportPodCIDR is part of the proof: the node's PodCIDR per peer and family, before and after", () => {
+  const inputs = {
+    controlPlaneEnabled: true,
+    nodes: [{ name: "n1", labels: { "kubernetes.io/hostname": "n1" }, ipv4: "10.0.0.11" }],
+    pools: [],
+    services: [],
+    clusterConfigs: [],
+    peerConfigs: [],
+    advertisements: [],
+    peeringPolicies: [
+      { name: "pods", virtualRouters: [{ localASN: 64512, exportPodCIDR: true, neighbors: [{ peerAddress: "10.0.0.1/32", peerASN: 64513, families: [{ afi: "ipv4", safi: "unicast" }] }] }] },
+    ],
+  };
+  const plan = migrateV1(inputs);
+  expect(plan.differences).toEqual([]);
+  expect(plan.before).toBe(1);
+  expect(podCIDRAnnouncements(inputs)).toEqual(new Set(["n1|10.0.0.1|ipv4"]));
+  // the v2 side without its PodCIDR entry would lose it
+  const v2 = v2InputsFromObjects(plan.objects.map((o) => (o.kind === "CiliumBGPAdvertisement" ? { ...o, spec: { advertisements: [] } } : o)));
+  expect(podCIDRAnnouncements({ ...inputs, peeringPolicies: [], ...v2 })).toEqual(new Set());
+});
