@@ -5,7 +5,8 @@
  * tied together by a label on the advertisement that the peer config's families select.
  *
  * The translation is proved through the rulebook, not assumed: the expected announcements (node, peer, prefix) of
- * the configuration before and after must be the same; whatever differs is listed with the reason on either side.
+ * the configuration before and after must be the same, and so must each node's own PodCIDR per peer and family
+ * (exportPodCIDR); whatever differs is listed with the reason on either side.
  * No Service or pool label is needed: v2's advertisement selector sees the same Service labels (plus the synthetic
  * name/namespace keys) as v1's serviceSelector, so the v1 selector is carried over as it is.
  */
