@@ -1,7 +1,8 @@
 /**
  * What lib/bgp reasons about, in one shape whether it came from the repo (lib/repo's ClusterModel) or from a live
- * cluster (the Kubernetes API): Cilium's BGP v2 objects and legacy v1 policies, LB-IPAM pools, LoadBalancer Services, nodes and each
- * node's CiliumBGPNodeConfig status. Structural subsets of the model's types, so model objects pass as they are.
+ * cluster (the Kubernetes API): Cilium's BGP v2 objects and legacy v1 policies, LB-IPAM pools, LoadBalancer
+ * Services, nodes and each node's CiliumBGPNodeConfig status. Structural subsets of the model's types, so model
+ * objects pass as they are.
  */
 import type { LabelSelector } from "../kube/selector.ts";
 import type { Afi } from "./frr.ts";
