@@ -1,19 +1,22 @@
 import { defineScript, ExitCode } from "../lib/cli/index.ts";
 import { KubeClient } from "../lib/kube/index.ts";
 import { loadRepo } from "../lib/repo/model.ts";
-import { inputsFromModel, printVerifyReport, readLiveInputs, readRouterState, routerAccess, verifyBgp, type BgpInputs } from "../lib/bgp/index.ts";
+import { announcedServices, declaredLoadBalancers, inputsFromModel, printVerifyReport, readLiveInputs, readRouterState, routerAccess, verifyBgp, type BgpInputs } from "../lib/bgp/index.ts";
 
 export default defineScript(import.meta, {
   name: "bgp-verify",
   area: "bgp",
   summary: "check that every LoadBalancer IP reaches the router from every node, v4 and v6, and say why not",
   description: `
-Cluster side (Kubernetes API): the Cilium BGP v2 objects, each node's CiliumBGPNodeConfig status and the
-LoadBalancer Services with their assigned IPs give the prefixes each node should advertise to each peer.
+Cluster side (Kubernetes API): the Cilium BGP v2 objects (or the legacy v1 CiliumBGPPeeringPolicy, which wins on
+the nodes it selects), each node's CiliumBGPNodeConfig status and the LoadBalancer Services with their assigned IPs
+give the prefixes each node should advertise to each peer (lib/bgp, the same rulebook validate uses).
 Router side: \`vtysh -c 'show bgp summary json'\` and \`'show bgp ipv4|ipv6 unicast json'\` over SSH to the router
 (ROUTER_SSH=user@host in .env) or through --router-cmd (a local command vtysh arguments are appended to).
-Prints a node x peer x family table and, for every missing prefix, its cause (numbered as in the Cilium BGP
-reference: 1-12, plus "session down") with the fix. Exit 1 when anything expected is missing.`,
+Prints a node x peer x family table and, for every missing prefix, its cause (1-12 of the Cilium BGP reference,
+13-16 for BGP v1, plus "session down") with the fix. The router is blamed only for what Cilium advertised. Exit 1
+when anything expected is missing, a router session sits in (Policy), or the repo declares LoadBalancer Services
+and there is not one route to check (it says why).`,
   replaces: ["bgp:verify-peering", "bgp:verify-peering-ipv6", "bgp:show-routes-ipv6"],
   live: true,
   flags: {
@@ -37,14 +40,19 @@ reference: 1-12, plus "session down") with the fix. Exit 1 when anything expecte
   async run({ flags, out, exec, env, root, json }) {
     const access = routerAccess({ routerCmd: flags["router-cmd"], env });
     let inputs: BgpInputs;
+    let missingKinds: string[] = [];
+    let declaredServices: string[] = [];
     if (flags["repo-only"]) {
       inputs = inputsFromModel(loadRepo(root));
+      declaredServices = announcedServices(inputs).map((s) => `${s.namespace}/${s.name}`);
     } else {
+      declaredServices = declaredLoadBalancers(root);
       const client = KubeClient.fromEnv(env);
       try {
         out.progress("reading the cluster's BGP objects");
         const live = await readLiveInputs(client);
         for (const k of live.missingKinds) out.warn(`the cluster serves no ${k} (its CRD is not installed)`);
+        missingKinds = live.missingKinds;
         inputs = live.inputs;
       } finally {
         client.close();
@@ -53,7 +61,7 @@ reference: 1-12, plus "session down") with the fix. Exit 1 when anything expecte
     const neighbors = inputs.nodes.flatMap((n) => [n.ipv4, n.ipv6]).filter((x): x is string => x !== undefined);
     if (access) out.progress(`reading the router (${access.describe})`);
     const router = access ? await readRouterState(exec, access, { neighbors }) : undefined;
-    const report = verifyBgp(inputs, router);
+    const report = verifyBgp(inputs, router, { declaredServices, missingKinds });
     if (json) out.result(report);
     else printVerifyReport(out, report);
     return report.ok ? ExitCode.ok : ExitCode.failed;

@@ -8,9 +8,9 @@ export default defineScript(import.meta, {
   summary: "every offline check of the repo (YAML, schemas, kustomize, Flux, IPAM, BGP, Talos, versions, secrets)",
   description: `
 Reads talos/, kubernetes/ and the tool pins into the cluster model and runs every offline check on it. Each finding
-names its file and line, what is wrong and how to fix it; BGP findings name the silent-failure cause (1-12) of
-Cilium's BGP control plane they would cause (cause 7, no pool gives a Service an address, comes from the ipam
-family). Nothing in the repo is changed (schema results are cached in .home-ops/cache/) and no cluster is contacted.
+names its file and line, what is wrong and how to fix it; BGP findings name the silent-failure cause (1-16,
+lib/bgp/causes.ts) of Cilium's BGP control plane they would cause (cause 7, no pool gives a Service an address,
+comes from the ipam family). Nothing in the repo is changed (schema results are cached in .home-ops/cache/) and no cluster is contacted.
 
 Check families: ${FAMILIES.join(", ")}.
 --build also runs the real \`kubectl kustomize\` on every kustomization (concurrently).`,

@@ -3,7 +3,8 @@
  * cluster (raw Kubernetes objects as the API returns them: what is running, including LB-IPAM's assigned IPs and
  * each node's CiliumBGPNodeConfig status).
  */
-import type { ClusterModel } from "../repo/model.ts";
+import { loadRepo, type ClusterModel } from "../repo/model.ts";
+import { announcedServices } from "./expected.ts";
 import { parseNodeConfig } from "./cilium.ts";
 import { isIP, family as familyOf } from "../net/index.ts";
 import type { LabelSelector } from "../kube/selector.ts";
@@ -47,16 +48,58 @@ function selector(v: unknown): LabelSelector | undefined {
   return sel;
 }
 
-/** What the repo declares. Node labels are the ones the kubelet sets (hostname, control-plane role). */
+const num = (v: unknown): number | undefined => (typeof v === "number" ? v : undefined);
+
+/**
+ * A CiliumBGPPeeringPolicy spec as written (repo) or returned (API). Keeps the difference between an absent
+ * serviceSelector (nil: no Service) and `{}` (every Service), and between absent serviceAdvertisements (default
+ * [LoadBalancerIP]) and `[]` (nothing).
+ */
+export function peeringPolicyOf(name: string, spec: unknown): PeeringPolicyInput {
+  const nodeSelector = selector(get(spec, "nodeSelector"));
+  return {
+    name,
+    ...(nodeSelector ? { nodeSelector } : {}),
+    virtualRouters: arr(get(spec, "virtualRouters"))
+      .filter(isObject)
+      .map((vr) => {
+        const serviceSelector = selector(vr.serviceSelector);
+        const podIPPoolSelector = selector(vr.podIPPoolSelector);
+        return {
+          ...(num(vr.localASN) !== undefined ? { localASN: num(vr.localASN)! } : {}),
+          ...(typeof vr.exportPodCIDR === "boolean" ? { exportPodCIDR: vr.exportPodCIDR } : {}),
+          ...(serviceSelector ? { serviceSelector } : {}),
+          ...(podIPPoolSelector ? { podIPPoolSelector } : {}),
+          ...(Array.isArray(vr.serviceAdvertisements) ? { serviceAdvertisements: vr.serviceAdvertisements.map(String) } : {}),
+          neighbors: arr(vr.neighbors)
+            .filter(isObject)
+            .map((n) => {
+              const gr = n.gracefulRestart;
+              return {
+                peerAddress: str(n.peerAddress) ?? "",
+                ...(num(n.peerASN) !== undefined ? { peerASN: num(n.peerASN)! } : {}),
+                ...(num(n.peerPort) !== undefined ? { peerPort: num(n.peerPort)! } : {}),
+                ...(Array.isArray(n.families) ? { families: n.families.filter(isObject).map((f) => ({ afi: str(f.afi) ?? "", safi: str(f.safi) ?? "" })) } : {}),
+                ...(num(n.eBGPMultihopTTL) !== undefined ? { eBGPMultihopTTL: num(n.eBGPMultihopTTL)! } : {}),
+                ...(num(n.connectRetryTimeSeconds) !== undefined ? { connectRetryTimeSeconds: num(n.connectRetryTimeSeconds)! } : {}),
+                ...(num(n.holdTimeSeconds) !== undefined ? { holdTimeSeconds: num(n.holdTimeSeconds)! } : {}),
+                ...(num(n.keepAliveTimeSeconds) !== undefined ? { keepAliveTimeSeconds: num(n.keepAliveTimeSeconds)! } : {}),
+                ...(isObject(gr) ? { gracefulRestart: { enabled: gr.enabled === true, ...(num(gr.restartTimeSeconds) !== undefined ? { restartTimeSeconds: num(gr.restartTimeSeconds)! } : {}) } } : {}),
+                ...(str(n.authSecretRef) ? { authSecretRef: str(n.authSecretRef)! } : {}),
+                ...(Array.isArray(n.advertisedPathAttributes) ? { advertisedPathAttributes: n.advertisedPathAttributes } : {}),
+              };
+            }),
+        };
+      }),
+  };
+}
+
+/** What the repo declares. Node labels come from the repo model (talconfig nodeLabels, Talos, the kubelet). */
 export function inputsFromModel(model: ClusterModel): BgpInputs {
   const hasCilium = model.helmReleases.some((h) => h.chart === "cilium");
   const nodes: BgpNodeInput[] = model.nodes.map((n) => ({
     name: n.hostname,
-    labels: {
-      "kubernetes.io/hostname": n.hostname,
-      "kubernetes.io/os": "linux",
-      ...(n.controlPlane ? { "node-role.kubernetes.io/control-plane": "" } : {}),
-    },
+    labels: n.labels,
     ipv4: n.ipv4,
     ...(n.ipv6 ? { ipv6: n.ipv6 } : {}),
   }));
@@ -70,11 +113,9 @@ export function inputsFromModel(model: ClusterModel): BgpInputs {
     ipFamilies: s.ipFamilies,
     ...(s.ipFamilyPolicy !== undefined ? { ipFamilyPolicy: s.ipFamilyPolicy } : {}),
     requestedIPs: s.requestedIPs,
+    ...(s.sharingKey ? { sharingKey: s.sharingKey } : {}),
   }));
-  const peeringPolicies: PeeringPolicyInput[] = model.bgp.peeringPolicies.map((p) => ({
-    name: p.name,
-    ...(selector(p.spec.nodeSelector) ? { nodeSelector: selector(p.spec.nodeSelector)! } : {}),
-  }));
+  const peeringPolicies = model.bgp.peeringPolicies.map((p) => peeringPolicyOf(p.name, p.spec));
   return {
     // Cilium's chart default is false: an unset value means the control plane is off
     ...(hasCilium ? { controlPlaneEnabled: model.bgp.controlPlaneEnabled?.value ?? false } : {}),
@@ -158,6 +199,8 @@ function serviceFromLive(o: unknown, slices: unknown[] | undefined): ServiceInpu
     requestedIPs: requested,
     conditions: conditions(get(o, "status", "conditions")),
   };
+  const sharingKey = annotations["lbipam.cilium.io/sharing-key"];
+  if (sharingKey) s.sharingKey = sharingKey;
   const cls = str(get(spec, "loadBalancerClass"));
   if (cls !== undefined) s.loadBalancerClass = cls;
   const etp = str(get(spec, "externalTrafficPolicy"));
@@ -287,11 +330,31 @@ export function inputsFromLive(live: LiveObjects): BgpInputs {
     peeringPolicies: live.peeringPolicies
       .map((p) => {
         const name = str(get(p, "metadata", "name"));
-        if (!name) return undefined;
-        const sel = selector(get(p, "spec", "nodeSelector"));
-        return { name, ...(sel ? { nodeSelector: sel } : {}) };
+        return name ? peeringPolicyOf(name, get(p, "spec")) : undefined;
       })
       .filter(defined),
     nodeConfigs: live.nodeConfigs.map(parseNodeConfig),
+  };
+}
+
+/**
+ * The LoadBalancer Services the repo at `root` declares for BGP (namespace/name), to tell a live cluster with none
+ * from a repo without any. A repo that does not load declares none as far as this check goes.
+ */
+export function declaredLoadBalancers(root: string, load: (root: string) => ClusterModel = (r) => loadRepo(r, { mode: "lenient" })): string[] {
+  try {
+    return announcedServices(inputsFromModel(load(root))).map((s) => `${s.namespace}/${s.name}`);
+  } catch {
+    return [];
+  }
+}
+
+/** BGP v2 objects as written (manifests, e.g. the ones bgp-migrate renders) as rulebook inputs. */
+export function v2InputsFromObjects(objects: unknown[]): Pick<BgpInputs, "clusterConfigs" | "peerConfigs" | "advertisements"> {
+  const of = (kind: string) => objects.filter((o) => get(o, "kind") === kind);
+  return {
+    clusterConfigs: of("CiliumBGPClusterConfig").map(clusterConfigFromLive).filter(defined),
+    peerConfigs: of("CiliumBGPPeerConfig").map(peerConfigFromLive).filter(defined),
+    advertisements: of("CiliumBGPAdvertisement").map(advertisementFromLive).filter(defined),
   };
 }

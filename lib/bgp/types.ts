@@ -1,7 +1,8 @@
 /**
  * What lib/bgp reasons about, in one shape whether it came from the repo (lib/repo's ClusterModel) or from a live
- * cluster (the Kubernetes API): Cilium's BGP v2 objects, LB-IPAM pools, LoadBalancer Services, nodes and each
- * node's CiliumBGPNodeConfig status. Structural subsets of the model's types, so model objects pass as they are.
+ * cluster (the Kubernetes API): Cilium's BGP v2 objects and legacy v1 policies, LB-IPAM pools, LoadBalancer
+ * Services, nodes and each node's CiliumBGPNodeConfig status. Structural subsets of the model's types, so model
+ * objects pass as they are.
  */
 import type { LabelSelector } from "../kube/selector.ts";
 import type { Afi } from "./frr.ts";
@@ -55,6 +56,8 @@ export interface ServiceInput {
   conditions?: ConditionInput[];
   /** nodes with a ready local endpoint (for externalTrafficPolicy: Local); undefined = not known */
   localEndpointNodes?: string[];
+  /** `lbipam.cilium.io/sharing-key`: Services with one key may share an address */
+  sharingKey?: string;
 }
 
 export interface PeerInput {
@@ -95,9 +98,40 @@ export interface AdvertisementInput {
   };
 }
 
+/** One neighbor of a v1 virtual router (cilium.io/v2alpha1 CiliumBGPNeighbor). */
+export interface V1NeighborInput {
+  /** as written: a CIDR, `x/32` or `x/128` */
+  peerAddress: string;
+  peerASN?: number;
+  peerPort?: number;
+  /** undefined = the default ipv4 + ipv6 unicast */
+  families?: Array<{ afi: string; safi: string }>;
+  eBGPMultihopTTL?: number;
+  connectRetryTimeSeconds?: number;
+  holdTimeSeconds?: number;
+  keepAliveTimeSeconds?: number;
+  gracefulRestart?: { enabled: boolean; restartTimeSeconds?: number };
+  authSecretRef?: string;
+  advertisedPathAttributes?: unknown[];
+}
+
+/** One virtual router of a CiliumBGPPeeringPolicy. A nil serviceSelector is `undefined`, `{}` is an empty object. */
+export interface VirtualRouterInput {
+  localASN?: number;
+  exportPodCIDR?: boolean;
+  podIPPoolSelector?: LabelSelector;
+  serviceSelector?: LabelSelector;
+  /** undefined = the default [LoadBalancerIP]; an explicit [] announces nothing */
+  serviceAdvertisements?: string[];
+  neighbors: V1NeighborInput[];
+}
+
+/** The legacy BGP v1 control plane's one object (cilium.io/v2alpha1 CiliumBGPPeeringPolicy, cluster-scoped). */
 export interface PeeringPolicyInput {
   name: string;
+  /** undefined or `{}` = every node */
   nodeSelector?: LabelSelector;
+  virtualRouters: VirtualRouterInput[];
 }
 
 export interface RouteCount {
@@ -138,6 +172,12 @@ export interface BgpInputs {
 }
 
 export const BGP_LB_CLASS = "io.cilium/bgp-control-plane";
+
+/** An object a diagnosis names: kind and name (`namespace/name` for Services). */
+export interface ObjectRef {
+  kind: string;
+  name: string;
+}
 
 export function afiOfFamilyName(name: string): Afi | undefined {
   const n = name.toLowerCase();

@@ -5,10 +5,11 @@
  */
 import { isIP, normaliseIP } from "../net/index.ts";
 import { advertisedCount, isEstablished } from "./cilium.ts";
-import { diagnosis, expectedAdvertisements, type Diagnosis, type Expectation, type PeerSlot, type ServiceIssue } from "./expected.ts";
+import { announcedServices, diagnosis, expectedAdvertisements, type Diagnosis, type Expectation, type PeerSlot, type ServiceIssue } from "./expected.ts";
+import { poolHolds } from "./lbipam.ts";
 import { canonicalPrefix, routesByPeer, summaryPeers, type Afi, type FrrPeer, type FrrReceivedRoutes, type FrrRouteTable, type FrrSummary } from "./frr.ts";
 import type { CauseId } from "./causes.ts";
-import type { BgpInputs, BgpNodeInput, NodeConfigStatus, NodePeerStatus } from "./types.ts";
+import type { BgpInputs, BgpNodeInput, NodeConfigStatus, NodePeerStatus, ObjectRef } from "./types.ts";
 
 export interface RouterState {
   summary: FrrSummary;
@@ -46,6 +47,8 @@ export interface MissingPrefix {
   title: string;
   message: string;
   fix: string;
+  /** the objects the cause is about (empty for the session, the router, a shortfall) */
+  objects: ObjectRef[];
 }
 
 export interface BgpVerifyReport {
@@ -57,7 +60,21 @@ export interface BgpVerifyReport {
   serviceIssues: ServiceIssue[];
   /** prefixes the router holds from a node that nothing expects (stale Services, foreign announcements) */
   unexpectedAtRouter: Array<{ node: string; neighbor: string; afi: Afi; prefix: string }>;
+  /** router sessions that fail on their own, whatever they carry: `(Policy)` rejects every route (cause 11) */
+  sessionProblems: Array<{ node: string; peer: string; afi: Afi; diagnosis: Diagnosis }>;
+  /** problems that block no route: a legacy CiliumBGPPeeringPolicy overriding the v2 objects on a node */
+  warnings: Array<{ node: string; diagnosis: Diagnosis }>;
+  /** how many expected routes were checked; when 0, `nothingChecked` says why */
+  expectedTotal: number;
+  nothingChecked?: string;
   notes: string[];
+}
+
+export interface VerifyContext {
+  /** LoadBalancer Services the repo declares (namespace/name), for "0 expected routes" when some exist */
+  declaredServices?: string[];
+  /** BGP kinds the cluster does not serve (their CRD is missing) */
+  missingKinds?: string[];
 }
 
 const norm = (ip: string | undefined): string | undefined => (ip && isIP(ip) ? normaliseIP(ip) : ip);
@@ -95,7 +112,7 @@ function routerSessionText(p: FrrPeer | undefined): string {
 }
 
 /** Runs the whole comparison. Without `router`, only the cluster side is judged; without nodeConfigs, only config. */
-export function verifyBgp(inputs: BgpInputs, router?: RouterState): BgpVerifyReport {
+export function verifyBgp(inputs: BgpInputs, router?: RouterState, context: VerifyContext = {}): BgpVerifyReport {
   const exp = expectedAdvertisements(inputs);
   const nodes = new Map(inputs.nodes.map((n) => [n.name, n]));
   const statuses = new Map((inputs.nodeConfigs ?? []).map((s) => [s.node, s]));
@@ -122,7 +139,8 @@ export function verifyBgp(inputs: BgpInputs, router?: RouterState): BgpVerifyRep
       row = { node, peer: slot.peer, afi, expected: 0, missing: 0, items: [] };
       if (slot.peerAddress) row.peerAddress = slot.peerAddress;
       if (addr) row.nodeAddress = addr;
-      if (ciliumChecked) {
+      if (ciliumChecked && slot.policy !== undefined) row.ciliumSession = "v1 (no status)";
+      else if (ciliumChecked) {
         row.ciliumSession = status?.peeringState ?? (statuses.has(node) ? "not configured" : "no NodeConfig");
         if (status) {
           const adv = advertisedCount(status, afi);
@@ -146,7 +164,7 @@ export function verifyBgp(inputs: BgpInputs, router?: RouterState): BgpVerifyRep
 
   const missing: MissingPrefix[] = [];
   const miss = (e: Expectation, d: Diagnosis) =>
-    missing.push({ node: e.node, peer: e.slot.peer, afi: e.afi, service: e.service, prefix: e.prefix, cause: d.cause, title: d.title, message: d.message, fix: d.fix });
+    missing.push({ node: e.node, peer: e.slot.peer, afi: e.afi, service: e.service, prefix: e.prefix, cause: d.cause, title: d.title, message: d.message, fix: d.fix, objects: d.objects });
 
   for (const row of rows.values()) {
     const status = findStatusPeer(statuses.get(row.node), row.items[0]?.slot ?? { peer: row.peer, instance: "" });
@@ -154,7 +172,7 @@ export function verifyBgp(inputs: BgpInputs, router?: RouterState): BgpVerifyRep
     const atRouter = row.nodeAddress ? held.get(row.afi)?.get(row.nodeAddress) : undefined;
     const received = router?.received?.get(`${row.afi}|${row.nodeAddress}`);
     for (const e of row.items) {
-      if (router && atRouter?.has(e.prefix)) {
+      if (router && atRouter && heldAtRouter(e, atRouter, inputs)) {
         row.receivedAtRouter = (row.receivedAtRouter ?? 0) + 1;
         continue;
       }
@@ -187,6 +205,25 @@ export function verifyBgp(inputs: BgpInputs, router?: RouterState): BgpVerifyRep
         }
   }
 
+  const sessionProblems: BgpVerifyReport["sessionProblems"] = [];
+  if (router)
+    for (const row of rows.values()) {
+      const p = routerPeerFor(row.nodeAddress, row.afi);
+      if (p?.policyBlocked)
+        sessionProblems.push({
+          node: row.node,
+          peer: row.peer,
+          afi: row.afi,
+          diagnosis: diagnosis(11, `the router holds its session with node ${row.node} (${p.address}) in the (Policy) state: FRR's ebgp-requires-policy is on and no inbound route-map applies, so it accepts no route from this node${row.expected ? "" : " (none is expected now, but any would be dropped)"}`),
+        });
+    }
+  const warnings = exp.speakers.filter((x) => x.warning).map((x) => ({ node: x.node, diagnosis: x.warning! }));
+  const expectedTotal = [...rows.values()].reduce((a, r) => a + r.expected, 0);
+  let nothingChecked: string | undefined;
+  if (expectedTotal === 0) nothingChecked = whyNothing(inputs, exp, context);
+  const declared = context.declaredServices ?? [];
+  const vacuous = expectedTotal === 0 && (declared.length > 0 || announcedServices(inputs).length > 0);
+
   const notes = [...exp.notes];
   if (!router)
     notes.push(
@@ -194,15 +231,44 @@ export function verifyBgp(inputs: BgpInputs, router?: RouterState): BgpVerifyRep
     );
   const outRows = [...rows.values()].map(({ items: _items, ...r }) => r);
   return {
-    ok: missing.length === 0 && exp.serviceIssues.length === 0,
+    ok: missing.length === 0 && exp.serviceIssues.length === 0 && sessionProblems.length === 0 && !vacuous,
     ciliumChecked,
     routerChecked: router !== undefined,
     rows: outRows,
     missing,
     serviceIssues: exp.serviceIssues,
     unexpectedAtRouter,
+    sessionProblems,
+    warnings,
+    expectedTotal,
+    ...(nothingChecked ? { nothingChecked } : {}),
     notes,
   };
+}
+
+/** Whether the router holds the expected route: the host route, or (an IP LB-IPAM picks at run time) any address of its pool. */
+function heldAtRouter(e: Expectation, held: Set<string>, inputs: BgpInputs): boolean {
+  if (!e.pool) return held.has(e.prefix);
+  const pool = inputs.pools.find((p) => p.name === e.pool);
+  if (!pool) return false;
+  for (const prefix of held) if (poolHolds(pool, prefix.replace(/\/\d+$/, ""))) return true;
+  return false;
+}
+
+/** Why there is not one route to check, naming the first reason that applies. */
+function whyNothing(inputs: BgpInputs, exp: ReturnType<typeof expectedAdvertisements>, context: VerifyContext): string {
+  const announced = announcedServices(inputs);
+  const declared = context.declaredServices ?? [];
+  if (context.missingKinds?.length) return `the cluster serves no ${context.missingKinds.join(", ")} (the Cilium CRDs are missing), so no route can be expected`;
+  if (inputs.controlPlaneEnabled === false) return "Cilium's BGP control plane is off (bgpControlPlane.enabled / enable-bgp-control-plane is not true)";
+  if (announced.length === 0)
+    return declared.length
+      ? `the repo declares ${declared.length} LoadBalancer Service(s) (${declared.slice(0, 3).join(", ")}${declared.length > 3 ? ", ..." : ""}) but the cluster has none`
+      : "there is no LoadBalancer Service, so nothing is announced";
+  if (exp.serviceIssues.length) return `none of the ${announced.length} LoadBalancer Service(s) has an address to announce (see the Service problems)`;
+  if (inputs.nodes.length === 0) return "there are no nodes";
+  if (exp.slots.every((x) => x.slot.peer === "(none)")) return "no BGP peer is configured (no CiliumBGPClusterConfig peer, no CiliumBGPPeeringPolicy neighbor)";
+  return "no node has a peer that carries the Services' address families";
 }
 
 interface ExplainContext {
@@ -219,7 +285,9 @@ interface ExplainContext {
 function explain(e: Expectation, row: VerifyRow, c: ExplainContext): Diagnosis | undefined {
   if (e.blocked) return e.blocked;
   const where = `node ${e.node} -> peer ${e.slot.peer}${e.slot.peerAddress ? ` (${e.slot.peerAddress})` : ""}`;
-  if (c.inputs.nodeConfigs !== undefined) {
+  // v1 (CiliumBGPPeeringPolicy) writes no CiliumBGPNodeConfig: Cilium's side is only known from the router
+  const v2 = e.slot.policy === undefined;
+  if (c.inputs.nodeConfigs !== undefined && v2) {
     if (!c.anyNodeConfig)
       return diagnosis(12, "there is no CiliumBGPNodeConfig at all: Cilium's BGP control plane is not running (bgpControlPlane.enabled is false or the operator lacks it)");
     if (!c.hasNodeConfig)
@@ -242,11 +310,18 @@ function explain(e: Expectation, row: VerifyRow, c: ExplainContext): Diagnosis |
       );
     if (c.received?.available && c.received.prefixes.some((r) => canonicalPrefix(r.prefix) === e.prefix))
       return diagnosis(11, `the router received ${e.prefix} from node ${e.node} (${p.address}) but its inbound route-map rejects it: the prefix-list does not permit this pool`);
+    // the router is to blame only for what Cilium did advertise
+    if (advertised === undefined)
+      return diagnosis(
+        "unexplained",
+        `the router holds no ${e.prefix} from node ${e.node} (${p.address}); whether Cilium advertised it is not known here${c.inputs.nodeConfigs === undefined ? " (--repo-only reads no Cilium status)" : v2 ? "" : " (BGP v1 reports no status)"}`,
+        "run without --repo-only to read Cilium's advertised count, or on the node `cilium-dbg bgp routes advertised ipv4 unicast`; keep `soft-reconfiguration inbound` on the router so rejected routes show in received-routes",
+      );
     if (advertised === 0)
       return diagnosis("unexplained", `Cilium on node ${e.node} advertises no ${e.afi} route to ${e.slot.peer} although its configuration selects ${e.service}`);
     return diagnosis(
       11,
-      `node ${e.node}'s session is up${advertised !== undefined ? ` and Cilium advertises ${advertised} ${e.afi} route(s)` : ""}, but the router accepted no ${e.prefix} from it: its inbound prefix-list does not permit it`,
+      `node ${e.node}'s session is up and Cilium advertises ${advertised} ${e.afi} route(s), but the router accepted no ${e.prefix} from it: its inbound prefix-list does not permit it`,
     );
   }
   if (advertised !== undefined && advertised < row.expected)

@@ -1,13 +1,14 @@
-import { blockRange, contains, findOverlaps, formatRange, overlaps, parseBlock, parseCidr, size, type Family, type IPRange } from "../net/index.ts";
+import { blockRange, contains, family as familyOf, findOverlaps, formatRange, isIP, overlaps, parseBlock, parseCidr, type Family, type IPRange } from "../net/index.ts";
 import type { ClusterModel, Pool, Service, Source } from "../repo/model.ts";
-import { ciliumServiceLabels, isLoadBalancerService, matchesSelector, serviceFamilies } from "../repo/select.ts";
-import { describeSelector } from "./selectors.ts";
+import { inputsFromModel, lbIpamServes, poolHolds, poolsSelecting, serviceFamilies } from "../bgp/index.ts";
+import { rulebookFindings } from "./bgp.ts";
 import { finding, type Finding } from "./types.ts";
 
 /**
  * ipam: Cilium LB-IPAM pools against everything else on the network (node VLAN, pod/service CIDRs, VIP, node and
- * router addresses), pool blocks themselves, and every LoadBalancer Service against the pools: its requested IPs,
- * which pool its labels select (exactly one per IP family: none is BGP silent-failure cause 7), and capacity.
+ * router addresses), pool blocks themselves, and every LoadBalancer Service against the pools. Which pool gives a
+ * Service which address — and cause 7 when none does (no pool selects it, requested IP outside, pool exhausted) —
+ * is the rulebook's (lib/bgp/lbipam.ts); this family places its diagnoses and adds the ambiguities it does not decide.
  */
 
 interface Block {
@@ -119,66 +120,40 @@ function overlapFindings(blocks: Block[], nets: ReturnType<typeof networks>): Fi
   return out;
 }
 
-function serviceFindings(model: ClusterModel, blocks: Block[]): Finding[] {
+/**
+ * What the rulebook (lib/bgp/lbipam.ts) does not decide: a requested address that is no IP, or that two pools
+ * offer; a Service two pools of one family select (which one it draws from is arbitrary); one address requested by
+ * two Services without a shared sharing key.
+ */
+function serviceShapeFindings(model: ClusterModel): Finding[] {
   const out: Finding[] = [];
-  const enabled = model.pools.filter((p) => !p.disabled);
-  const poolFamilies = (p: Pool) => new Set(blocks.filter((b) => b.pool === p).map((b) => b.range.family));
-  const demand = new Map<string, { family: Family; keys: Set<string> }>();
-  const want = (pool: Pool, family: Family, key: string) => {
-    const k = `${pool.name}/${family}`;
-    const d = demand.get(k) ?? { family, keys: new Set<string>() };
-    d.keys.add(key);
-    demand.set(k, d);
-  };
-  for (const s of model.services) {
-    if (!isLoadBalancerService(s)) continue;
-    const labels = ciliumServiceLabels(s);
-    const name = `${s.namespace ? s.namespace + "/" : ""}${s.name}`;
-    const matching = enabled.filter((p) => matchesSelector(labels, p.serviceSelector, true));
-    const shareKey = s.sharingKey ? `share:${s.sharingKey}` : `svc:${name}`;
+  const inputs = inputsFromModel(model);
+  const name = (s: { namespace?: string; name: string }) => `${s.namespace ?? "default"}/${s.name}`;
+  model.services.forEach((s, i) => {
+    const input = inputs.services[i]!;
+    if (!lbIpamServes(input)) return;
     if (s.requestedIPs.length > 0) {
       for (const ip of s.requestedIPs) {
-        let r: IPRange;
-        try {
-          r = parseBlock(ip);
-        } catch {
-          out.push(finding("ipam/requested-ip-invalid", "error", s.source, `Service ${name} requests "${ip}", which is not an IP address`, "fix the lbipam.cilium.io/ips annotation"));
+        if (!isIP(ip)) {
+          out.push(finding("ipam/requested-ip-invalid", "error", s.source, `Service ${name(s)} requests "${ip}", which is not an IP address`, "fix the lbipam.cilium.io/ips annotation"));
           continue;
         }
-        const inPools = matching.filter((p) => blocks.some((b) => b.pool === p && contains(b.range, r)));
-        if (inPools.length === 0) {
-          const anyPool = model.pools.find((p) => blocks.some((b) => b.pool === p && contains(b.range, r)));
-          out.push(
-            finding("ipam/requested-ip-unsatisfied", "error", s.source,
-              anyPool
-                ? `BGP cause 7: Service ${name} requests ${ip} from pool ${anyPool.name}, whose serviceSelector (${describeSelector(anyPool.serviceSelector)})${anyPool.disabled ? " is disabled" : " does not select it"}: it never gets that IP`
-                : `BGP cause 7: Service ${name} requests ${ip}, which is in no pool: it never gets an IP`,
-              anyPool ? `label the Service so ${anyPool.name}'s serviceSelector matches it` : "request an address inside one of the pools"),
-          );
-        } else if (inPools.length > 1) {
-          out.push(finding("ipam/requested-ip-ambiguous", "error", s.source, `Service ${name} requests ${ip}, which pools ${inPools.map((p) => p.name).join(" and ")} both offer it`, "make the pools' addresses or selectors disjoint"));
-        } else want(inPools[0]!, r.family, `ip:${ip}`);
+        const offering = poolsSelecting(input, familyOf(ip), inputs.pools).filter((p) => poolHolds(p, ip));
+        if (offering.length > 1)
+          out.push(finding("ipam/requested-ip-ambiguous", "error", s.source, `Service ${name(s)} requests ${ip}, which pools ${offering.map((p) => p.name).join(" and ")} both offer it`, "make the pools' addresses or selectors disjoint"));
       }
-      continue;
+      return;
     }
-    for (const fam of serviceFamilies(s)) {
-      const pools = matching.filter((p) => poolFamilies(p).has(fam));
-      if (pools.length === 0) {
-        const disabled = model.pools.filter((p) => p.disabled && matchesSelector(labels, p.serviceSelector, true) && poolFamilies(p).has(fam));
-        out.push(
-          finding("ipam/service-no-pool", "error", s.source,
-            `BGP cause 7: no ${disabled.length ? "enabled " : ""}${famName(fam)} pool selects LoadBalancer Service ${name} (labels: ${Object.entries(s.labels).map(([k, v]) => `${k}=${v}`).join(", ") || "none"}): LB-IPAM never assigns it an ${famName(fam)} address, so nothing is advertised`,
-            disabled.length ? `enable pool ${disabled[0]!.name} or label the Service for another pool` : "label the Service for a pool, or give a pool a serviceSelector that matches it"),
-        );
-      } else if (pools.length > 1) {
-        out.push(finding("ipam/service-ambiguous-pool", "error", s.source, `LoadBalancer Service ${name} is selected by ${pools.length} ${famName(fam)} pools (${pools.map((p) => p.name).join(", ")}): which one it draws from is arbitrary`, "make the pools' serviceSelectors mutually exclusive"));
-      } else want(pools[0]!, fam, shareKey);
+    for (const afi of serviceFamilies(input)) {
+      const pools = poolsSelecting(input, afi, inputs.pools);
+      if (pools.length > 1)
+        out.push(finding("ipam/service-ambiguous-pool", "error", s.source, `LoadBalancer Service ${name(s)} is selected by ${pools.length} ${famName(afi)} pools (${pools.map((p) => p.name).join(", ")}): which one it draws from is arbitrary`, "make the pools' serviceSelectors mutually exclusive"));
     }
-  }
+  });
   // one address, two Services: only a shared `lbipam.cilium.io/sharing-key` lets both have it
   const byIP = new Map<string, Service>();
   for (const s of model.services) {
-    if (!isLoadBalancerService(s)) continue;
+    if (s.type !== "LoadBalancer") continue;
     for (const ip of s.requestedIPs) {
       let key: string;
       try {
@@ -188,17 +163,9 @@ function serviceFindings(model: ClusterModel, blocks: Block[]): Finding[] {
       }
       const other = byIP.get(key);
       if (other && !(other.sharingKey && other.sharingKey === s.sharingKey))
-        out.push(finding("ipam/requested-ip-conflict", "error", s.source, `Service ${s.namespace ? s.namespace + "/" : ""}${s.name} requests ${ip}, which Service ${other.namespace ? other.namespace + "/" : ""}${other.name} requests too: only one of them gets it`, "give each Service its own address, or the same lbipam.cilium.io/sharing-key on both (with distinct ports)"));
+        out.push(finding("ipam/requested-ip-conflict", "error", s.source, `Service ${name(s)} requests ${ip}, which Service ${name(other)} requests too: only one of them gets it`, "give each Service its own address, or the same lbipam.cilium.io/sharing-key on both (with distinct ports)"));
       else if (!other) byIP.set(key, s);
     }
-  }
-  // capacity: addresses per pool and family against the Services that can only draw from it
-  for (const [k, d] of demand) {
-    const poolName = k.slice(0, k.lastIndexOf("/"));
-    const pool = model.pools.find((p) => p.name === poolName)!;
-    const cap = blocks.filter((b) => b.pool === pool && b.range.family === d.family).reduce((n, b) => n + size(b.range), 0n);
-    if (BigInt(d.keys.size) > cap)
-      out.push(finding("ipam/pool-exhausted", "error", pool.source, `BGP cause 7: pool ${pool.name} has ${cap} ${famName(d.family)} addresses for ${d.keys.size} Services: the rest never get an IP`, "widen the pool's blocks or move Services to another pool"));
   }
   return out;
 }
@@ -208,6 +175,6 @@ export function ipamCheck(model: ClusterModel): Finding[] {
   const blocks = poolBlocks(model, out);
   const nets = networks(model, out);
   out.push(...overlapFindings(blocks, nets));
-  out.push(...serviceFindings(model, blocks));
+  out.push(...serviceShapeFindings(model), ...rulebookFindings(model, "ipam"));
   return out;
 }

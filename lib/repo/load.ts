@@ -7,6 +7,7 @@ import path from "node:path";
 import type { Node } from "yaml";
 import { ConfigError } from "../cli/errors.ts";
 import { fastParse, firstContentLine, isContent, locate, slowParse, splitDocuments, yamlLib, type SlowParsed } from "./yaml.ts";
+import { talosNodeLabels } from "./node-labels.ts";
 import type {
   Bgp,
   BgpAdvertisement,
@@ -812,6 +813,7 @@ export function loadRepo(root: string, opts: LoadRepoOptions = {}): ClusterModel
       schematic,
       installerImage,
       addresses,
+      labels: talosNodeLabels(cfg, n, talos.patches),
       source: sourceOf(cfgDoc, np),
     });
   });

@@ -116,6 +116,8 @@ export const NodeSchema = z.object({
   installerImage: z.string(),
   /** Interface addresses as written (CIDR notation). */
   addresses: z.array(z.string()),
+  /** Labels the node registers with (kubelet, Talos, talconfig nodeLabels, patches' machine.nodeLabels): node-labels.ts. */
+  labels: z.record(z.string(), z.string()),
   source: SourceSchema,
 });
 export type ClusterNode = z.infer<typeof NodeSchema>;

@@ -149,15 +149,18 @@ describe("bgp-verify against the simulated cluster", () => {
 });
 
 describe("bgp-verify with --simulate", () => {
-  test("runs its own simulated cluster: without Cilium installed the BGP kinds are reported missing; nothing is expected, exit 0", async () => {
+  test("runs its own simulated cluster: without Cilium installed the BGP kinds are reported missing; 0 expected routes while the repo declares LB Services is a failure that says why, exit 1", async () => {
     const r = await runScript({ env: { ...(process.env as Record<string, string>), NO_COLOR: "1", ROUTER_SSH: "" } }, VERIFY, ["--simulate", "--json"], {
       HOMEOPS_SIM_STATE: "bootstrapped",
     });
     expect(r.stderr).toContain("the cluster serves no CiliumBGPClusterConfig");
     const j = JSON.parse(r.stdout);
     expect(j.routerChecked).toBe(false);
-    // no LB Service exists yet: nothing is expected, nothing missing
-    expect(r.code).toBe(0);
+    // no LB Service exists yet: nothing can be checked, and "ok" over nothing would hide that BGP is not there
+    expect(j.expectedTotal).toBe(0);
+    expect(j.ok).toBe(false);
+    expect(j.nothingChecked).toContain("the Cilium CRDs are missing");
+    expect(r.code).toBe(1);
   }, 120_000);
 });
 

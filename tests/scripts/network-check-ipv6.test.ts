@@ -55,7 +55,7 @@ describe("network-check-ipv6 against the simulated cluster", () => {
       expect(v.code).toBe(1);
       const issues = JSON.parse(v.stdout).serviceIssues;
       expect(issues.map((x: any) => [x.service, x.afi, x.diagnosis.cause])).toEqual([["default/dual-test", "ipv6", 7]]);
-      expect(issues[0].diagnosis.message).toContain("no ipv6 pool's serviceSelector matches it");
+      expect(issues[0].diagnosis.message).toContain("no ipv6 pool selects LoadBalancer Service default/dual-test");
     } finally {
       await d.client.delete(svc, { ignoreNotFound: true });
       await d.client.patch(pool, { spec: { serviceSelector: original } }, "merge");

@@ -175,7 +175,7 @@ describe("expectedAdvertisements", () => {
     a.services[0]!.labels = { "bgp.home/advertise": "true" };
     const issues = expectedAdvertisements(a).serviceIssues;
     expect(issues.map((i) => [i.service, i.afi, i.diagnosis.cause])).toEqual([["network/ingress", "ipv6", 7]]);
-    expect(issues[0]!.diagnosis.message).toContain("no ipv6 pool's serviceSelector matches it");
+    expect(issues[0]!.diagnosis.message).toContain("no ipv6 pool selects LoadBalancer Service network/ingress");
     const b = good();
     b.services[1]!.ingressIPs = [];
     b.pools[0]!.disabled = true;
@@ -205,7 +205,7 @@ describe("expectedAdvertisements", () => {
     b.clusterConfigs.push({ ...b.clusterConfigs[0]!, name: "dup" });
     expect(causes(b)).toEqual([8]);
     const c = good();
-    c.peeringPolicies = [{ name: "legacy" }];
+    c.peeringPolicies = [{ name: "legacy", virtualRouters: [] }];
     expect(causes(c)).toEqual([8]);
   });
 

@@ -19,13 +19,15 @@
  * 11 is the router's doing (router.ts)
  * 12 `bgpControlPlane.enabled` false: no node configs, no speaker
  * Peering itself does not depend on any of 1-10: sessions come up and advertise nothing.
+ * The legacy v1 control plane (CiliumBGPPeeringPolicy) runs instead of all this on the nodes a policy selects:
+ * computeLegacyAgents below.
  *
  * Pure: the controller in cilium.ts feeds it the store's objects and writes the result.
  */
 import { type Addr, formatIp, parseIp } from "./ip.ts";
 import { type Condition, type KObj, nodeAddress } from "./obj.ts";
 import { BGP_LB_CLASS, serviceSelectorLabels } from "./cilium-lbipam.ts";
-import { type LabelSelector, selectorMatches } from "./selectors.ts";
+import { type LabelSelector, selectorError, selectorMatches } from "./selectors.ts";
 
 export type PeeringState = "unknown" | "idle" | "connect" | "active" | "open_sent" | "open_confirm" | "established";
 
@@ -244,9 +246,90 @@ function prefixesFor(fam: Family, node: KObj, w: BgpWorld): string[] {
   return [...out].sort();
 }
 
-/** Whether a legacy CiliumBGPPeeringPolicy (v1) selects the node: then v1 runs there and v2 is ignored (8). */
-function legacySelects(node: KObj, w: BgpWorld): boolean {
-  return w.peeringPolicies.some((p) => selectorMatches(p.spec?.nodeSelector, nodeLabels(node), true));
+// ---------------------------------------------------------------------------------------------------------------
+// The legacy control plane (BGP v1, CiliumBGPPeeringPolicy): the agent's pkg/bgpv1 path, which runs INSTEAD of v2 on
+// every node a policy selects. What it does, from cilium 1.17's agent/controller.go and manager/:
+//  - a policy with an invalid nodeSelector, or a neighbor whose keepAlive exceeds its hold time, is dropped;
+//  - a node selected by two (valid) policies gets no BGP at all ("more then one CiliumBGPPeeringPolicy applies"),
+//    not even v2; selected by one, it runs that policy and ignores every v2 object;
+//  - virtual routers are registered in order; at the first localASN seen before, registration stops: that router
+//    and all after it never run (registerOrReconcileDiff's error is dropped by ConfigurePeers);
+//  - a router announces: the node's PodCIDR when exportPodCIDR; the Services its serviceSelector selects when it has
+//    one (nil selects none, {} all) for each address type of serviceAdvertisements (absent = [LoadBalancerIP],
+//    [] = none), with the same Service rules as v2 (type, class, ingress, eTP=Local endpoints);
+//  - a neighbor's families default to ipv4+ipv6 unicast; v1 writes no status anywhere.
+
+interface V1Neighbor {
+  peerAddress?: string;
+  peerASN?: number;
+  families?: Family[];
+  holdTimeSeconds?: number;
+  keepAliveTimeSeconds?: number;
+}
+interface V1Router {
+  localASN?: number;
+  exportPodCIDR?: boolean;
+  serviceSelector?: LabelSelector;
+  serviceAdvertisements?: string[];
+  neighbors?: V1Neighbor[];
+}
+
+function policyUsable(p: KObj): boolean {
+  if (selectorError(p.spec?.nodeSelector as LabelSelector | undefined)) return false;
+  for (const vr of (p.spec?.virtualRouters ?? []) as V1Router[])
+    for (const n of vr.neighbors ?? []) if ((n.keepAliveTimeSeconds ?? 30) > (n.holdTimeSeconds ?? 90)) return false;
+  return true;
+}
+
+/** The usable policies that select `node` (one = v1 runs there; two or more = nothing runs there). */
+function legacyPolicies(node: KObj, w: BgpWorld): KObj[] {
+  return w.peeringPolicies.filter((p) => policyUsable(p) && selectorMatches(p.spec?.nodeSelector as LabelSelector | undefined, nodeLabels(node), true));
+}
+
+/** The v1 speakers: what each node a single policy selects announces to each neighbor. */
+export function computeLegacyAgents(w: BgpWorld): Advertisement[] {
+  const out: Advertisement[] = [];
+  if (!w.enabled) return out;
+  for (const node of w.nodes) {
+    if (!w.agentRunning(node.metadata.name)) continue;
+    const policies = legacyPolicies(node, w);
+    if (policies.length !== 1) continue;
+    const policy = policies[0]!;
+    const seenASN = new Set<number | undefined>();
+    for (const vr of (policy.spec?.virtualRouters ?? []) as V1Router[]) {
+      if (seenASN.has(vr.localASN)) break;
+      seenASN.add(vr.localASN);
+      const localASN = vr.localASN ?? 0;
+      for (const n of vr.neighbors ?? []) {
+        const ip = (n.peerAddress ?? "").split("/")[0]!;
+        const peerAddr = parseIp(ip);
+        if (!peerAddr) continue;
+        const localAddress = nodeAddress(node, peerAddr.family);
+        if (!localAddress) continue;
+        const answer = w.peer.session({ node: node.metadata.name, localAddress, localASN, peerAddress: ip, peerASN: n.peerASN ?? 0, holdTimeSeconds: n.holdTimeSeconds ?? 90 });
+        const key = `${node.metadata.name}/v1:${policy.metadata.name}:${localASN}/${ip}`;
+        if (w.establishedAt(key, answer.state === "established") === undefined) continue;
+        const negotiated = new Set(answer.families ?? []);
+        const routes = new Map<string, { prefix: string; nextHop: string }[]>();
+        for (const fam of n.families ?? DEFAULT_FAMILIES) {
+          const famKey = `${fam.afi}/${fam.safi}`;
+          if (!negotiated.has(famKey)) continue;
+          const want = fam.afi === "ipv6" ? 6 : 4;
+          const prefixes = new Set<string>();
+          if (vr.exportPodCIDR)
+            for (const cidr of (node.spec?.podCIDRs ?? (node.spec?.podCIDR ? [node.spec.podCIDR] : [])) as string[]) if ((cidr.includes(":") ? 6 : 4) === want) prefixes.add(cidr);
+          const kinds = vr.serviceAdvertisements ?? ["LoadBalancerIP"];
+          if (vr.serviceSelector && kinds.length)
+            for (const a of serviceAddresses({ selector: vr.serviceSelector, service: { addresses: kinds } }, node.metadata.name, w))
+              if (a.family === want) prefixes.add(`${formatIp(a)}/${want === 4 ? 32 : 128}`);
+          const nextHop = fam.afi === "ipv6" && peerAddr.family === 4 ? `::ffff:${localAddress}` : localAddress;
+          routes.set(famKey, [...prefixes].sort().map((prefix) => ({ prefix, nextHop })));
+        }
+        out.push({ node: node.metadata.name, instance: `v1:${policy.metadata.name}:${localASN}`, peer: ip, localASN, localAddress, peerAddress: ip, routes });
+      }
+    }
+  }
+  return out;
 }
 
 /** The agents: each node's BGP speaker, what it advertises, and the status it reports. */
@@ -258,7 +341,8 @@ export function computeAgents(w: BgpWorld, nodeConfigs: KObj[]): AgentResult {
   for (const nc of nodeConfigs) {
     const node = nodesByName.get(nc.metadata.name);
     if (!node || !w.agentRunning(node.metadata.name)) continue; // a dead agent reports nothing: the status goes stale
-    if (legacySelects(node, w)) {
+    if (legacyPolicies(node, w).length > 0) {
+      // v1 runs here (or, under two policies, nothing does): the v2 NodeConfig stays without peers
       statuses.set(node.metadata.name, { bgpInstances: [] });
       continue;
     }

@@ -8,7 +8,7 @@
  */
 import { CILIUM_KINDS, crdFor, type KindInfo, kindInfo } from "../kinds.ts";
 import type { StoreEvent } from "../store.ts";
-import { computeAgents, computeOperator, type BgpWorld } from "./cilium-bgp.ts";
+import { computeAgents, computeLegacyAgents, computeOperator, type BgpWorld } from "./cilium-bgp.ts";
 import { computeLbIpam, LB_IPAM_SVC_CONDITION } from "./cilium-lbipam.ts";
 import { type KObj, jsonEqual, nodeReady, setConditions } from "./obj.ts";
 import type { SimRouter } from "./router.ts";
@@ -303,7 +303,7 @@ export class CiliumController extends Reconciler {
     }
     // sessions of nodes whose agent stopped are gone; forget their timers so they renegotiate when it returns
     for (const key of [...this.sessions.keys()]) if (!agentReady.has(key.split("/")[0] ?? "")) this.sessions.delete(key);
-    this.router.setAdvertisements(agents.advertisements);
+    this.router.setAdvertisements([...agents.advertisements, ...computeLegacyAgents(world)]);
   }
 }
 
