@@ -1,0 +1,142 @@
+/**
+ * The cluster's one maintenance lock, end to end against one simulated cluster: two rolling operations on different
+ * nodes started together (and 50 ms apart) never run at once: one runs, the other exits 2 naming the holder, and the
+ * simulation's own history never shows two nodes down. A holder killed with SIGKILL leaves a lock that expires and
+ * is then taken over.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import path from "node:path";
+import { holderFromLease, MAINTENANCE_LEASE, type Lease } from "../../lib/safety/lock.ts";
+import { maxConcurrentDown, startSimulation, type Simulation } from "../../lib/sim/index.ts";
+import { loadCluster } from "../../lib/talos/cluster.ts";
+import { ROOT, runScript, type ScriptRun } from "./talos-sim-harness.ts";
+
+const T = 120_000;
+const cps = loadCluster(ROOT).nodes.filter((n) => n.controlPlane).map((n) => n.hostname);
+
+let sim: Simulation | undefined;
+afterEach(async () => {
+  await sim?.stop();
+  sim = undefined;
+});
+
+async function bootstrapped(): Promise<Simulation> {
+  // a slower clock than the default: each reboot lasts seconds, so the second operation surely meets the first
+  sim = await startSimulation({ state: "bootstrapped", controllers: false, timing: { scale: 0.1 } });
+  return sim;
+}
+
+function lease(s: Simulation): Lease | undefined {
+  return s.cluster.store.tryGet({ apiVersion: MAINTENANCE_LEASE.apiVersion, kind: MAINTENANCE_LEASE.kind }, MAINTENANCE_LEASE.name, MAINTENANCE_LEASE.namespace) as Lease | undefined;
+}
+
+const reboots = (s: Simulation) => s.cluster.history.filter((e) => e.type === "reboot").map((e) => e.node);
+
+function oneRanOneRefused(s: Simulation, runs: Array<{ node: string; r: ScriptRun }>) {
+  const codes = runs.map((x) => x.r.code).sort();
+  expect(codes, runs.map((x) => x.r.stderr).join("\n----\n")).toEqual([0, 2]);
+  const winner = runs.find((x) => x.r.code === 0)!;
+  const loser = runs.find((x) => x.r.code === 2)!;
+  expect(loser.r.stderr).toContain("the cluster is under maintenance");
+  expect(loser.r.stderr).toContain(`"talos-reboot --node ${winner.node}"`);
+  expect(loser.r.stderr).toMatch(/ by \S+@\S+ \(pid \d+\) since /);
+  expect(reboots(s)).toEqual([winner.node]);
+  expect(maxConcurrentDown(s.cluster.history)).toBe(1);
+  // released on the way out
+  const l = lease(s)!;
+  expect(l).toBeDefined();
+  expect(holderFromLease(l)).toBeUndefined();
+}
+
+describe("maintenance lock between two operators", () => {
+  test("two reboots of different nodes started at the same moment: one runs, the other exits 2 naming it", async () => {
+    const s = await bootstrapped();
+    const [a, b] = [cps[0]!, cps[1]!];
+    const runs = await Promise.all(
+      [a, b].map(async (node) => ({ node, r: await runScript("talos-reboot", ["--node", node, "--yes"], { env: s.env }) })),
+    );
+    oneRanOneRefused(s, runs);
+  }, T);
+
+  test("the second started 50 ms after the first: the same", async () => {
+    const s = await bootstrapped();
+    const [a, b] = [cps[0]!, cps[1]!];
+    const first = runScript("talos-reboot", ["--node", a, "--yes"], { env: s.env });
+    await Bun.sleep(50);
+    const second = runScript("talos-reboot", ["--node", b, "--yes"], { env: s.env });
+    oneRanOneRefused(s, [
+      { node: a, r: await first },
+      { node: b, r: await second },
+    ]);
+  }, T);
+
+  test("a reset while a reboot holds the lock is refused (exit 2), nothing reset", async () => {
+    const s = await bootstrapped();
+    const holder = Bun.spawn(["bun", path.join(import.meta.dir, "hold-lock.ts"), `talos-reboot --node ${cps[0]}`], {
+      cwd: ROOT,
+      env: { ...process.env, ...s.env },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    try {
+      await waitLocked(holder);
+      const r = await runScript("cluster-safe-reset", ["--node", cps[1]!, "--yes", "--skip-snapshot"], { env: s.env });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`"talos-reboot --node ${cps[0]}"`);
+      expect(s.cluster.history.filter((e) => e.type === "reset")).toEqual([]);
+    } finally {
+      holder.kill("SIGKILL");
+      await holder.exited;
+    }
+  }, T);
+});
+
+async function waitLocked(p: Bun.Subprocess<"ignore" | "pipe" | "inherit", "pipe", "pipe">): Promise<string> {
+  const reader = p.stdout.getReader();
+  let text = "";
+  while (!/locked .+\n/.test(text)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`the lock holder ended before taking the lock: ${await new Response(p.stderr).text()}`);
+    text += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  return /locked (.+)\n/.exec(text)![1]!;
+}
+
+describe("a holder killed with SIGKILL", () => {
+  test("leaves a lock that is refused while fresh, expires, and is then taken over", async () => {
+    const s = await bootstrapped();
+    const env = { ...s.env, HOMEOPS_LOCK_SECONDS: "3" };
+    const holder = Bun.spawn(["bun", path.join(import.meta.dir, "hold-lock.ts"), "held by a test process"], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    let identity: string;
+    try {
+      identity = await waitLocked(holder);
+      const refused = await runScript("talos-reboot", ["--node", cps[1]!, "--yes"], { env });
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain('"held by a test process"');
+    } finally {
+      holder.kill("SIGKILL");
+      await holder.exited;
+    }
+    // nothing released it: the dead holder is still named
+    expect(lease(s)?.spec?.holderIdentity).toBe(identity);
+    // wait until the lease, by its own renewTime, is older than its duration (observed, not a fixed sleep)
+    for (;;) {
+      const renewed = Date.parse(lease(s)?.spec?.renewTime ?? "");
+      if (Date.now() - renewed > 3_500) break;
+      await Bun.sleep(200);
+    }
+    const r = await runScript("talos-reboot", ["--node", cps[1]!, "--yes"], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain("was not renewed; taking it over");
+    expect(reboots(s)).toEqual([cps[1]!]);
+    const l = lease(s)!;
+    expect(l.spec?.leaseTransitions).toBe(1);
+    expect(holderFromLease(l)).toBeUndefined();
+  }, T);
+});
