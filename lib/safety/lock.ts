@@ -311,6 +311,7 @@ function leaseLock(api: LeaseApi, me: LockHolder, first: Lease, clock: LockClock
             if (!ours) return undefined;
             current = ours;
           } catch (e) {
+            if (isNotFound(e)) return undefined; // gone with the data (a recovery restored an older etcd)
             return `could not release the maintenance ${where}: ${(e as Error).message}`;
           }
         }
