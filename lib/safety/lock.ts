@@ -8,7 +8,8 @@
  *            resourceVersion (409 = lost the race);
  *   held:    exit 2 naming the holder and its operation. Only when the holder's own renewTime already looks older
  *            than its leaseDurationSeconds do we watch it; it is taken over once it stayed unchanged for that long
- *            by OUR clock (a foreign clock is only a hint), bumping leaseTransitions;
+ *            by OUR clock (a foreign clock is only a hint), bumping leaseTransitions. A holder on this same host
+ *            whose process is gone (killed, crashed) is taken over at once: an interrupted run continues;
  *   renew:   replace with the resourceVersion of our last write, every quarter of the duration; a 409 whose
  *            holder is no longer us means the lock is lost (the operation stops at its next step);
  *   check:   re-read before each destructive step (a Lease has no fencing);
@@ -221,6 +222,13 @@ export async function acquireLease(api: LeaseApi, o: AcquireOptions): Promise<Ma
       if (taken) return leaseLock(api, me, taken, clock, where);
       continue;
     }
+    if (holderGoneHere(other)) {
+      // provably dead: its process is not running on this very host (a SIGKILL, a crash): no need to wait
+      o.onWait?.(`the maintenance lock was held by ${describeHolder(other)}, a process that is gone from this host: taking it over`);
+      const taken = await api.replace(leaseFor(me, clock.now(), cur));
+      if (taken) return leaseLock(api, me, taken, clock, where);
+      continue;
+    }
     if (!looksExpired(cur, clock.now())) throw new LockHeldError(other, where);
     // the holder looks gone: take over only after it stayed unchanged for its whole duration by our clock
     const seenRv = cur.metadata.resourceVersion;
@@ -374,6 +382,11 @@ function readLockFile(file: string): { body: LockFileBody; mtimeMs: number } | u
   }
 }
 
+/** A holder on this host whose process is gone (pid reuse only ever makes it look alive: the safe side). */
+export function holderGoneHere(h: LockHolder): boolean {
+  return h.pid > 0 && h.who.slice(h.who.lastIndexOf("@") + 1) === os.hostname() && processGone(h.pid);
+}
+
 function processGone(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -508,7 +521,13 @@ async function peek(plan: LockPlan, scope: LockScope, api: LeaseApi | undefined)
 
 async function leaseApiFor(plan: LockPlan, scope: LockScope): Promise<LeaseApi | undefined> {
   if (plan.via === "file") return undefined;
-  const kube = plan.kube?.();
+  let kube: KubeClient | undefined;
+  try {
+    kube = plan.kube?.();
+  } catch (e) {
+    if (plan.via === "lease") throw e;
+    // no kubeconfig yet (before bootstrap): the lock file
+  }
   if (!kube) {
     if (plan.via === "lease") throw new UsageError("the maintenance lock needs the Kubernetes API, and there is no client for it");
     return undefined;
@@ -516,7 +535,12 @@ async function leaseApiFor(plan: LockPlan, scope: LockScope): Promise<LeaseApi |
   const api = kubeLeaseApi(kube);
   if (plan.via === "lease") return api;
   try {
-    await api.get();
+    // a host without a route can take minutes to refuse: five seconds of silence count as "no API"
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const silent = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("no answer")), 5_000);
+    });
+    await Promise.race([api.get(), silent]).finally(() => clearTimeout(timer));
     return api;
   } catch {
     scope.out.log(`the Kubernetes API does not answer: the maintenance lock is the lock file ${lockFilePath(scope.root, scope.env)}`);

@@ -2,11 +2,11 @@
  * The cluster's one maintenance lock, end to end against one simulated cluster: two rolling operations on different
  * nodes started together (and 50 ms apart) never run at once: one runs, the other exits 2 naming the holder, and the
  * simulation's own history never shows two nodes down. A holder killed with SIGKILL leaves a lock that expires and
- * is then taken over.
+ * is then taken over (at once when its process provably is gone from this host).
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import path from "node:path";
-import { holderFromLease, MAINTENANCE_LEASE, type Lease } from "../../lib/safety/lock.ts";
+import { HOLDER_ANNOTATION, holderFromLease, MAINTENANCE_LEASE, type Lease } from "../../lib/safety/lock.ts";
 import { maxConcurrentDown, startSimulation, type Simulation } from "../../lib/sim/index.ts";
 import { loadCluster } from "../../lib/talos/cluster.ts";
 import { ROOT, runScript, type ScriptRun } from "./talos-sim-harness.ts";
@@ -72,12 +72,7 @@ describe("maintenance lock between two operators", () => {
 
   test("a reset while a reboot holds the lock is refused (exit 2), nothing reset", async () => {
     const s = await bootstrapped();
-    const holder = Bun.spawn(["bun", path.join(import.meta.dir, "hold-lock.ts"), `talos-reboot --node ${cps[0]}`], {
-      cwd: ROOT,
-      env: { ...process.env, ...s.env },
-      stdout: "pipe",
-      stderr: "pipe",
-    });
+    const holder = spawnHolder(s.env, `talos-reboot --node ${cps[0]}`);
     try {
       await waitLocked(holder);
       const r = await runScript("cluster-safe-reset", ["--node", cps[1]!, "--yes", "--skip-snapshot"], { env: s.env });
@@ -103,16 +98,20 @@ async function waitLocked(p: Bun.Subprocess<"ignore" | "pipe" | "inherit", "pipe
   return /locked (.+)\n/.exec(text)![1]!;
 }
 
+function spawnHolder(env: Record<string, string>, operation: string) {
+  return Bun.spawn(["bun", path.join(import.meta.dir, "hold-lock.ts"), operation], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+}
+
 describe("a holder killed with SIGKILL", () => {
-  test("leaves a lock that is refused while fresh, expires, and is then taken over", async () => {
+  test("on another machine: refused while fresh, then it expires and is taken over after a whole duration unchanged", async () => {
     const s = await bootstrapped();
     const env = { ...s.env, HOMEOPS_LOCK_SECONDS: "3" };
-    const holder = Bun.spawn(["bun", path.join(import.meta.dir, "hold-lock.ts"), "held by a test process"], {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-      stdout: "pipe",
-      stderr: "pipe",
-    });
+    const holder = spawnHolder(env, "held by a test process");
     let identity: string;
     try {
       identity = await waitLocked(holder);
@@ -123,8 +122,10 @@ describe("a holder killed with SIGKILL", () => {
       holder.kill("SIGKILL");
       await holder.exited;
     }
-    // nothing released it: the dead holder is still named
-    expect(lease(s)?.spec?.holderIdentity).toBe(identity);
+    // nothing released it: the dead holder is still named. Say it ran on another machine (its pid cannot be checked)
+    const left = lease(s)!;
+    expect(left.spec?.holderIdentity).toBe(identity);
+    s.cluster.store.update({ ...left, metadata: { ...left.metadata, annotations: { ...left.metadata.annotations, [HOLDER_ANNOTATION]: "someone@another-machine pid 4242" } } });
     // wait until the lease, by its own renewTime, is older than its duration (observed, not a fixed sleep)
     for (;;) {
       const renewed = Date.parse(lease(s)?.spec?.renewTime ?? "");
@@ -133,10 +134,27 @@ describe("a holder killed with SIGKILL", () => {
     }
     const r = await runScript("talos-reboot", ["--node", cps[1]!, "--yes"], { env });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toContain("was not renewed; taking it over");
+    expect(r.stderr).toContain("someone@another-machine");
+    expect(r.stderr).toContain("was not renewed; taking it over if it stays unchanged for 3s");
     expect(reboots(s)).toEqual([cps[1]!]);
     const l = lease(s)!;
     expect(l.spec?.leaseTransitions).toBe(1);
     expect(holderFromLease(l)).toBeUndefined();
+  }, T);
+
+  test("on this machine: its process is gone, so the next run takes over at once (an interrupted run continues)", async () => {
+    const s = await bootstrapped();
+    const holder = spawnHolder(s.env, "held by a test process");
+    try {
+      await waitLocked(holder);
+    } finally {
+      holder.kill("SIGKILL");
+      await holder.exited;
+    }
+    const r = await runScript("talos-reboot", ["--node", cps[1]!, "--yes"], { env: s.env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain("a process that is gone from this host: taking it over");
+    expect(reboots(s)).toEqual([cps[1]!]);
+    expect(lease(s)!.spec?.leaseTransitions).toBe(1);
   }, T);
 });
