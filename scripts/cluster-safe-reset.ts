@@ -5,7 +5,7 @@ import { LOCK_FLAGS, withMaintenanceLock } from "../lib/safety/lock.ts";
 import { loadCluster, makeTalosctl, selectNodes } from "../lib/talos/cluster.ts";
 import { checkSingleReset, planReset, resetNode } from "../lib/talos/reset.ts";
 import { countFlag, durationFlag, gateNodes, openKube } from "../lib/talos/script-support.ts";
-import { takeSnapshot } from "../lib/talos/snapshot.ts";
+import { snapshotsToPrune, takeSnapshot } from "../lib/talos/snapshot.ts";
 
 export default defineScript(import.meta, {
   name: "cluster-safe-reset",
@@ -50,11 +50,14 @@ talos-apply-config brings them back. Holds the cluster's maintenance lock from t
     // asked once before the confirmation (refuse early), and decided under the lock
     await quorumGate();
     const steps = planReset(all, targets);
+    const prune = flags["skip-snapshot"] ? [] : snapshotsToPrune(path.resolve(root, flags["snapshot-dir"]), cluster.name, keep);
+    for (const p of prune) out.line(`${dryRun ? "[dry-run] " : ""}delete ${path.relative(root, p.path)} (keeping the newest ${keep} snapshots)`);
     if (!dryRun)
       await confirm(
-        flags.node
+        (flags.node
           ? `reset ${targets[0]!.hostname} of cluster ${cluster.name} (wipe STATE and EPHEMERAL: it returns to maintenance mode)`
-          : `reset ALL ${all.length} nodes of cluster ${cluster.name} (wipe STATE and EPHEMERAL: the cluster is gone until bootstrapped again)`,
+          : `reset ALL ${all.length} nodes of cluster ${cluster.name} (wipe STATE and EPHEMERAL: the cluster is gone until bootstrapped again)`) +
+          (prune.length ? `, and delete the ${prune.length} older snapshot${prune.length === 1 ? "" : "s"} listed above` : ""),
         cluster.name,
       );
     const lockScope = { root, env, out, dryRun, signal, confirm, breakLock: flags["break-lock"] };
@@ -64,7 +67,7 @@ talos-apply-config brings them back. Holds the cluster's maintenance lock from t
       if (why) out.log(`${out.mark("ok")} ${why}`);
       let snapshot: string | null = null;
       if (!flags["skip-snapshot"]) {
-        const s = await takeSnapshot({ talos, exec, root, dir: flags["snapshot-dir"], cluster: cluster.name, controlPlanes: cps, keep }).catch((e: Error) => {
+        const s = await takeSnapshot({ talos, exec, root, dir: flags["snapshot-dir"], cluster: cluster.name, controlPlanes: cps, prune }).catch((e: Error) => {
           throw new OperationError(`the etcd snapshot before the reset failed, so nothing was reset: ${e.message}`, "if etcd is already broken, use --skip-snapshot");
         });
         snapshot = path.relative(root, s.file);

@@ -41,15 +41,21 @@ export function listSnapshots(dir: string, cluster: string): SnapshotFile[] {
     });
 }
 
-/** Deletes all but the newest `keep` snapshots (and their .info.json); returns the deleted ones. */
-export function pruneSnapshots(dir: string, cluster: string, keep: number, dryRun = false): SnapshotFile[] {
-  const old = listSnapshots(dir, cluster).slice(keep);
-  if (!dryRun)
-    for (const s of old) {
-      unlinkSync(s.path);
-      if (existsSync(infoFileOf(s.path))) unlinkSync(infoFileOf(s.path));
-    }
-  return old;
+/** The snapshots one more new snapshot pushes out when `keep` are kept (the new one counts): asked about before. */
+export function snapshotsToPrune(dir: string, cluster: string, keep: number): SnapshotFile[] {
+  return listSnapshots(dir, cluster).slice(Math.max(0, keep - 1));
+}
+
+/** Deletes exactly these snapshots (and their .info.json), the list that was shown and confirmed; returns what went. */
+export function deleteSnapshots(files: SnapshotFile[]): SnapshotFile[] {
+  const gone: SnapshotFile[] = [];
+  for (const s of files) {
+    if (!existsSync(s.path)) continue;
+    unlinkSync(s.path);
+    if (existsSync(infoFileOf(s.path))) unlinkSync(infoFileOf(s.path));
+    gone.push(s);
+  }
+  return gone;
 }
 
 /** Where etcd-snapshot keeps talosctl's "snapshot info" numbers for a snapshot file. */
@@ -195,7 +201,8 @@ export interface TakeSnapshotOptions {
   controlPlanes: GateNode[];
   /** take it from this node (hostname or IP) */
   node?: string;
-  keep: number;
+  /** older snapshots to delete once the new one is verified (snapshotsToPrune, shown and confirmed by the caller) */
+  prune: SnapshotFile[];
 }
 
 export interface TakenSnapshot {
@@ -236,6 +243,6 @@ export async function takeSnapshot(o: TakeSnapshotOptions): Promise<TakenSnapsho
   chmodSync(file, 0o600);
   // talosctl's numbers beside the file: a recovery checks the file against them before it wipes anything
   writeFileSync(infoFileOf(file), JSON.stringify({ hash: info!.hash, revision: info!.revision, totalKeys: info!.totalKeys, bytes: info!.bytes, node: source.hostname }) + "\n", { mode: 0o600 });
-  const pruned = pruneSnapshots(dir, o.cluster, o.keep).map((s) => s.path);
+  const pruned = deleteSnapshots(o.prune).map((s) => s.path);
   return { file, node: source.hostname, info: info!, pruned, dryRun: false };
 }
