@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
+import { readBounded } from "../repo/safe-read.ts";
 
 /**
  * The repo's files as the raw-file checks (yaml, secrets) see them: every file git would track, found by walking the
@@ -110,13 +111,10 @@ export function listRepoFiles(root: string, subdirs?: string[], ignore = GitIgno
 
 export const isYamlFile = (rel: string) => /\.ya?ml$/i.test(rel);
 
-/** Reads a file as UTF-8; undefined when unreadable (a finding, not a crash, is the caller's job). */
+/** Reads a file as UTF-8; undefined when unreadable, special (never opened), too large or not text (a finding, not a crash, is the caller's job). */
 export function readText(abs: string): string | undefined {
-  try {
-    return readFileSync(abs, "utf8");
-  } catch {
-    return undefined;
-  }
+  const r = readBounded(abs);
+  return r.ok ? r.text : undefined;
 }
 
 /** 1-based line of a character offset. */

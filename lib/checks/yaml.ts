@@ -237,7 +237,7 @@ function fromProblems(model: ClusterModel, file: string, problems: Array<{ line:
   return problems.map((p) => {
     const where = { file, line: Math.max(p.line, 1) };
     const detail = p.message.replace(/^(invalid YAML|YAML parse failed|cannot convert YAML|cannot read file):\s*/, "");
-    if (/^cannot read file/.test(p.message)) return finding("yaml/unreadable", "error", { file, line: 0 }, p.message, "check the file's permissions and encoding");
+    if (/^cannot read file/.test(p.message)) return finding("yaml/unreadable", "error", { file, line: p.line }, p.message.replace(/^cannot read file: /, ""), "replace it with a UTF-8 YAML text file inside the repository, or fix its permissions");
     if (/Tabs are not allowed/i.test(detail)) return finding("yaml/tab", "error", where, "a tab is used as indentation", "indent with spaces only");
     if (/keys must be unique/i.test(detail)) return finding("yaml/duplicate-key", "error", where, "duplicate key: most tools keep only the last one", "remove one of the two keys or merge their values");
     return finding("yaml/parse", "error", where, `YAML error: ${detail}`, /alias/i.test(detail) ? "define the anchor before its alias, or remove the alias" : "fix the YAML syntax at this line");
