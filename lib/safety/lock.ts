@@ -588,7 +588,12 @@ export async function withMaintenanceLock<T>(scope: LockScope, plan: LockPlan, f
   } finally {
     process.off("SIGTERM", onSignal);
     process.off("SIGHUP", onSignal);
-    const problem = await lock.release();
+    // after a full reset there may be no API left to answer: do not wait for a TCP timeout, the lease expires anyway
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const gaveUp = new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve(`the maintenance ${lock.where} was not released (no answer within 10 s); it expires ${lock.holder.durationSeconds}s after its last renewal`), 10_000);
+    });
+    const problem = await Promise.race([lock.release(), gaveUp]).finally(() => clearTimeout(timer));
     if (problem) scope.out.warn(problem);
   }
 }
