@@ -3,6 +3,7 @@ import { defineScript, ExitCode, OperationError, UsageError } from "../lib/cli/i
 import { readEtcd } from "../lib/safety/gates.ts";
 import { LOCK_FLAGS, withMaintenanceLock } from "../lib/safety/lock.ts";
 import { loadCluster, makeTalosctl, selectNodes } from "../lib/talos/cluster.ts";
+import { requireReachable } from "../lib/talos/recovery.ts";
 import { checkSingleReset, planReset, resetNode } from "../lib/talos/reset.ts";
 import { countFlag, durationFlag, gateNodes, openKube } from "../lib/talos/script-support.ts";
 import { snapshotsToPrune, takeSnapshot } from "../lib/talos/snapshot.ts";
@@ -65,6 +66,8 @@ talos-apply-config brings them back. Holds the cluster's maintenance lock from t
     return withMaintenanceLock(lockScope, { operation, via: flags.node ? "lease" : "auto", kube: () => openKube(env) }, async (lock) => {
       const why = await quorumGate();
       if (why) out.log(`${out.mark("ok")} ${why}`);
+      // the whole plan is checked before the first change: every node to reset answers
+      await requireReachable(talos, targets, { allowMaintenance: true });
       let snapshot: string | null = null;
       if (!flags["skip-snapshot"]) {
         const s = await takeSnapshot({ talos, exec, root, dir: flags["snapshot-dir"], cluster: cluster.name, controlPlanes: cps, prune }).catch((e: Error) => {

@@ -68,6 +68,15 @@ describe("cluster-safe-reset", () => {
     expect(snaps(dir.dir)).toEqual([]);
   }, T);
 
+  test("full reset with a node that does not answer: exit 1 before the snapshot and the first reset", async () => {
+    const { s, dir } = await start({ faults: ["unreachable=mini03"] });
+    const r = await runScript("cluster-safe-reset", ["--snapshot-dir", dir.rel, "--yes"], { env: s.env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("mini03 does not answer: nothing was changed");
+    expect(events(s, "reset")).toEqual([]);
+    expect(snaps(dir.dir)).toEqual([]);
+  }, T);
+
   test("full reset: every node back in maintenance mode, last control plane non-graceful", async () => {
     const { s, dir } = await start();
     const r = await runScript("cluster-safe-reset", ["--snapshot-dir", dir.rel, "--yes", "--json"], { env: s.env });
