@@ -86,6 +86,36 @@ describe("maintenance lock between two operators", () => {
   }, T);
 });
 
+describe("--break-lock", () => {
+  test("a dry run names the holder; without confirmation nothing is broken; confirmed, it takes the lock from a live holder", async () => {
+    const s = await bootstrapped();
+    const holder = spawnHolder(s.env, "a stuck operation");
+    try {
+      const identity = await waitLocked(holder);
+      const dry = await runScript("talos-reboot", ["--node", cps[1]!, "--break-lock", "--dry-run"], { env: s.env });
+      expect(dry.code).toBe(0);
+      expect(dry.stdout).toContain('now held by "a stuck operation"');
+      // --yes answers the reboot's question, not the lock's
+      const held = await runScript("talos-reboot", ["--node", cps[1]!, "--yes"], { env: s.env });
+      expect(held.code).toBe(2);
+      // no terminal, no --yes: refused before anything
+      const unconfirmed = await runScript("talos-reboot", ["--node", cps[1]!, "--break-lock"], { env: s.env });
+      expect(unconfirmed.code).toBe(2);
+      expect(lease(s)!.spec?.holderIdentity).toBe(identity);
+      expect(reboots(s)).toEqual([]);
+      const r = await runScript("talos-reboot", ["--node", cps[1]!, "--yes", "--break-lock"], { env: s.env });
+      expect(r.code, r.stderr).toBe(0);
+      expect(reboots(s)).toEqual([cps[1]!]);
+      const l = lease(s)!;
+      expect(l.spec?.leaseTransitions).toBe(1);
+      expect(holderFromLease(l)).toBeUndefined();
+    } finally {
+      holder.kill("SIGKILL");
+      await holder.exited;
+    }
+  }, T);
+});
+
 async function waitLocked(p: Bun.Subprocess<"ignore" | "pipe" | "inherit", "pipe", "pipe">): Promise<string> {
   const reader = p.stdout.getReader();
   let text = "";
