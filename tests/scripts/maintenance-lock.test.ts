@@ -20,11 +20,12 @@ afterEach(async () => {
   sim = undefined;
 });
 
-async function bootstrapped(): Promise<Simulation> {
-  // a slower clock than the default: each reboot lasts seconds, so the second operation surely meets the first
-  sim = await startSimulation({ state: "bootstrapped", controllers: false, timing: { scale: 0.1 } });
+async function bootstrapped(scale = 0.1): Promise<Simulation> {
+  sim = await startSimulation({ state: "bootstrapped", controllers: false, timing: { scale } });
   return sim;
 }
+/** a slower clock: each reboot lasts about ten seconds, so an operation started with it surely meets the holder */
+const SLOW = 0.25;
 
 function lease(s: Simulation): Lease | undefined {
   return s.cluster.store.tryGet({ apiVersion: MAINTENANCE_LEASE.apiVersion, kind: MAINTENANCE_LEASE.kind }, MAINTENANCE_LEASE.name, MAINTENANCE_LEASE.namespace) as Lease | undefined;
@@ -50,7 +51,7 @@ function oneRanOneRefused(s: Simulation, runs: Array<{ node: string; r: ScriptRu
 
 describe("maintenance lock between two operators", () => {
   test("two reboots of different nodes started at the same moment: one runs, the other exits 2 naming it", async () => {
-    const s = await bootstrapped();
+    const s = await bootstrapped(SLOW);
     const [a, b] = [cps[0]!, cps[1]!];
     const runs = await Promise.all(
       [a, b].map(async (node) => ({ node, r: await runScript("talos-reboot", ["--node", node, "--yes"], { env: s.env }) })),
@@ -59,7 +60,7 @@ describe("maintenance lock between two operators", () => {
   }, T);
 
   test("the second started 50 ms after the first: the same", async () => {
-    const s = await bootstrapped();
+    const s = await bootstrapped(SLOW);
     const [a, b] = [cps[0]!, cps[1]!];
     const first = runScript("talos-reboot", ["--node", a, "--yes"], { env: s.env });
     await Bun.sleep(50);
