@@ -5,7 +5,7 @@
  * followed, an unreadable folder is reported as unreadable. What is read is bounded (size, then document count) and
  * must be UTF-8 text without NUL bytes; each refusal says where (file and line) and why.
  */
-import { closeSync, fstatSync, lstatSync, openSync, readdirSync, readSync, realpathSync, statSync } from "node:fs";
+import { accessSync, closeSync, fstatSync, lstatSync, openSync, readSync, realpathSync, statSync } from "node:fs";
 import { constants } from "node:fs";
 import path from "node:path";
 
@@ -31,12 +31,18 @@ function special(st: { isFIFO(): boolean; isCharacterDevice(): boolean; isBlockD
   return undefined;
 }
 
+const realRoots = new Map<string, string>();
 function realRoot(root: string): string {
-  try {
-    return realpathSync(root);
-  } catch {
-    return path.resolve(root);
+  let r = realRoots.get(root);
+  if (r === undefined) {
+    try {
+      r = realpathSync(root);
+    } catch {
+      r = path.resolve(root);
+    }
+    realRoots.set(root, r);
   }
+  return r;
 }
 
 function inside(root: string, abs: string): boolean {
@@ -78,7 +84,7 @@ export function inspectEntry(root: string, rel: string): EntryKind {
   if (sp) return { kind: "unsafe", why: `is ${sp}, not a file: not read`, fix: "replace it with a regular file" };
   if (st.isDirectory()) {
     try {
-      readdirSync(real);
+      accessSync(real, constants.R_OK | constants.X_OK);
     } catch (e) {
       return { kind: "unsafe", why: `is a folder that cannot be read (${(e as NodeJS.ErrnoException).code})`, fix: "fix the folder's permissions (chmod u+rx)" };
     }
@@ -186,10 +192,11 @@ export function readBounded(abs: string, limits = SAFE_READ_LIMITS): SafeText {
   }
   const nul = buf.indexOf(0);
   if (nul >= 0) return { ok: false, line: lineOfByte(buf, nul), message: "cannot read file: it holds a NUL byte (binary data, not YAML text)" };
-  const bad = firstInvalidUtf8(buf);
+  const text = buf.toString("utf8");
+  // the decoder replaces invalid bytes with U+FFFD: only then is the byte-exact check needed
+  const bad = text.includes("\ufffd") ? firstInvalidUtf8(buf) : -1;
   if (bad >= 0)
     return { ok: false, line: lineOfByte(buf, bad), message: `cannot read file: byte 0x${buf[bad]!.toString(16).padStart(2, "0")} at offset ${bad} is not valid UTF-8 (YAML must be UTF-8 text)` };
-  const text = buf.toString("utf8");
   const docs = countDocuments(text);
   if (docs > limits.documents)
     return { ok: false, line: 1, message: `cannot read file: it holds ${docs} YAML documents, more than the ${limits.documents} a repo file may have` };
