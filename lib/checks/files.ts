@@ -111,9 +111,12 @@ export function listRepoFiles(root: string, subdirs?: string[], ignore = GitIgno
 
 export const isYamlFile = (rel: string) => /\.ya?ml$/i.test(rel);
 
-/** Reads a file as UTF-8; undefined when unreadable, special (never opened), too large or not text (a finding, not a crash, is the caller's job). */
+/**
+ * Reads a file as UTF-8 (lossy: binary bytes are kept for the secrets scan; the yaml family reports NUL bytes
+ * itself); undefined when unreadable, special (never opened) or too large (a finding, not a crash, is the caller's job).
+ */
 export function readText(abs: string): string | undefined {
-  const r = readBounded(abs);
+  const r = readBounded(abs, undefined, { strictText: false });
   return r.ok ? r.text : undefined;
 }
 

@@ -160,7 +160,7 @@ export function readRepoText(root: string, rel: string, limits = SAFE_READ_LIMIT
  * Reads a file as text with the same limits, by absolute path (the raw-file checks). O_NONBLOCK and a fstat
  * before reading: a FIFO swapped in after the check is still never waited on.
  */
-export function readBounded(abs: string, limits = SAFE_READ_LIMITS): SafeText {
+export function readBounded(abs: string, limits = SAFE_READ_LIMITS, opts: { strictText?: boolean } = {}): SafeText {
   let fd: number;
   try {
     const st = statSync(abs);
@@ -190,6 +190,8 @@ export function readBounded(abs: string, limits = SAFE_READ_LIMITS): SafeText {
   } finally {
     closeSync(fd);
   }
+  // a scan for secrets reads every file as it is (lossy UTF-8); only YAML input must be clean text
+  if (opts.strictText === false) return { ok: true, text: buf.toString("utf8") };
   const nul = buf.indexOf(0);
   if (nul >= 0) return { ok: false, line: lineOfByte(buf, nul), message: "cannot read file: it holds a NUL byte (binary data, not YAML text)" };
   const text = buf.toString("utf8");
