@@ -1,6 +1,6 @@
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { readBounded } from "../repo/safe-read.ts";
+import { inspectEntry, readBounded } from "../repo/safe-read.ts";
 
 /**
  * The repo's files as the raw-file checks (yaml, secrets) see them: every file git would track, found by walking the
@@ -94,13 +94,8 @@ export function listRepoFiles(root: string, subdirs?: string[], ignore = GitIgno
       } else if (e.isFile() || e.isSymbolicLink()) {
         if (ignore.ignores(rel, false)) continue;
         const abs = path.join(root, rel);
-        if (e.isSymbolicLink()) {
-          try {
-            if (!statSync(abs).isFile()) continue;
-          } catch {
-            continue;
-          }
-        }
+        // a link is followed only to a regular file inside the repo (the loader reports the others)
+        if (e.isSymbolicLink() && inspectEntry(root, rel).kind !== "file") continue;
         out.push({ rel, abs });
       }
     }

@@ -310,3 +310,24 @@ describe("validate --build with a listed FIFO and a link to /dev/zero", () => {
     }
   }, 150_000);
 });
+
+describe("a link out of the repo is never read", () => {
+  test("a token in a file outside, linked from the repo, is not scanned (nor its content shown)", async () => {
+    const outside = mkdtempSync(path.join(os.tmpdir(), "home-ops-outside-"));
+    const dir = copyRepo();
+    try {
+      const token = "ghp" + "_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8";
+      writeFileSync(path.join(outside, "host-notes.txt"), `token: ${token}\n`);
+      symlinkSync(path.join(outside, "host-notes.txt"), path.join(dir, DIR, "notes.txt"));
+      const r = await validateRepo(dir);
+      expect(r.findings.filter((f) => f.file.endsWith("notes.txt"))).toEqual([]);
+      // the same token in a real file of the repo is found: the scan itself works
+      writeFileSync(path.join(dir, DIR, "real-notes.txt"), `token: ${token}\n`);
+      const r2 = await validateRepo(dir);
+      expect(r2.findings.some((f) => f.file.endsWith("real-notes.txt") && f.id.startsWith("secrets/"))).toBe(true);
+    } finally {
+      cleanup(dir);
+      rmSync(outside, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
