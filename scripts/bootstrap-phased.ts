@@ -1,6 +1,8 @@
 import { defineScript, ExitCode, formatDuration, ToolkitError } from "../lib/cli/index.ts";
 import { Journal, PHASES, runBootstrap, statusOf, type PhaseResult } from "../lib/bootstrap/index.ts";
 import { bootstrapContext, phaseNumber, printResults, TIMEOUT_FLAGS } from "../lib/bootstrap/script.ts";
+import { KubeClient } from "../lib/kube/client.ts";
+import { LOCK_FLAGS, withMaintenanceLock } from "../lib/safety/lock.ts";
 
 export default defineScript(import.meta, {
   name: "bootstrap-phased",
@@ -13,7 +15,8 @@ Connect secrets, External Secrets, 1Password Connect, ClusterSecretStore, Longho
 (every Kustomization and HelmRelease Ready).
 Each phase reads the live cluster to see whether it is done and is skipped when it is, so after Ctrl-C, a crash or a
 reset, running again continues from what the cluster shows. Secrets go from 1Password to the Kubernetes API in
-memory only.`,
+memory only. Holds the cluster's maintenance lock (the Lease once the API answers, before that the lock file in
+.home-ops/): while another operation holds it, this one exits 2 naming it.`,
   replaces: [
     "bootstrap:phased",
     "bootstrap:resume",
@@ -29,6 +32,7 @@ memory only.`,
     from: { type: "string", placeholder: "n", description: "start at phase n (1-6)" },
     only: { type: "string", placeholder: "n", description: "run only phase n, even when it looks done (its steps are idempotent)" },
     ...TIMEOUT_FLAGS,
+    ...LOCK_FLAGS,
   },
   examples: [
     "bun scripts/bootstrap-phased.ts --simulate",
@@ -68,7 +72,11 @@ memory only.`,
       }
       let run: { results: PhaseResult[]; totalMs: number };
       try {
-        run = await runBootstrap(ctx, { from, only, journal: rc.dryRun ? undefined : journal });
+        const scope = { ...rc, breakLock: flags["break-lock"] };
+        const operation = `bootstrap-phased${from ? ` --from ${from}` : ""}${only ? ` --only ${only}` : ""}`;
+        run = await withMaintenanceLock(scope, { operation, via: "auto", kube: () => KubeClient.fromEnv(rc.env) }, () =>
+          runBootstrap(ctx, { from, only, journal: rc.dryRun ? undefined : journal }),
+        );
       } catch (e) {
         const partial = e as { results?: PhaseResult[]; totalMs?: number };
         if (json && partial.results)

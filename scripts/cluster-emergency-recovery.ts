@@ -2,12 +2,13 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { ConfigError, defineScript, ExitCode, OperationError, UsageError } from "../lib/cli/index.ts";
 import { clusterReader } from "../lib/safety/kube-reader.ts";
+import { LOCK_FLAGS, withMaintenanceLock } from "../lib/safety/lock.ts";
 import { bootstrapEtcd, deadlineIn, remaining } from "../lib/talos/bootstrap.ts";
 import { loadCluster, makeTalosctl, selectNodes } from "../lib/talos/cluster.ts";
 import { formatMs } from "../lib/talos/poll.ts";
 import { requireReachable, waitEtcdPreparing, waitRecovered } from "../lib/talos/recovery.ts";
 import { durationFlag, gateNodes, openKube } from "../lib/talos/script-support.ts";
-import { listSnapshots } from "../lib/talos/snapshot.ts";
+import { checkSnapshotFile, listSnapshots } from "../lib/talos/snapshot.ts";
 
 export default defineScript(import.meta, {
   name: "cluster-emergency-recovery",
@@ -15,7 +16,10 @@ export default defineScript(import.meta, {
   summary: "restore etcd from a snapshot: wipe EPHEMERAL on the control planes, bootstrap --recover-from, wait to rejoin",
   description: `
 The Talos disaster-recovery procedure, from --snapshot or the newest backups/etcd/etcd-<cluster>-*.snapshot:
-1. every control plane must answer (nothing is changed otherwise);
+1. the whole plan is checked before anything is wiped: the snapshot is an etcd snapshot (sha256 trailer unless
+   --skip-hash-check, bbolt database, the size talosctl recorded; a rehearsal's snapshot is refused on a real
+   cluster) and every control plane answers; the maintenance lock is taken (the Lease while the API answers,
+   else the lock file in .home-ops/);
 2. talosctl reset --graceful=false --reboot --system-labels-to-wipe=EPHEMERAL on every control plane (etcd data only;
    machine configs and user disks stay);
 3. wait for etcd to report Preparing on the recovery node (--node, default the first control plane);
@@ -31,6 +35,7 @@ Asks for the cluster name to be typed back (or --yes); without a terminal it ref
     node: { type: "string", placeholder: "host|ip", description: "control plane to recover on [default: the first]" },
     "skip-hash-check": { type: "boolean", description: "the snapshot is a raw copy of /var/lib/etcd/member/snap/db" },
     timeout: { type: "string", default: "30m", placeholder: "duration", description: "deadline for the whole recovery" },
+    ...LOCK_FLAGS,
   },
   examples: ["bun scripts/cluster-emergency-recovery.ts --dry-run", "bun scripts/cluster-emergency-recovery.ts --snapshot backups/etcd/etcd-home-ops-20260101T000000.000Z.snapshot"],
   async run({ flags, out, exec, root, env, json, dryRun, signal, confirm }) {
@@ -50,6 +55,16 @@ Asks for the cluster name to be typed back (or --yes); without a terminal it ref
       snapshot = newest.path;
     }
     const rel = path.relative(root, snapshot);
+    // the plan is checked completely before the first wipe: a wipe with nothing to restore loses the cluster
+    const check = await checkSnapshotFile(snapshot, { simulated: env.HOMEOPS_SIMULATED === "1", skipHashCheck: flags["skip-hash-check"] });
+    if (!check.ok)
+      throw new ConfigError(
+        `refusing to recover from ${rel}: ${check.problems.join("; ")}: nothing was wiped`,
+        "give a snapshot taken with etcd-snapshot (backups/etcd/), or a raw member/snap/db copy with --skip-hash-check",
+      );
+    out.log(
+      `${out.mark("ok")} ${rel}: ${check.format === "simulated" ? "simulated " : ""}etcd snapshot, ${check.bytes} bytes${check.revision !== undefined ? `, revision ${check.revision}` : ""}${check.hash ? `, hash ${check.hash}` : ""}${check.sha256 ? ", sha256 trailer matches" : ""}`,
+    );
     const talos = makeTalosctl(exec, root, env);
     await requireReachable(talos, cps);
     if (!dryRun)
@@ -57,27 +72,32 @@ Asks for the cluster name to be typed back (or --yes); without a terminal it ref
         `wipe etcd on all ${cps.length} control planes of cluster ${cluster.name} and restore it from ${rel} (changes made since the snapshot are lost)`,
         cluster.name,
       );
-    const t0 = performance.now();
-    const deadline = deadlineIn(timeout.ms);
-    const progress = (p: { detail?: string }) => out.progress(`waiting: ${p.detail ?? ""}`);
-    // all control planes at once: one at a time, a wiped member would rejoin the old cluster instead of waiting
-    await Promise.all(
-      cps.map((cp) =>
-        talos.reset(cp.ip, { graceful: false, reboot: true, wipe: ["EPHEMERAL"], wait: false, timeout: timeout.text }).catch((e: Error) => {
-          throw new OperationError(`wiping EPHEMERAL on ${cp.hostname} failed: ${e.message}`, "run the recovery again: the wipe is repeatable");
-        }),
-      ),
-    );
-    out.log(`${out.mark("ok")} EPHEMERAL ${dryRun ? "would be" : ""} wiped on ${cps.map((c) => c.hostname).join(", ")}`);
-    if (!dryRun) {
-      await waitEtcdPreparing(talos, recoverOn, remaining(deadline), { signal, onProgress: progress });
-      out.log(`${out.mark("ok")} etcd on ${recoverOn.hostname} is Preparing`);
-    }
-    const boot = await bootstrapEtcd(talos, { hostname: recoverOn.hostname, ip: recoverOn.ip, controlPlane: true, installerImage: "" }, deadline, {
-      signal,
-      onProgress: progress,
-      recoverFrom: snapshot,
-      skipHashCheck: flags["skip-hash-check"],
+    const lockScope = { root, env, out, dryRun, signal, confirm, breakLock: flags["break-lock"] };
+    return withMaintenanceLock(lockScope, { operation: `cluster-emergency-recovery from ${rel}`, via: "auto", kube: () => openKube(env) }, async (lock) => {
+      // under the lock, the nodes are asked again: the answer before the confirmation may be minutes old
+      await lock.check();
+      await requireReachable(talos, cps);
+      const t0 = performance.now();
+      const deadline = deadlineIn(timeout.ms);
+      const progress = (p: { detail?: string }) => out.progress(`waiting: ${p.detail ?? ""}`);
+      // all control planes at once: one at a time, a wiped member would rejoin the old cluster instead of waiting
+      await Promise.all(
+        cps.map((cp) =>
+          talos.reset(cp.ip, { graceful: false, reboot: true, wipe: ["EPHEMERAL"], wait: false, timeout: timeout.text }).catch((e: Error) => {
+            throw new OperationError(`wiping EPHEMERAL on ${cp.hostname} failed: ${e.message}`, "run the recovery again: the wipe is repeatable");
+          }),
+        ),
+      );
+      out.log(`${out.mark("ok")} EPHEMERAL ${dryRun ? "would be" : ""} wiped on ${cps.map((c) => c.hostname).join(", ")}`);
+      if (!dryRun) {
+        await waitEtcdPreparing(talos, recoverOn, remaining(deadline), { signal, onProgress: progress });
+        out.log(`${out.mark("ok")} etcd on ${recoverOn.hostname} is Preparing`);
+      }
+      const boot = await bootstrapEtcd(talos, { hostname: recoverOn.hostname, ip: recoverOn.ip, controlPlane: true, installerImage: "" }, deadline, {
+        signal,
+        onProgress: progress,
+        recoverFrom: snapshot,
+        skipHashCheck: flags["skip-hash-check"],
     });
     out.log(`${out.mark("ok")} ${boot.outcome === "would-bootstrap" ? "would bootstrap" : "bootstrapped"} etcd on ${recoverOn.hostname} from ${rel}`);
     let members = 0;
@@ -90,5 +110,6 @@ Asks for the cluster name to be typed back (or --yes); without a terminal it ref
     if (json) out.result({ ok: true, dryRun, snapshot: rel, node: recoverOn.hostname, members, elapsed });
     else out.line(dryRun ? "dry run: nothing was changed" : `cluster ${cluster.name} recovered from ${rel} in ${elapsed}`);
     return ExitCode.ok;
+    });
   },
 });

@@ -1,10 +1,12 @@
 import path from "node:path";
 import { defineScript, ExitCode, OperationError, UsageError } from "../lib/cli/index.ts";
 import { readEtcd } from "../lib/safety/gates.ts";
+import { LOCK_FLAGS, withMaintenanceLock } from "../lib/safety/lock.ts";
 import { loadCluster, makeTalosctl, selectNodes } from "../lib/talos/cluster.ts";
+import { requireReachable } from "../lib/talos/recovery.ts";
 import { checkSingleReset, planReset, resetNode } from "../lib/talos/reset.ts";
-import { countFlag, durationFlag, gateNodes } from "../lib/talos/script-support.ts";
-import { takeSnapshot } from "../lib/talos/snapshot.ts";
+import { countFlag, durationFlag, gateNodes, openKube } from "../lib/talos/script-support.ts";
+import { snapshotsToPrune, takeSnapshot } from "../lib/talos/snapshot.ts";
 
 export default defineScript(import.meta, {
   name: "cluster-safe-reset",
@@ -17,7 +19,8 @@ Takes an etcd snapshot first (backups/etcd/, see etcd-snapshot), asks for the cl
 Workers go first, then control planes one at a time, each leaving etcd so membership shrinks cleanly; the last
 control plane is reset non-gracefully (there is nothing left to leave). With --node only that node is reset, and
 a control plane only when the remaining etcd members keep quorum. Reset nodes come back in maintenance mode:
-talos-apply-config brings them back.`,
+talos-apply-config brings them back. Holds the cluster's maintenance lock from the quorum check to the last reset
+(while another operation holds it, this one exits 2 naming it); the holder is re-checked before each node.`,
   replaces: ["cluster:safe-reset"],
   live: true,
   mutates: true,
@@ -27,9 +30,10 @@ talos-apply-config brings them back.`,
     "snapshot-dir": { type: "string", default: "backups/etcd", placeholder: "dir", description: "where the snapshot goes" },
     keep: { type: "string", default: "10", placeholder: "n", description: "snapshots to keep" },
     timeout: { type: "string", default: "10m", placeholder: "duration", description: "how long each node may take to reset and come back" },
+    ...LOCK_FLAGS,
   },
   examples: ["bun scripts/cluster-safe-reset.ts --dry-run", "bun scripts/cluster-safe-reset.ts --node mini03"],
-  async run({ flags, out, exec, root, env, json, dryRun, confirm }) {
+  async run({ flags, out, exec, root, env, json, dryRun, signal, confirm }) {
     const timeout = durationFlag("timeout", flags.timeout);
     const keep = countFlag("keep", flags.keep, 1);
     const cluster = loadCluster(root);
@@ -37,49 +41,64 @@ talos-apply-config brings them back.`,
     const targets = flags.node ? gateNodes(selectNodes(cluster.nodes, [flags.node])) : all;
     const talos = makeTalosctl(exec, root, env);
     const cps = all.filter((n) => n.controlPlane);
-    if (flags.node) {
+    const quorumGate = async () => {
+      if (!flags.node) return;
       const etcd = await readEtcd(talos, cps);
       const q = checkSingleReset(targets[0]!, all, etcd);
       if (!q.ok) throw new UsageError(`refusing: ${q.reason}`, "nothing was changed");
-      out.log(`${out.mark("ok")} ${q.reason}`);
-    }
+      return q.reason;
+    };
+    // asked once before the confirmation (refuse early), and decided under the lock
+    await quorumGate();
     const steps = planReset(all, targets);
+    const prune = flags["skip-snapshot"] ? [] : snapshotsToPrune(path.resolve(root, flags["snapshot-dir"]), cluster.name, keep);
+    for (const p of prune) out.line(`${dryRun ? "[dry-run] " : ""}delete ${path.relative(root, p.path)} (keeping the newest ${keep} snapshots)`);
     if (!dryRun)
       await confirm(
-        flags.node
+        (flags.node
           ? `reset ${targets[0]!.hostname} of cluster ${cluster.name} (wipe STATE and EPHEMERAL: it returns to maintenance mode)`
-          : `reset ALL ${all.length} nodes of cluster ${cluster.name} (wipe STATE and EPHEMERAL: the cluster is gone until bootstrapped again)`,
+          : `reset ALL ${all.length} nodes of cluster ${cluster.name} (wipe STATE and EPHEMERAL: the cluster is gone until bootstrapped again)`) +
+          (prune.length ? `, and delete the ${prune.length} older snapshot${prune.length === 1 ? "" : "s"} listed above` : ""),
         cluster.name,
       );
-    let snapshot: string | null = null;
-    if (!flags["skip-snapshot"]) {
-      const s = await takeSnapshot({ talos, exec, root, dir: flags["snapshot-dir"], cluster: cluster.name, controlPlanes: cps, keep }).catch((e: Error) => {
-        throw new OperationError(`the etcd snapshot before the reset failed, so nothing was reset: ${e.message}`, "if etcd is already broken, use --skip-snapshot");
-      });
-      snapshot = path.relative(root, s.file);
-      out.log(`${out.mark("ok")} etcd snapshot ${s.dryRun ? "would be saved to" : "saved to"} ${snapshot}`);
-    }
-    const done: Array<{ node: string; graceful: boolean; result: string }> = [];
-    for (const step of steps) {
-      try {
-        await resetNode(talos, step, { wipe: ["STATE", "EPHEMERAL"], reboot: true, timeout: timeout.text });
-      } catch (e) {
-        const remaining = steps.slice(steps.indexOf(step)).map((s) => s.node.hostname);
-        done.push({ node: step.node.hostname, graceful: step.graceful, result: `failed: ${(e as Error).message}` });
-        if (json) out.result({ ok: false, snapshot, nodes: done });
-        throw new OperationError(
-          `reset of ${step.node.hostname} failed: ${(e as Error).message}`,
-          `not reset yet: ${remaining.join(", ")}; run again with --node for each once the problem is fixed`,
-        );
+    const lockScope = { root, env, out, dryRun, signal, confirm, breakLock: flags["break-lock"] };
+    const operation = `cluster-safe-reset ${flags.node ? `--node ${targets[0]!.hostname}` : "(all nodes)"}`;
+    return withMaintenanceLock(lockScope, { operation, via: flags.node ? "lease" : "auto", kube: () => openKube(env) }, async (lock) => {
+      const why = await quorumGate();
+      if (why) out.log(`${out.mark("ok")} ${why}`);
+      // the whole plan is checked before the first change: every node to reset answers
+      await requireReachable(talos, targets, { allowMaintenance: true });
+      let snapshot: string | null = null;
+      if (!flags["skip-snapshot"]) {
+        const s = await takeSnapshot({ talos, exec, root, dir: flags["snapshot-dir"], cluster: cluster.name, controlPlanes: cps, prune }).catch((e: Error) => {
+          throw new OperationError(`the etcd snapshot before the reset failed, so nothing was reset: ${e.message}`, "if etcd is already broken, use --skip-snapshot");
+        });
+        snapshot = path.relative(root, s.file);
+        out.log(`${out.mark("ok")} etcd snapshot ${s.dryRun ? "would be saved to" : "saved to"} ${snapshot}`);
       }
-      done.push({ node: step.node.hostname, graceful: step.graceful, result: dryRun ? "would reset" : "reset (maintenance mode)" });
-      out.log(`${out.mark("ok")} ${step.node.hostname}: ${dryRun ? "would reset" : "reset"} (${step.why})`);
-    }
-    if (json) out.result({ ok: true, dryRun, snapshot, nodes: done });
-    else {
-      out.printTable(["node", "graceful", "result"], done.map((d) => [d.node, d.graceful ? "yes" : "no", d.result]));
-      out.line(dryRun ? "dry run: nothing was reset" : `reset ${done.length} node${done.length === 1 ? "" : "s"}; bring them back with talos-apply-config${flags.node ? "" : " and talos-bootstrap"}`);
-    }
-    return ExitCode.ok;
+      const done: Array<{ node: string; graceful: boolean; result: string }> = [];
+      for (const step of steps) {
+        try {
+          await lock.check();
+          await resetNode(talos, step, { wipe: ["STATE", "EPHEMERAL"], reboot: true, timeout: timeout.text });
+        } catch (e) {
+          const remaining = steps.slice(steps.indexOf(step)).map((s) => s.node.hostname);
+          done.push({ node: step.node.hostname, graceful: step.graceful, result: `failed: ${(e as Error).message}` });
+          if (json) out.result({ ok: false, snapshot, nodes: done });
+          throw new OperationError(
+            `reset of ${step.node.hostname} failed: ${(e as Error).message}`,
+            `not reset yet: ${remaining.join(", ")}; run again with --node for each once the problem is fixed`,
+          );
+        }
+        done.push({ node: step.node.hostname, graceful: step.graceful, result: dryRun ? "would reset" : "reset (maintenance mode)" });
+        out.log(`${out.mark("ok")} ${step.node.hostname}: ${dryRun ? "would reset" : "reset"} (${step.why})`);
+      }
+      if (json) out.result({ ok: true, dryRun, snapshot, nodes: done });
+      else {
+        out.printTable(["node", "graceful", "result"], done.map((d) => [d.node, d.graceful ? "yes" : "no", d.result]));
+        out.line(dryRun ? "dry run: nothing was reset" : `reset ${done.length} node${done.length === 1 ? "" : "s"}; bring them back with talos-apply-config${flags.node ? "" : " and talos-bootstrap"}`);
+      }
+      return ExitCode.ok;
+    });
   },
 });

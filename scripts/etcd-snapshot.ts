@@ -2,7 +2,7 @@ import path from "node:path";
 import { defineScript, ExitCode } from "../lib/cli/index.ts";
 import { loadCluster, makeTalosctl } from "../lib/talos/cluster.ts";
 import { countFlag, gateNodes } from "../lib/talos/script-support.ts";
-import { takeSnapshot } from "../lib/talos/snapshot.ts";
+import { snapshotsToPrune, takeSnapshot } from "../lib/talos/snapshot.ts";
 
 export default defineScript(import.meta, {
   name: "etcd-snapshot",
@@ -11,7 +11,8 @@ export default defineScript(import.meta, {
   description: `
 Takes \`talosctl etcd snapshot\` from a healthy, voting etcd member (not the leader when there is a choice) into the
 git-ignored backups/etcd/ folder as etcd-<cluster>-<UTC timestamp>.snapshot with mode 0600, checks talosctl's
-"snapshot saved" and "snapshot info" lines against the file, and deletes all but the newest --keep snapshots.
+"snapshot saved" and "snapshot info" lines against the file, and deletes all but the newest --keep snapshots:
+the ones that would go are listed first and need a confirmation (or --yes); --dry-run lists them too.
 cluster-emergency-recovery restores from these files.`,
   replaces: ["maintenance:backup"],
   live: true,
@@ -22,10 +23,13 @@ cluster-emergency-recovery restores from these files.`,
     keep: { type: "string", default: "10", placeholder: "n", description: "how many snapshots to keep" },
   },
   examples: ["bun scripts/etcd-snapshot.ts", "bun scripts/etcd-snapshot.ts --keep 30 --json"],
-  async run({ flags, out, exec, root, env, json }) {
+  async run({ flags, out, exec, root, env, json, dryRun, confirm }) {
     const keep = countFlag("keep", flags.keep, 1);
     const cluster = loadCluster(root);
     const talos = makeTalosctl(exec, root, env);
+    const prune = snapshotsToPrune(path.resolve(root, flags.dir), cluster.name, keep);
+    for (const p of prune) out.line(`${dryRun ? "[dry-run] " : ""}delete ${path.relative(root, p.path)} (keeping the newest ${keep})`);
+    if (prune.length && !dryRun) await confirm(`delete ${prune.length} older snapshot${prune.length === 1 ? "" : "s"} of ${cluster.name} (listed above) after taking a new one`, "delete");
     const snap = await takeSnapshot({
       talos,
       exec,
@@ -34,10 +38,11 @@ cluster-emergency-recovery restores from these files.`,
       cluster: cluster.name,
       controlPlanes: gateNodes(cluster.nodes.filter((n) => n.controlPlane)),
       node: flags.node,
-      keep,
+      prune,
     });
     const rel = path.relative(root, snap.file);
-    if (json) out.result({ ok: true, ...snap, file: rel, pruned: snap.pruned.map((p) => path.relative(root, p)) });
+    if (json)
+      out.result({ ok: true, ...snap, file: rel, pruned: snap.pruned.map((p) => path.relative(root, p)), ...(dryRun ? { wouldPrune: prune.map((p) => path.relative(root, p.path)) } : {}) });
     else if (snap.dryRun) out.line(`dry run: would save a snapshot from ${snap.node} to ${rel}`);
     else {
       out.line(`${out.mark("ok")} snapshot from ${snap.node}: ${rel} (${snap.info!.bytes} bytes, revision ${snap.info!.revision}, ${snap.info!.totalKeys} keys, hash ${snap.info!.hash})`);

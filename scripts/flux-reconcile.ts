@@ -11,7 +11,8 @@ export default defineScript(import.meta, {
 Without flags: asks Flux to reconcile the repo's GitRepository and root Kustomizations (kubernetes/flux/), or the
 Kustomizations named as arguments, and watches each until the controller has handled the request and it is Ready.
 --suspend / --resume: sets spec.suspend on every Kustomization and HelmRelease on the cluster (or the named
-Kustomizations), e.g. around maintenance.`,
+Kustomizations), e.g. around maintenance. --suspend lists every object it would suspend and asks for "suspend"
+to be typed back (or --yes); --dry-run lists them and changes nothing.`,
   replaces: ["flux:reconcile", "flux:suspend", "flux:resume"],
   args: "[kustomization...]",
   live: true,
@@ -37,6 +38,12 @@ Kustomizations), e.g. around maintenance.`,
       const named: Target[] = args.map((name) => ({ kind: "Kustomization", name, namespace: flags.namespace }));
       if (flags.suspend || flags.resume) {
         const targets = named.length ? named : await allTargets(api, ["Kustomization", "HelmRelease"]);
+        if (flags.suspend) {
+          // a suspended object stops being reconciled until resumed: list them, then ask (or --yes)
+          for (const t of targets) out.line(`${rc.dryRun ? "[dry-run] " : ""}suspend ${targetLabel(t)}`);
+          if (targets.length === 0) out.line("nothing to suspend: no Kustomization or HelmRelease on the cluster");
+          else if (!rc.dryRun) await rc.confirm(`suspend ${targets.length} Flux object${targets.length === 1 ? "" : "s"} (listed above): Flux stops applying them until --resume`, "suspend");
+        }
         const changed = await setSuspended(api, targets, flags.suspend);
         const verb = flags.suspend ? "suspended" : "resumed";
         if (json) out.result({ ok: true, dryRun: rc.dryRun, [verb]: changed.map(targetLabel) });

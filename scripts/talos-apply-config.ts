@@ -2,7 +2,8 @@ import path from "node:path";
 import { defineScript, ExitCode, UsageError } from "../lib/cli/index.ts";
 import { applyToNodes } from "../lib/talos/apply.ts";
 import { loadCluster, makeTalosctl, selectNodes } from "../lib/talos/cluster.ts";
-import { durationFlag } from "../lib/talos/script-support.ts";
+import { LOCK_FLAGS, withMaintenanceLock } from "../lib/safety/lock.ts";
+import { durationFlag, openKube } from "../lib/talos/script-support.ts";
 import { APPLY_MODES, type ApplyMode } from "../lib/talos/talosctl.ts";
 
 export default defineScript(import.meta, {
@@ -12,7 +13,9 @@ export default defineScript(import.meta, {
   description: `
 Applies clusterconfig/<cluster>-<hostname>.yaml to each node (all, or those given with --node), one node at a time.
 Each node is asked first whether it is in maintenance mode (no config yet): only then is --insecure used, and only
-the modes maintenance accepts (auto, reboot, try). Transient failures (an EOF while apid restarts) are retried.`,
+the modes maintenance accepts (auto, reboot, try). Transient failures (an EOF while apid restarts) are retried.
+A config change may reboot a node: the cluster's maintenance lock is held (the Lease while the API answers, else
+the lock file in .home-ops/); while another operation holds it, this one exits 2 naming it.`,
   replaces: ["talos:apply-config"],
   live: true,
   mutates: true,
@@ -22,12 +25,13 @@ the modes maintenance accepts (auto, reboot, try). Transient failures (an EOF wh
     "config-dir": { type: "string", placeholder: "dir", description: "where talhelper wrote the configs [default: <repo>/clusterconfig]" },
     retries: { type: "string", default: "2", placeholder: "n", description: "retries of a transient failure per node" },
     "node-timeout": { type: "string", default: "2m", placeholder: "duration", description: "how long to wait for a node that does not answer or is still rebooting" },
+    ...LOCK_FLAGS,
   },
   examples: [
     "bun scripts/talos-apply-config.ts --dry-run",
     "bun scripts/talos-apply-config.ts --node mini02 --mode no-reboot",
   ],
-  async run({ flags, out, exec, root, env, json, dryRun, signal }) {
+  async run({ flags, out, exec, root, env, json, dryRun, signal, confirm }) {
     const retries = Number(flags.retries);
     if (!Number.isInteger(retries) || retries < 0) throw new UsageError(`--retries must be a whole number, not "${flags.retries}"`);
     const nodeTimeout = durationFlag("node-timeout", flags["node-timeout"]);
@@ -35,7 +39,9 @@ the modes maintenance accepts (auto, reboot, try). Transient failures (an EOF wh
     const nodes = selectNodes(cluster.nodes, flags.node);
     const configDir = path.resolve(flags["config-dir"] ?? path.join(root, "clusterconfig"));
     const talos = makeTalosctl(exec, root, env);
-    const results = await applyToNodes({
+    const lockScope = { root, env, out, dryRun, signal, confirm, breakLock: flags["break-lock"] };
+    const operation = `talos-apply-config --mode ${flags.mode} ${flags.node.length ? flags.node.map((n) => `--node ${n}`).join(" ") : "(all nodes)"}`;
+    const results = await withMaintenanceLock(lockScope, { operation, via: "auto", kube: () => openKube(env) }, () => applyToNodes({
       talos,
       nodes,
       clusterName: cluster.name,
@@ -46,7 +52,7 @@ the modes maintenance accepts (auto, reboot, try). Transient failures (an EOF wh
       reachTimeoutMs: nodeTimeout.ms,
       signal,
       onResult: (r) => out.log(`${out.mark(r.result === "failed" ? "fail" : "ok")} ${r.hostname}: ${r.detail}`),
-    });
+    }));
     const failed = results.filter((r) => r.result === "failed");
     if (json) out.result({ ok: failed.length === 0, dryRun, nodes: results });
     else {

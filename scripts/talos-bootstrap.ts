@@ -2,6 +2,7 @@ import path from "node:path";
 import { defineScript, ExitCode, UsageError } from "../lib/cli/index.ts";
 import { KubeClient } from "../lib/kube/client.ts";
 import { waitForNodes } from "../lib/safety/kube-reader.ts";
+import { LOCK_FLAGS, withMaintenanceLock } from "../lib/safety/lock.ts";
 import { bootstrapEtcd, deadlineIn, fetchKubeconfig, remaining, waitConfiguredRunning } from "../lib/talos/bootstrap.ts";
 import { kubeconfigPath, loadCluster, makeTalosctl, selectNodes } from "../lib/talos/cluster.ts";
 import { formatMs } from "../lib/talos/poll.ts";
@@ -23,9 +24,10 @@ the API until every node of the repo has registered (NotReady is expected until 
     node: { type: "string", placeholder: "host|ip", description: "the control plane to bootstrap (default: the first one)" },
     kubeconfig: { type: "string", placeholder: "path", description: "where to write the kubeconfig [default: $KUBECONFIG or clusterconfig/kubeconfig]" },
     timeout: { type: "string", default: "20m", placeholder: "duration", description: "deadline for the whole bootstrap" },
+    ...LOCK_FLAGS,
   },
   examples: ["bun scripts/talos-bootstrap.ts", "bun scripts/talos-bootstrap.ts --dry-run"],
-  async run({ flags, out, exec, root, env, json, dryRun, signal }) {
+  async run({ flags, out, exec, root, env, json, dryRun, signal, confirm }) {
     const timeout = durationFlag("timeout", flags.timeout);
     const cluster = loadCluster(root);
     const [node] = flags.node ? selectNodes(cluster.nodes, [flags.node]) : cluster.nodes.filter((n) => n.controlPlane);
@@ -36,40 +38,44 @@ the API until every node of the repo has registered (NotReady is expected until 
     const deadline = deadlineIn(timeout.ms);
     const t0 = performance.now();
     const progress = (p: { detail?: string }) => out.progress(`waiting: ${p.detail ?? ""}`);
+    const lockScope = { root, env, out, dryRun, signal, confirm, breakLock: flags["break-lock"] };
+    // before etcd exists there is no Lease to take: the lock file stands in (the Lease when rerun on a live cluster)
+    return withMaintenanceLock(lockScope, { operation: `talos-bootstrap on ${node.hostname}`, via: "auto", kube: () => KubeClient.fromEnv(env) }, async () => {
 
-    await waitConfiguredRunning(talos, node, deadline, { signal, onProgress: progress });
-    out.log(`${out.mark("ok")} ${node.hostname} runs with its configuration`);
-    const boot = await bootstrapEtcd(talos, node, deadline, { signal, onProgress: progress });
-    out.log(
-      `${out.mark("ok")} etcd on ${node.hostname}: ${boot.outcome === "already-bootstrapped" ? "already bootstrapped (nothing to do)" : boot.outcome === "would-bootstrap" ? "would bootstrap" : `bootstrapped${boot.attempts > 1 ? ` after ${boot.attempts} attempts` : ""}`}`,
-    );
-    const kc = await fetchKubeconfig(talos, node, kubeconfig, deadline, { signal });
-    if (kc.written) out.log(`${out.mark("ok")} kubeconfig written to ${path.relative(root, kubeconfig) || kubeconfig} (0600)`);
-    let registered: string[] = [];
-    if (!dryRun) {
-      const kube = KubeClient.fromKubeconfig(kubeconfig);
-      const names = cluster.nodes.map((n) => n.hostname);
-      const views = await waitForNodes(kube, names, {
-        ready: false,
-        timeoutMs: remaining(deadline),
-        signal,
-        onProgress: (r) => out.progress(`waiting: ${r}`),
-      });
-      registered = views.filter((v) => names.includes(v.name)).map((v) => `${v.name}${v.ready ? "" : " (NotReady until the CNI runs)"}`);
-      out.log(`${out.mark("ok")} API server answers; ${names.length} of ${names.length} nodes registered`);
-    }
-    const result = {
-      ok: true,
-      dryRun,
-      node: node.hostname,
-      etcd: boot.outcome,
-      attempts: boot.attempts,
-      kubeconfig: kc.written ? kubeconfig : null,
-      nodes: registered,
-      elapsed: formatMs(performance.now() - t0),
-    };
-    if (json) out.result(result);
-    else out.line(dryRun ? "dry run: nothing was bootstrapped" : `cluster ${cluster.name} bootstrapped in ${result.elapsed}; next: install the CNI (bootstrap phase 3)`);
-    return ExitCode.ok;
+      await waitConfiguredRunning(talos, node, deadline, { signal, onProgress: progress });
+      out.log(`${out.mark("ok")} ${node.hostname} runs with its configuration`);
+      const boot = await bootstrapEtcd(talos, node, deadline, { signal, onProgress: progress });
+      out.log(
+        `${out.mark("ok")} etcd on ${node.hostname}: ${boot.outcome === "already-bootstrapped" ? "already bootstrapped (nothing to do)" : boot.outcome === "would-bootstrap" ? "would bootstrap" : `bootstrapped${boot.attempts > 1 ? ` after ${boot.attempts} attempts` : ""}`}`,
+      );
+      const kc = await fetchKubeconfig(talos, node, kubeconfig, deadline, { signal });
+      if (kc.written) out.log(`${out.mark("ok")} kubeconfig written to ${path.relative(root, kubeconfig) || kubeconfig} (0600)`);
+      let registered: string[] = [];
+      if (!dryRun) {
+        const kube = KubeClient.fromKubeconfig(kubeconfig);
+        const names = cluster.nodes.map((n) => n.hostname);
+        const views = await waitForNodes(kube, names, {
+          ready: false,
+          timeoutMs: remaining(deadline),
+          signal,
+          onProgress: (r) => out.progress(`waiting: ${r}`),
+        });
+        registered = views.filter((v) => names.includes(v.name)).map((v) => `${v.name}${v.ready ? "" : " (NotReady until the CNI runs)"}`);
+        out.log(`${out.mark("ok")} API server answers; ${names.length} of ${names.length} nodes registered`);
+      }
+      const result = {
+        ok: true,
+        dryRun,
+        node: node.hostname,
+        etcd: boot.outcome,
+        attempts: boot.attempts,
+        kubeconfig: kc.written ? kubeconfig : null,
+        nodes: registered,
+        elapsed: formatMs(performance.now() - t0),
+      };
+      if (json) out.result(result);
+      else out.line(dryRun ? "dry run: nothing was bootstrapped" : `cluster ${cluster.name} bootstrapped in ${result.elapsed}; next: install the CNI (bootstrap phase 3)`);
+      return ExitCode.ok;
+    });
   },
 });

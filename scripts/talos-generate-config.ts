@@ -15,7 +15,9 @@ export default defineScript(import.meta, {
    generate NEW cluster secrets on every run.
 2. Runs talhelper genconfig in talos/ and checks every node got its <cluster>-<hostname>.yaml and the talosconfig.
 The 1Password reference comes from --secret-ref, else $TALSECRET_OP_REF (.env), else op://$OP_VAULT/talos/talsecret
-(else op://<cluster name>/talos/talsecret).`,
+(else op://<cluster name>/talos/talsecret).
+--secret-file inside the repository must be a path git ignores; outside it, a path that does not exist yet (or
+--force, which asks for the file name to be typed back).`,
   replaces: ["talos:generate-config", "talos:restore-secrets"],
   live: true,
   mutates: true,
@@ -24,16 +26,21 @@ The 1Password reference comes from --secret-ref, else $TALSECRET_OP_REF (.env), 
     "secret-file": { type: "string", placeholder: "path", description: "where the bundle is written [default: talos/talsecret.yaml]" },
     "out-dir": { type: "string", placeholder: "dir", description: "talhelper output folder [default: <repo>/clusterconfig]" },
     "skip-secrets": { type: "boolean", description: "use the existing secrets file instead of reading 1Password" },
+    force: { type: "boolean", description: "replace an existing --secret-file outside the repository (asks for a typed confirmation)" },
   },
   examples: ["bun scripts/talos-generate-config.ts", "bun scripts/talos-generate-config.ts --dry-run"],
-  async run({ flags, out, exec, root, env, json }) {
+  async run({ flags, out, exec, root, env, json, dryRun, confirm }) {
     const cluster = loadCluster(root);
     const secretFile = flags["secret-file"] ? path.resolve(root, flags["secret-file"]) : talsecretFile(root, env);
     const outDir = flags["out-dir"] ? path.resolve(root, flags["out-dir"]) : clusterconfigDir(root, env);
     const ref = flags["secret-ref"] ?? talsecretRef(env, cluster.name);
     if (flags["skip-secrets"] && !existsSync(secretFile))
       throw new ConfigError(`--skip-secrets given but ${path.relative(root, secretFile)} does not exist`, "run without --skip-secrets to restore it from 1Password");
+    // the toolkit's own location may be refreshed; a file the user named is replaced only when confirmed
+    if (flags.force && flags["secret-file"] && !flags["skip-secrets"] && existsSync(secretFile) && !dryRun)
+      await confirm(`replace ${secretFile} with the Talos secrets bundle`, path.basename(secretFile));
     const generated = await generateClusterConfig(exec, {
+      replaceOutside: !flags["secret-file"] || flags.force,
       root,
       talosDir: cluster.talosDir,
       clusterName: cluster.name,

@@ -1,8 +1,9 @@
 import { defineScript, ExitCode, OperationError } from "../lib/cli/index.ts";
+import { LOCK_FLAGS, withMaintenanceLock } from "../lib/safety/lock.ts";
 import { rollingOrder } from "../lib/safety/rolling.ts";
 import { makeTalosctl, selectNodes } from "../lib/talos/cluster.ts";
 import { rollingReboot } from "../lib/talos/rolling-ops.ts";
-import { durationFlag, gateDeps, gateNodes, loadClusterWithDiscovery, printRolling } from "../lib/talos/script-support.ts";
+import { durationFlag, gateDeps, gateNodes, loadClusterWithDiscovery, openKube, printRolling } from "../lib/talos/script-support.ts";
 
 export default defineScript(import.meta, {
   name: "talos-reboot",
@@ -12,7 +13,9 @@ export default defineScript(import.meta, {
 Reboots the nodes (all, or --node ...) one at a time, control planes first. Before each node: etcd healthy with
 every member voting, every node Ready, every Longhorn volume healthy, and etcd keeps quorum without this node.
 talosctl reboot --wait follows the node down and back; then the same gates must pass again (within --gate-timeout)
-before the next node. The first failed gate stops the run and leaves the cluster as it is; run again to continue.`,
+before the next node. The first failed gate stops the run and leaves the cluster as it is; run again to continue.
+Holds the cluster's maintenance lock (Lease kube-system/home-ops-maintenance) throughout: while another operation
+holds it, this one exits 2 naming it.`,
   replaces: ["talos:reboot", "cluster:safe-reboot"],
   live: true,
   mutates: true,
@@ -20,6 +23,7 @@ before the next node. The first failed gate stops the run and leaves the cluster
     node: { type: "string", multiple: true, placeholder: "host|ip", description: "reboot only this node" },
     "node-timeout": { type: "string", default: "10m", placeholder: "duration", description: "how long a node may take to come back" },
     "gate-timeout": { type: "string", default: "15m", placeholder: "duration", description: "how long the gates may take to pass again after a node" },
+    ...LOCK_FLAGS,
   },
   examples: ["bun scripts/talos-reboot.ts --dry-run", "bun scripts/talos-reboot.ts --node mini02 --yes"],
   async run({ flags, out, exec, root, env, json, dryRun, signal, confirm }) {
@@ -29,17 +33,23 @@ before the next node. The first failed gate stops the run and leaves the cluster
     const cluster = await loadClusterWithDiscovery(talos, root, out);
     const targets = rollingOrder(gateNodes(selectNodes(cluster.nodes, flags.node)));
     if (!dryRun) await confirm(`reboot ${targets.length} node${targets.length === 1 ? "" : "s"} of cluster ${cluster.name} one at a time`, cluster.name);
-    const result = await rollingReboot({
-      talos,
-      gates: gateDeps(talos, env, cluster.nodes),
-      targets,
-      nodeTimeout: nodeTimeout.text,
-      nodeTimeoutMs: nodeTimeout.ms,
-      gateTimeoutMs: gateTimeout.ms,
-      dryRun,
-      signal,
-      out,
-    });
+    const kube = openKube(env);
+    const operation = `talos-reboot ${flags.node.length ? flags.node.map((n) => `--node ${n}`).join(" ") : "(all nodes)"}`;
+    const lockScope = { root, env, out, dryRun, signal, confirm, breakLock: flags["break-lock"] };
+    const result = await withMaintenanceLock(lockScope, { operation, via: "lease", kube: () => kube }, (lock) =>
+      rollingReboot({
+        talos,
+        guard: () => lock.check(),
+        gates: gateDeps(talos, env, cluster.nodes, kube),
+        targets,
+        nodeTimeout: nodeTimeout.text,
+        nodeTimeoutMs: nodeTimeout.ms,
+        gateTimeoutMs: gateTimeout.ms,
+        dryRun,
+        signal,
+        out,
+      }),
+    );
     printRolling(out, json, result, { dryRun, operation: "reboot" });
     if (result.stopped) {
       const left = result.nodes.filter((n) => n.result !== "done").map((n) => `--node ${n.node}`);

@@ -4,6 +4,7 @@ import { loadCluster, makeTalosctl, selectNodes } from "../lib/talos/cluster.ts"
 import { kubernetesUpgradePath, normaliseVersion, talosSupportsKubernetes } from "../lib/talos/versions.ts";
 import { openKube } from "../lib/talos/script-support.ts";
 import { clusterReader } from "../lib/safety/kube-reader.ts";
+import { LOCK_FLAGS, withMaintenanceLock } from "../lib/safety/lock.ts";
 
 export default defineScript(import.meta, {
   name: "talos-upgrade-k8s",
@@ -13,16 +14,18 @@ export default defineScript(import.meta, {
 Runs talosctl upgrade-k8s from one control plane to --to (default: the repo's KUBERNETES_VERSION). The current
 version is the lowest kubelet version of the live nodes. Refuses (exit 2) a jump of more than one minor (go step by
 step) and a version the running Talos does not support. upgrade-k8s patches the live machine configs, so afterwards
-KUBERNETES_VERSION in talos/talenv.yaml must say the same: the script reminds you when it does not.`,
+KUBERNETES_VERSION in talos/talenv.yaml must say the same: the script reminds you when it does not. Holds the
+cluster's maintenance lock while it runs: while another operation holds it, this one exits 2 naming it.`,
   replaces: [],
   live: true,
   mutates: true,
   flags: {
     to: { type: "string", placeholder: "version", description: "Kubernetes version to upgrade to [default: the repo's]" },
     node: { type: "string", placeholder: "host|ip", description: "control plane to run upgrade-k8s from [default: the first]" },
+    ...LOCK_FLAGS,
   },
   examples: ["bun scripts/talos-upgrade-k8s.ts --dry-run", "bun scripts/talos-upgrade-k8s.ts --to 1.32.4 --yes"],
-  async run({ flags, out, exec, root, env, json, dryRun, confirm }) {
+  async run({ flags, out, exec, root, env, json, dryRun, signal, confirm }) {
     const cluster = loadCluster(root);
     const to = normaliseVersion(flags.to ?? cluster.kubernetesVersion);
     if (!parseVersion(to)) throw new UsageError(`--to must be a version like 1.32.4, not "${flags.to}"`);
@@ -53,7 +56,12 @@ KUBERNETES_VERSION in talos/talenv.yaml must say the same: the script reminds yo
     }
     if (!dryRun) await confirm(`upgrade Kubernetes of cluster ${cluster.name} from ${from} to ${to}`, cluster.name);
     out.log(`upgrading Kubernetes ${from} -> ${to} from ${cp.hostname} (Talos ${talosVersion})${dryRun ? " (talosctl --dry-run)" : ""}`);
-    const r = await talos.upgradeK8s(cp.ip, to, { dryRun });
+    const kube = openKube(env);
+    const lockScope = { root, env, out, dryRun, signal, confirm, breakLock: flags["break-lock"] };
+    const r = await withMaintenanceLock(lockScope, { operation: `talos-upgrade-k8s ${from} -> ${to}`, via: "lease", kube: () => kube }, async (lock) => {
+      await lock.check();
+      return talos.upgradeK8s(cp.ip, to, { dryRun });
+    });
     const reminder = normaliseVersion(cluster.kubernetesVersion) !== to;
     if (json) out.result({ ok: true, from, to, changed: !dryRun, dryRun, talos: talosVersion, output: r.stdout.split("\n").filter(Boolean), updateTalenv: reminder });
     else {

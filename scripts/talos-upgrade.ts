@@ -1,4 +1,5 @@
 import { ConfigError, defineScript, ExitCode, OperationError } from "../lib/cli/index.ts";
+import { LOCK_FLAGS, withMaintenanceLock } from "../lib/safety/lock.ts";
 import { rollingOrder } from "../lib/safety/rolling.ts";
 import { makeTalosctl, selectNodes } from "../lib/talos/cluster.ts";
 import { rollingUpgrade } from "../lib/talos/rolling-ops.ts";
@@ -17,7 +18,8 @@ talosImageURL with the schematic id and TALOS_VERSION), or --to <version> with t
 Refuses (exit 2) an image without the repo's schematic (its extensions would be dropped) and a Talos version that
 does not support the repo's Kubernetes version. Before each node: etcd healthy with every member voting, every node
 Ready, every Longhorn volume healthy, quorum kept; after: the node runs the new version and schematic and the gates
-pass again. Nodes already on the target are skipped, so a stopped run continues where it stopped.`,
+pass again. Nodes already on the target are skipped, so a stopped run continues where it stopped. Holds the
+cluster's maintenance lock throughout: while another operation holds it, this one exits 2 naming it.`,
   replaces: ["talos:upgrade"],
   live: true,
   mutates: true,
@@ -27,6 +29,7 @@ pass again. Nodes already on the target are skipped, so a stopped run continues 
     image: { type: "string", placeholder: "image", description: "full installer image (must carry the repo's schematic)" },
     "node-timeout": { type: "string", default: "15m", placeholder: "duration", description: "how long a node may take to upgrade and come back" },
     "gate-timeout": { type: "string", default: "15m", placeholder: "duration", description: "how long the gates may take to pass again after a node" },
+    ...LOCK_FLAGS,
   },
   examples: ["bun scripts/talos-upgrade.ts --dry-run", "bun scripts/talos-upgrade.ts --to v1.10.6 --yes"],
   async run({ flags, out, exec, root, env, json, dryRun, signal, confirm }) {
@@ -73,19 +76,26 @@ pass again. Nodes already on the target are skipped, so a stopped run continues 
     const controlPlanes = cluster.nodes.filter((n) => n.controlPlane).length;
     out.log(`target: ${image}`);
     if (!dryRun) await confirm(`upgrade ${targets.length} node${targets.length === 1 ? "" : "s"} of cluster ${cluster.name} to Talos ${version}`, cluster.name);
-    const result = await rollingUpgrade({
-      talos,
-      gates: gateDeps(talos, env, cluster.nodes),
-      targets,
-      nodeTimeout: nodeTimeout.text,
-      nodeTimeoutMs: nodeTimeout.ms,
-      gateTimeoutMs: gateTimeout.ms,
-      dryRun,
-      signal,
-      out,
-      controlPlanes,
-      target: { image, version, schematic: cluster.schematicId },
-    });
+    const schematic = cluster.schematicId;
+    const kube = openKube(env);
+    const operation = `talos-upgrade to ${version} ${flags.node.length ? flags.node.map((n) => `--node ${n}`).join(" ") : "(all nodes)"}`;
+    const lockScope = { root, env, out, dryRun, signal, confirm, breakLock: flags["break-lock"] };
+    const result = await withMaintenanceLock(lockScope, { operation, via: "lease", kube: () => kube }, (lock) =>
+      rollingUpgrade({
+        talos,
+        guard: () => lock.check(),
+        gates: gateDeps(talos, env, cluster.nodes, kube),
+        targets,
+        nodeTimeout: nodeTimeout.text,
+        nodeTimeoutMs: nodeTimeout.ms,
+        gateTimeoutMs: gateTimeout.ms,
+        dryRun,
+        signal,
+        out,
+        controlPlanes,
+        target: { image, version, schematic },
+      }),
+    );
     printRolling(out, json, result, { dryRun, operation: "upgrade", image, version });
     if (result.stopped)
       throw new OperationError(

@@ -1,5 +1,6 @@
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { inspectEntry, readBounded } from "../repo/safe-read.ts";
 
 /**
  * The repo's files as the raw-file checks (yaml, secrets) see them: every file git would track, found by walking the
@@ -93,13 +94,8 @@ export function listRepoFiles(root: string, subdirs?: string[], ignore = GitIgno
       } else if (e.isFile() || e.isSymbolicLink()) {
         if (ignore.ignores(rel, false)) continue;
         const abs = path.join(root, rel);
-        if (e.isSymbolicLink()) {
-          try {
-            if (!statSync(abs).isFile()) continue;
-          } catch {
-            continue;
-          }
-        }
+        // a link is followed only to a regular file inside the repo (the loader reports the others)
+        if (e.isSymbolicLink() && inspectEntry(root, rel).kind !== "file") continue;
         out.push({ rel, abs });
       }
     }
@@ -110,13 +106,13 @@ export function listRepoFiles(root: string, subdirs?: string[], ignore = GitIgno
 
 export const isYamlFile = (rel: string) => /\.ya?ml$/i.test(rel);
 
-/** Reads a file as UTF-8; undefined when unreadable (a finding, not a crash, is the caller's job). */
+/**
+ * Reads a file as UTF-8 (lossy: binary bytes are kept for the secrets scan; the yaml family reports NUL bytes
+ * itself); undefined when unreadable, special (never opened) or too large (a finding, not a crash, is the caller's job).
+ */
 export function readText(abs: string): string | undefined {
-  try {
-    return readFileSync(abs, "utf8");
-  } catch {
-    return undefined;
-  }
+  const r = readBounded(abs, undefined, { strictText: false });
+  return r.ok ? r.text : undefined;
 }
 
 /** 1-based line of a character offset. */

@@ -4,6 +4,7 @@ import type { ClusterModel, FluxKustomization, RepoDocument, Source } from "../r
 import { isKustomizationDoc } from "./kustomize.ts";
 import { at, docAt, get, isObj, kustomizationIn } from "./locate.ts";
 import { finding, type Finding } from "./types.ts";
+import { fluxInputs } from "./structure.ts";
 
 /**
  * flux: the Flux objects hang together — paths exist, dependsOn names real Kustomizations without cycles, sources
@@ -251,7 +252,7 @@ function namespaces(model: ClusterModel): Finding[] {
 }
 
 export function fluxCheck(model: ClusterModel): Finding[] {
-  return [...paths(model), ...dependencies(model), ...sources(model), ...substitution(model), ...namespaces(model)];
+  return [...paths(model), ...dependencies(model), ...sources(model), ...substitution(model), ...namespaces(model), ...fluxInputs(model)];
 }
 
 export type { FluxKustomization };

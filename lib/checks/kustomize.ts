@@ -1,10 +1,12 @@
-import { existsSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { cpus } from "node:os";
 import path from "node:path";
 import { Exec } from "../exec.ts";
 import type { ClusterModel, RepoDocument } from "../repo/model.ts";
 import { at, isObj, kustomizationIn, type PathSeg } from "./locate.ts";
 import { finding, type Finding } from "./types.ts";
+import { inspectEntry } from "../repo/safe-read.ts";
+import { kustomizationStructure, unbuildableDirs } from "./structure.ts";
 
 /**
  * kustomize: every kustomization.yaml entry (resources, components, patches, generators' files) exists; with
@@ -64,13 +66,11 @@ function entries(o: Record<string, unknown>): Entry[] {
   return out;
 }
 
-function kind(abs: string): "file" | "dir" | "none" {
-  try {
-    const st = statSync(abs);
-    return st.isDirectory() ? "dir" : "file";
-  } catch {
-    return "none";
-  }
+/** What an entry is, never opening it (lib/repo/safe-read.ts): a FIFO, device, link out of the repo or unreadable folder is "unsafe". */
+function kind(root: string, rel: string): { k: "file" | "dir" | "none" } | { k: "unsafe"; why: string; fix: string } {
+  const e = inspectEntry(root, rel);
+  if (e.kind === "unsafe") return { k: "unsafe", why: e.why, fix: e.fix };
+  return { k: e.kind === "missing" ? "none" : e.kind };
 }
 
 export function kustomizeCheck(model: ClusterModel): Finding[] {
@@ -83,7 +83,12 @@ export function kustomizeCheck(model: ClusterModel): Finding[] {
       if (REMOTE.test(e.value)) continue;
       const rel = path.posix.normalize(path.posix.join(dir, e.value));
       const where = at(d, e.path);
-      const k = kind(path.join(model.root, rel));
+      const entry = kind(model.root, rel);
+      if (entry.k === "unsafe") {
+        out.push(finding("kustomize/unsafe-entry", "error", where, `${e.field} entry "${e.value}" ${entry.why}`, entry.fix));
+        continue;
+      }
+      const k = entry.k;
       if (k === "none") {
         out.push(finding("kustomize/missing-entry", "error", where, `${e.field} entry "${e.value}" does not exist (${rel})`, "create it, fix the path, or remove the entry"));
         continue;
@@ -102,6 +107,7 @@ export function kustomizeCheck(model: ClusterModel): Finding[] {
       seen.set(key, where.line);
     }
   }
+  out.push(...kustomizationStructure(model));
   return out;
 }
 
@@ -148,7 +154,9 @@ export async function buildKustomizations(model: ClusterModel, opts: BuildOption
   const exec = opts.exec ?? new Exec({});
   const kubectl = opts.kubectl ?? "kubectl";
   const limit = opts.concurrency ?? Math.max(2, cpus().length * 2);
-  const results = await mapLimit(model.kustomizeDirs, limit, async (dir) => {
+  // never hand kubectl a kustomization that lists a FIFO, a device, a link out of the repo or itself
+  const skip = unbuildableDirs(model, kustomizeCheck(model));
+  const results = await mapLimit(model.kustomizeDirs.filter((d) => !skip.has(d)), limit, async (dir) => {
     const once = () => exec.run(kubectl, ["kustomize", path.join(model.root, dir)], { readOnly: true, allowFailure: true, timeoutMs: 60_000, purpose: `kustomize build of ${dir}` });
     let r = await once();
     // kubectl wrappers (the CI image's dispatcher) sometimes die silently under parallel starts: a failure

@@ -1,6 +1,6 @@
 import { LineCounter, parseAllDocuments, type Document, type YAMLError } from "yaml";
 import type { ClusterModel } from "../repo/model.ts";
-import { GitIgnore, isYamlFile, listRepoFiles, modelText, readText } from "./files.ts";
+import { GitIgnore, isYamlFile, lineAt, listRepoFiles, modelText, readText } from "./files.ts";
 import { finding, type Finding } from "./types.ts";
 
 /**
@@ -110,7 +110,7 @@ export function documentFindings(file: string, text: string, docs: Document.Pars
     }
   });
   if (text.includes("\u0000"))
-    out.push(finding("yaml/parse", "error", { file, line: 1 }, "the file holds NUL bytes: it is binary, not YAML", "replace it with a text YAML file"));
+    out.push(finding("yaml/parse", "error", { file, line: lineAt(text, text.indexOf("\u0000")) }, "the file holds NUL bytes: it is binary, not YAML", "replace it with a text YAML file"));
   return dedupe(out);
 }
 
@@ -233,11 +233,11 @@ function fromProblems(model: ClusterModel, file: string, problems: Array<{ line:
   if (bad >= 0)
     return [finding("yaml/separator", "error", { file, line: bad + 1 }, `"${lines[bad]!.trim()}" is not a document separator`, "write the separator as exactly `---` on its own line")];
   if (text.includes("\u0000"))
-    return [finding("yaml/parse", "error", { file, line: 1 }, "the file holds NUL bytes: it is binary, not YAML", "replace it with a text YAML file")];
+    return [finding("yaml/parse", "error", { file, line: lineAt(text, text.indexOf("\u0000")) }, "the file holds NUL bytes: it is binary, not YAML", "replace it with a text YAML file")];
   return problems.map((p) => {
     const where = { file, line: Math.max(p.line, 1) };
     const detail = p.message.replace(/^(invalid YAML|YAML parse failed|cannot convert YAML|cannot read file):\s*/, "");
-    if (/^cannot read file/.test(p.message)) return finding("yaml/unreadable", "error", { file, line: 0 }, p.message, "check the file's permissions and encoding");
+    if (/^cannot read file/.test(p.message)) return finding("yaml/unreadable", "error", { file, line: p.line }, p.message.replace(/^cannot read file: /, ""), "replace it with a UTF-8 YAML text file inside the repository, or fix its permissions");
     if (/Tabs are not allowed/i.test(detail)) return finding("yaml/tab", "error", where, "a tab is used as indentation", "indent with spaces only");
     if (/keys must be unique/i.test(detail)) return finding("yaml/duplicate-key", "error", where, "duplicate key: most tools keep only the last one", "remove one of the two keys or merge their values");
     return finding("yaml/parse", "error", where, `YAML error: ${detail}`, /alias/i.test(detail) ? "define the anchor before its alias, or remove the alias" : "fix the YAML syntax at this line");

@@ -419,6 +419,16 @@ export class KubeClient {
     });
   }
 
+  /** Replaces (PUT) the object; with metadata.resourceVersion set, KubeApiError 409 when it changed since. */
+  async replace<T extends KubeObject = KubeObject>(obj: KubeObject): Promise<T> {
+    const ref: ObjectRef = { apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata?.name ?? "", ...(obj.metadata?.namespace ? { namespace: obj.metadata.namespace } : {}) };
+    return this.request<T>("PUT", await this.objectPath(ref), {
+      query: { fieldManager: FIELD_MANAGER },
+      body: obj,
+      action: `replace ${this.describe(ref)}`,
+    });
+  }
+
   /** Deletes; false when it was already gone (with ignoreNotFound, the default), true otherwise. */
   async delete(ref: ObjectRef, opts: { ignoreNotFound?: boolean; dryRun?: boolean } = {}): Promise<boolean> {
     try {

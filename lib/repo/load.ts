@@ -6,6 +6,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { Node } from "yaml";
 import { ConfigError } from "../cli/errors.ts";
+import { inspectEntry, isCyclic, readRepoText } from "./safe-read.ts";
 import { fastParse, firstContentLine, isContent, locate, slowParse, splitDocuments, yamlLib, type SlowParsed } from "./yaml.ts";
 import { talosNodeLabels } from "./node-labels.ts";
 import type {
@@ -144,20 +145,28 @@ const YAML_RE = /\.ya?ml$/;
 /** Generated or secret-bearing folders never read as repo input. */
 const SKIP_DIRS = new Set(["clusterconfig", "node_modules", ".git"]);
 
-function listYaml(root: string, rel: string, out: string[]): void {
+function listYaml(root: string, rel: string, out: string[], onUnsafe?: (rel: string, why: string) => void): void {
   const abs = path.join(root, rel);
   let entries: import("node:fs").Dirent[];
   try {
     entries = readdirSync(abs, { withFileTypes: true });
-  } catch {
+  } catch (e) {
+    // a folder that exists but cannot be listed is reported, never taken for an empty one
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") onUnsafe?.(rel, `cannot read file: this folder cannot be listed (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}), so nothing in it is checked`);
     return;
   }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
     const childRel = rel ? `${rel}/${e.name}` : e.name;
     if (e.isDirectory()) {
-      if (!SKIP_DIRS.has(e.name)) listYaml(root, childRel, out);
+      if (!SKIP_DIRS.has(e.name)) listYaml(root, childRel, out, onUnsafe);
     } else if (e.isFile() && YAML_RE.test(e.name)) out.push(childRel);
+    else if (YAML_RE.test(e.name) && onUnsafe) {
+      // a symlink, FIFO or device named like YAML: read only a link to a regular file inside the repo
+      const k = inspectEntry(root, childRel);
+      if (k.kind === "file") out.push(childRel);
+      else if (k.kind === "unsafe") onUnsafe(childRel, `cannot read file: it ${k.why}`);
+    }
   }
 }
 
@@ -178,12 +187,11 @@ class Ctx {
 }
 
 function readText(ctx: Ctx, rel: string): string | undefined {
-  try {
-    return readFileSync(path.join(ctx.root, rel), "utf8");
-  } catch (e) {
-    ctx.problem(rel, 0, `cannot read file: ${(e as Error).message}`);
-    return undefined;
-  }
+  // lib/repo/safe-read.ts: never a FIFO or device, never out of the repo, bounded, UTF-8 without NUL bytes
+  const r = readRepoText(ctx.root, rel);
+  if (r.ok) return r.text;
+  ctx.problem(rel, r.line, r.message);
+  return undefined;
 }
 
 function makeDoc(rel: string, index: number, line: number, object: unknown, slow: () => SlowParsed): RepoDocument {
@@ -230,6 +238,7 @@ function parseFile(ctx: Ctx, rel: string, text: string): RepoDocument[] {
       return parseFileSlow(ctx, rel, text);
     }
     if (object === null || object === undefined) continue;
+    if (isCyclic(object)) return parseFileSlow(ctx, rel, text);
     const line = firstContentLine(lines, c) + 1;
     const d = makeDoc(rel, c.index, line, object, slow);
     DOC_INFO.set(d, { lines, start: c.start, end: c.end });
@@ -266,6 +275,10 @@ function parseFileSlow(ctx: Ctx, rel: string, text: string): RepoDocument[] {
       return;
     }
     if (object === null || object === undefined) return;
+    if (isCyclic(object)) {
+      ctx.problem(rel, line, "cannot convert YAML: the document contains itself (an alias inside its own anchor, like `<<: *self`)");
+      return;
+    }
     out.push(makeDoc(rel, index, line, object, () => parsed));
   });
   return out;
@@ -475,8 +488,9 @@ export function loadRepo(root: string, opts: LoadRepoOptions = {}): ClusterModel
     throw new RepoError(".", 0, `${absRoot} is not a home-ops repo (no talos/ or kubernetes/ folder)`, "pass the repo root (--root DIR)");
 
   const files: string[] = [];
-  listYaml(absRoot, "talos", files);
-  listYaml(absRoot, "kubernetes", files);
+  const unsafe = (rel: string, why: string) => ctx.problem(rel, 0, why);
+  listYaml(absRoot, "talos", files, unsafe);
+  listYaml(absRoot, "kubernetes", files, unsafe);
   const documents: RepoDocument[] = [];
   const kustomizeDirs: string[] = [];
   const byFile = new Map<string, RepoDocument[]>();

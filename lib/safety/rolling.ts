@@ -38,6 +38,8 @@ export interface RollingOptions {
   onProgress?: (node: GateNode, what: string, p: PollProgress) => void;
   /** dry run: evaluate the first gate and print the plan, change nothing */
   dryRun?: boolean;
+  /** re-checks that we still hold the maintenance lock; called before each node's gates and before its change */
+  guard?: (node: GateNode) => Promise<void>;
 }
 
 export interface NodeOutcome {
@@ -94,6 +96,11 @@ export async function runRolling(opts: RollingOptions): Promise<RollingResult> {
       emit({ node: node.hostname, phase: "skipped", ok: true, detail: skip });
       continue;
     }
+    try {
+      await opts.guard?.(node);
+    } catch (e) {
+      return stop(node, "gate-before", (e as Error).message);
+    }
     // before: every gate passes now (a node already down or a degraded volume stops the run here)
     const before: GateReport = await evaluateGates(opts.gates);
     const failed = firstFailure(before);
@@ -109,6 +116,11 @@ export async function runRolling(opts: RollingOptions): Promise<RollingResult> {
       outcome.detail = "would change this node, then wait for it and the gates";
       await opts.action(node);
       continue;
+    }
+    try {
+      await opts.guard?.(node);
+    } catch (e) {
+      return stop(node, "gate-before", (e as Error).message);
     }
     try {
       await opts.action(node);

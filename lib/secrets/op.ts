@@ -3,7 +3,7 @@
  * Kubernetes API body, or the one git-ignored 0600 file a tool needs (the Talos secrets bundle). Never argv, never
  * a log line (Exec redacts every value it has seen), never a temporary file.
  */
-import { chmodSync, closeSync, existsSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, fsyncSync, lstatSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import path from "node:path";
 import { ConfigError, OperationError } from "../cli/errors.ts";
 import { Secret, type Exec } from "../exec.ts";
@@ -70,23 +70,58 @@ export async function isGitIgnored(exec: Exec, root: string, file: string): Prom
   return r.exitCode === 0;
 }
 
+/** The path with its folder's symlinks resolved (the file itself may not exist yet), or null when the folder is missing. */
+function realTarget(abs: string): string | null {
+  try {
+    return path.join(realpathSync(path.dirname(abs)), path.basename(abs));
+  } catch {
+    return null;
+  }
+}
+
 /**
- * Writes a secret to `file` with mode 0600, refusing unless git ignores the path. The file is created 0600 from the
- * first byte (never world-readable in between) beside its final name, then renamed over it.
+ * Writes a secret to `file` with mode 0600. Inside the repository only where git ignores the path; outside it
+ * (where git cannot commit it) only to a path that does not exist yet, unless `replaceOutside` (the caller asked
+ * for --force and a typed confirmation, or it is the toolkit's own location such as a rehearsal's folder). Where a
+ * path is, is decided after resolving its folder's symlinks. Never through a symlink, folder, pipe or device. The
+ * file is created 0600 from the first byte (never world-readable in between) beside its final name, then renamed
+ * over it.
  */
 export async function writeSecretFile(
   exec: Exec,
   root: string,
   file: string,
   secret: Secret,
+  opts: { replaceOutside?: boolean } = {},
 ): Promise<{ path: string; written: boolean }> {
   const abs = path.resolve(root, file);
-  // outside the repository (the simulation's temp folder) git cannot commit it; inside, git must ignore it
-  const outside = path.relative(root, abs).startsWith("..");
-  if (!outside && !(await isGitIgnored(exec, root, abs)))
+  const real = realTarget(abs);
+  if (!real) throw new ConfigError(`refusing to write a secret to ${file}: its folder ${path.dirname(abs)} does not exist`, "create the folder first");
+  let realRoot = root;
+  try {
+    realRoot = realpathSync(root);
+  } catch {
+    /* the root as given */
+  }
+  const rel = path.relative(realRoot, real);
+  const outside = rel === "" || rel.startsWith("..") || path.isAbsolute(rel);
+  let existing: ReturnType<typeof lstatSync> | undefined;
+  try {
+    existing = lstatSync(real);
+  } catch {
+    existing = undefined;
+  }
+  if (existing && !existing.isFile())
+    throw new ConfigError(`refusing to write a secret to ${file}: it exists and is not a regular file (a symlink, folder, pipe or device)`, "choose another path");
+  if (!outside && !(await isGitIgnored(exec, realRoot, real)))
     throw new ConfigError(
-      `refusing to write a secret to ${path.relative(root, abs)}: git does not ignore it`,
+      `refusing to write a secret to ${rel}: git does not ignore it`,
       "add the path to .gitignore first",
+    );
+  if (outside && existing && !opts.replaceOutside)
+    throw new ConfigError(
+      `refusing to overwrite ${real} with a secret: it is outside the repository and already exists`,
+      "choose a path that does not exist yet, or pass --force to replace it (asks for a typed confirmation)",
     );
   if (exec.dryRun) {
     exec.out?.line(`[dry-run] write ${path.relative(root, abs)} (mode 0600, ${secret.toString()})`);

@@ -115,6 +115,8 @@ export const BUILTIN_KINDS: readonly KindInfo[] = [
   apps("Deployment", "deployments", ["deploy"]),
   apps("DaemonSet", "daemonsets", ["ds"]),
   apps("StatefulSet", "statefulsets", ["sts"]),
+  // the maintenance lock (lib/safety/lock.ts) and leader election
+  kindInfo({ group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases", namespaced: true }),
   kindInfo({
     group: "apiextensions.k8s.io",
     version: "v1",

@@ -33,6 +33,8 @@ export interface CallRecord {
   argv: string[];
   cwd: string;
   exitCode: number;
+  /** the environment the tool was started with (tests check that no secret travels there) */
+  env?: Record<string, string>;
   /** ms since the control server started */
   at: number;
   ms: number;
@@ -76,7 +78,7 @@ export class ToolRegistry {
         result = { stdout: "", stderr: `${tool}: internal error in the simulation: ${(e as Error).message}\n`, exitCode: 70 };
       }
     }
-    this.calls.push({ tool, argv: [...full.argv], cwd: full.cwd, exitCode: result.exitCode, at: t0 - this.started, ms: Date.now() - t0 });
+    this.calls.push({ tool, argv: [...full.argv], cwd: full.cwd, env: full.env, exitCode: result.exitCode, at: t0 - this.started, ms: Date.now() - t0 });
     return result;
   }
 }

@@ -22,6 +22,8 @@ export interface GenerateOptions {
   outDir: string;
   /** the op:// reference of the bundle */
   secretRef: string;
+  /** an existing secret file outside the repository may be replaced (the default location, or --force confirmed) */
+  replaceOutside?: boolean;
   /** "always" reads 1Password every time; "if-missing" keeps an existing file; "never" requires the file */
   restore: "always" | "if-missing" | "never";
 }
@@ -42,7 +44,7 @@ export async function generateClusterConfig(exec: Exec, o: GenerateOptions): Pro
     throw new OperationError(`${path.relative(o.root, o.secretFile)} does not exist`, "restore it from 1Password (run without --skip-secrets)");
   if (o.restore === "always" || (o.restore === "if-missing" && !present)) {
     const bundle = await opRead(exec, o.secretRef, { label: "talos secrets bundle" });
-    secretsRestored = (await writeSecretFile(exec, o.root, o.secretFile, bundle)).written;
+    secretsRestored = (await writeSecretFile(exec, o.root, o.secretFile, bundle, { replaceOutside: o.replaceOutside })).written;
   }
   const result = await genconfig(exec, { talosDir: o.talosDir, secretFile: o.secretFile, envFile: "talenv.yaml", outDir: o.outDir });
   if (result.dryRun) return { secretsRestored, genconfig: result, nodes: [], talosconfig: false, ok: true, dryRun: true };

@@ -31,7 +31,7 @@ export { applyToNodes, configFileFor, isTransient } from "./apply.ts";
 export type { ApplyNodeResult } from "./apply.ts";
 export { bootstrapEtcd, waitConfiguredRunning, fetchKubeconfig, deadlineIn, remaining } from "./bootstrap.ts";
 export type { Deadline, BootstrapOutcome } from "./bootstrap.ts";
-export { takeSnapshot, listSnapshots, pruneSnapshots, pickSnapshotSource, verifySnapshot, snapshotName } from "./snapshot.ts";
+export { takeSnapshot, listSnapshots, snapshotsToPrune, deleteSnapshots, pickSnapshotSource, verifySnapshot, snapshotName } from "./snapshot.ts";
 export type { TakenSnapshot, SnapshotFile } from "./snapshot.ts";
 export { planReset, checkSingleReset, resetNode } from "./reset.ts";
 export { waitEtcdPreparing, waitRecovered, requireReachable } from "./recovery.ts";

@@ -56,16 +56,19 @@ export async function waitRecovered(
   );
 }
 
-/** The control planes must all answer before anything is wiped (a recovery with a node missing is a different plan). */
-export async function requireReachable(talos: Talosctl, nodes: GateNode[]): Promise<void> {
+/**
+ * Every node a plan will wipe must answer before the first one is touched (a plan with a node missing is a
+ * different plan). A reset may meet nodes already in maintenance mode (a rerun after a stop): `allowMaintenance`.
+ */
+export async function requireReachable(talos: Talosctl, nodes: GateNode[], opts: { allowMaintenance?: boolean } = {}): Promise<void> {
   const modes = await Promise.all(nodes.map(async (n) => ({ n, m: await talos.detectMode(n.ip) })));
   const bad = modes.filter((x) => x.m.mode === "unreachable");
   if (bad.length)
     throw new OperationError(
-      `control plane${bad.length === 1 ? "" : "s"} ${bad.map((x) => x.n.hostname).join(", ")} ${bad.length === 1 ? "does" : "do"} not answer: nothing was changed`,
+      `${bad.every((x) => x.n.controlPlane) ? "control plane" : "node"}${bad.length === 1 ? "" : "s"} ${bad.map((x) => x.n.hostname).join(", ")} ${bad.length === 1 ? "does" : "do"} not answer: nothing was changed`,
       "power them on (or fix the network) and run again",
     );
-  const maint = modes.filter((x) => x.m.mode === "maintenance");
+  const maint = opts.allowMaintenance ? [] : modes.filter((x) => x.m.mode === "maintenance");
   if (maint.length)
     throw new OperationError(
       `control plane${maint.length === 1 ? "" : "s"} ${maint.map((x) => x.n.hostname).join(", ")} ${maint.length === 1 ? "is" : "are"} in maintenance mode: nothing was changed`,

@@ -22,6 +22,8 @@ export interface RollingCommon {
   dryRun: boolean;
   signal?: AbortSignal;
   out: Output;
+  /** re-checks the maintenance lock before each step (lib/safety/lock.ts) */
+  guard?: () => Promise<void>;
 }
 
 export function describeEvent(e: RollingEvent): string {
@@ -71,6 +73,7 @@ function rollingBase(o: RollingCommon) {
     gateTimeoutMs: o.gateTimeoutMs,
     signal: o.signal,
     dryRun: o.dryRun,
+    guard: o.guard,
     onEvent: (e: Parameters<typeof describeEvent>[0]) => o.out.log(`${o.out.mark(e.ok ? "ok" : "fail")} ${describeEvent(e)}`),
     onProgress: progress(o.out),
   };

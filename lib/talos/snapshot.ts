@@ -2,7 +2,8 @@
  * etcd snapshots: taken from a healthy member into a git-ignored folder, named with the cluster and a UTC timestamp,
  * mode 0600, verified against talosctl's two lines (saved size, then snapshot info), last N kept.
  */
-import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, unlinkSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { ConfigError, OperationError } from "../cli/errors.ts";
 import type { Exec } from "../exec.ts";
@@ -40,11 +41,134 @@ export function listSnapshots(dir: string, cluster: string): SnapshotFile[] {
     });
 }
 
-/** Deletes all but the newest `keep` snapshots; returns the deleted ones. */
-export function pruneSnapshots(dir: string, cluster: string, keep: number, dryRun = false): SnapshotFile[] {
-  const old = listSnapshots(dir, cluster).slice(keep);
-  if (!dryRun) for (const s of old) unlinkSync(s.path);
-  return old;
+/** The snapshots one more new snapshot pushes out when `keep` are kept (the new one counts): asked about before. */
+export function snapshotsToPrune(dir: string, cluster: string, keep: number): SnapshotFile[] {
+  return listSnapshots(dir, cluster).slice(Math.max(0, keep - 1));
+}
+
+/** Deletes exactly these snapshots (and their .info.json), the list that was shown and confirmed; returns what went. */
+export function deleteSnapshots(files: SnapshotFile[]): SnapshotFile[] {
+  const gone: SnapshotFile[] = [];
+  for (const s of files) {
+    if (!existsSync(s.path)) continue;
+    unlinkSync(s.path);
+    if (existsSync(infoFileOf(s.path))) unlinkSync(infoFileOf(s.path));
+    gone.push(s);
+  }
+  return gone;
+}
+
+/** Where etcd-snapshot keeps talosctl's "snapshot info" numbers for a snapshot file. */
+export function infoFileOf(snapshot: string): string {
+  return `${snapshot}.info.json`;
+}
+
+/** What a recovery learns about a snapshot file before it wipes anything. */
+export interface SnapshotCheck {
+  ok: boolean;
+  problems: string[];
+  format: "etcd" | "simulated" | "unknown";
+  bytes: number;
+  /** sha256 of the data (what the trailer guards) */
+  sha256?: string;
+  /** talosctl's hash and revision when etcd-snapshot recorded them (.info.json) or the snapshot carries them */
+  hash?: string;
+  revision?: number;
+}
+
+/** etcd's data file is a bbolt database: page 0 holds the meta page, magic 0xED0CDAED (little-endian) after the 16-byte page header, version 2. */
+const BOLT_MAGIC = 0xed0cdaed;
+const SHA256_TRAILER = 32;
+/** etcd's largest backend quota (8 GiB): nothing bigger is an etcd snapshot */
+export const MAX_SNAPSHOT_BYTES = 8 * 1024 ** 3;
+
+function sha256Of(file: string, length: number): { digest: Buffer; trailer: Buffer } {
+  const fd = openSync(file, "r");
+  try {
+    const h = createHash("sha256");
+    const buf = Buffer.alloc(1 << 20);
+    let pos = 0;
+    while (pos < length) {
+      const n = readSync(fd, buf, 0, Math.min(buf.length, length - pos), pos);
+      if (n <= 0) break;
+      h.update(buf.subarray(0, n));
+      pos += n;
+    }
+    const trailer = Buffer.alloc(SHA256_TRAILER);
+    readSync(fd, trailer, 0, SHA256_TRAILER, length);
+    return { digest: h.digest(), trailer };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Checks a snapshot file the way `talosctl bootstrap --recover-from` will, before anything is wiped: a regular file
+ * of a plausible size; the sha256 trailer etcd appends (size ≡ 32 mod 512, digest matches) unless it is a raw db
+ * copy (skipHashCheck); an etcd (bbolt) database, or, only in a rehearsal, a snapshot of the simulated cluster;
+ * and talosctl's recorded size when etcd-snapshot kept it. A FIFO or device is never opened.
+ */
+export async function checkSnapshotFile(file: string, opts: { simulated: boolean; skipHashCheck?: boolean }): Promise<SnapshotCheck> {
+  const problems: string[] = [];
+  let st;
+  try {
+    st = statSync(file);
+  } catch (e) {
+    return { ok: false, problems: [`cannot read it: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`], format: "unknown", bytes: 0 };
+  }
+  if (!st.isFile()) return { ok: false, problems: ["it is not a regular file (a folder, device or pipe)"], format: "unknown", bytes: 0 };
+  const bytes = st.size;
+  if (bytes === 0) return { ok: false, problems: ["it is empty"], format: "unknown", bytes };
+  if (bytes > MAX_SNAPSHOT_BYTES) return { ok: false, problems: [`it has ${bytes} bytes, more than etcd's largest database`], format: "unknown", bytes };
+  const head = Buffer.alloc(64);
+  const fd = openSync(file, "r");
+  try {
+    readSync(fd, head, 0, head.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  const hasTrailer = bytes % 512 === SHA256_TRAILER;
+  let sha256: string | undefined;
+  if (hasTrailer) {
+    const { digest, trailer } = sha256Of(file, bytes - SHA256_TRAILER);
+    sha256 = digest.toString("hex");
+    if (!opts.skipHashCheck && !digest.equals(trailer)) problems.push("its sha256 trailer does not match its data (damaged or truncated)");
+  } else if (!opts.skipHashCheck) {
+    problems.push("it has no sha256 trailer (size is not 32 more than a multiple of 512): not a snapshot taken with talosctl etcd snapshot; a raw copy of member/snap/db needs --skip-hash-check");
+  }
+  let format: SnapshotCheck["format"] = "unknown";
+  let revision: number | undefined;
+  let hash: string | undefined;
+  const sim = await import("../sim/talos.ts");
+  if (head.subarray(0, sim.SNAPSHOT_MAGIC.length).toString("utf8") === sim.SNAPSHOT_MAGIC) {
+    format = "simulated";
+    if (!opts.simulated) problems.push("it is a snapshot of the SIMULATED cluster (a rehearsal), not of a real etcd");
+    else {
+      try {
+        const payload = sim.decodeSnapshot(readFileSync(file), { skipHashCheck: opts.skipHashCheck });
+        revision = payload.revision;
+      } catch (e) {
+        problems.push((e as Error).message);
+      }
+    }
+  } else if (head.length >= 24 && head.readUInt32LE(16) === BOLT_MAGIC && head.readUInt32LE(20) === 2) {
+    format = "etcd";
+    if (opts.simulated) problems.push("it is a real etcd database: the simulated cluster restores only its own snapshots");
+  } else {
+    problems.push("it is not an etcd snapshot (no bbolt database header)");
+  }
+  const infoFile = infoFileOf(file);
+  if (existsSync(infoFile)) {
+    try {
+      const info = JSON.parse(readFileSync(infoFile, "utf8")) as { hash?: string; revision?: number; bytes?: number };
+      hash = info.hash;
+      revision ??= info.revision;
+      if (typeof info.bytes === "number" && info.bytes !== bytes) problems.push(`talosctl saved ${info.bytes} bytes but the file has ${bytes} now`);
+    } catch {
+      problems.push(`${path.basename(infoFile)} beside it does not parse`);
+    }
+  }
+  return { ok: problems.length === 0, problems, format, bytes, ...(sha256 ? { sha256 } : {}), ...(hash ? { hash } : {}), ...(revision !== undefined ? { revision } : {}) };
 }
 
 /** A healthy voting member to take the snapshot from: no errors, not a learner; the leader last (spare it the load). */
@@ -77,7 +201,8 @@ export interface TakeSnapshotOptions {
   controlPlanes: GateNode[];
   /** take it from this node (hostname or IP) */
   node?: string;
-  keep: number;
+  /** older snapshots to delete once the new one is verified (snapshotsToPrune, shown and confirmed by the caller) */
+  prune: SnapshotFile[];
 }
 
 export interface TakenSnapshot {
@@ -116,6 +241,8 @@ export async function takeSnapshot(o: TakeSnapshotOptions): Promise<TakenSnapsho
     throw new OperationError(`the etcd snapshot from ${source.hostname} failed verification: ${problems.join("; ")}`, "the file was removed; take the snapshot again");
   }
   chmodSync(file, 0o600);
-  const pruned = pruneSnapshots(dir, o.cluster, o.keep).map((s) => s.path);
+  // talosctl's numbers beside the file: a recovery checks the file against them before it wipes anything
+  writeFileSync(infoFileOf(file), JSON.stringify({ hash: info!.hash, revision: info!.revision, totalKeys: info!.totalKeys, bytes: info!.bytes, node: source.hostname }) + "\n", { mode: 0o600 });
+  const pruned = deleteSnapshots(o.prune).map((s) => s.path);
   return { file, node: source.hostname, info: info!, pruned, dryRun: false };
 }

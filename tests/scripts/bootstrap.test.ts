@@ -88,6 +88,10 @@ describe("bootstrap-phased against the simulated cluster", () => {
       expect(values.length).toBeGreaterThan(3);
       const argvHits = e.sim.cluster.tools.calls.filter((c) => values.some((v) => c.argv.join(" ").includes(v)));
       expect(argvHits.map((c) => c.tool)).toEqual([]);
+      // nor in the environment any tool was started with
+      const envHits = e.sim.cluster.tools.calls.filter((c) => Object.entries(c.env ?? {}).some(([, x]) => values.some((v) => x.includes(v))));
+      expect(envHits.map((c) => `${c.tool} ${c.argv[0]}`)).toEqual([]);
+      expect(e.sim.cluster.tools.calls.every((c) => c.env !== undefined)).toBe(true);
       for (const v of values) {
         expect(r1.stdout.includes(v) || r1.stderr.includes(v)).toBe(false);
       }

@@ -2,7 +2,8 @@
  * cluster-safe-reset and cluster-emergency-recovery against the simulated cluster.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import { startSimulation, type Simulation } from "../../lib/sim/index.ts";
 import { simulate } from "../helpers/sim.ts";
 import { runScript, scratchDir } from "./talos-sim-harness.ts";
@@ -68,6 +69,15 @@ describe("cluster-safe-reset", () => {
     expect(snaps(dir.dir)).toEqual([]);
   }, T);
 
+  test("full reset with a node that does not answer: exit 1 before the snapshot and the first reset", async () => {
+    const { s, dir } = await start({ faults: ["unreachable=mini03"] });
+    const r = await runScript("cluster-safe-reset", ["--snapshot-dir", dir.rel, "--yes"], { env: s.env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("mini03 does not answer: nothing was changed");
+    expect(events(s, "reset")).toEqual([]);
+    expect(snaps(dir.dir)).toEqual([]);
+  }, T);
+
   test("full reset: every node back in maintenance mode, last control plane non-graceful", async () => {
     const { s, dir } = await start();
     const r = await runScript("cluster-safe-reset", ["--snapshot-dir", dir.rel, "--yes", "--json"], { env: s.env });
@@ -94,6 +104,52 @@ describe("cluster-emergency-recovery", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("refusing to wipe etcd on all 3 control planes");
     expect(events(s, "reset")).toEqual([]);
+  }, T);
+
+  // the plan is verified completely before the first wipe: a bad snapshot wipes nothing
+  test.each([
+    ["not a snapshot at all", (_good: Buffer) => Buffer.from("hello, this is not etcd\n"), "no sha256 trailer"],
+    ["one flipped byte", (good: Buffer) => {
+      const b = Buffer.from(good);
+      b[40] = b[40]! ^ 0xff;
+      return b;
+    }, "sha256 trailer does not match"],
+    ["truncated", (good: Buffer) => good.subarray(0, good.length - 100), "no sha256 trailer"],
+    ["empty", (_good: Buffer) => Buffer.alloc(0), "it is empty"],
+    ["a real etcd (bbolt) file offered to the simulation", (_good: Buffer) => {
+      const body = Buffer.alloc(4096 * 4);
+      body.writeUInt32LE(0xed0cdaed, 16);
+      body.writeUInt32LE(2, 20);
+      return Buffer.concat([body, Buffer.from(new Bun.CryptoHasher("sha256").update(body).digest())]);
+    }, "simulated cluster restores only its own snapshots"],
+  ])("a bad snapshot (%s): exit 2, nothing wiped, no reset in the Talos history", async (_name, corrupt, message) => {
+    const { s, dir } = await start();
+    expect((await runScript("etcd-snapshot", ["--dir", dir.rel], { env: s.env })).code).toBe(0);
+    const good = snaps(dir.dir)[0]!;
+    const bad = path.join(dir.dir, "bad.snapshot");
+    writeFileSync(bad, corrupt(readFileSync(path.join(dir.dir, good))));
+    const r = await runScript("cluster-emergency-recovery", ["--snapshot", path.join(dir.rel, "bad.snapshot"), "--yes"], { env: s.env });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain("refusing to recover from");
+    expect(r.stderr).toContain(message);
+    expect(r.stderr).toContain("nothing was wiped");
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(events(s, "reset")).toEqual([]);
+    expect(events(s, "recover")).toEqual([]);
+  }, T);
+
+  test("a snapshot of the simulated cluster is refused when running for real (outside a rehearsal)", async () => {
+    const { s, dir } = await start();
+    expect((await runScript("etcd-snapshot", ["--dir", dir.rel], { env: s.env })).code).toBe(0);
+    const { checkSnapshotFile } = await import("../../lib/talos/snapshot.ts");
+    const file = path.join(dir.dir, snaps(dir.dir)[0]!);
+    const real = await checkSnapshotFile(file, { simulated: false });
+    expect(real.ok).toBe(false);
+    expect(real.problems.join()).toContain("SIMULATED cluster");
+    const rehearsal = await checkSnapshotFile(file, { simulated: true });
+    expect(rehearsal.problems).toEqual([]);
+    expect(rehearsal.revision).toBeGreaterThan(0);
+    expect(rehearsal.hash).toMatch(/^[0-9a-f]{8}$/);
   }, T);
 
   test("an unreachable control plane: exit 1 before anything is wiped", async () => {

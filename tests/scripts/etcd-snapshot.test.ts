@@ -39,17 +39,36 @@ describe("etcd-snapshot", () => {
     expect(j.node).not.toBe(sim.cluster.talos.leader);
   }, T);
 
-  test("keeps only the newest N", async () => {
-    for (let i = 0; i < 3; i++) expect((await runScript("etcd-snapshot", ["--dir", s.rel, "--keep", "2"], { env: sim.env })).code).toBe(0);
+  test("keeps only the newest N: the dry run lists exactly what would go, pruning asks first (or --yes)", async () => {
+    for (let i = 0; i < 3; i++) expect((await runScript("etcd-snapshot", ["--dir", s.rel, "--keep", "10"], { env: sim.env })).code).toBe(0);
+    const before = snaps();
+    expect(before.length).toBeGreaterThanOrEqual(3);
+    // keeping 2 with one new snapshot: everything but the newest one goes
+    const wouldGo = before.slice(0, before.length - 1);
+    const dry = await runScript("etcd-snapshot", ["--dir", s.rel, "--keep", "2", "--dry-run"], { env: sim.env });
+    expect(dry.code).toBe(0);
+    const listed = dry.stdout.split("\n").filter((l) => l.startsWith("[dry-run] delete ")).map((l) => path.basename(l.split(" ")[2]!));
+    expect(listed.sort()).toEqual(wouldGo);
+    expect(snaps()).toEqual(before);
+    // without a terminal and without --yes: refused, no new snapshot, nothing deleted
+    const refused = await runScript("etcd-snapshot", ["--dir", s.rel, "--keep", "2"], { env: sim.env });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(`refusing to delete ${wouldGo.length} older snapshots`);
+    expect(snaps()).toEqual(before);
+    const r = await runScript("etcd-snapshot", ["--dir", s.rel, "--keep", "2", "--yes", "--json"], { env: sim.env });
+    expect(r.code).toBe(0);
+    expect(r.json().pruned.map((p: string) => path.basename(p)).sort()).toEqual(wouldGo);
     const files = snaps();
     expect(files.length).toBe(2);
+    // what remains has no .info.json of a deleted snapshot beside it
+    expect(readdirSync(s.dir).filter((f) => f.endsWith(".info.json")).map((f) => f.replace(/\.info\.json$/, "")).sort()).toEqual(files);
   }, T);
 
   test("an unreachable member is skipped: the snapshot comes from another one", async () => {
     sim.cluster.faults.add("unreachable=mini02");
     sim.cluster.faults.add("unreachable=mini03");
     try {
-      const r = await runScript("etcd-snapshot", ["--dir", s.rel, "--keep", "5", "--json"], { env: sim.env });
+      const r = await runScript("etcd-snapshot", ["--dir", s.rel, "--keep", "5", "--yes", "--json"], { env: sim.env });
       expect(r.code).toBe(0);
       expect(r.json().node).toBe("mini01");
       // asking for the unreachable one explicitly is a clear failure

@@ -56,7 +56,18 @@ describe("flux-bootstrap and flux-reconcile", () => {
           ...store.list("kustomizations.kustomize.toolkit.fluxcd.io").items,
           ...store.list("helmreleases.helm.toolkit.fluxcd.io").items,
         ].map((o) => o.spec?.suspend === true);
-      const s = await run(e, "flux-reconcile", ["--suspend"]);
+      const total = suspended().length;
+      expect(total).toBeGreaterThan(0);
+      // the dry run lists exactly what would be suspended and changes nothing; without --yes (no terminal) it refuses
+      const dry = await run(e, "flux-reconcile", ["--suspend", "--dry-run"]);
+      expect(dry.code).toBe(0);
+      expect(dry.stdout.split("\n").filter((l) => l.startsWith("[dry-run] suspend ")).length).toBe(total);
+      expect(suspended().some(Boolean)).toBe(false);
+      const ask = await run(e, "flux-reconcile", ["--suspend"]);
+      expect(ask.code).toBe(2);
+      expect(ask.stderr).toContain(`refusing to suspend ${total} Flux objects`);
+      expect(suspended().some(Boolean)).toBe(false);
+      const s = await run(e, "flux-reconcile", ["--suspend", "--yes"]);
       expect(s.code).toBe(0);
       expect(suspended().every(Boolean)).toBe(true);
       const refused = await run(e, "flux-reconcile", ["cluster-apps"]);

@@ -2,7 +2,9 @@
  * talos-generate-config, talos-apply-config and talos-bootstrap as processes against the simulated cluster.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { startSimulation, type Simulation } from "../../lib/sim/index.ts";
 import { simulate } from "../helpers/sim.ts";
@@ -75,6 +77,65 @@ describe("bare cluster: generate, apply, bootstrap", () => {
     expect(r.stderr).toContain("git does not ignore it");
     expect(existsSync(path.join(ROOT, "tests/talsecret-leak.yaml"))).toBe(false);
   }, T);
+
+  describe("--secret-file outside the repository", () => {
+    const outside = mkdtempSync(path.join(os.tmpdir(), "home-ops-secret-"));
+    afterAll(() => rmSync(outside, { recursive: true, force: true }));
+    const genTo = (file: string, ...more: string[]) => runScript("talos-generate-config", ["--out-dir", s.rel, "--secret-file", file, ...more], { env: sim.env });
+
+    test("an existing file is never overwritten without --force: exit 2, its content kept", async () => {
+      const file = path.join(outside, "precious.txt");
+      writeFileSync(file, "keep me\n", { mode: 0o644 });
+      const r = await genTo(file);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain("outside the repository and already exists");
+      expect(readFileSync(file, "utf8")).toBe("keep me\n");
+      // --force without a terminal and without --yes: refused, still kept
+      const f = await genTo(file, "--force");
+      expect(f.code).toBe(2);
+      expect(f.stderr).toContain("without confirmation");
+      expect(readFileSync(file, "utf8")).toBe("keep me\n");
+      // --force --yes: replaced, owner-only
+      const y = await genTo(file, "--force", "--yes");
+      expect(y.code, y.stderr).toBe(0);
+      expect(readFileSync(file, "utf8")).not.toBe("keep me\n");
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      noSecretLeaked(sim, r.stdout, r.stderr, f.stdout, f.stderr, y.stdout, y.stderr);
+    }, T);
+
+    test("a path that does not exist yet is written 0600", async () => {
+      const file = path.join(outside, "new-talsecret.yaml");
+      const r = await genTo(file);
+      expect(r.code, r.stderr).toBe(0);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+    }, T);
+
+    test("a pipe, a folder or a missing folder is refused (exit 2) and a pipe is never opened", async () => {
+      const fifo = path.join(outside, "fifo");
+      execFileSync("mkfifo", [fifo]);
+      const a = await genTo(fifo, "--force", "--yes");
+      expect(a.code).toBe(2);
+      expect(a.stderr).toContain("not a regular file");
+      const b = await genTo(outside, "--force", "--yes");
+      expect(b.code).toBe(2);
+      const c = await genTo(path.join(outside, "no-such-folder", "x.yaml"));
+      expect(c.code).toBe(2);
+      expect(c.stderr).toContain("does not exist");
+      for (const r of [a, b, c]) expect(r.stderr).not.toMatch(/\n\s+at /);
+    }, T);
+
+    test("a git-ignored folder inside the repo that links outside counts as outside", async () => {
+      const link = path.join(s.dir, "link-out");
+      symlinkSync(outside, link);
+      const file = path.join(outside, "via-link.yaml");
+      writeFileSync(file, "keep me too\n");
+      const r = await genTo(path.join(s.rel, "link-out", "via-link.yaml"));
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain("outside the repository and already exists");
+      expect(readFileSync(file, "utf8")).toBe("keep me too\n");
+      rmSync(link);
+    }, T);
+  });
 
   test("apply-config: unknown node and bad mode are usage errors", async () => {
     const a = await runScript("talos-apply-config", ["--config-dir", s.rel, "--node", "nope"], { env: sim.env });

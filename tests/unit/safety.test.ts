@@ -136,6 +136,43 @@ describe("rolling", () => {
   test("control planes first", () => {
     expect(rollingOrder([workers[0]!, ...cps]).map((n) => n.hostname)).toEqual(["cp-1", "cp-2", "cp-3", "w-1"]);
   });
+
+  test("a lost maintenance lock stops the run before the next node is touched (the guard runs before each change)", async () => {
+    const members = cps.map((c) => ({ node: c.ip, id: c.hostname, hostname: c.hostname, peerUrls: [], clientUrls: [], learner: false }));
+    const talos = {
+      etcdStatus: async (nodes: string[]) => nodes.map((n) => status(n)),
+      etcdMembers: async () => members,
+    } as unknown as Talosctl;
+    const ready = cps.map((c) => ({ name: c.hostname, ready: true, roles: [], internalIPs: [], unschedulable: false }));
+    const kube = {
+      nodes: async () => ready,
+      longhornVolumes: async () => null,
+      waitNodesReady: async () => {},
+      waitVolumesHealthy: async () => {},
+    };
+    const changed: string[] = [];
+    let checks = 0;
+    const result = await runRolling({
+      targets: cps,
+      gates: { talos, kube, nodes: cps },
+      gateTimeoutMs: 5_000,
+      action: async (n) => {
+        changed.push(n.hostname);
+      },
+      waitBack: async () => "back",
+      // the lock is taken over by someone else after the first node's change
+      guard: async () => {
+        checks++;
+        if (changed.length >= 1) throw new Error("lost the maintenance lease: it is now held by someone else");
+      },
+    });
+    expect(changed).toEqual(["cp-1"]);
+    expect(result.ok).toBe(false);
+    expect(result.stopped?.node).toBe("cp-2");
+    expect(result.stopped?.message).toContain("lost the maintenance lease");
+    expect(result.nodes.map((n) => n.result)).toEqual(["done", "not-started", "not-started"]);
+    expect(checks).toBe(3); // before cp-1's gates, before cp-1's change, before cp-2's gates
+  });
 });
 
 describe("waitForGates", () => {

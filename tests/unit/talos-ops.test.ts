@@ -12,7 +12,7 @@ import { compareExtensions, shortExtensionName } from "../../lib/talos/extension
 import type { EtcdMemberStatus, SnapshotInfo } from "../../lib/talos/parse.ts";
 import { parseServiceDetail } from "../../lib/talos/parse.ts";
 import { checkSingleReset, planReset } from "../../lib/talos/reset.ts";
-import { listSnapshots, pickSnapshotSource, pruneSnapshots, snapshotName, verifySnapshot } from "../../lib/talos/snapshot.ts";
+import { deleteSnapshots, listSnapshots, pickSnapshotSource, snapshotName, snapshotsToPrune, verifySnapshot } from "../../lib/talos/snapshot.ts";
 import { buildReport, type ReportInput } from "../../lib/talos/status.ts";
 import { TalosctlError } from "../../lib/talos/talosctl.ts";
 
@@ -78,8 +78,13 @@ describe("snapshots", () => {
     for (const n of names) writeFileSync(path.join(dir, n), "x");
     writeFileSync(path.join(dir, "etcd-other-20260101T000000.000Z.snapshot"), "x");
     expect(listSnapshots(dir, "home").map((s) => s.name)).toEqual([...names].reverse());
-    expect(pruneSnapshots(dir, "home", 2).map((s) => path.basename(s.path))).toEqual([names[1]!, names[0]!]);
+    // keeping 3 with one new snapshot to come: the newest 2 stay, the rest is the plan
+    const plan = snapshotsToPrune(dir, "home", 3);
+    expect(plan.map((s) => s.name)).toEqual([names[1]!, names[0]!]);
+    expect(listSnapshots(dir, "home").length).toBe(4);
+    expect(deleteSnapshots(plan).map((s) => path.basename(s.path))).toEqual([names[1]!, names[0]!]);
     expect(listSnapshots(dir, "home").length).toBe(2);
+    expect(snapshotsToPrune(dir, "home", 3)).toEqual([]);
     expect(listSnapshots(dir, "other").length).toBe(1);
   });
   test("verification against the file", () => {
