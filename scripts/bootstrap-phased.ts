@@ -1,6 +1,6 @@
 import { defineScript, ExitCode, formatDuration, ToolkitError } from "../lib/cli/index.ts";
 import { Journal, PHASES, runBootstrap, statusOf, type PhaseResult } from "../lib/bootstrap/index.ts";
-import { bootstrapContext, phaseNumber, printResults, TIMEOUT_FLAGS } from "../lib/bootstrap/script.ts";
+import { bootstrapContext, printResults, TIMEOUT_FLAGS } from "../lib/bootstrap/script.ts";
 
 export default defineScript(import.meta, {
   name: "bootstrap-phased",
@@ -26,8 +26,8 @@ memory only.`,
   mutates: true,
   flags: {
     status: { type: "boolean", description: "show each phase and what the cluster shows for it; change nothing" },
-    from: { type: "string", placeholder: "n", description: "start at phase n (1-6)" },
-    only: { type: "string", placeholder: "n", description: "run only phase n, even when it looks done (its steps are idempotent)" },
+    from: { type: "integer", min: 1, max: 6, placeholder: "n", description: "start at phase n" },
+    only: { type: "integer", min: 1, max: 6, placeholder: "n", description: "run only phase n, even when it looks done (its steps are idempotent)" },
     ...TIMEOUT_FLAGS,
   },
   examples: [
@@ -39,8 +39,7 @@ memory only.`,
   ],
   async run(rc) {
     const { flags, out, json, root } = rc;
-    const from = phaseNumber("from", flags.from);
-    const only = phaseNumber("only", flags.only);
+    const { from, only } = flags;
     const ctx = bootstrapContext(rc, flags);
     const journal = new Journal(root, rc.env);
     try {
@@ -75,8 +74,6 @@ memory only.`,
           out.result({
             ok: false,
             dryRun: rc.dryRun,
-            error: e instanceof Error ? e.message : String(e),
-            ...(e instanceof ToolkitError && e.hint ? { hint: e.hint } : {}),
             phases: partial.results,
             totalMs: Math.round(partial.totalMs ?? 0),
           });

@@ -2,7 +2,7 @@ import { defineScript, ExitCode } from "../lib/cli/index.ts";
 import type { KubeClient } from "../lib/kube/client.ts";
 import { loadCluster, makeTalosctl } from "../lib/talos/cluster.ts";
 import { formatMs } from "../lib/talos/poll.ts";
-import { countFlag, openKube } from "../lib/talos/script-support.ts";
+import { openKube } from "../lib/talos/script-support.ts";
 import { collectStatus, type SectionStatus } from "../lib/talos/status.ts";
 
 export default defineScript(import.meta, {
@@ -17,12 +17,12 @@ is unhealthy, so it works as a check.`,
   replaces: ["cluster:status"],
   live: true,
   flags: {
-    "cert-days": { type: "string", default: "14", placeholder: "days", description: "certificates expiring sooner are a problem" },
+    "cert-days": { type: "integer", min: 0, max: 3650, default: 14, placeholder: "days", description: "certificates expiring sooner are a problem" },
     sequential: { type: "boolean", description: "read one thing after another (the baseline of bench/status.ts)" },
   },
   examples: ["bun scripts/cluster-status.ts", "bun scripts/cluster-status.ts --json | jq .problems"],
   async run({ flags, out, exec, root, env, json }) {
-    const certDays = countFlag("cert-days", flags["cert-days"], 0);
+    const certDays = flags["cert-days"];
     const cluster = loadCluster(root);
     const talos = makeTalosctl(exec, root, env);
     let kube: KubeClient | null = null;

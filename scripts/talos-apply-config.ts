@@ -2,7 +2,6 @@ import path from "node:path";
 import { defineScript, ExitCode, UsageError } from "../lib/cli/index.ts";
 import { applyToNodes } from "../lib/talos/apply.ts";
 import { loadCluster, makeTalosctl, selectNodes } from "../lib/talos/cluster.ts";
-import { durationFlag } from "../lib/talos/script-support.ts";
 import { APPLY_MODES, type ApplyMode } from "../lib/talos/talosctl.ts";
 
 export default defineScript(import.meta, {
@@ -20,17 +19,16 @@ the modes maintenance accepts (auto, reboot, try). Transient failures (an EOF wh
     node: { type: "string", multiple: true, placeholder: "host|ip", description: "apply only to this node" },
     mode: { type: "string", default: "auto", choices: APPLY_MODES, description: "talosctl apply-config mode" },
     "config-dir": { type: "string", placeholder: "dir", description: "where talhelper wrote the configs [default: <repo>/clusterconfig]" },
-    retries: { type: "string", default: "2", placeholder: "n", description: "retries of a transient failure per node" },
-    "node-timeout": { type: "string", default: "2m", placeholder: "duration", description: "how long to wait for a node that does not answer or is still rebooting" },
+    retries: { type: "integer", min: 0, max: 20, default: 2, placeholder: "n", description: "retries of a transient failure per node" },
+    "node-timeout": { type: "duration", default: "2m", placeholder: "duration", description: "how long to wait for a node that does not answer or is still rebooting" },
   },
   examples: [
     "bun scripts/talos-apply-config.ts --dry-run",
     "bun scripts/talos-apply-config.ts --node mini02 --mode no-reboot",
   ],
   async run({ flags, out, exec, root, env, json, dryRun, signal }) {
-    const retries = Number(flags.retries);
-    if (!Number.isInteger(retries) || retries < 0) throw new UsageError(`--retries must be a whole number, not "${flags.retries}"`);
-    const nodeTimeout = durationFlag("node-timeout", flags["node-timeout"]);
+    const retries = flags.retries;
+    const nodeTimeout = flags["node-timeout"];
     const cluster = loadCluster(root);
     const nodes = selectNodes(cluster.nodes, flags.node);
     const configDir = path.resolve(flags["config-dir"] ?? path.join(root, "clusterconfig"));

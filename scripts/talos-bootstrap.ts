@@ -5,7 +5,6 @@ import { waitForNodes } from "../lib/safety/kube-reader.ts";
 import { bootstrapEtcd, deadlineIn, fetchKubeconfig, remaining, waitConfiguredRunning } from "../lib/talos/bootstrap.ts";
 import { kubeconfigPath, loadCluster, makeTalosctl, selectNodes } from "../lib/talos/cluster.ts";
 import { formatMs } from "../lib/talos/poll.ts";
-import { durationFlag } from "../lib/talos/script-support.ts";
 
 export default defineScript(import.meta, {
   name: "talos-bootstrap",
@@ -22,11 +21,11 @@ the API until every node of the repo has registered (NotReady is expected until 
   flags: {
     node: { type: "string", placeholder: "host|ip", description: "the control plane to bootstrap (default: the first one)" },
     kubeconfig: { type: "string", placeholder: "path", description: "where to write the kubeconfig [default: $KUBECONFIG or clusterconfig/kubeconfig]" },
-    timeout: { type: "string", default: "20m", placeholder: "duration", description: "deadline for the whole bootstrap" },
+    timeout: { type: "duration", default: "20m", placeholder: "duration", description: "deadline for the whole bootstrap" },
   },
   examples: ["bun scripts/talos-bootstrap.ts", "bun scripts/talos-bootstrap.ts --dry-run"],
   async run({ flags, out, exec, root, env, json, dryRun, signal }) {
-    const timeout = durationFlag("timeout", flags.timeout);
+    const { timeout } = flags;
     const cluster = loadCluster(root);
     const [node] = flags.node ? selectNodes(cluster.nodes, [flags.node]) : cluster.nodes.filter((n) => n.controlPlane);
     if (!node) throw new UsageError("no control plane to bootstrap");
