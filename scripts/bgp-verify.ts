@@ -41,18 +41,22 @@ reference: 1-12, plus "session down") with the fix. Exit 1 when anything expecte
       inputs = inputsFromModel(loadRepo(root));
     } else {
       const client = KubeClient.fromEnv(env);
+      const reading = out.wait("reading the cluster's BGP objects");
       try {
-        out.progress("reading the cluster's BGP objects");
         const live = await readLiveInputs(client);
-        for (const k of live.missingKinds) out.warn(`the cluster serves no ${k} (its CRD is not installed)`);
+        reading.done();
+        const missing = live.missingKinds;
+        if (missing.length)
+          out.warn(`the cluster serves no ${missing.length === 1 ? missing[0] : `${missing.slice(0, -1).join(", ")} or ${missing.at(-1)}`} (${missing.length === 1 ? "its CRD is" : "their CRDs are"} not installed)`);
         inputs = live.inputs;
       } finally {
+        reading.done();
         client.close();
       }
     }
     const neighbors = inputs.nodes.flatMap((n) => [n.ipv4, n.ipv6]).filter((x): x is string => x !== undefined);
-    if (access) out.progress(`reading the router (${access.describe})`);
-    const router = access ? await readRouterState(exec, access, { neighbors }) : undefined;
+    const routerWait = access ? out.wait(`reading the router (${access.describe})`) : undefined;
+    const router = access ? await readRouterState(exec, access, { neighbors }).finally(() => routerWait?.done()) : undefined;
     const report = verifyBgp(inputs, router);
     if (json) out.result(report);
     else printVerifyReport(out, report);

@@ -18,7 +18,7 @@ KUBERNETES_VERSION in talos/talenv.yaml must say the same: the script reminds yo
   live: true,
   mutates: true,
   flags: {
-    to: { type: "string", placeholder: "version", description: "Kubernetes version to upgrade to [default: the repo's]" },
+    to: { type: "version", placeholder: "version", description: "Kubernetes version to upgrade to [default: the repo's]" },
     node: { type: "string", placeholder: "host|ip", description: "control plane to run upgrade-k8s from [default: the first]" },
   },
   examples: ["bun scripts/talos-upgrade-k8s.ts --dry-run", "bun scripts/talos-upgrade-k8s.ts --to 1.32.4 --yes"],

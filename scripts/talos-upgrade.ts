@@ -23,7 +23,7 @@ pass again. Nodes already on the target are skipped, so a stopped run continues 
   mutates: true,
   flags: {
     ...rollingFlags("upgrade", "15m"),
-    to: { type: "string", placeholder: "version", description: "Talos version to upgrade to (the repo's schematic)" },
+    to: { type: "version", placeholder: "version", description: "Talos version to upgrade to (the repo's schematic)" },
     image: { type: "string", placeholder: "image", description: "full installer image (must carry the repo's schematic)" },
   },
   examples: ["bun scripts/talos-upgrade.ts --dry-run", "bun scripts/talos-upgrade.ts --to v1.10.6 --yes"],

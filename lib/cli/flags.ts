@@ -31,6 +31,14 @@ export type FlagDef =
       placeholder?: string;
     }
   | {
+      /** a release version: 1.10.6 or v1.10.6 (a pre-release suffix allowed) */
+      type: "version";
+      short?: string;
+      description: string;
+      default?: string;
+      placeholder?: string;
+    }
+  | {
       /** a whole number in decimal within [min, max] */
       type: "integer";
       short?: string;
@@ -59,6 +67,10 @@ type FlagValue<D extends FlagDef> = D extends { type: "boolean" }
       ? D extends { default: number }
         ? number
         : number | undefined
+      : D extends { type: "version" }
+        ? D extends { default: string }
+          ? string
+          : string | undefined
       : D extends { multiple: true }
         ? string[]
         : D extends { default: string }
@@ -87,6 +99,12 @@ export function durationValue(name: string, value: string): Duration {
   const ms = parseDurationText(value);
   if (ms === null || ms <= 0) throw new UsageError(`--${name} must be a duration like 90s, 10m or 1h, not "${value}"`);
   return { text: value, ms };
+}
+
+export function versionValue(name: string, value: string): string {
+  if (!/^v?\d+\.\d+\.\d+(-[0-9A-Za-z.]+)?$/.test(value))
+    throw new UsageError(`--${name} must be a version like 1.10.6 or v1.10.6, not "${value}"`);
+  return value;
 }
 
 export function integerValue(name: string, value: string, range: { min: number; max: number }): number {

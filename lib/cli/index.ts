@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, ExitCode, InterruptedError, ToolkitError, UsageError } from "./errors.ts";
-import { durationValue, integerValue, type FlagDef, type FlagDefs, type FlagValues } from "./flags.ts";
+import { durationValue, integerValue, versionValue, type FlagDef, type FlagDefs, type FlagValues } from "./flags.ts";
 import { DrainingStream, Output, outputWidth, wrapLine, type Stream } from "./output.ts";
 import { Exec } from "../exec.ts";
 
@@ -205,13 +205,16 @@ function parseFlags<F extends FlagDefs>(def: ScriptDef<F>, argv: string[]) {
   }
   for (const [name, f] of Object.entries(flags)) {
     const given = values[name];
-    if (typeof given === "string" && given === "" && f.type === "string")
+    if (typeof given === "string" && given === "" && (f.type === "string" || f.type === "version"))
       throw new UsageError(`--${name} needs a value`, help);
     if (Array.isArray(given) && given.includes("")) throw new UsageError(`--${name} needs a value`, help);
     if (f.type === "boolean") values[name] = given ?? f.default ?? false;
     else if (f.type === "duration") {
       const text = (given as string | undefined) ?? f.default;
       values[name] = text === undefined ? undefined : durationValue(name, text);
+    } else if (f.type === "version") {
+      const text = (given as string | undefined) ?? f.default;
+      values[name] = text === undefined ? undefined : versionValue(name, text);
     } else if (f.type === "integer") {
       values[name] = given === undefined ? f.default : integerValue(name, given as string, f);
     } else if (f.multiple) values[name] = given ?? f.default ?? [];
@@ -374,9 +377,12 @@ export function defineScript<F extends FlagDefs>(meta: ImportMeta | null, def: S
 
 /** Says what went wrong on stderr (one sentence and a hint) and returns the exit code and the JSON error. */
 export function reportError(e: unknown, out: Output, signal?: AbortSignal): { code: number; error: JsonError } {
-  if (signal?.aborted && !(e instanceof ToolkitError && !(e instanceof InterruptedError))) {
+  // after Ctrl-C or SIGTERM, whatever the run failed with on its way out (a talosctl killed mid-reboot, a gate
+  // cut short) is a consequence of the stop: the exit code says interrupted, and the cause shows with --verbose
+  if (signal?.aborted) {
     const reason = signal.reason instanceof InterruptedError ? signal.reason : new InterruptedError();
     out.log(reason.message);
+    if (out.verbose && !(e instanceof InterruptedError)) out.log(`  while stopping: ${e instanceof Error ? e.message : String(e)}`);
     return { code: reason.exitCode, error: { message: reason.message, exitCode: reason.exitCode } };
   }
   if (e instanceof ToolkitError) {

@@ -284,7 +284,8 @@ export class Output {
 
   /**
    * A wait the user should see: on a TTY a line redrawn every second with what is awaited, the time so far and
-   * the deadline; elsewhere one line when it starts. update() changes the detail; done() clears the line.
+   * the deadline; elsewhere (a pipe, a log file) one line, once the wait has lasted two seconds, so short waits
+   * stay silent. update() changes the detail; done() clears the line.
    */
   wait(what: string, opts: { deadlineMs?: number; now?: () => number } = {}): Waiting {
     const now = opts.now ?? (() => performance.now());
@@ -296,12 +297,14 @@ export class Output {
       this.progress(`… ${what} (${elapsed}${deadline})${detail ? `: ${detail}` : ""}`);
     };
     let timer: ReturnType<typeof setInterval> | undefined;
+    let announce: ReturnType<typeof setTimeout> | undefined;
     if (this.progressOnTTY) {
       draw();
       timer = setInterval(draw, 1000);
       (timer as { unref?: () => void }).unref?.();
     } else {
-      this.log(`… ${what}${deadline ? ` (${deadline.slice(2)})` : ""}`);
+      announce = setTimeout(() => this.log(`… ${what}${deadline ? ` (${deadline.slice(2)})` : ""}`), 2000);
+      (announce as { unref?: () => void }).unref?.();
     }
     return {
       update: (d: string) => {
@@ -310,7 +313,8 @@ export class Output {
       },
       done: () => {
         if (timer) clearInterval(timer);
-        timer = undefined;
+        if (announce) clearTimeout(announce);
+        timer = announce = undefined;
         this.clearProgress();
       },
     };

@@ -96,6 +96,28 @@ export function talosErrorMeaning(kind: TalosErrorKind, text = ""): string | und
   }
 }
 
+/**
+ * A few words for a table or a status line ("not answering", "in maintenance mode"), from any talosctl error text;
+ * the text itself when it is not one of the known kinds.
+ */
+export function talosErrorShort(text: string): string {
+  const kind = classifyTalosError(text);
+  switch (kind) {
+    case "unreachable":
+      return /connection refused/.test(text) ? "refuses connections on port 50000" : "not answering";
+    case "maintenance-needs-insecure":
+      return "in maintenance mode, or configured with other secrets";
+    case "not-implemented-in-maintenance":
+      return "in maintenance mode";
+    case "certificate-mismatch":
+      return "certificate does not match its address";
+    case "certificate-required":
+      return "configured (refuses --insecure)";
+    default:
+      return text;
+  }
+}
+
 /** The line worth showing a person: the first `desc = ...` text, else the first non-empty non-warning line. */
 export function talosErrorSummary(stderr: string): string {
   const errs = parseNodeErrors(stderr);

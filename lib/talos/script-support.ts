@@ -26,9 +26,10 @@ export function printRolling(out: Output, json: boolean, result: RollingResult, 
     out.result({ ok: result.ok, ...extra, nodes: result.nodes, stopped: result.stopped ?? null, events: result.events });
     return;
   }
+  // where the run stopped, the error below says why: the table does not repeat it
   out.printTable(
     ["node", "ip", "result", "detail"],
-    result.nodes.map((n) => [n.node, n.ip, n.result, n.detail]),
+    result.nodes.map((n) => [n.node, n.ip, n.result, result.stopped?.node === n.node ? "stopped here (see the error below)" : n.detail]),
   );
 }
 
