@@ -118,6 +118,17 @@ export function talosErrorShort(text: string): string {
   }
 }
 
+/**
+ * Why a node's service did not answer, for a line that already names the node and the service ("etcd on mini02
+ * does not answer: its node is not answering"): talosctl's error read through talosErrorShort.
+ */
+export function whyNoAnswer(e: unknown): string {
+  const raw = typeof e === "string" ? e : ((e as { stderr?: string }).stderr ?? (e instanceof Error ? e.message : String(e)));
+  const short = talosErrorShort(raw);
+  if (short === "not answering") return "its node is not answering";
+  return short === raw && e instanceof Error ? e.message : short;
+}
+
 /** The line worth showing a person: the first `desc = ...` text, else the first non-empty non-warning line. */
 export function talosErrorSummary(stderr: string): string {
   const errs = parseNodeErrors(stderr);

@@ -12,7 +12,7 @@ import { etcdGate, longhornGate, volumeHealthy, type GateNode } from "../safety/
 import { LONGHORN_NAMESPACE, LONGHORN_VOLUME_KIND, NODE_KIND, nodeView, volumeView } from "../safety/kube-reader.ts";
 import { quorumSize } from "../safety/quorum.ts";
 import type { TalosNode } from "./cluster.ts";
-import { parseNodeErrors, talosErrorShort } from "./errors.ts";
+import { parseNodeErrors, talosErrorShort, whyNoAnswer } from "./errors.ts";
 import {
   parseEtcdMembers,
   parseEtcdStatus,
@@ -336,7 +336,7 @@ export function buildReport(i: ReportInput): StatusReport {
   const etcdView = {
     members: i.etcdMembers.rows,
     status: i.etcdStatus.rows,
-    unreachable: [...i.etcdStatus.errors].map(([node, error]) => ({ node: cps.find((c) => c.ip === node)?.hostname ?? node, error: talosErrorShort(error) === "not answering" ? "its node is not answering" : talosErrorShort(error) })),
+    unreachable: [...i.etcdStatus.errors].map(([node, error]) => ({ node: cps.find((c) => c.ip === node)?.hostname ?? node, error: whyNoAnswer(error) })),
     ...(i.etcdMembers.rows.length === 0 && i.etcdMembers.errors.size ? { membersError: [...i.etcdMembers.errors.values()][0] } : {}),
   };
   const { check: etcdCheck } = etcdGate(cps, etcdView);

@@ -94,7 +94,6 @@ export const environmentPhase: Phase = {
     const d = await check(ctx);
     if (d.done) return;
     // detect's list was printed when the phase started; the error names the one problem or points at that list
-    if (d.signedOut && d.missing.length === 1) throw new ConfigError("the 1Password CLI is not signed in", SIGNIN_HINT);
     throw new ConfigError(
       `the environment is not ready to bootstrap (${plural(d.missing.length, "problem")}, listed above)`,
       [...(d.signedOut ? [SIGNIN_HINT] : []), ...d.hints].join("; "),
