@@ -287,7 +287,7 @@ export function defineScript<F extends FlagDefs>(meta: ImportMeta | null, def: S
         const handler = () => {
           signals += 1;
           if (signals > 1) process.exit(code);
-          out.log(`${word}: stopping cleanly (Ctrl-C again to quit at once)`);
+          out.log(`${word}: stopping cleanly${name === "SIGINT" ? " (Ctrl-C again to quit at once)" : ""}`);
           controller.abort(new InterruptedError(word, code));
         };
         return [name, handler] as const;
