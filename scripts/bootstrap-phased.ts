@@ -1,6 +1,5 @@
-import { defineScript, ExitCode, formatDuration, ToolkitError } from "../lib/cli/index.ts";
-import { Journal, PHASES, runBootstrap, statusOf, type PhaseResult } from "../lib/bootstrap/index.ts";
-import { bootstrapContext, printResults, TIMEOUT_FLAGS } from "../lib/bootstrap/script.ts";
+import { defineScript, ExitCode, formatDuration, ToolkitError, WAIT_FLAGS } from "../lib/cli/index.ts";
+import type { PhaseResult } from "../lib/bootstrap/index.ts";
 
 export default defineScript(import.meta, {
   name: "bootstrap-phased",
@@ -28,7 +27,7 @@ memory only.`,
     status: { type: "boolean", description: "show each phase and what the cluster shows for it; change nothing" },
     from: { type: "integer", min: 1, max: 6, placeholder: "n", description: "start at phase n" },
     only: { type: "integer", min: 1, max: 6, placeholder: "n", description: "run only phase n, even when it looks done (its steps are idempotent)" },
-    ...TIMEOUT_FLAGS,
+    ...WAIT_FLAGS,
   },
   examples: [
     "bun scripts/bootstrap-phased.ts --simulate",
@@ -38,6 +37,14 @@ memory only.`,
     "bun scripts/bootstrap-phased.ts --only 4",
   ],
   async run(rc) {
+    // loaded here, not at the top: --help and flag errors answer without the library
+    const [
+      { Journal, PHASES, runBootstrap, statusOf },
+      { bootstrapContext, printResults },
+    ] = await Promise.all([
+      import("../lib/bootstrap/index.ts"),
+      import("../lib/bootstrap/script.ts"),
+    ]);
     const { flags, out, json, root } = rc;
     const { from, only } = flags;
     const ctx = bootstrapContext(rc, flags);

@@ -1,9 +1,6 @@
 import { defineScript, ExitCode } from "../lib/cli/index.ts";
 import type { KubeClient } from "../lib/kube/client.ts";
-import { loadCluster, makeTalosctl } from "../lib/talos/cluster.ts";
-import { formatMs } from "../lib/talos/poll.ts";
-import { openKube } from "../lib/talos/script-support.ts";
-import { collectStatus, printProblemGroups, type SectionStatus } from "../lib/talos/status.ts";
+import type { SectionStatus } from "../lib/talos/status.ts";
 
 export default defineScript(import.meta, {
   name: "cluster-status",
@@ -22,6 +19,13 @@ is unhealthy, so it works as a check.`,
   },
   examples: ["bun scripts/cluster-status.ts", "bun scripts/cluster-status.ts --json | jq .problems"],
   async run({ flags, out, exec, root, env, json, verbose }) {
+    // loaded here, not at the top: --help and flag errors answer without the library
+    const [{ loadCluster, makeTalosctl }, { formatMs }, { openKube }, { collectStatus, printProblemGroups }] = await Promise.all([
+      import("../lib/talos/cluster.ts"),
+      import("../lib/talos/poll.ts"),
+      import("../lib/talos/script-support.ts"),
+      import("../lib/talos/status.ts"),
+    ]);
     const certDays = flags["cert-days"];
     const cluster = loadCluster(root);
     const talos = makeTalosctl(exec, root, env);

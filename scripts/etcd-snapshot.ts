@@ -1,8 +1,5 @@
 import path from "node:path";
 import { defineScript, displayPath, ExitCode, nodeFlag, snapshotDirFlag } from "../lib/cli/index.ts";
-import { loadCluster, makeTalosctl } from "../lib/talos/cluster.ts";
-import { gateNodes } from "../lib/talos/script-support.ts";
-import { takeSnapshot } from "../lib/talos/snapshot.ts";
 
 export default defineScript(import.meta, {
   name: "etcd-snapshot",
@@ -23,6 +20,16 @@ cluster-emergency-recovery restores from these files.`,
   },
   examples: ["bun scripts/etcd-snapshot.ts", "bun scripts/etcd-snapshot.ts --keep 30 --json"],
   async run({ flags, out, exec, root, env, json }) {
+    // loaded here, not at the top: --help and flag errors answer without the library
+    const [
+      { loadCluster, makeTalosctl },
+      { gateNodes },
+      { takeSnapshot },
+    ] = await Promise.all([
+      import("../lib/talos/cluster.ts"),
+      import("../lib/talos/script-support.ts"),
+      import("../lib/talos/snapshot.ts"),
+    ]);
     const keep = flags.keep;
     const cluster = loadCluster(root);
     const talos = makeTalosctl(exec, root, env);

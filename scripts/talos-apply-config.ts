@@ -1,7 +1,5 @@
 import path from "node:path";
 import { defineScript, ExitCode, UsageError } from "../lib/cli/index.ts";
-import { applyToNodes } from "../lib/talos/apply.ts";
-import { loadCluster, makeTalosctl, selectNodes } from "../lib/talos/cluster.ts";
 import { APPLY_MODES, type ApplyMode } from "../lib/talos/talosctl.ts";
 
 export default defineScript(import.meta, {
@@ -27,6 +25,14 @@ the modes maintenance accepts (auto, reboot, try). Transient failures (an EOF wh
     "bun scripts/talos-apply-config.ts --node mini02 --mode no-reboot",
   ],
   async run({ flags, out, exec, root, env, json, dryRun, signal }) {
+    // loaded here, not at the top: --help and flag errors answer without the library
+    const [
+      { applyToNodes },
+      { loadCluster, makeTalosctl, selectNodes },
+    ] = await Promise.all([
+      import("../lib/talos/apply.ts"),
+      import("../lib/talos/cluster.ts"),
+    ]);
     const retries = flags.retries;
     const nodeTimeout = flags["node-timeout"];
     const cluster = loadCluster(root);

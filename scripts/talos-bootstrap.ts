@@ -1,10 +1,5 @@
 import path from "node:path";
 import { defineScript, ExitCode, UsageError } from "../lib/cli/index.ts";
-import { KubeClient } from "../lib/kube/client.ts";
-import { waitForNodes } from "../lib/safety/kube-reader.ts";
-import { bootstrapEtcd, deadlineIn, fetchKubeconfig, remaining, waitConfiguredRunning } from "../lib/talos/bootstrap.ts";
-import { kubeconfigPath, loadCluster, makeTalosctl, selectNodes } from "../lib/talos/cluster.ts";
-import { formatMs } from "../lib/talos/poll.ts";
 
 export default defineScript(import.meta, {
   name: "talos-bootstrap",
@@ -25,6 +20,20 @@ the API until every node of the repo has registered (NotReady is expected until 
   },
   examples: ["bun scripts/talos-bootstrap.ts", "bun scripts/talos-bootstrap.ts --dry-run"],
   async run({ flags, out, exec, root, env, json, dryRun, signal }) {
+    // loaded here, not at the top: --help and flag errors answer without the library
+    const [
+      { KubeClient },
+      { waitForNodes },
+      { bootstrapEtcd, deadlineIn, fetchKubeconfig, remaining, waitConfiguredRunning },
+      { kubeconfigPath, loadCluster, makeTalosctl, selectNodes },
+      { formatMs },
+    ] = await Promise.all([
+      import("../lib/kube/client.ts"),
+      import("../lib/safety/kube-reader.ts"),
+      import("../lib/talos/bootstrap.ts"),
+      import("../lib/talos/cluster.ts"),
+      import("../lib/talos/poll.ts"),
+    ]);
     const { timeout } = flags;
     const cluster = loadCluster(root);
     const [node] = flags.node ? selectNodes(cluster.nodes, [flags.node]) : cluster.nodes.filter((n) => n.controlPlane);

@@ -1,9 +1,4 @@
 import { ConfigError, defineScript, ExitCode, OperationError, UsageError } from "../lib/cli/index.ts";
-import { compareVersions, parseVersion } from "../lib/exec.ts";
-import { loadCluster, makeTalosctl, selectNodes } from "../lib/talos/cluster.ts";
-import { kubernetesUpgradePath, normaliseVersion, talosSupportsKubernetes } from "../lib/talos/versions.ts";
-import { openKube } from "../lib/talos/script-support.ts";
-import { clusterReader } from "../lib/safety/kube-reader.ts";
 
 export default defineScript(import.meta, {
   name: "talos-upgrade-k8s",
@@ -23,6 +18,20 @@ KUBERNETES_VERSION in talos/talenv.yaml must say the same: the script reminds yo
   },
   examples: ["bun scripts/talos-upgrade-k8s.ts --dry-run", "bun scripts/talos-upgrade-k8s.ts --to 1.32.4 --yes"],
   async run({ flags, out, exec, root, env, json, dryRun, confirm }) {
+    // loaded here, not at the top: --help and flag errors answer without the library
+    const [
+      { compareVersions, parseVersion },
+      { loadCluster, makeTalosctl, selectNodes },
+      { kubernetesUpgradePath, normaliseVersion, talosSupportsKubernetes },
+      { openKube },
+      { clusterReader },
+    ] = await Promise.all([
+      import("../lib/exec.ts"),
+      import("../lib/talos/cluster.ts"),
+      import("../lib/talos/versions.ts"),
+      import("../lib/talos/script-support.ts"),
+      import("../lib/safety/kube-reader.ts"),
+    ]);
     const cluster = loadCluster(root);
     const to = normaliseVersion(flags.to ?? cluster.kubernetesVersion);
     if (!parseVersion(to)) throw new UsageError(`--to must be a version like 1.32.4, not "${flags.to}"`);

@@ -1,11 +1,4 @@
 import { ConfigError, defineScript, ExitCode, OperationError, plural, rollingFlags } from "../lib/cli/index.ts";
-import { rollingOrder } from "../lib/safety/rolling.ts";
-import { makeTalosctl, selectNodes } from "../lib/talos/cluster.ts";
-import { rollingUpgrade } from "../lib/talos/rolling-ops.ts";
-import { parseVersion } from "../lib/exec.ts";
-import { clusterReader } from "../lib/safety/kube-reader.ts";
-import { gateDeps, gateNodes, loadClusterWithDiscovery, openKube, printRolling } from "../lib/talos/script-support.ts";
-import { checkUpgradeImage, installerImageFor, normaliseVersion, talosSupportsKubernetes, talosUpgradePath } from "../lib/talos/versions.ts";
 
 export default defineScript(import.meta, {
   name: "talos-upgrade",
@@ -28,6 +21,24 @@ pass again. Nodes already on the target are skipped, so a stopped run continues 
   },
   examples: ["bun scripts/talos-upgrade.ts --dry-run", "bun scripts/talos-upgrade.ts --to v1.10.6 --yes"],
   async run({ flags, out, exec, root, env, json, dryRun, signal, confirm }) {
+    // loaded here, not at the top: --help and flag errors answer without the library
+    const [
+      { rollingOrder },
+      { makeTalosctl, selectNodes },
+      { rollingUpgrade },
+      { parseVersion },
+      { clusterReader },
+      { gateDeps, gateNodes, loadClusterWithDiscovery, openKube, printRolling },
+      { checkUpgradeImage, installerImageFor, normaliseVersion, talosSupportsKubernetes, talosUpgradePath },
+    ] = await Promise.all([
+      import("../lib/safety/rolling.ts"),
+      import("../lib/talos/cluster.ts"),
+      import("../lib/talos/rolling-ops.ts"),
+      import("../lib/exec.ts"),
+      import("../lib/safety/kube-reader.ts"),
+      import("../lib/talos/script-support.ts"),
+      import("../lib/talos/versions.ts"),
+    ]);
     const { "node-timeout": nodeTimeout, "gate-timeout": gateTimeout } = flags;
     const talos = makeTalosctl(exec, root, env);
     const cluster = await loadClusterWithDiscovery(talos, root, out);

@@ -3,27 +3,15 @@
  * common flags, and rendering phase results.
  */
 import { ExitCode } from "../cli/errors.ts";
-import { durationValue, type Duration, type FlagDefs } from "../cli/flags.ts";
+import { durationValue, WAIT_FLAGS, type Duration, type FlagDefs } from "../cli/flags.ts";
 import type { RunContext } from "../cli/index.ts";
 import { formatDuration, type Output } from "../cli/output.ts";
 import { loadRepo } from "../repo/model.ts";
 import { createContext, type PhaseResult } from "./index.ts";
 import type { BootstrapContext, Phase } from "./types.ts";
 
-export const TIMEOUT_FLAGS = {
-  timeout: {
-    type: "duration",
-    placeholder: "duration",
-    default: "15m",
-    description: "deadline of each wait (rollouts, nodes Ready, CRDs, Kustomizations), like 90s, 10m",
-  },
-  "talos-timeout": {
-    type: "duration",
-    placeholder: "duration",
-    default: "10m",
-    description: "deadline for Talos nodes to answer and etcd to bootstrap (polled with backoff)",
-  },
-} as const satisfies FlagDefs;
+/** The wait flags of the bootstrap, apps and flux scripts (a flag group of lib/cli). */
+export const TIMEOUT_FLAGS = WAIT_FLAGS;
 
 /** Loads the repo and builds the phase context for a script run. */
 export function bootstrapContext(

@@ -154,3 +154,22 @@ export function rollingFlags<T extends string>(verb: string, nodeTimeout: T) {
     },
   } as const satisfies FlagDefs;
 }
+
+/**
+ * The waits of a bootstrap step: each Kubernetes wait (rollouts, nodes Ready, CRDs, Kustomizations) and the Talos
+ * waits (nodes answering, etcd bootstrapping).
+ */
+export const WAIT_FLAGS = {
+  timeout: {
+    type: "duration",
+    placeholder: "duration",
+    default: "15m",
+    description: "deadline of each wait (rollouts, nodes Ready, CRDs, Kustomizations), like 90s, 10m",
+  },
+  "talos-timeout": {
+    type: "duration",
+    placeholder: "duration",
+    default: "10m",
+    description: "deadline for Talos nodes to answer and etcd to bootstrap (polled with backoff)",
+  },
+} as const satisfies FlagDefs;

@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import { ConfigError, ExitCode, InterruptedError, ToolkitError, UsageError } from "./errors.ts";
 import { durationValue, integerValue, versionValue, type FlagDef, type FlagDefs, type FlagValues } from "./flags.ts";
 import { DrainingStream, Output, outputWidth, wrapLine, type Stream } from "./output.ts";
-import { Exec } from "../exec.ts";
+import type { Exec } from "../exec.ts";
 
 export * from "./errors.ts";
 export { Output, renderTable, formatDuration, plural, type Status, type Waiting } from "./output.ts";
@@ -17,7 +17,7 @@ export { Output, renderTable, formatDuration, plural, type Status, type Waiting 
  */
 
 export type { FlagDef, FlagDefs, FlagValues, Duration } from "./flags.ts";
-export { nodeFlag, nodesFlag, rollingFlags, snapshotDirFlag, parseDurationText } from "./flags.ts";
+export { nodeFlag, nodesFlag, rollingFlags, snapshotDirFlag, parseDurationText, WAIT_FLAGS } from "./flags.ts";
 
 /** Areas group scripts in `bun scripts/help.ts`, in this order. */
 export const AREAS = [
@@ -302,6 +302,8 @@ export function defineScript<F extends FlagDefs>(meta: ImportMeta | null, def: S
           stdout.write(renderHelp(def, outputWidth(stdout, env)) + "\n");
           return ExitCode.ok;
         }
+        // loaded only for a real run: --help and flag errors answer without zx and the tool runner
+        const { Exec } = await import("../exec.ts");
         const exec = new Exec({ dryRun: values["dry-run"] === true, out, signal: controller.signal, env });
         out = new Output({
           stdout,

@@ -90,6 +90,8 @@ export function talosErrorMeaning(kind: TalosErrorKind, text = ""): string | und
     case "unreachable":
       if (/connection refused/.test(text))
         return "the node refuses connections on the Talos API port 50000 (still booting, or not a Talos node)";
+      if (/\bEOF\b|connection reset|transport is closing/.test(text))
+        return "the connection to the node broke off mid-call (EOF: it may be rebooting or restarting its API)";
       return "the node does not answer (powered off, rebooting, or not reachable from here)";
     default:
       return undefined;
@@ -104,7 +106,9 @@ export function talosErrorShort(text: string): string {
   const kind = classifyTalosError(text);
   switch (kind) {
     case "unreachable":
-      return /connection refused/.test(text) ? "refuses connections on port 50000" : "not answering";
+      if (/connection refused/.test(text)) return "refuses connections on port 50000";
+      if (/\bEOF\b|connection reset|transport is closing/.test(text)) return "connection broke off (EOF)";
+      return "not answering";
     case "maintenance-needs-insecure":
       return "in maintenance mode, or configured with other secrets";
     case "not-implemented-in-maintenance":
