@@ -61,7 +61,8 @@ talos-apply-config brings them back.`,
     const done: Array<{ node: string; graceful: boolean; result: string }> = [];
     for (const step of steps) {
       try {
-        await resetNode(talos, step, { wipe: ["STATE", "EPHEMERAL"], reboot: true, timeout: timeout.text });
+        const w = dryRun ? undefined : out.wait(`${step.node.hostname}: resetting and waiting for it to come back in maintenance mode`, { deadlineMs: timeout.ms });
+        await resetNode(talos, step, { wipe: ["STATE", "EPHEMERAL"], reboot: true, timeout: timeout.text }).finally(() => w?.done());
       } catch (e) {
         const remaining = steps.slice(steps.indexOf(step)).map((s) => s.node.hostname);
         done.push({ node: step.node.hostname, graceful: step.graceful, result: `failed: ${(e as Error).message}` });

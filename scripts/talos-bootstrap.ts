@@ -43,11 +43,19 @@ the API until every node of the repo has registered (NotReady is expected until 
     const talos = makeTalosctl(exec, root, env);
     const deadline = deadlineIn(timeout.ms);
     const t0 = performance.now();
-    const progress = (p: { detail?: string }) => out.progress(`waiting: ${p.detail ?? ""}`);
+    // each wait shows what it waits for, for how long, and the deadline of the whole bootstrap
+    const step = async <T>(what: string, fn: (onProgress: (p: { detail?: string }) => void) => Promise<T>): Promise<T> => {
+      const w = out.wait(what, { deadlineMs: timeout.ms });
+      try {
+        return await fn((p) => w.update(p.detail ?? ""));
+      } finally {
+        w.done();
+      }
+    };
 
-    await waitConfiguredRunning(talos, node, deadline, { signal, onProgress: progress });
+    await step(`${node.hostname} to run with its configuration`, (onProgress) => waitConfiguredRunning(talos, node, deadline, { signal, onProgress }));
     out.log(`${out.mark("ok")} ${node.hostname} runs with its configuration`);
-    const boot = await bootstrapEtcd(talos, node, deadline, { signal, onProgress: progress });
+    const boot = await step(`etcd to bootstrap on ${node.hostname}`, (onProgress) => bootstrapEtcd(talos, node, deadline, { signal, onProgress }));
     out.log(
       `${out.mark("ok")} etcd on ${node.hostname}: ${boot.outcome === "already-bootstrapped" ? "already bootstrapped (nothing to do)" : boot.outcome === "would-bootstrap" ? "would bootstrap" : `bootstrapped${boot.attempts > 1 ? ` after ${boot.attempts} attempts` : ""}`}`,
     );
@@ -57,12 +65,9 @@ the API until every node of the repo has registered (NotReady is expected until 
     if (!dryRun) {
       const kube = KubeClient.fromKubeconfig(kubeconfig);
       const names = cluster.nodes.map((n) => n.hostname);
-      const views = await waitForNodes(kube, names, {
-        ready: false,
-        timeoutMs: remaining(deadline),
-        signal,
-        onProgress: (r) => out.progress(`waiting: ${r}`),
-      });
+      const views = await step(`the API server and ${names.length} nodes to register`, (onProgress) =>
+        waitForNodes(kube, names, { ready: false, timeoutMs: remaining(deadline), signal, onProgress: (r) => onProgress({ detail: r }) }),
+      );
       registered = views.filter((v) => names.includes(v.name)).map((v) => `${v.name}${v.ready ? "" : " (NotReady until the CNI runs)"}`);
       out.log(`${out.mark("ok")} API server answers; ${names.length} of ${names.length} nodes registered`);
     }

@@ -165,9 +165,10 @@ export class Output {
   }
 
   private writeLines(stream: Stream, width: number | undefined, text: string): void {
+    // a dry run's commands stay whole, one per line, so they can be copied and run as printed
     const lines = this.redact(text)
       .split("\n")
-      .flatMap((l) => wrapLine(l, width));
+      .flatMap((l) => (l.startsWith("[dry-run] ") ? [l] : wrapLine(l, width)));
     stream.write(lines.join("\n") + "\n");
   }
 
