@@ -39,6 +39,7 @@ the modes maintenance accepts (auto, reboot, try). Transient failures (an EOF wh
     const nodes = selectNodes(cluster.nodes, flags.node);
     const configDir = path.resolve(flags["config-dir"] ?? path.join(root, "clusterconfig"));
     const talos = makeTalosctl(exec, root, env);
+    const applying = out.wait(`applying the configs of ${nodes.length} node${nodes.length === 1 ? "" : "s"} (each waited for up to ${flags["node-timeout"].text})`);
     const results = await applyToNodes({
       talos,
       nodes,
@@ -50,7 +51,7 @@ the modes maintenance accepts (auto, reboot, try). Transient failures (an EOF wh
       reachTimeoutMs: nodeTimeout.ms,
       signal,
       onResult: (r) => out.log(`${out.mark(r.result === "failed" ? "fail" : "ok")} ${r.hostname}: ${r.detail}`),
-    });
+    }).finally(() => applying.done());
     const failed = results.filter((r) => r.result === "failed");
     if (json) out.result({ ok: failed.length === 0, dryRun, nodes: results });
     else {

@@ -62,7 +62,8 @@ KUBERNETES_VERSION in talos/talenv.yaml must say the same: the script reminds yo
     }
     if (!dryRun) await confirm(`upgrade Kubernetes of cluster ${cluster.name} from ${from} to ${to}`, cluster.name);
     out.log(`upgrading Kubernetes ${from} -> ${to} from ${cp.hostname} (Talos ${talosVersion})${dryRun ? " (talosctl --dry-run)" : ""}`);
-    const r = await talos.upgradeK8s(cp.ip, to, { dryRun });
+    const upgrading = out.wait(`talosctl upgrade-k8s ${from} -> ${to} on ${cp.hostname}`);
+    const r = await talos.upgradeK8s(cp.ip, to, { dryRun }).finally(() => upgrading.done());
     const reminder = normaliseVersion(cluster.kubernetesVersion) !== to;
     if (json) out.result({ ok: true, from, to, changed: !dryRun, dryRun, talos: talosVersion, output: r.stdout.split("\n").filter(Boolean), updateTalenv: reminder });
     else {

@@ -149,6 +149,8 @@ export class Output {
   /** a document was already written with result(value, { now: true }) */
   resultWritten = false;
   private readonly said = new Set<string>();
+  /** the progress line of the wait under way: drawn again below each line printed meanwhile */
+  private redrawWait: (() => void) | undefined;
 
   constructor(opts: OutputOptions = {}) {
     this.stdout = opts.stdout ?? process.stdout;
@@ -176,12 +178,14 @@ export class Output {
   line(text = ""): void {
     this.clearProgress();
     this.writeLines(this.json ? this.stderr : this.stdout, this.width, text);
+    this.redrawWait?.();
   }
 
   /** A log line on stderr, always. */
   log(text: string): void {
     this.clearProgress();
     this.writeLines(this.stderr, this.logWidth, text);
+    this.redrawWait?.();
   }
 
   debug(text: string): void {
@@ -301,6 +305,7 @@ export class Output {
     let announce: ReturnType<typeof setTimeout> | undefined;
     if (this.progressOnTTY) {
       draw();
+      this.redrawWait = draw;
       timer = setInterval(draw, 1000);
       (timer as { unref?: () => void }).unref?.();
     } else {
@@ -313,6 +318,7 @@ export class Output {
         if (this.progressOnTTY) draw();
       },
       done: () => {
+        if (this.redrawWait === draw) this.redrawWait = undefined;
         if (timer) clearInterval(timer);
         if (announce) clearTimeout(announce);
         timer = announce = undefined;
