@@ -1,6 +1,4 @@
-import { defineScript } from "../lib/cli/index.ts";
-import { networkingPhase, deployCilium } from "../lib/bootstrap/phases/networking.ts";
-import { bootstrapContext, TIMEOUT_FLAGS, reportPhase } from "../lib/bootstrap/script.ts";
+import { defineScript, WAIT_FLAGS } from "../lib/cli/index.ts";
 
 export default defineScript(import.meta, {
   name: "apps-deploy-cilium",
@@ -15,9 +13,17 @@ is not reinstalled.`,
   replaces: ["apps:deploy-cilium"],
   live: true,
   mutates: true,
-  flags: { ...TIMEOUT_FLAGS },
+  flags: { ...WAIT_FLAGS },
   examples: ["bun scripts/apps-deploy-cilium.ts", "bun scripts/apps-deploy-cilium.ts --dry-run", "bun scripts/apps-deploy-cilium.ts --simulate"],
   async run(rc) {
+    // loaded here, not at the top: --help and flag errors answer without the library
+    const [
+      { networkingPhase, deployCilium },
+      { bootstrapContext, reportPhase },
+    ] = await Promise.all([
+      import("../lib/bootstrap/phases/networking.ts"),
+      import("../lib/bootstrap/script.ts"),
+    ]);
     const ctx = bootstrapContext(rc, rc.flags);
     try {
       const started = performance.now();

@@ -1,6 +1,4 @@
-import { defineScript, ExitCode, UsageError } from "../lib/cli/index.ts";
-import { corePhase, deployCore } from "../lib/bootstrap/phases/core.ts";
-import { bootstrapContext, TIMEOUT_FLAGS, reportPhase } from "../lib/bootstrap/script.ts";
+import { defineScript, ExitCode, UsageError, WAIT_FLAGS } from "../lib/cli/index.ts";
 
 const COMPONENTS = ["secrets", "external-secrets", "connect", "store", "longhorn"] as const;
 type Component = (typeof COMPONENTS)[number];
@@ -24,7 +22,7 @@ Operator, 1Password Connect, the ClusterSecretStore until Ready, Longhorn. --com
       placeholder: "name",
       description: `only these: ${COMPONENTS.join(", ")}`,
     },
-    ...TIMEOUT_FLAGS,
+    ...WAIT_FLAGS,
   },
   examples: [
     "bun scripts/apps-deploy-core.ts",
@@ -32,6 +30,14 @@ Operator, 1Password Connect, the ClusterSecretStore until Ready, Longhorn. --com
     "bun scripts/apps-deploy-core.ts --component external-secrets --component connect --dry-run",
   ],
   async run(rc) {
+    // loaded here, not at the top: --help and flag errors answer without the library
+    const [
+      { corePhase, deployCore },
+      { bootstrapContext, reportPhase },
+    ] = await Promise.all([
+      import("../lib/bootstrap/phases/core.ts"),
+      import("../lib/bootstrap/script.ts"),
+    ]);
     const picked = rc.flags.component.flatMap((c) => c.split(",")).map((c) => c.trim()).filter(Boolean);
     for (const c of picked)
       if (!(COMPONENTS as readonly string[]).includes(c))

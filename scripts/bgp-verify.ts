@@ -48,19 +48,22 @@ and there is not one route to check (it says why).`,
     } else {
       declaredServices = declaredLoadBalancers(root);
       const client = KubeClient.fromEnv(env);
+      const reading = out.wait("reading the cluster's BGP objects");
       try {
-        out.progress("reading the cluster's BGP objects");
         const live = await readLiveInputs(client);
-        for (const k of live.missingKinds) out.warn(`the cluster serves no ${k} (its CRD is not installed)`);
+        reading.done();
         missingKinds = live.missingKinds;
+        if (missingKinds.length)
+          out.warn(`the cluster serves no ${missingKinds.length === 1 ? missingKinds[0] : `${missingKinds.slice(0, -1).join(", ")} or ${missingKinds.at(-1)}`} (${missingKinds.length === 1 ? "its CRD is" : "their CRDs are"} not installed)`);
         inputs = live.inputs;
       } finally {
+        reading.done();
         client.close();
       }
     }
     const neighbors = inputs.nodes.flatMap((n) => [n.ipv4, n.ipv6]).filter((x): x is string => x !== undefined);
-    if (access) out.progress(`reading the router (${access.describe})`);
-    const router = access ? await readRouterState(exec, access, { neighbors }) : undefined;
+    const routerWait = access ? out.wait(`reading the router (${access.describe})`) : undefined;
+    const router = access ? await readRouterState(exec, access, { neighbors }).finally(() => routerWait?.done()) : undefined;
     const report = verifyBgp(inputs, router, { declaredServices, missingKinds });
     if (json) out.result(report);
     else printVerifyReport(out, report);

@@ -1,7 +1,5 @@
-import { defineScript, ExitCode, formatDuration, ToolkitError } from "../lib/cli/index.ts";
-import { Journal, PHASES, runBootstrap, statusOf, type PhaseResult } from "../lib/bootstrap/index.ts";
-import { bootstrapContext, phaseNumber, printResults, TIMEOUT_FLAGS } from "../lib/bootstrap/script.ts";
-import { KubeClient } from "../lib/kube/client.ts";
+import { defineScript, ExitCode, formatDuration, WAIT_FLAGS } from "../lib/cli/index.ts";
+import type { PhaseResult } from "../lib/bootstrap/index.ts";
 import { LOCK_FLAGS, withMaintenanceLock } from "../lib/safety/lock.ts";
 
 export default defineScript(import.meta, {
@@ -29,9 +27,9 @@ memory only. Holds the cluster's maintenance lock (the Lease once the API answer
   mutates: true,
   flags: {
     status: { type: "boolean", description: "show each phase and what the cluster shows for it; change nothing" },
-    from: { type: "string", placeholder: "n", description: "start at phase n (1-6)" },
-    only: { type: "string", placeholder: "n", description: "run only phase n, even when it looks done (its steps are idempotent)" },
-    ...TIMEOUT_FLAGS,
+    from: { type: "integer", min: 1, max: 6, placeholder: "n", description: "start at phase n" },
+    only: { type: "integer", min: 1, max: 6, placeholder: "n", description: "run only phase n, even when it looks done (its steps are idempotent)" },
+    ...WAIT_FLAGS,
     ...LOCK_FLAGS,
   },
   examples: [
@@ -42,9 +40,18 @@ memory only. Holds the cluster's maintenance lock (the Lease once the API answer
     "bun scripts/bootstrap-phased.ts --only 4",
   ],
   async run(rc) {
+    // loaded here, not at the top: --help and flag errors answer without the library
+    const [
+      { Journal, PHASES, runBootstrap, statusOf },
+      { bootstrapContext, printResults },
+      { KubeClient },
+    ] = await Promise.all([
+      import("../lib/bootstrap/index.ts"),
+      import("../lib/bootstrap/script.ts"),
+      import("../lib/kube/client.ts"),
+    ]);
     const { flags, out, json, root } = rc;
-    const from = phaseNumber("from", flags.from);
-    const only = phaseNumber("only", flags.only);
+    const { from, only } = flags;
     const ctx = bootstrapContext(rc, flags);
     const journal = new Journal(root, rc.env);
     try {
@@ -83,8 +90,6 @@ memory only. Holds the cluster's maintenance lock (the Lease once the API answer
           out.result({
             ok: false,
             dryRun: rc.dryRun,
-            error: e instanceof Error ? e.message : String(e),
-            ...(e instanceof ToolkitError && e.hint ? { hint: e.hint } : {}),
             phases: partial.results,
             totalMs: Math.round(partial.totalMs ?? 0),
           });

@@ -1,13 +1,13 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { ConfigError, defineScript, ExitCode, OperationError, UsageError } from "../lib/cli/index.ts";
+import { ConfigError, defineScript, ExitCode, OperationError, snapshotDirFlag, UsageError } from "../lib/cli/index.ts";
 import { clusterReader } from "../lib/safety/kube-reader.ts";
 import { LOCK_FLAGS, withMaintenanceLock } from "../lib/safety/lock.ts";
 import { bootstrapEtcd, deadlineIn, remaining } from "../lib/talos/bootstrap.ts";
 import { loadCluster, makeTalosctl, selectNodes } from "../lib/talos/cluster.ts";
 import { formatMs } from "../lib/talos/poll.ts";
 import { requireReachable, waitEtcdPreparing, waitRecovered } from "../lib/talos/recovery.ts";
-import { durationFlag, gateNodes, openKube } from "../lib/talos/script-support.ts";
+import { gateNodes, openKube } from "../lib/talos/script-support.ts";
 import { checkSnapshotFile, listSnapshots } from "../lib/talos/snapshot.ts";
 
 export default defineScript(import.meta, {
@@ -31,15 +31,15 @@ Asks for the cluster name to be typed back (or --yes); without a terminal it ref
   mutates: true,
   flags: {
     snapshot: { type: "string", placeholder: "file", description: "snapshot to restore [default: the newest in --snapshot-dir]" },
-    "snapshot-dir": { type: "string", default: "backups/etcd", placeholder: "dir", description: "where etcd-snapshot saved them" },
+    ...snapshotDirFlag("where etcd-snapshot saved them"),
     node: { type: "string", placeholder: "host|ip", description: "control plane to recover on [default: the first]" },
     "skip-hash-check": { type: "boolean", description: "the snapshot is a raw copy of /var/lib/etcd/member/snap/db" },
-    timeout: { type: "string", default: "30m", placeholder: "duration", description: "deadline for the whole recovery" },
+    timeout: { type: "duration", default: "30m", placeholder: "duration", description: "deadline for the whole recovery" },
     ...LOCK_FLAGS,
   },
   examples: ["bun scripts/cluster-emergency-recovery.ts --dry-run", "bun scripts/cluster-emergency-recovery.ts --snapshot backups/etcd/etcd-home-ops-20260101T000000.000Z.snapshot"],
   async run({ flags, out, exec, root, env, json, dryRun, signal, confirm }) {
-    const timeout = durationFlag("timeout", flags.timeout);
+    const { timeout } = flags;
     const cluster = loadCluster(root);
     const cps = gateNodes(cluster.nodes.filter((n) => n.controlPlane));
     const recoverOn = flags.node ? gateNodes(selectNodes(cluster.nodes, [flags.node]))[0]! : cps[0]!;

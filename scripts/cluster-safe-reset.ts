@@ -1,11 +1,11 @@
 import path from "node:path";
-import { defineScript, ExitCode, OperationError, UsageError } from "../lib/cli/index.ts";
+import { defineScript, ExitCode, OperationError, snapshotDirFlag, UsageError } from "../lib/cli/index.ts";
 import { readEtcd } from "../lib/safety/gates.ts";
 import { LOCK_FLAGS, withMaintenanceLock } from "../lib/safety/lock.ts";
 import { loadCluster, makeTalosctl, selectNodes } from "../lib/talos/cluster.ts";
 import { requireReachable } from "../lib/talos/recovery.ts";
 import { checkSingleReset, planReset, resetNode } from "../lib/talos/reset.ts";
-import { countFlag, durationFlag, gateNodes, openKube } from "../lib/talos/script-support.ts";
+import { gateNodes, openKube } from "../lib/talos/script-support.ts";
 import { snapshotsToPrune, takeSnapshot } from "../lib/talos/snapshot.ts";
 
 export default defineScript(import.meta, {
@@ -27,15 +27,14 @@ talos-apply-config brings them back. Holds the cluster's maintenance lock from t
   flags: {
     node: { type: "string", placeholder: "host|ip", description: "reset only this node" },
     "skip-snapshot": { type: "boolean", description: "do not take an etcd snapshot first (etcd is already broken)" },
-    "snapshot-dir": { type: "string", default: "backups/etcd", placeholder: "dir", description: "where the snapshot goes" },
-    keep: { type: "string", default: "10", placeholder: "n", description: "snapshots to keep" },
-    timeout: { type: "string", default: "10m", placeholder: "duration", description: "how long each node may take to reset and come back" },
+    ...snapshotDirFlag("where the snapshot goes: git-ignored inside the repo, or anywhere outside it"),
+    keep: { type: "integer", min: 1, max: 1000, default: 10, placeholder: "n", description: "snapshots to keep" },
+    timeout: { type: "duration", default: "10m", placeholder: "duration", description: "how long each node may take to reset and come back" },
     ...LOCK_FLAGS,
   },
   examples: ["bun scripts/cluster-safe-reset.ts --dry-run", "bun scripts/cluster-safe-reset.ts --node mini03"],
   async run({ flags, out, exec, root, env, json, dryRun, signal, confirm }) {
-    const timeout = durationFlag("timeout", flags.timeout);
-    const keep = countFlag("keep", flags.keep, 1);
+    const { timeout, keep } = flags;
     const cluster = loadCluster(root);
     const all = gateNodes(cluster.nodes);
     const targets = flags.node ? gateNodes(selectNodes(cluster.nodes, [flags.node])) : all;

@@ -1,8 +1,5 @@
 import path from "node:path";
-import { defineScript, ExitCode } from "../lib/cli/index.ts";
-import { loadCluster, makeTalosctl } from "../lib/talos/cluster.ts";
-import { countFlag, gateNodes } from "../lib/talos/script-support.ts";
-import { snapshotsToPrune, takeSnapshot } from "../lib/talos/snapshot.ts";
+import { defineScript, displayPath, ExitCode, nodeFlag, snapshotDirFlag } from "../lib/cli/index.ts";
 
 export default defineScript(import.meta, {
   name: "etcd-snapshot",
@@ -18,31 +15,41 @@ cluster-emergency-recovery restores from these files.`,
   live: true,
   mutates: true,
   flags: {
-    node: { type: "string", placeholder: "host|ip", description: "take the snapshot from this control plane" },
-    dir: { type: "string", default: "backups/etcd", placeholder: "dir", description: "folder for snapshots (must be git-ignored)" },
-    keep: { type: "string", default: "10", placeholder: "n", description: "how many snapshots to keep" },
+    ...nodeFlag("take the snapshot from this control plane"),
+    ...snapshotDirFlag("folder for snapshots: git-ignored inside the repo, or anywhere outside it", ["dir"]),
+    keep: { type: "integer", min: 1, max: 1000, default: 10, placeholder: "n", description: "how many snapshots to keep" },
   },
   examples: ["bun scripts/etcd-snapshot.ts", "bun scripts/etcd-snapshot.ts --keep 30 --json"],
   async run({ flags, out, exec, root, env, json, dryRun, confirm }) {
-    const keep = countFlag("keep", flags.keep, 1);
+    // loaded here, not at the top: --help and flag errors answer without the library
+    const [
+      { loadCluster, makeTalosctl },
+      { gateNodes },
+      { snapshotsToPrune, takeSnapshot },
+    ] = await Promise.all([
+      import("../lib/talos/cluster.ts"),
+      import("../lib/talos/script-support.ts"),
+      import("../lib/talos/snapshot.ts"),
+    ]);
+    const keep = flags.keep;
     const cluster = loadCluster(root);
     const talos = makeTalosctl(exec, root, env);
-    const prune = snapshotsToPrune(path.resolve(root, flags.dir), cluster.name, keep);
-    for (const p of prune) out.line(`${dryRun ? "[dry-run] " : ""}delete ${path.relative(root, p.path)} (keeping the newest ${keep})`);
+    const prune = snapshotsToPrune(path.resolve(root, flags["snapshot-dir"]), cluster.name, keep);
+    for (const p of prune) out.line(`${dryRun ? "[dry-run] " : ""}delete ${displayPath(root, p.path)} (keeping the newest ${keep})`);
     if (prune.length && !dryRun) await confirm(`delete ${prune.length} older snapshot${prune.length === 1 ? "" : "s"} of ${cluster.name} (listed above) after taking a new one`, "delete");
     const snap = await takeSnapshot({
       talos,
       exec,
       root,
-      dir: flags.dir,
+      dir: flags["snapshot-dir"],
       cluster: cluster.name,
       controlPlanes: gateNodes(cluster.nodes.filter((n) => n.controlPlane)),
       node: flags.node,
       prune,
     });
-    const rel = path.relative(root, snap.file);
+    const rel = displayPath(root, snap.file);
     if (json)
-      out.result({ ok: true, ...snap, file: rel, pruned: snap.pruned.map((p) => path.relative(root, p)), ...(dryRun ? { wouldPrune: prune.map((p) => path.relative(root, p.path)) } : {}) });
+      out.result({ ok: true, ...snap, file: rel, pruned: snap.pruned.map((p) => displayPath(root, p)), ...(dryRun ? { wouldPrune: prune.map((p) => displayPath(root, p.path)) } : {}) });
     else if (snap.dryRun) out.line(`dry run: would save a snapshot from ${snap.node} to ${rel}`);
     else {
       out.line(`${out.mark("ok")} snapshot from ${snap.node}: ${rel} (${snap.info!.bytes} bytes, revision ${snap.info!.revision}, ${snap.info!.totalKeys} keys, hash ${snap.info!.hash})`);

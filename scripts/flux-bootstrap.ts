@@ -1,6 +1,4 @@
-import { defineScript } from "../lib/cli/index.ts";
-import { bootstrapFlux, gitopsPhase } from "../lib/bootstrap/phases/gitops.ts";
-import { bootstrapContext, TIMEOUT_FLAGS, reportPhase } from "../lib/bootstrap/script.ts";
+import { defineScript, WAIT_FLAGS } from "../lib/cli/index.ts";
 
 export default defineScript(import.meta, {
   name: "flux-bootstrap",
@@ -14,9 +12,17 @@ Kustomizations of kubernetes/flux/ applied and watched until Ready.`,
   replaces: ["flux:bootstrap", "gitops:bootstrap"],
   live: true,
   mutates: true,
-  flags: { ...TIMEOUT_FLAGS },
+  flags: { ...WAIT_FLAGS },
   examples: ["bun scripts/flux-bootstrap.ts", "bun scripts/flux-bootstrap.ts --dry-run"],
   async run(rc) {
+    // loaded here, not at the top: --help and flag errors answer without the library
+    const [
+      { bootstrapFlux, gitopsPhase },
+      { bootstrapContext, reportPhase },
+    ] = await Promise.all([
+      import("../lib/bootstrap/phases/gitops.ts"),
+      import("../lib/bootstrap/script.ts"),
+    ]);
     const ctx = bootstrapContext(rc, rc.flags);
     try {
       await bootstrapFlux(ctx);

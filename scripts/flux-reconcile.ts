@@ -1,4 +1,5 @@
 import { defineScript, ExitCode, UsageError } from "../lib/cli/index.ts";
+import type { Waiting } from "../lib/cli/output.ts";
 import { syncDocuments } from "../lib/bootstrap/phases/gitops.ts";
 import { bootstrapContext, TIMEOUT_FLAGS } from "../lib/bootstrap/script.ts";
 import { allTargets, readinessOfTargets, reconcile, setSuspended, targetLabel, type FluxApi, type Target } from "../lib/flux/ops.ts";
@@ -57,12 +58,21 @@ to be typed back (or --yes); --dry-run lists them and changes nothing.`,
       }
       const started = performance.now();
       for (const t of targets) out.log(`  · reconcile ${targetLabel(t)}`);
+      // one progress line per target: what is awaited, for how long, the deadline
+      let waiting: { label: string; w: Waiting } | undefined;
       await reconcile(api, targets, {
         timeoutMs: ctx.timeouts.waitMs,
         signal: rc.signal,
         dryRun: rc.dryRun,
-        onProgress: (t, d) => out.progress(`  … ${targetLabel(t)}: ${d}`),
-      });
+        onProgress: (t, d) => {
+          const label = targetLabel(t);
+          if (waiting?.label !== label) {
+            waiting?.w.done();
+            waiting = { label, w: out.wait(`${label} to reconcile`, { deadlineMs: ctx.timeouts.waitMs }) };
+          }
+          waiting.w.update(d);
+        },
+      }).finally(() => waiting?.w.done());
       if (rc.dryRun) {
         if (json) out.result({ ok: true, dryRun: true, targets: targets.map(targetLabel) });
         else out.line("dry run: nothing was changed");

@@ -1,11 +1,4 @@
 import { defineScript, ExitCode } from "../lib/cli/index.ts";
-import { KubeClient } from "../lib/kube/index.ts";
-import { loadRepo } from "../lib/repo/model.ts";
-import { inventoryFromModel, makeTalosctl } from "../lib/talos/cluster.ts";
-import { talosErrorSummary } from "../lib/talos/errors.ts";
-import { checkIpv6, readLiveInputs, readRouterState, routerAccess, verifyBgp } from "../lib/bgp/index.ts";
-import { specsOf } from "../lib/storage/usb-ssd.ts";
-import { printChecks, summarize } from "../lib/storage/result.ts";
 
 export default defineScript(import.meta, {
   name: "network-check-ipv6",
@@ -25,6 +18,24 @@ Exit 1 when a check fails.`,
   },
   examples: ["bun scripts/network-check-ipv6.ts", "bun scripts/network-check-ipv6.ts --json | jq '.checks[] | select(.status == \"fail\")'", "bun scripts/network-check-ipv6.ts --simulate"],
   async run({ flags, out, exec, env, root, json }) {
+    // loaded here, not at the top: --help and flag errors answer without the library
+    const [
+      { KubeClient },
+      { loadRepo },
+      { inventoryFromModel, makeTalosctl },
+      { talosErrorSummary },
+      { checkIpv6, readLiveInputs, readRouterState, routerAccess, verifyBgp },
+      { specsOf },
+      { printChecks, summarize },
+    ] = await Promise.all([
+      import("../lib/kube/index.ts"),
+      import("../lib/repo/model.ts"),
+      import("../lib/talos/cluster.ts"),
+      import("../lib/talos/errors.ts"),
+      import("../lib/bgp/index.ts"),
+      import("../lib/storage/usb-ssd.ts"),
+      import("../lib/storage/result.ts"),
+    ]);
     const model = loadRepo(root);
     const client = KubeClient.fromEnv(env);
     let live;

@@ -14,8 +14,9 @@ and keeps running. In another shell, paste them, or start it with --env-file and
 talosctl and every script work against it. Ctrl-C stops it and removes everything it created.
 Faults (--fault, repeatable): ${Object.keys(FAULT_HELP).join(", ")}.`,
   replaces: [],
+  untilStopped: true,
   flags: {
-    nodes: { type: "string", placeholder: "n", description: "number of nodes (scale out the repo's topology)" },
+    nodes: { type: "integer", min: 1, max: 1000, placeholder: "n", description: "number of nodes (scale out the repo's topology)" },
     state: {
       type: "string",
       placeholder: "state",
@@ -43,9 +44,7 @@ Faults (--fault, repeatable): ${Object.keys(FAULT_HELP).join(", ")}.`,
     "bun scripts/simulate.ts --env-file .home-ops/sim.env   # then, elsewhere: source .home-ops/sim.env",
   ],
   async run({ flags, out, root, signal, json }) {
-    const nodes = flags.nodes === undefined ? undefined : Number(flags.nodes);
-    if (nodes !== undefined && (!Number.isInteger(nodes) || nodes < 1))
-      throw new UsageError(`--nodes must be a whole number of at least 1, not "${flags.nodes}"`);
+    const nodes = flags.nodes;
     const envFile = flags["env-file"] === undefined ? undefined : path.resolve(flags["env-file"]);
     const scale = Number(flags["time-scale"]);
     if (!Number.isFinite(scale) || scale < 0)
@@ -72,7 +71,7 @@ Faults (--fault, repeatable): ${Object.keys(FAULT_HELP).join(", ")}.`,
         mkdirSync(path.dirname(envFile), { recursive: true });
         writeFileSync(envFile, exports, { mode: 0o600 });
       }
-      if (json) out.result({ env: sim.env, dir: sim.dir, nodes: sim.cluster.topology.nodes.map((n) => n.hostname), ...(envFile ? { envFile } : {}) });
+      if (json) out.result({ ok: true, env: sim.env, dir: sim.dir, nodes: sim.cluster.topology.nodes.map((n) => n.hostname), ...(envFile ? { envFile } : {}) }, { now: true });
       else out.stdout.write(exports);
       for (const w of sim.cluster.topology.warnings ?? []) out.warn(w);
       const t = sim.cluster.topology;

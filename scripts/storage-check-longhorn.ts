@@ -1,10 +1,5 @@
 import { defineScript, ExitCode } from "../lib/cli/index.ts";
-import { isNotFound, KubeClient, type KindSpec, type KubeObject } from "../lib/kube/index.ts";
-import { loadRepo } from "../lib/repo/model.ts";
-import { inventoryFromModel, makeTalosctl } from "../lib/talos/cluster.ts";
-import { storageFacts } from "../lib/storage/facts.ts";
-import { checkLonghorn } from "../lib/storage/longhorn.ts";
-import { printChecks, summarize } from "../lib/storage/result.ts";
+import type { KindSpec, KubeObject } from "../lib/kube/index.ts";
 
 const LH = "longhorn.io/v1beta2";
 const NS = "longhorn-system";
@@ -28,6 +23,22 @@ extensions (talosctl). Exit 1 when a check fails.`,
   },
   examples: ["bun scripts/storage-check-longhorn.ts", "bun scripts/storage-check-longhorn.ts --json | jq '.checks[] | select(.status != \"ok\")'", "bun scripts/storage-check-longhorn.ts --simulate"],
   async run({ flags, out, exec, env, root, json }) {
+    // loaded here, not at the top: --help and flag errors answer without the library
+    const [
+      { isNotFound, KubeClient },
+      { loadRepo },
+      { inventoryFromModel, makeTalosctl },
+      { storageFacts },
+      { checkLonghorn },
+      { printChecks, summarize },
+    ] = await Promise.all([
+      import("../lib/kube/index.ts"),
+      import("../lib/repo/model.ts"),
+      import("../lib/talos/cluster.ts"),
+      import("../lib/storage/facts.ts"),
+      import("../lib/storage/longhorn.ts"),
+      import("../lib/storage/result.ts"),
+    ]);
     const model = loadRepo(root);
     const facts = storageFacts(model);
     const client = KubeClient.fromEnv(env);

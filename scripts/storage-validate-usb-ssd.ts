@@ -1,10 +1,5 @@
 import { defineScript, ExitCode, UsageError } from "../lib/cli/index.ts";
-import { loadRepo } from "../lib/repo/model.ts";
-import { inventoryFromModel, makeTalosctl } from "../lib/talos/cluster.ts";
-import { talosErrorSummary } from "../lib/talos/errors.ts";
-import { storageFacts } from "../lib/storage/facts.ts";
-import { printChecks, summarize } from "../lib/storage/result.ts";
-import { checkUsbSsd, specsOf, TALOS_UDEV_RULES_FILE, type UsbNodeReads } from "../lib/storage/usb-ssd.ts";
+import type { UsbNodeReads } from "../lib/storage/usb-ssd.ts";
 
 export default defineScript(import.meta, {
   name: "storage-validate-usb-ssd",
@@ -20,6 +15,22 @@ seen (transport usb, model, size), the user volume is provisioned on it, formatt
   args: "[node...]",
   examples: ["bun scripts/storage-validate-usb-ssd.ts", "bun scripts/storage-validate-usb-ssd.ts mini02 --json", "bun scripts/storage-validate-usb-ssd.ts --simulate"],
   async run({ args, out, exec, env, root, json }) {
+    // loaded here, not at the top: --help and flag errors answer without the library
+    const [
+      { loadRepo },
+      { inventoryFromModel, makeTalosctl },
+      { talosErrorSummary },
+      { storageFacts },
+      { printChecks, summarize },
+      { checkUsbSsd, specsOf, TALOS_UDEV_RULES_FILE },
+    ] = await Promise.all([
+      import("../lib/repo/model.ts"),
+      import("../lib/talos/cluster.ts"),
+      import("../lib/talos/errors.ts"),
+      import("../lib/storage/facts.ts"),
+      import("../lib/storage/result.ts"),
+      import("../lib/storage/usb-ssd.ts"),
+    ]);
     const model = loadRepo(root);
     const facts = storageFacts(model);
     let nodes = inventoryFromModel(model);

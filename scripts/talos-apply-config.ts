@@ -1,9 +1,6 @@
 import path from "node:path";
 import { defineScript, ExitCode, UsageError } from "../lib/cli/index.ts";
-import { applyToNodes } from "../lib/talos/apply.ts";
-import { loadCluster, makeTalosctl, selectNodes } from "../lib/talos/cluster.ts";
 import { LOCK_FLAGS, withMaintenanceLock } from "../lib/safety/lock.ts";
-import { durationFlag, openKube } from "../lib/talos/script-support.ts";
 import { APPLY_MODES, type ApplyMode } from "../lib/talos/talosctl.ts";
 
 export default defineScript(import.meta, {
@@ -23,8 +20,8 @@ the lock file in .home-ops/); while another operation holds it, this one exits 2
     node: { type: "string", multiple: true, placeholder: "host|ip", description: "apply only to this node" },
     mode: { type: "string", default: "auto", choices: APPLY_MODES, description: "talosctl apply-config mode" },
     "config-dir": { type: "string", placeholder: "dir", description: "where talhelper wrote the configs [default: <repo>/clusterconfig]" },
-    retries: { type: "string", default: "2", placeholder: "n", description: "retries of a transient failure per node" },
-    "node-timeout": { type: "string", default: "2m", placeholder: "duration", description: "how long to wait for a node that does not answer or is still rebooting" },
+    retries: { type: "integer", min: 0, max: 20, default: 2, placeholder: "n", description: "retries of a transient failure per node" },
+    "node-timeout": { type: "duration", default: "2m", placeholder: "duration", description: "how long to wait for a node that does not answer or is still rebooting" },
     ...LOCK_FLAGS,
   },
   examples: [
@@ -32,15 +29,25 @@ the lock file in .home-ops/); while another operation holds it, this one exits 2
     "bun scripts/talos-apply-config.ts --node mini02 --mode no-reboot",
   ],
   async run({ flags, out, exec, root, env, json, dryRun, signal, confirm }) {
-    const retries = Number(flags.retries);
-    if (!Number.isInteger(retries) || retries < 0) throw new UsageError(`--retries must be a whole number, not "${flags.retries}"`);
-    const nodeTimeout = durationFlag("node-timeout", flags["node-timeout"]);
+    // loaded here, not at the top: --help and flag errors answer without the library
+    const [
+      { applyToNodes },
+      { loadCluster, makeTalosctl, selectNodes },
+      { openKube },
+    ] = await Promise.all([
+      import("../lib/talos/apply.ts"),
+      import("../lib/talos/cluster.ts"),
+      import("../lib/talos/script-support.ts"),
+    ]);
+    const retries = flags.retries;
+    const nodeTimeout = flags["node-timeout"];
     const cluster = loadCluster(root);
     const nodes = selectNodes(cluster.nodes, flags.node);
     const configDir = path.resolve(flags["config-dir"] ?? path.join(root, "clusterconfig"));
     const talos = makeTalosctl(exec, root, env);
     const lockScope = { root, env, out, dryRun, signal, confirm, breakLock: flags["break-lock"] };
     const operation = `talos-apply-config --mode ${flags.mode} ${flags.node.length ? flags.node.map((n) => `--node ${n}`).join(" ") : "(all nodes)"}`;
+    const applying = out.wait(`applying the configs of ${nodes.length} node${nodes.length === 1 ? "" : "s"} (each waited for up to ${flags["node-timeout"].text})`);
     const results = await withMaintenanceLock(lockScope, { operation, via: "auto", kube: () => openKube(env) }, () => applyToNodes({
       talos,
       nodes,
@@ -52,7 +59,7 @@ the lock file in .home-ops/); while another operation holds it, this one exits 2
       reachTimeoutMs: nodeTimeout.ms,
       signal,
       onResult: (r) => out.log(`${out.mark(r.result === "failed" ? "fail" : "ok")} ${r.hostname}: ${r.detail}`),
-    }));
+    })).finally(() => applying.done());
     const failed = results.filter((r) => r.result === "failed");
     if (json) out.result({ ok: failed.length === 0, dryRun, nodes: results });
     else {

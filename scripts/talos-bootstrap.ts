@@ -1,12 +1,6 @@
 import path from "node:path";
 import { defineScript, ExitCode, UsageError } from "../lib/cli/index.ts";
-import { KubeClient } from "../lib/kube/client.ts";
-import { waitForNodes } from "../lib/safety/kube-reader.ts";
 import { LOCK_FLAGS, withMaintenanceLock } from "../lib/safety/lock.ts";
-import { bootstrapEtcd, deadlineIn, fetchKubeconfig, remaining, waitConfiguredRunning } from "../lib/talos/bootstrap.ts";
-import { kubeconfigPath, loadCluster, makeTalosctl, selectNodes } from "../lib/talos/cluster.ts";
-import { formatMs } from "../lib/talos/poll.ts";
-import { durationFlag } from "../lib/talos/script-support.ts";
 
 export default defineScript(import.meta, {
   name: "talos-bootstrap",
@@ -23,12 +17,26 @@ the API until every node of the repo has registered (NotReady is expected until 
   flags: {
     node: { type: "string", placeholder: "host|ip", description: "the control plane to bootstrap (default: the first one)" },
     kubeconfig: { type: "string", placeholder: "path", description: "where to write the kubeconfig [default: $KUBECONFIG or clusterconfig/kubeconfig]" },
-    timeout: { type: "string", default: "20m", placeholder: "duration", description: "deadline for the whole bootstrap" },
+    timeout: { type: "duration", default: "20m", placeholder: "duration", description: "deadline for the whole bootstrap" },
     ...LOCK_FLAGS,
   },
   examples: ["bun scripts/talos-bootstrap.ts", "bun scripts/talos-bootstrap.ts --dry-run"],
   async run({ flags, out, exec, root, env, json, dryRun, signal, confirm }) {
-    const timeout = durationFlag("timeout", flags.timeout);
+    // loaded here, not at the top: --help and flag errors answer without the library
+    const [
+      { KubeClient },
+      { waitForNodes },
+      { bootstrapEtcd, deadlineIn, fetchKubeconfig, remaining, waitConfiguredRunning },
+      { kubeconfigPath, loadCluster, makeTalosctl, selectNodes },
+      { formatMs },
+    ] = await Promise.all([
+      import("../lib/kube/client.ts"),
+      import("../lib/safety/kube-reader.ts"),
+      import("../lib/talos/bootstrap.ts"),
+      import("../lib/talos/cluster.ts"),
+      import("../lib/talos/poll.ts"),
+    ]);
+    const { timeout } = flags;
     const cluster = loadCluster(root);
     const [node] = flags.node ? selectNodes(cluster.nodes, [flags.node]) : cluster.nodes.filter((n) => n.controlPlane);
     if (!node) throw new UsageError("no control plane to bootstrap");
@@ -37,14 +45,22 @@ the API until every node of the repo has registered (NotReady is expected until 
     const talos = makeTalosctl(exec, root, env);
     const deadline = deadlineIn(timeout.ms);
     const t0 = performance.now();
-    const progress = (p: { detail?: string }) => out.progress(`waiting: ${p.detail ?? ""}`);
+    // each wait shows what it waits for, for how long, and the deadline of the whole bootstrap
+    const step = async <T>(what: string, fn: (onProgress: (p: { detail?: string }) => void) => Promise<T>): Promise<T> => {
+      const w = out.wait(what, { deadlineMs: timeout.ms });
+      try {
+        return await fn((p) => w.update(p.detail ?? ""));
+      } finally {
+        w.done();
+      }
+    };
+
     const lockScope = { root, env, out, dryRun, signal, confirm, breakLock: flags["break-lock"] };
     // before etcd exists there is no Lease to take: the lock file stands in (the Lease when rerun on a live cluster)
     return withMaintenanceLock(lockScope, { operation: `talos-bootstrap on ${node.hostname}`, via: "auto", kube: () => KubeClient.fromEnv(env) }, async () => {
-
-      await waitConfiguredRunning(talos, node, deadline, { signal, onProgress: progress });
+      await step(`${node.hostname} to run with its configuration`, (onProgress) => waitConfiguredRunning(talos, node, deadline, { signal, onProgress }));
       out.log(`${out.mark("ok")} ${node.hostname} runs with its configuration`);
-      const boot = await bootstrapEtcd(talos, node, deadline, { signal, onProgress: progress });
+      const boot = await step(`etcd to bootstrap on ${node.hostname}`, (onProgress) => bootstrapEtcd(talos, node, deadline, { signal, onProgress }));
       out.log(
         `${out.mark("ok")} etcd on ${node.hostname}: ${boot.outcome === "already-bootstrapped" ? "already bootstrapped (nothing to do)" : boot.outcome === "would-bootstrap" ? "would bootstrap" : `bootstrapped${boot.attempts > 1 ? ` after ${boot.attempts} attempts` : ""}`}`,
       );
@@ -54,12 +70,9 @@ the API until every node of the repo has registered (NotReady is expected until 
       if (!dryRun) {
         const kube = KubeClient.fromKubeconfig(kubeconfig);
         const names = cluster.nodes.map((n) => n.hostname);
-        const views = await waitForNodes(kube, names, {
-          ready: false,
-          timeoutMs: remaining(deadline),
-          signal,
-          onProgress: (r) => out.progress(`waiting: ${r}`),
-        });
+        const views = await step(`the API server and ${names.length} nodes to register`, (onProgress) =>
+          waitForNodes(kube, names, { ready: false, timeoutMs: remaining(deadline), signal, onProgress: (r) => onProgress({ detail: r }) }),
+        );
         registered = views.filter((v) => names.includes(v.name)).map((v) => `${v.name}${v.ready ? "" : " (NotReady until the CNI runs)"}`);
         out.log(`${out.mark("ok")} API server answers; ${names.length} of ${names.length} nodes registered`);
       }

@@ -1,8 +1,4 @@
 import { defineScript, ExitCode } from "../lib/cli/index.ts";
-import { loadCluster, makeTalosctl, selectNodes } from "../lib/talos/cluster.ts";
-import { parseNodeErrors } from "../lib/talos/errors.ts";
-import { compareExtensions } from "../lib/talos/extensions.ts";
-import { parseExtensions } from "../lib/talos/parse.ts";
 
 export default defineScript(import.meta, {
   name: "talos-check-extensions",
@@ -19,6 +15,18 @@ extensions (iscsi-tools for Longhorn among them): this shows it. Exit 1 on any d
   },
   examples: ["bun scripts/talos-check-extensions.ts", "bun scripts/talos-check-extensions.ts --json"],
   async run({ flags, out, exec, root, env, json }) {
+    // loaded here, not at the top: --help and flag errors answer without the library
+    const [
+      { loadCluster, makeTalosctl, selectNodes },
+      { parseNodeErrors },
+      { compareExtensions },
+      { parseExtensions },
+    ] = await Promise.all([
+      import("../lib/talos/cluster.ts"),
+      import("../lib/talos/errors.ts"),
+      import("../lib/talos/extensions.ts"),
+      import("../lib/talos/parse.ts"),
+    ]);
     const cluster = loadCluster(root);
     const nodes = selectNodes(cluster.nodes, flags.node);
     const talos = makeTalosctl(exec, root, env);

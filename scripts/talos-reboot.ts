@@ -1,9 +1,9 @@
-import { defineScript, ExitCode, OperationError } from "../lib/cli/index.ts";
+import { defineScript, ExitCode, OperationError, plural, rollingFlags } from "../lib/cli/index.ts";
 import { LOCK_FLAGS, withMaintenanceLock } from "../lib/safety/lock.ts";
 import { rollingOrder } from "../lib/safety/rolling.ts";
 import { makeTalosctl, selectNodes } from "../lib/talos/cluster.ts";
 import { rollingReboot } from "../lib/talos/rolling-ops.ts";
-import { durationFlag, gateDeps, gateNodes, loadClusterWithDiscovery, openKube, printRolling } from "../lib/talos/script-support.ts";
+import { gateDeps, gateNodes, loadClusterWithDiscovery, openKube, printRolling } from "../lib/talos/script-support.ts";
 
 export default defineScript(import.meta, {
   name: "talos-reboot",
@@ -20,15 +20,12 @@ holds it, this one exits 2 naming it.`,
   live: true,
   mutates: true,
   flags: {
-    node: { type: "string", multiple: true, placeholder: "host|ip", description: "reboot only this node" },
-    "node-timeout": { type: "string", default: "10m", placeholder: "duration", description: "how long a node may take to come back" },
-    "gate-timeout": { type: "string", default: "15m", placeholder: "duration", description: "how long the gates may take to pass again after a node" },
+    ...rollingFlags("reboot", "10m"),
     ...LOCK_FLAGS,
   },
   examples: ["bun scripts/talos-reboot.ts --dry-run", "bun scripts/talos-reboot.ts --node mini02 --yes"],
   async run({ flags, out, exec, root, env, json, dryRun, signal, confirm }) {
-    const nodeTimeout = durationFlag("node-timeout", flags["node-timeout"]);
-    const gateTimeout = durationFlag("gate-timeout", flags["gate-timeout"]);
+    const { "node-timeout": nodeTimeout, "gate-timeout": gateTimeout } = flags;
     const talos = makeTalosctl(exec, root, env);
     const cluster = await loadClusterWithDiscovery(talos, root, out);
     const targets = rollingOrder(gateNodes(selectNodes(cluster.nodes, flags.node)));
@@ -58,7 +55,7 @@ holds it, this one exits 2 naming it.`,
         `nothing else was touched; once that is fixed, continue with: bun scripts/talos-reboot.ts ${left.join(" ")}`,
       );
     }
-    if (!json) out.line(dryRun ? "dry run: nothing was rebooted" : `rebooted ${result.nodes.filter((n) => n.result === "done").length} nodes, cluster healthy`);
+    if (!json) out.line(dryRun ? "dry run: nothing was rebooted" : `rebooted ${plural(result.nodes.filter((n) => n.result === "done").length, "node")}, cluster healthy`);
     return ExitCode.ok;
   },
 });

@@ -1,9 +1,4 @@
 import { ConfigError, defineScript, ExitCode, OperationError, UsageError } from "../lib/cli/index.ts";
-import { compareVersions, parseVersion } from "../lib/exec.ts";
-import { loadCluster, makeTalosctl, selectNodes } from "../lib/talos/cluster.ts";
-import { kubernetesUpgradePath, normaliseVersion, talosSupportsKubernetes } from "../lib/talos/versions.ts";
-import { openKube } from "../lib/talos/script-support.ts";
-import { clusterReader } from "../lib/safety/kube-reader.ts";
 import { LOCK_FLAGS, withMaintenanceLock } from "../lib/safety/lock.ts";
 
 export default defineScript(import.meta, {
@@ -20,12 +15,26 @@ cluster's maintenance lock while it runs: while another operation holds it, this
   live: true,
   mutates: true,
   flags: {
-    to: { type: "string", placeholder: "version", description: "Kubernetes version to upgrade to [default: the repo's]" },
+    to: { type: "version", placeholder: "version", description: "Kubernetes version to upgrade to [default: the repo's]" },
     node: { type: "string", placeholder: "host|ip", description: "control plane to run upgrade-k8s from [default: the first]" },
     ...LOCK_FLAGS,
   },
   examples: ["bun scripts/talos-upgrade-k8s.ts --dry-run", "bun scripts/talos-upgrade-k8s.ts --to 1.32.4 --yes"],
   async run({ flags, out, exec, root, env, json, dryRun, signal, confirm }) {
+    // loaded here, not at the top: --help and flag errors answer without the library
+    const [
+      { compareVersions, parseVersion },
+      { loadCluster, makeTalosctl, selectNodes },
+      { kubernetesUpgradePath, normaliseVersion, talosSupportsKubernetes },
+      { openKube },
+      { clusterReader },
+    ] = await Promise.all([
+      import("../lib/exec.ts"),
+      import("../lib/talos/cluster.ts"),
+      import("../lib/talos/versions.ts"),
+      import("../lib/talos/script-support.ts"),
+      import("../lib/safety/kube-reader.ts"),
+    ]);
     const cluster = loadCluster(root);
     const to = normaliseVersion(flags.to ?? cluster.kubernetesVersion);
     if (!parseVersion(to)) throw new UsageError(`--to must be a version like 1.32.4, not "${flags.to}"`);
@@ -60,7 +69,8 @@ cluster's maintenance lock while it runs: while another operation holds it, this
     const lockScope = { root, env, out, dryRun, signal, confirm, breakLock: flags["break-lock"] };
     const r = await withMaintenanceLock(lockScope, { operation: `talos-upgrade-k8s ${from} -> ${to}`, via: "lease", kube: () => kube }, async (lock) => {
       await lock.check();
-      return talos.upgradeK8s(cp.ip, to, { dryRun });
+      const upgrading = out.wait(`talosctl upgrade-k8s ${from} -> ${to} on ${cp.hostname}`);
+      return talos.upgradeK8s(cp.ip, to, { dryRun }).finally(() => upgrading.done());
     });
     const reminder = normaliseVersion(cluster.kubernetesVersion) !== to;
     if (json) out.result({ ok: true, from, to, changed: !dryRun, dryRun, talos: talosVersion, output: r.stdout.split("\n").filter(Boolean), updateTalenv: reminder });

@@ -1,12 +1,5 @@
-import { ConfigError, defineScript, ExitCode, OperationError } from "../lib/cli/index.ts";
+import { ConfigError, defineScript, ExitCode, OperationError, plural, rollingFlags } from "../lib/cli/index.ts";
 import { LOCK_FLAGS, withMaintenanceLock } from "../lib/safety/lock.ts";
-import { rollingOrder } from "../lib/safety/rolling.ts";
-import { makeTalosctl, selectNodes } from "../lib/talos/cluster.ts";
-import { rollingUpgrade } from "../lib/talos/rolling-ops.ts";
-import { parseVersion } from "../lib/exec.ts";
-import { clusterReader } from "../lib/safety/kube-reader.ts";
-import { durationFlag, gateDeps, gateNodes, loadClusterWithDiscovery, openKube, printRolling } from "../lib/talos/script-support.ts";
-import { checkUpgradeImage, installerImageFor, normaliseVersion, talosSupportsKubernetes, talosUpgradePath } from "../lib/talos/versions.ts";
 
 export default defineScript(import.meta, {
   name: "talos-upgrade",
@@ -24,17 +17,32 @@ cluster's maintenance lock throughout: while another operation holds it, this on
   live: true,
   mutates: true,
   flags: {
-    node: { type: "string", multiple: true, placeholder: "host|ip", description: "upgrade only this node" },
-    to: { type: "string", placeholder: "version", description: "Talos version to upgrade to (the repo's schematic)" },
+    ...rollingFlags("upgrade", "15m"),
+    to: { type: "version", placeholder: "version", description: "Talos version to upgrade to (the repo's schematic)" },
     image: { type: "string", placeholder: "image", description: "full installer image (must carry the repo's schematic)" },
-    "node-timeout": { type: "string", default: "15m", placeholder: "duration", description: "how long a node may take to upgrade and come back" },
-    "gate-timeout": { type: "string", default: "15m", placeholder: "duration", description: "how long the gates may take to pass again after a node" },
     ...LOCK_FLAGS,
   },
   examples: ["bun scripts/talos-upgrade.ts --dry-run", "bun scripts/talos-upgrade.ts --to v1.10.6 --yes"],
   async run({ flags, out, exec, root, env, json, dryRun, signal, confirm }) {
-    const nodeTimeout = durationFlag("node-timeout", flags["node-timeout"]);
-    const gateTimeout = durationFlag("gate-timeout", flags["gate-timeout"]);
+    // loaded here, not at the top: --help and flag errors answer without the library
+    const [
+      { rollingOrder },
+      { makeTalosctl, selectNodes },
+      { rollingUpgrade },
+      { parseVersion },
+      { clusterReader },
+      { gateDeps, gateNodes, loadClusterWithDiscovery, openKube, printRolling },
+      { checkUpgradeImage, installerImageFor, normaliseVersion, talosSupportsKubernetes, talosUpgradePath },
+    ] = await Promise.all([
+      import("../lib/safety/rolling.ts"),
+      import("../lib/talos/cluster.ts"),
+      import("../lib/talos/rolling-ops.ts"),
+      import("../lib/exec.ts"),
+      import("../lib/safety/kube-reader.ts"),
+      import("../lib/talos/script-support.ts"),
+      import("../lib/talos/versions.ts"),
+    ]);
+    const { "node-timeout": nodeTimeout, "gate-timeout": gateTimeout } = flags;
     const talos = makeTalosctl(exec, root, env);
     const cluster = await loadClusterWithDiscovery(talos, root, out);
     if (!cluster.schematicId)
@@ -103,7 +111,7 @@ cluster's maintenance lock throughout: while another operation holds it, this on
         "nothing else was touched; fix that and run again: nodes already upgraded are skipped",
       );
     if (!json) {
-      out.line(dryRun ? "dry run: nothing was upgraded" : `upgraded ${result.nodes.filter((n) => n.result === "done").length} nodes to ${version}, cluster healthy`);
+      out.line(dryRun ? "dry run: nothing was upgraded" : `upgraded ${plural(result.nodes.filter((n) => n.result === "done").length, "node")} to ${version}, cluster healthy`);
       if (!dryRun && normaliseVersion(cluster.talosVersion) !== version)
         out.warn(`update TALOS_VERSION in talos/talenv.yaml to ${version} so talhelper generates matching configs`);
     }

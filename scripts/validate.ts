@@ -58,7 +58,9 @@ Check families: ${FAMILIES.join(", ")}.
       }
       out.line();
     }
-    const summary = `${errors} error${errors === 1 ? "" : "s"}, ${warnings} warning${warnings === 1 ? "" : "s"} in ${groups.size} file${groups.size === 1 ? "" : "s"} (${result.families.length} check families, ${result.documents} documents, ${(ms / 1000).toFixed(2)}s)`;
+    const checked = `${result.documents} document${result.documents === 1 ? "" : "s"} checked by ${result.families.length} check famil${result.families.length === 1 ? "y" : "ies"}, ${(ms / 1000).toFixed(2)}s`;
+    const found = `${errors} error${errors === 1 ? "" : "s"}, ${warnings} warning${warnings === 1 ? "" : "s"} in ${groups.size} file${groups.size === 1 ? "" : "s"}`;
+    const summary = `${errors + warnings === 0 ? "no errors or warnings" : found} (${checked})`;
     out.line(`${out.mark(failed ? "fail" : errors + warnings > 0 ? "warn" : "ok")} ${summary}`);
     return failed ? 1 : 0;
   },

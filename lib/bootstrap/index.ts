@@ -94,16 +94,22 @@ export function createContext(o: ContextOptions): BootstrapContext & { close(): 
         clearTimeout(timer);
       }
     },
-    async wait(what, fn) {
+    async wait(what, fn, waitOpts) {
       if (o.dryRun) {
         o.out.line(`[dry-run] wait for ${what}`);
         return undefined;
       }
       const started = performance.now();
-      o.out.log(`  … waiting for ${what}`);
-      const result = await fn((detail, elapsed) => o.out.progress(`  … ${what}: ${detail} (${formatDuration(elapsed)})`));
-      o.out.log(`  ${o.out.mark("ok")} ${what} (${formatDuration(performance.now() - started)})`);
-      return result;
+      // the progress line (TTY) or one line after two seconds (pipe) says what is awaited and for how long
+      const w = o.out.wait(`waiting for ${what}`, { deadlineMs: waitOpts?.deadlineMs ?? ctx.timeouts.waitMs });
+      try {
+        const result = await fn((detail) => w.update(detail));
+        w.done();
+        o.out.log(`  ${o.out.mark("ok")} ${what} (${formatDuration(performance.now() - started)})`);
+        return result;
+      } finally {
+        w.done();
+      }
     },
     step(text) {
       o.out.log(`  · ${text}`);

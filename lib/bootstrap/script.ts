@@ -2,46 +2,21 @@
  * What the bootstrap, apps and flux scripts share: building the phase context from a script's RunContext, the
  * common flags, and rendering phase results.
  */
-import { ExitCode, UsageError } from "../cli/errors.ts";
-import type { FlagDefs, RunContext } from "../cli/index.ts";
+import { ExitCode } from "../cli/errors.ts";
+import { durationValue, WAIT_FLAGS, type Duration, type FlagDefs } from "../cli/flags.ts";
+import type { RunContext } from "../cli/index.ts";
 import { formatDuration, type Output } from "../cli/output.ts";
 import { loadRepo } from "../repo/model.ts";
-import { parseDuration } from "../talos/poll.ts";
 import { createContext, type PhaseResult } from "./index.ts";
 import type { BootstrapContext, Phase } from "./types.ts";
 
-export const TIMEOUT_FLAGS = {
-  timeout: {
-    type: "string",
-    placeholder: "duration",
-    default: "15m",
-    description: "deadline of each wait (rollouts, nodes Ready, CRDs, Kustomizations), like 90s, 10m",
-  },
-  "talos-timeout": {
-    type: "string",
-    placeholder: "duration",
-    default: "10m",
-    description: "deadline for Talos nodes to answer and etcd to bootstrap (polled with backoff)",
-  },
-} as const satisfies FlagDefs;
-
-export function durationMs(flag: string, value: string): number {
-  const ms = parseDuration(value);
-  if (ms === null || ms <= 0) throw new UsageError(`--${flag} must be a duration like 90s, 10m or 1h, not "${value}"`);
-  return ms;
-}
-
-export function phaseNumber(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || n < 1 || n > 6) throw new UsageError(`--${flag} must be a phase number from 1 to 6, not "${value}"`);
-  return n;
-}
+/** The wait flags of the bootstrap, apps and flux scripts (a flag group of lib/cli). */
+export const TIMEOUT_FLAGS = WAIT_FLAGS;
 
 /** Loads the repo and builds the phase context for a script run. */
 export function bootstrapContext(
   run: Pick<RunContext<FlagDefs>, "root" | "exec" | "out" | "env" | "signal" | "dryRun">,
-  flags: { timeout?: string; "talos-timeout"?: string },
+  flags: { timeout?: Duration; "talos-timeout"?: Duration },
 ): BootstrapContext & { close(): void } {
   const model = loadRepo(run.root);
   return createContext({
@@ -53,8 +28,8 @@ export function bootstrapContext(
     signal: run.signal,
     dryRun: run.dryRun,
     timeouts: {
-      waitMs: durationMs("timeout", flags.timeout ?? "15m"),
-      talosMs: durationMs("talos-timeout", flags["talos-timeout"] ?? "10m"),
+      waitMs: (flags.timeout ?? durationValue("timeout", TIMEOUT_FLAGS.timeout.default)).ms,
+      talosMs: (flags["talos-timeout"] ?? durationValue("talos-timeout", TIMEOUT_FLAGS["talos-timeout"].default)).ms,
     },
   });
 }

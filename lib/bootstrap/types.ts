@@ -56,7 +56,12 @@ export interface BootstrapContext {
    * Runs one wait with a start line, progress on a TTY, and the outcome with its duration. Under --dry-run it only
    * prints what it would wait for.
    */
-  wait<T>(what: string, fn: (onProgress: (detail: string, elapsedMs: number) => void) => Promise<T>): Promise<T | undefined>;
+  /** a wait with a progress line; `deadlineMs` (shown to the user) defaults to timeouts.waitMs */
+  wait<T>(
+    what: string,
+    fn: (onProgress: (detail: string, elapsedMs: number) => void) => Promise<T>,
+    opts?: { deadlineMs?: number },
+  ): Promise<T | undefined>;
   /** a step line: "  helm upgrade --install cilium 1.17.6" */
   step(text: string): void;
 }

@@ -2,11 +2,12 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, ExitCode, InterruptedError, ToolkitError, UsageError } from "./errors.ts";
-import { Output, type Stream } from "./output.ts";
-import { Exec } from "../exec.ts";
+import { durationValue, integerValue, versionValue, type FlagDef, type FlagDefs, type FlagValues } from "./flags.ts";
+import { DrainingStream, Output, outputWidth, wrapLine, type Stream } from "./output.ts";
+import type { Exec } from "../exec.ts";
 
 export * from "./errors.ts";
-export { Output, renderTable, formatDuration, type Status } from "./output.ts";
+export { Output, renderTable, formatDuration, plural, type Status, type Waiting } from "./output.ts";
 
 /**
  * defineScript(): the one frame every script in scripts/ uses. It parses flags (node:util parseArgs), answers
@@ -15,32 +16,8 @@ export { Output, renderTable, formatDuration, type Status } from "./output.ts";
  * AbortSignal that Ctrl-C trips.
  */
 
-export type FlagDef =
-  | { type: "boolean"; short?: string; description: string; default?: boolean }
-  | {
-      type: "string";
-      short?: string;
-      description: string;
-      default?: string;
-      /** shown in --help: `--node <name>` */
-      placeholder?: string;
-      /** allowed values, checked before run() */
-      choices?: readonly string[];
-      multiple?: false;
-    }
-  | { type: "string"; short?: string; description: string; placeholder?: string; multiple: true; default?: string[] };
-
-export type FlagDefs = Record<string, FlagDef>;
-
-type FlagValue<D extends FlagDef> = D extends { type: "boolean" }
-  ? boolean
-  : D extends { multiple: true }
-    ? string[]
-    : D extends { default: string }
-      ? string
-      : string | undefined;
-
-export type FlagValues<F extends FlagDefs> = { [K in keyof F]: FlagValue<F[K]> };
+export type { FlagDef, FlagDefs, FlagValues, Duration } from "./flags.ts";
+export { nodeFlag, nodesFlag, rollingFlags, snapshotDirFlag, parseDurationText, WAIT_FLAGS } from "./flags.ts";
 
 /** Areas group scripts in `bun scripts/help.ts`, in this order. */
 export const AREAS = [
@@ -75,6 +52,8 @@ export interface ScriptDef<F extends FlagDefs> {
   mutates?: boolean;
   /** talks to a live cluster: adds --simulate and --sim-nodes (run against lib/sim) */
   live?: boolean;
+  /** runs until stopped (simulate): Ctrl-C or SIGTERM is its normal end, exit 0 after cleanup */
+  untilStopped?: boolean;
   run(ctx: RunContext<F>): Promise<number | void> | number | void;
 }
 
@@ -128,7 +107,7 @@ const MUTATING_FLAGS = {
 
 const LIVE_FLAGS = {
   simulate: { type: "boolean", description: "run against a simulated cluster of this repo (lib/sim) instead of a real one" },
-  "sim-nodes": { type: "string", placeholder: "n", description: "with --simulate: number of simulated nodes" },
+  "sim-nodes": { type: "integer", min: 1, max: 1000, placeholder: "n", description: "with --simulate: number of simulated nodes" },
 } as const satisfies FlagDefs;
 
 export function allFlags<F extends FlagDefs>(def: ScriptDef<F>): FlagDefs {
@@ -140,32 +119,48 @@ export function allFlags<F extends FlagDefs>(def: ScriptDef<F>): FlagDefs {
   };
 }
 
-export function renderHelp<F extends FlagDefs>(def: ScriptDef<F>): string {
+export function renderHelp<F extends FlagDefs>(def: ScriptDef<F>, width?: number): string {
   const lines: string[] = [];
   lines.push(`${def.name}: ${def.summary}`, "");
   lines.push(`Usage: bun scripts/${def.name}.ts [flags]${def.args ? " " + def.args : ""}`);
-  if (def.description) lines.push("", ...def.description.trim().split("\n"));
+  if (def.description) {
+    const text = def.description.trim();
+    // the description is written as paragraphs; on a terminal they are wrapped to its width
+    if (width === undefined) lines.push("", ...text.split("\n"));
+    else for (const para of text.split(/\n\s*\n/)) lines.push("", ...wrapLine(para.replace(/\s*\n\s*/g, " "), width, ""));
+  }
   lines.push("", "Flags:");
   const flags = allFlags(def);
   const cells = Object.entries(flags).map(([name, f]) => {
     const short = f.short ? `-${f.short}, ` : "    ";
-    const value = f.type === "string" ? ` <${("placeholder" in f && f.placeholder) || "value"}>` : "";
+    const value = f.type === "boolean" ? "" : ` <${("placeholder" in f && f.placeholder) || "value"}>`;
     let text = f.description;
     if ("choices" in f && f.choices) text += ` (${f.choices.join("|")})`;
+    if (f.type === "integer") text += ` (${f.min}-${f.max})`;
+    if ("aliases" in f && f.aliases?.length) text += ` (also ${f.aliases.map((a) => `--${a}`).join(", ")})`;
     if (f.default !== undefined && f.default !== false && !(Array.isArray(f.default) && f.default.length === 0))
       text += ` [default: ${Array.isArray(f.default) ? f.default.join(",") : String(f.default)}]`;
     if (f.type === "string" && f.multiple) text += " (repeatable)";
     return [`  ${short}--${name}${value}`, text] as const;
   });
-  const width = Math.max(...cells.map(([l]) => l.length)) + 2;
-  for (const [left, text] of cells) lines.push(left.padEnd(width) + text);
+  const column = Math.max(...cells.map(([l]) => l.length)) + 2;
+  for (const [left, text] of cells) {
+    // descriptions wrap under their own column; on a narrow terminal they go below the flag
+    const room = width === undefined ? undefined : width - column;
+    if (room !== undefined && room < 30) {
+      lines.push(left, ...wrapLine(`      ${text}`, width));
+      continue;
+    }
+    const wrapped = wrapLine(text, room).map((l, i) => (i === 0 ? l : l.trimStart()));
+    lines.push(left.padEnd(column) + wrapped[0], ...wrapped.slice(1).map((l) => " ".repeat(column + 2) + l));
+  }
   if (def.examples?.length) {
     lines.push("", "Examples:");
     for (const e of def.examples) lines.push(`  ${e}`);
   }
   lines.push("", `Replaces: ${def.replaces.length ? def.replaces.map((r) => `task ${r}`).join(", ") : "(new)"}`);
-  lines.push(`Exit codes: 0 ok, 1 check or operation failed, 2 usage or configuration error, 130 interrupted`);
-  return lines.join("\n");
+  lines.push(`Exit codes: 0 ok, 1 check or operation failed, 2 bad input or missing precondition (nothing changed), 130 interrupted, 143 terminated`);
+  return lines.flatMap((l) => wrapLine(l, width)).join("\n");
 }
 
 /** Finds the repository root: the nearest folder upwards holding package.json and kubernetes/. */
@@ -181,32 +176,56 @@ export function findRepoRoot(start: string): string {
 
 function parseFlags<F extends FlagDefs>(def: ScriptDef<F>, argv: string[]) {
   const flags = allFlags(def);
-  const options: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean; default?: any }> =
-    {};
+  const help = `run \`bun scripts/${def.name}.ts --help\``;
+  const options: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }> = {};
+  const aliasOf = new Map<string, string>();
   for (const [name, f] of Object.entries(flags)) {
-    options[name] = { type: f.type };
+    options[name] = { type: f.type === "boolean" ? "boolean" : "string" };
     if (f.short) options[name].short = f.short;
     if (f.type === "string" && f.multiple) options[name].multiple = true;
-    if (f.default !== undefined) options[name].default = f.default;
+    if (f.type === "string" && "aliases" in f)
+      for (const alias of f.aliases ?? []) {
+        options[alias] = { type: "string" };
+        aliasOf.set(alias, name);
+      }
   }
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (e) {
     const msg = (e as Error).message.split("\n")[0]!.replace(/\. To specify a positional argument.*$/, "");
-    throw new UsageError(msg, `run \`bun scripts/${def.name}.ts --help\``);
+    throw new UsageError(msg, help);
   }
   const values = parsed.values as Record<string, unknown>;
+  for (const [alias, name] of aliasOf) {
+    if (values[alias] === undefined) continue;
+    if (values[name] !== undefined) throw new UsageError(`--${alias} and --${name} are the same flag; give it once`, help);
+    values[name] = values[alias];
+    delete values[alias];
+  }
   for (const [name, f] of Object.entries(flags)) {
-    if (values[name] === undefined && f.type === "boolean") values[name] = f.default ?? false;
-    if (values[name] === undefined && f.type === "string" && f.multiple) values[name] = [];
-    if (f.type === "string" && "choices" in f && f.choices && typeof values[name] === "string") {
-      if (!f.choices.includes(values[name] as string))
+    const given = values[name];
+    if (typeof given === "string" && given === "" && (f.type === "string" || f.type === "version"))
+      throw new UsageError(`--${name} needs a value`, help);
+    if (Array.isArray(given) && given.includes("")) throw new UsageError(`--${name} needs a value`, help);
+    if (f.type === "boolean") values[name] = given ?? f.default ?? false;
+    else if (f.type === "duration") {
+      const text = (given as string | undefined) ?? f.default;
+      values[name] = text === undefined ? undefined : durationValue(name, text);
+    } else if (f.type === "version") {
+      const text = (given as string | undefined) ?? f.default;
+      values[name] = text === undefined ? undefined : versionValue(name, text);
+    } else if (f.type === "integer") {
+      values[name] = given === undefined ? f.default : integerValue(name, given as string, f);
+    } else if (f.multiple) values[name] = given ?? f.default ?? [];
+    else {
+      values[name] = given ?? f.default;
+      if (f.choices && typeof values[name] === "string" && !f.choices.includes(values[name] as string))
         throw new UsageError(`--${name} must be one of ${f.choices.join(", ")}, not "${values[name]}"`);
     }
   }
   if (!def.args && parsed.positionals.length > 0)
-    throw new UsageError(`unexpected argument "${parsed.positionals[0]}"`, `run \`bun scripts/${def.name}.ts --help\``);
+    throw new UsageError(`unexpected argument "${parsed.positionals[0]}"`, help);
   return { values, positionals: parsed.positionals };
 }
 
@@ -216,6 +235,43 @@ async function defaultReadLine(prompt: string): Promise<string | null> {
   return null;
 }
 
+/** What a --json run prints when it fails: the same sentence and hint as the human `error:` lines. */
+export interface JsonError {
+  message: string;
+  hint?: string;
+  exitCode: number;
+}
+
+/**
+ * Builds the run's one JSON document: the script's result (if it set one) with `ok` first, and the error object
+ * when the run failed. A script that left `ok` out gets it from the exit code.
+ */
+export function jsonDocument(
+  result: { value: unknown } | undefined,
+  code: number,
+  error?: JsonError,
+  name = "the script",
+): Record<string, unknown> {
+  const v = result?.value;
+  const body: Record<string, unknown> =
+    v !== null && typeof v === "object" && !Array.isArray(v) ? { ...(v as Record<string, unknown>) } : v === undefined ? {} : { result: v };
+  const ok = error ? false : typeof body.ok === "boolean" ? body.ok && code === 0 : code === 0;
+  delete body.ok;
+  const doc: Record<string, unknown> = { ok, ...body };
+  if (error) doc.error = error;
+  else if (code !== 0)
+    doc.error = {
+      message: result ? `${name} found problems; this document lists them` : `${name} failed; the reason is on stderr`,
+      exitCode: code,
+    } satisfies JsonError;
+  return doc;
+}
+
+const SIGNALS = [
+  ["SIGINT", ExitCode.interrupted, "interrupted"],
+  ["SIGTERM", ExitCode.terminated, "terminated"],
+] as const;
+
 export function defineScript<F extends FlagDefs>(meta: ImportMeta | null, def: ScriptDef<F>): Script<F> {
   const script: Script<F> = {
     def,
@@ -223,23 +279,31 @@ export function defineScript<F extends FlagDefs>(meta: ImportMeta | null, def: S
       const env = io.env ?? process.env;
       const stdout = io.stdout ?? process.stdout;
       const stderr = io.stderr ?? process.stderr;
-      let out = new Output({ stdout, stderr, env, json: argv.includes("--json"), verbose: argv.includes("--verbose") });
+      const jsonAsked = argv.includes("--json");
+      let out = new Output({ stdout, stderr, env, json: jsonAsked, verbose: argv.includes("--verbose"), deferResult: true });
       const controller = new AbortController();
-      let interrupts = 0;
-      const onSigint = () => {
-        interrupts += 1;
-        if (interrupts > 1) process.exit(ExitCode.interrupted);
-        out.log("interrupted: stopping cleanly (Ctrl-C again to quit at once)");
-        controller.abort(new InterruptedError());
-      };
+      let signals = 0;
+      const handlers = SIGNALS.map(([name, code, word]) => {
+        const handler = () => {
+          signals += 1;
+          if (signals > 1) process.exit(code);
+          out.log(`${word}: stopping cleanly${name === "SIGINT" ? " (Ctrl-C again to quit at once)" : ""}`);
+          controller.abort(new InterruptedError(word, code));
+        };
+        return [name, handler] as const;
+      });
       const listening = meta?.main === true;
-      if (listening) process.on("SIGINT", onSigint);
+      if (listening) for (const [name, h] of handlers) process.on(name, h);
+      let code: number;
+      let error: JsonError | undefined;
       try {
         const { values, positionals } = parseFlags(def, argv);
         if (values.help) {
-          stdout.write(renderHelp(def) + "\n");
+          stdout.write(renderHelp(def, outputWidth(stdout, env)) + "\n");
           return ExitCode.ok;
         }
+        // loaded only for a real run: --help and flag errors answer without zx and the tool runner
+        const { Exec } = await import("../exec.ts");
         const exec = new Exec({ dryRun: values["dry-run"] === true, out, signal: controller.signal, env });
         out = new Output({
           stdout,
@@ -248,6 +312,7 @@ export function defineScript<F extends FlagDefs>(meta: ImportMeta | null, def: S
           json: values.json === true,
           verbose: values.verbose === true,
           redact: (t) => exec.redact(t),
+          deferResult: true,
         });
         exec.out = out;
         const root = findRepoRoot(io.cwd ?? process.cwd());
@@ -279,46 +344,67 @@ export function defineScript<F extends FlagDefs>(meta: ImportMeta | null, def: S
           },
         };
         if (def.live && values.simulate === true) {
-          const nodes = values["sim-nodes"] === undefined ? undefined : Number(values["sim-nodes"]);
-          if (nodes !== undefined && (!Number.isInteger(nodes) || nodes < 1))
-            throw new UsageError(`--sim-nodes must be a whole number of at least 1, not "${values["sim-nodes"]}"`);
+          const nodes = values["sim-nodes"] as number | undefined;
           const sim = await import("../sim/index.ts").catch((e) => {
             throw new ConfigError("the simulated cluster (lib/sim) could not be loaded", undefined, e);
           });
-          return await sim.runSimulated({ root, nodes, out, signal: controller.signal }, async (simEnv) => {
+          code = await sim.runSimulated({ root, nodes, out, signal: controller.signal }, async (simEnv) => {
             ctx.env = { ...env, ...simEnv };
             exec.env = ctx.env;
             return (await def.run(ctx)) ?? ExitCode.ok;
           });
-        }
-        return (await def.run(ctx)) ?? ExitCode.ok;
+        } else code = (await def.run(ctx)) ?? ExitCode.ok;
+        if (controller.signal.aborted && !def.untilStopped) throw controller.signal.reason;
       } catch (e) {
-        return reportError(e, out, controller.signal);
+        ({ code, error } = reportError(e, out, controller.signal));
       } finally {
-        if (listening) process.off("SIGINT", onSigint);
+        if (listening) for (const [name, h] of handlers) process.off(name, h);
       }
+      if ((out.json || jsonAsked) && !out.resultWritten) out.writeResult(jsonDocument(out.takeResult(), code, error, def.name));
+      return code;
     },
   };
   if (meta?.main) {
-    script.main(process.argv.slice(2)).then((code) => process.exit(code));
+    const stdout = new DrainingStream(process.stdout);
+    const stderr = new DrainingStream(process.stderr);
+    script
+      .main(process.argv.slice(2), { stdout, stderr })
+      .then(async (code) => {
+        await Promise.all([stdout.drained(), stderr.drained()]);
+        process.exit(code);
+      });
   }
   return script;
 }
 
-export function reportError(e: unknown, out: Output, signal?: AbortSignal): number {
-  if (signal?.aborted && !(e instanceof ToolkitError && !(e instanceof InterruptedError))) {
-    out.log("interrupted");
-    return ExitCode.interrupted;
+/** Says what went wrong on stderr (one sentence and a hint) and returns the exit code and the JSON error. */
+export function reportError(e: unknown, out: Output, signal?: AbortSignal): { code: number; error: JsonError } {
+  // after Ctrl-C or SIGTERM, whatever the run failed with on its way out (a talosctl killed mid-reboot, a gate
+  // cut short) is a consequence of the stop: the exit code says interrupted, and the cause shows with --verbose
+  if (signal?.aborted) {
+    const reason = signal.reason instanceof InterruptedError ? signal.reason : new InterruptedError();
+    out.log(reason.message);
+    if (out.verbose && !(e instanceof InterruptedError)) out.log(`  while stopping: ${e instanceof Error ? e.message : String(e)}`);
+    return { code: reason.exitCode, error: { message: reason.message, exitCode: reason.exitCode } };
   }
   if (e instanceof ToolkitError) {
     out.log(`error: ${e.message}`);
     if (e.hint) out.log(`  ${e.hint}`);
+    if (out.verbose && e.detail) out.log(`  raw: ${e.detail}`);
     if (out.verbose && e.cause instanceof Error && e.cause.stack) out.log(e.cause.stack);
-    return e.exitCode;
+    return { code: e.exitCode, error: { message: e.message, ...(e.hint ? { hint: e.hint } : {}), exitCode: e.exitCode } };
   }
   const err = e instanceof Error ? e : new Error(String(e));
-  out.log(`error: ${err.message.split("\n")[0]}`);
+  const message = err.message.split("\n")[0]!;
+  out.log(`error: ${message}`);
+  const hint = "run again with --verbose for the stack trace";
   if (out.verbose && err.stack) out.log(err.stack);
-  else out.log("  run again with --verbose for the stack trace");
-  return ExitCode.failed;
+  else out.log(`  ${hint}`);
+  return { code: ExitCode.failed, error: { message, hint, exitCode: ExitCode.failed } };
+}
+
+/** A path as the user should read it: relative inside the repo, absolute outside it (a NAS mount). */
+export function displayPath(root: string, file: string): string {
+  const rel = path.relative(root, file);
+  return rel.startsWith("..") || path.isAbsolute(rel) ? path.resolve(file) : rel;
 }

@@ -5,8 +5,94 @@ import type TableType from "cli-table3";
  * `--json` leaves stdout holding exactly one JSON document. Colour only when the stream is a TTY and NO_COLOR is unset.
  */
 export interface Stream {
-  write(text: string): unknown;
+  write(text: string, done?: (err?: Error | null) => void): unknown;
   isTTY?: boolean;
+  /** a TTY's width (process.stdout.columns) */
+  columns?: number;
+}
+
+/**
+ * Columns human output may use: the TTY's width, else $COLUMNS, else unlimited (a pipe or file keeps every line
+ * whole for grep).
+ */
+export function outputWidth(stream: Stream, env: Record<string, string | undefined> = process.env): number | undefined {
+  if (stream.isTTY === true && typeof stream.columns === "number" && stream.columns > 0) return stream.columns;
+  const cols = env.COLUMNS?.trim();
+  if (cols && /^[1-9]\d*$/.test(cols)) return Number(cols);
+  return undefined;
+}
+
+/** Display width of a line: colour codes take no room, wide characters two columns. */
+export function textWidth(text: string): number {
+  return Bun.stringWidth(text);
+}
+
+/**
+ * Wraps one line to `width` columns at spaces; a word longer than the width is cut with an ellipsis. Continuation
+ * lines keep the first line's indentation plus two spaces.
+ */
+export function wrapLine(text: string, width: number | undefined, hang = "  "): string[] {
+  if (width === undefined || textWidth(text) <= width) return [text];
+  const indent = /^\s*/.exec(text)![0];
+  const next = indent + hang;
+  const words = text.slice(indent.length).split(/ +/);
+  const lines: string[] = [];
+  let cur = indent;
+  const limit = Math.max(width, next.length + 8);
+  for (const word of words) {
+    const sep = cur.trim() === "" ? "" : " ";
+    if (textWidth(cur + sep + word) <= limit) {
+      cur += sep + word;
+      continue;
+    }
+    if (cur.trim() !== "") lines.push(cur);
+    cur = (lines.length ? next : indent) + word;
+    if (textWidth(cur) > limit) cur = truncateText(cur, limit);
+  }
+  if (cur.trim() !== "") lines.push(cur);
+  return lines;
+}
+
+/** Shortens text to `width` columns, ending in an ellipsis when cut. */
+export function truncateText(text: string, width: number): string {
+  if (textWidth(text) <= width) return text;
+  const plain = text.replace(/\x1b\[[0-9;]*m/g, "");
+  let cut = "";
+  for (const ch of plain) {
+    if (textWidth(cut + ch) > width - 1) break;
+    cut += ch;
+  }
+  return cut + "…";
+}
+
+/**
+ * A stream wrapper that remembers its last write, so the process can wait for every byte to reach a slow reader
+ * before it exits (process.exit drops what the pipe has not taken yet: JSON cut at 64 KiB).
+ */
+export class DrainingStream implements Stream {
+  private pending: Promise<void> = Promise.resolve();
+  constructor(private readonly inner: Stream & { columns?: number }) {}
+  get isTTY(): boolean | undefined {
+    return this.inner.isTTY;
+  }
+  get columns(): number | undefined {
+    return this.inner.columns;
+  }
+  write(text: string): boolean {
+    if (text === "") return true;
+    this.pending = new Promise<void>((resolve) => {
+      try {
+        this.inner.write(text, () => resolve());
+      } catch {
+        resolve();
+      }
+    });
+    return true;
+  }
+  /** Resolves once everything written so far was taken by the reader (or the reader went away). */
+  drained(): Promise<void> {
+    return this.pending;
+  }
 }
 
 export type Status = "ok" | "warn" | "fail" | "skip" | "info";
@@ -33,7 +119,17 @@ export interface OutputOptions {
   env?: Record<string, string | undefined>;
   /** Redacts secret values from every line written (lib/exec's redactor). */
   redact?: (text: string) => string;
+  /**
+   * Keep the --json document until the run ends (defineScript does): an error after it is merged into the one
+   * document instead of a second one, and `ok` is added where a script left it out.
+   */
+  deferResult?: boolean;
 }
+
+type Cell = string | number | boolean | null | undefined;
+
+/** A cell longer than this goes below the table as a numbered note. */
+const LONG_CELL = 120;
 
 export class Output {
   readonly stdout: Stream;
@@ -41,9 +137,20 @@ export class Output {
   readonly json: boolean;
   readonly verbose: boolean;
   readonly colour: boolean;
+  /** columns of the stream human output goes to; undefined = unlimited (a pipe) */
+  readonly width: number | undefined;
+  /** columns of stderr, where progress and logs go */
+  readonly logWidth: number | undefined;
   private readonly progressOnTTY: boolean;
   private progressShown = false;
   private readonly redact: (text: string) => string;
+  private readonly deferResult: boolean;
+  private pendingResult: { value: unknown } | undefined;
+  /** a document was already written with result(value, { now: true }) */
+  resultWritten = false;
+  private readonly said = new Set<string>();
+  /** the progress line of the wait under way: drawn again below each line printed meanwhile */
+  private redrawWait: (() => void) | undefined;
 
   constructor(opts: OutputOptions = {}) {
     this.stdout = opts.stdout ?? process.stdout;
@@ -53,18 +160,32 @@ export class Output {
     this.colour = colourEnabled(this.stdout, opts.env);
     this.progressOnTTY = this.stderr.isTTY === true;
     this.redact = opts.redact ?? ((t) => t);
+    this.deferResult = opts.deferResult ?? false;
+    const env = opts.env ?? process.env;
+    this.logWidth = outputWidth(this.stderr, env);
+    this.width = this.json ? this.logWidth : outputWidth(this.stdout, env);
+  }
+
+  private writeLines(stream: Stream, width: number | undefined, text: string): void {
+    // a dry run's commands stay whole, one per line, so they can be copied and run as printed
+    const lines = this.redact(text)
+      .split("\n")
+      .flatMap((l) => (l.startsWith("[dry-run] ") ? [l] : wrapLine(l, width)));
+    stream.write(lines.join("\n") + "\n");
   }
 
   /** A line of human output (suppressed in --json mode, where it goes to stderr instead). */
   line(text = ""): void {
     this.clearProgress();
-    (this.json ? this.stderr : this.stdout).write(this.redact(text) + "\n");
+    this.writeLines(this.json ? this.stderr : this.stdout, this.width, text);
+    this.redrawWait?.();
   }
 
   /** A log line on stderr, always. */
   log(text: string): void {
     this.clearProgress();
-    this.stderr.write(this.redact(text) + "\n");
+    this.writeLines(this.stderr, this.logWidth, text);
+    this.redrawWait?.();
   }
 
   debug(text: string): void {
@@ -75,8 +196,40 @@ export class Output {
     this.log(`${this.mark("warn")} ${text}`);
   }
 
-  /** The one JSON document of a --json run. */
-  result(value: unknown): void {
+  /** A warning said once per run, however many places find the same thing. */
+  warnOnce(text: string): void {
+    if (this.said.has(text)) return;
+    this.said.add(text);
+    this.warn(text);
+  }
+
+  /**
+   * The one JSON document of a --json run. Under defineScript it is written when the run ends (so a later error
+   * joins it); `now` writes it at once, for a script that keeps running after it (simulate).
+   */
+  result(value: unknown, opts: { now?: boolean } = {}): void {
+    if (opts.now) {
+      this.resultWritten = true;
+      this.writeResult(value);
+      return;
+    }
+    if (this.deferResult) {
+      this.pendingResult = { value };
+      return;
+    }
+    this.clearProgress();
+    this.stdout.write(this.redact(JSON.stringify(value, null, 2)) + "\n");
+  }
+
+  /** The JSON document the run set aside with result(), if any. */
+  takeResult(): { value: unknown } | undefined {
+    const r = this.pendingResult;
+    this.pendingResult = undefined;
+    return r;
+  }
+
+  /** Writes the run's JSON document now (used by defineScript at the end of a run). */
+  writeResult(value: unknown): void {
     this.clearProgress();
     this.stdout.write(this.redact(JSON.stringify(value, null, 2)) + "\n");
   }
@@ -94,22 +247,37 @@ export class Output {
     return this.colour ? `\x1b[90m${text}\x1b[0m` : text;
   }
 
-  table(head: string[], rows: Array<Array<string | number | boolean | null | undefined>>): string {
-    return renderTable(head, rows, this.colour);
+  table(head: string[], rows: Cell[][]): string {
+    return renderTable(head, rows, this.colour, this.width);
   }
 
-  /** Prints a table as human output. */
-  printTable(head: string[], rows: Array<Array<string | number | boolean | null | undefined>>): void {
-    this.line(this.table(head, rows));
+  /**
+   * Prints a table as human output, fitted to the terminal. A cell holding long text (a raw error, a list) shows
+   * a note number and the text follows the table, so the table keeps its shape at any width.
+   */
+  printTable(head: string[], rows: Cell[][]): void {
+    const notes: string[] = [];
+    const shaped = rows.map((row) =>
+      row.map((cell) => {
+        if (typeof cell !== "string" || Math.max(...cell.split("\n").map(textWidth)) <= LONG_CELL) return cell;
+        notes.push(cell);
+        return `see [${notes.length}]`;
+      }),
+    );
+    this.line(this.table(head, shaped));
+    notes.forEach((n, i) => this.line(`[${i + 1}] ${n}`));
   }
 
   /**
    * A progress line for long waits: rewritten in place on a TTY, silent otherwise (the final outcome is
-   * always printed by the caller as a normal line).
+   * always printed by the caller as a normal line). Cut to one column less than the terminal, so clearing it
+   * never leaves a wrapped half behind.
    */
   progress(text: string): void {
     if (!this.progressOnTTY) return;
-    this.stderr.write(`\r\x1b[2K${this.redact(text)}`);
+    const flat = this.redact(text).replace(/\s*\n\s*/g, " ");
+    const width = this.logWidth ?? 80;
+    this.stderr.write(`\r\x1b[2K${truncateText(flat, Math.max(width - 1, 10))}`);
     this.progressShown = true;
   }
 
@@ -118,21 +286,103 @@ export class Output {
     this.stderr.write("\r\x1b[2K");
     this.progressShown = false;
   }
+
+  /**
+   * A wait the user should see: on a TTY a line redrawn every second with what is awaited, the time so far and
+   * the deadline; elsewhere (a pipe, a log file) one line, once the wait has lasted two seconds, so short waits
+   * stay silent. update() changes the detail; done() clears the line.
+   */
+  wait(what: string, opts: { deadlineMs?: number; now?: () => number } = {}): Waiting {
+    const now = opts.now ?? (() => performance.now());
+    const started = now();
+    let detail = "";
+    const deadline = opts.deadlineMs === undefined ? "" : `, deadline ${formatDuration(opts.deadlineMs)}`;
+    const draw = () => {
+      const elapsed = formatDuration(Math.max(0, now() - started));
+      this.progress(`… ${what} (${elapsed}${deadline})${detail ? `: ${detail}` : ""}`);
+    };
+    let timer: ReturnType<typeof setInterval> | undefined;
+    let announce: ReturnType<typeof setTimeout> | undefined;
+    if (this.progressOnTTY) {
+      draw();
+      this.redrawWait = draw;
+      timer = setInterval(draw, 1000);
+      (timer as { unref?: () => void }).unref?.();
+    } else {
+      announce = setTimeout(() => this.log(`… ${what}${deadline ? ` (${deadline.slice(2)})` : ""}`), 2000);
+      (announce as { unref?: () => void }).unref?.();
+    }
+    return {
+      update: (d: string) => {
+        detail = d;
+        if (this.progressOnTTY) draw();
+      },
+      done: () => {
+        if (this.redrawWait === draw) this.redrawWait = undefined;
+        if (timer) clearInterval(timer);
+        if (announce) clearTimeout(announce);
+        timer = announce = undefined;
+        this.clearProgress();
+      },
+    };
+  }
 }
 
-export function renderTable(
-  head: string[],
-  rows: Array<Array<string | number | boolean | null | undefined>>,
-  colour = false,
-): string {
+export interface Waiting {
+  update(detail: string): void;
+  done(): void;
+}
+
+/**
+ * Column widths (each including one space of padding either side) that fit `width` columns. Every column first
+ * gets room for its longest word (names and addresses stay whole); what is left goes to the columns that want
+ * more, narrowest want first, so prose wraps before identifiers are cut. When even the words do not fit, the
+ * widest columns shrink and their words end in an ellipsis.
+ */
+export function fitColumns(natural: number[], width: number | undefined, longestWord: number[] = natural): number[] | undefined {
+  const borders = natural.length + 1;
+  const total = natural.reduce((a, b) => a + b, 0) + borders;
+  if (width === undefined || total <= width) return undefined;
+  const budget = Math.max(width - borders, natural.length * 5);
+  const share = (wants: number[], room: number): number[] => {
+    const out = new Array<number>(wants.length).fill(0);
+    const order = wants.map((w, i) => [w, i] as const).sort((a, b) => a[0] - b[0]);
+    let left = wants.length;
+    for (const [w, i] of order) {
+      out[i] = Math.min(w, Math.floor(room / left));
+      room -= out[i]!;
+      left -= 1;
+    }
+    return out;
+  };
+  const mins = natural.map((n, i) => Math.max(5, Math.min(n, (longestWord[i] ?? n))));
+  const minSum = mins.reduce((a, b) => a + b, 0);
+  if (minSum >= budget) return share(mins, budget).map((w) => Math.max(5, w));
+  const extra = share(
+    natural.map((n, i) => n - mins[i]!),
+    budget - minSum,
+  );
+  return mins.map((m, i) => m + extra[i]!);
+}
+
+export function renderTable(head: string[], rows: Cell[][], colour = false, width?: number): string {
   // loaded on first table, not at start: --help and --json runs never draw one
   const Table = require("cli-table3") as typeof TableType;
+  const text = rows.map((row) => row.map((cell) => (cell === null || cell === undefined ? "-" : String(cell))));
+  const natural = head.map(
+    (h, i) => Math.max(textWidth(h), ...text.map((r) => Math.max(0, ...(r[i] ?? "").split("\n").map(textWidth)))) + 2,
+  );
+  const words = head.map(
+    (h, i) => Math.max(textWidth(h), ...text.map((r) => Math.max(0, ...(r[i] ?? "").split(/\s+/).map(textWidth)))) + 2,
+  );
+  const colWidths = fitColumns(natural, width, words);
   const table = new Table({
     head,
     style: { head: colour ? ["bold"] : [], border: colour ? ["grey"] : [], compact: true },
     chars: { mid: "", "left-mid": "", "mid-mid": "", "right-mid": "" },
+    ...(colWidths ? { colWidths, wordWrap: true, wrapOnWordBoundary: true } : {}),
   });
-  for (const row of rows) table.push(row.map((cell) => (cell === null || cell === undefined ? "-" : String(cell))));
+  for (const row of text) table.push(row);
   return table.toString();
 }
 
@@ -143,4 +393,9 @@ export function formatDuration(ms: number): string {
   const m = Math.floor(ms / 60_000);
   const s = Math.round((ms % 60_000) / 1000);
   return `${m}m ${String(s).padStart(2, "0")}s`;
+}
+
+/** "1 node", "3 nodes": a count with its noun (plural with -s, or as given). */
+export function plural(n: number, noun: string, many = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : many}`;
 }

@@ -2,7 +2,8 @@
  * Reconcile, suspend and resume through the API, as the flux CLI does: a merge patch per object, and for
  * reconcile a watch until the controller has handled the request and the object is Ready.
  */
-import { OperationError } from "../cli/errors.ts";
+import { ConfigError } from "../cli/errors.ts";
+import { isNotFound } from "../kube/errors.ts";
 import {
   GITREPOSITORY,
   HELMRELEASE,
@@ -65,11 +66,21 @@ export async function reconcile(
   opts: { token?: string; timeoutMs: number; signal?: AbortSignal; dryRun?: boolean; onProgress?: (t: Target, detail: string, ms: number) => void },
 ): Promise<void> {
   const token = opts.token ?? new Date().toISOString();
+  // every target is checked before the first is touched: a missing Flux or a wrong name changes nothing (exit 2)
   for (const t of targets) {
-    const current = (await api.list({ ...REFS[t.kind], namespace: t.namespace })).find((o) => o.metadata.name === t.name);
-    if (!current) throw new OperationError(`${targetLabel(t)} is not on the cluster`, "check the name (flux get all -A lists them)");
+    const all = await api.list({ ...REFS[t.kind], namespace: t.namespace }).catch((e: unknown) => {
+      if (isNotFound(e)) return null;
+      throw e;
+    });
+    // no object of the kind at all: Flux is missing, not a wrong name
+    if (all === null || all.length === 0)
+      throw new ConfigError(`the cluster has no ${t.kind} in ${t.namespace}: is Flux installed?`, "install it with bun scripts/flux-bootstrap.ts");
+    const current = all.find((o) => o.metadata.name === t.name);
+    if (!current) throw new ConfigError(`${targetLabel(t)} is not on the cluster`, "check the name (flux get all -A lists them)");
     if (current.spec?.suspend === true)
-      throw new OperationError(`${targetLabel(t)} is suspended: a reconcile would not run`, "resume it first: flux-reconcile --resume");
+      throw new ConfigError(`${targetLabel(t)} is suspended: a reconcile would not run`, "resume it first: flux-reconcile --resume");
+  }
+  for (const t of targets) {
     await api.patch(REFS[t.kind], t.name, t.namespace, reconcileRequestPatch(token));
     if (opts.dryRun) continue;
     await api.waitFor(

@@ -6,6 +6,7 @@
  *   longhorn: every Longhorn volume is healthy (detached volumes, robustness "unknown", do not block).
  * Reads run concurrently; the decision is a pure function of what was read so it is unit-tested without a cluster.
  */
+import { whyNoAnswer } from "../talos/errors.ts";
 import type { Talosctl } from "../talos/talosctl.ts";
 import type { EtcdMember, EtcdMemberStatus } from "../talos/parse.ts";
 import { pollUntil, done, notYet, PollTimeoutError, type PollProgress } from "../talos/poll.ts";
@@ -158,7 +159,7 @@ export async function readEtcd(talos: Talosctl, controlPlanes: GateNode[]): Prom
         const rows = await talos.etcdStatus([cp.ip]);
         return { cp, rows };
       } catch (e) {
-        return { cp, error: (e as Error).message };
+        return { cp, error: whyNoAnswer(e) };
       }
     }),
   );

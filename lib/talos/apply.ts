@@ -5,7 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { InterruptedError, OperationError } from "../cli/errors.ts";
+import { ConfigError, InterruptedError, OperationError } from "../cli/errors.ts";
 import { abortableSleep, backoffDelay, done, notYet, pollUntil } from "./poll.ts";
 import { MAINTENANCE_APPLY_MODES, TalosctlError, type ApplyMode, type NodeMode, type Talosctl } from "./talosctl.ts";
 import type { TalosNode } from "./cluster.ts";
@@ -52,7 +52,7 @@ export async function applyToNodes(opts: {
   // every node's config must exist before anything is applied anywhere
   const missing = nodes.filter((n) => !existsSync(configFileFor(opts.configDir, opts.clusterName, n.hostname)));
   if (missing.length)
-    throw new OperationError(
+    throw new ConfigError(
       `no generated config for ${missing.map((n) => n.hostname).join(", ")} in ${opts.configDir}`,
       "run bun scripts/talos-generate-config.ts first",
     );

@@ -20,6 +20,8 @@ export type TalosErrorKind =
   | "multiple-nodes"
   /** upgrade refusing to break quorum: `etcd member count(2) is insufficient to maintain quorum` */
   | "quorum"
+  /** the node's certificate does not fit the address asked or has expired: `x509: certificate is valid for ...` */
+  | "certificate-mismatch"
   /** the node does not answer: Unavailable, connection refused, deadline exceeded, no route, timeout */
   | "unreachable"
   /** Kubernetes version out of Talos' range / unsupported upgrade path */
@@ -59,6 +61,7 @@ const PATTERNS: Array<[TalosErrorKind, RegExp]> = [
   ["multiple-nodes", /is not supported with multiple nodes/],
   ["quorum", /insufficient to maintain quorum/],
   ["unsupported-version", /is too (old|new) to be used with Talos|unsupported upgrade path/],
+  ["certificate-mismatch", /x509: certificate is valid for|x509: certificate has expired|certificate is not valid for any names/],
   [
     "unreachable",
     /code = Unavailable|code = DeadlineExceeded|connection refused|no route to host|i\/o timeout|context deadline exceeded|connection reset|network is unreachable|host is down/,
@@ -68,6 +71,66 @@ const PATTERNS: Array<[TalosErrorKind, RegExp]> = [
 export function classifyTalosError(stderr: string): TalosErrorKind {
   for (const [kind, re] of PATTERNS) if (re.test(stderr)) return kind;
   return "other";
+}
+
+/**
+ * What a classified talosctl error means for the person running the script, in place of the gRPC/TLS text (which is
+ * kept for --verbose). Undefined where the tool's own words are the clearest.
+ */
+export function talosErrorMeaning(kind: TalosErrorKind, text = ""): string | undefined {
+  switch (kind) {
+    case "maintenance-needs-insecure":
+      return "the node does not accept this talosconfig: it is in maintenance mode (no configuration yet) or was configured with other secrets";
+    case "not-implemented-in-maintenance":
+      return "the node is in maintenance mode and cannot do this before it is configured";
+    case "certificate-required":
+      return "the node is configured and refuses an --insecure connection";
+    case "certificate-mismatch":
+      return "the node's certificate does not match the address asked (talosconfig endpoints or node IPs out of date?)";
+    case "unreachable":
+      if (/connection refused/.test(text))
+        return "the node refuses connections on the Talos API port 50000 (still booting, or not a Talos node)";
+      if (/\bEOF\b|connection reset|transport is closing/.test(text))
+        return "the connection to the node broke off mid-call (EOF: it may be rebooting or restarting its API)";
+      return "the node does not answer (powered off, rebooting, or not reachable from here)";
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * A few words for a table or a status line ("not answering", "in maintenance mode"), from any talosctl error text;
+ * the text itself when it is not one of the known kinds.
+ */
+export function talosErrorShort(text: string): string {
+  const kind = classifyTalosError(text);
+  switch (kind) {
+    case "unreachable":
+      if (/connection refused/.test(text)) return "refuses connections on port 50000";
+      if (/\bEOF\b|connection reset|transport is closing/.test(text)) return "connection broke off (EOF)";
+      return "not answering";
+    case "maintenance-needs-insecure":
+      return "in maintenance mode, or configured with other secrets";
+    case "not-implemented-in-maintenance":
+      return "in maintenance mode";
+    case "certificate-mismatch":
+      return "certificate does not match its address";
+    case "certificate-required":
+      return "configured (refuses --insecure)";
+    default:
+      return text;
+  }
+}
+
+/**
+ * Why a node's service did not answer, for a line that already names the node and the service ("etcd on mini02
+ * does not answer: its node is not answering"): talosctl's error read through talosErrorShort.
+ */
+export function whyNoAnswer(e: unknown): string {
+  const raw = typeof e === "string" ? e : ((e as { stderr?: string }).stderr ?? (e instanceof Error ? e.message : String(e)));
+  const short = talosErrorShort(raw);
+  if (short === "not answering") return "its node is not answering";
+  return short === raw && e instanceof Error ? e.message : short;
 }
 
 /** The line worth showing a person: the first `desc = ...` text, else the first non-empty non-warning line. */

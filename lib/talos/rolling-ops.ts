@@ -4,7 +4,7 @@
  * "already done" means for an upgrade (same Talos version and schematic), so a second run continues where the first
  * stopped.
  */
-import type { Output } from "../cli/output.ts";
+import type { Output, Waiting } from "../cli/output.ts";
 import type { GateDeps, GateNode } from "../safety/gates.ts";
 import { runRolling, type RollingEvent, type RollingResult } from "../safety/rolling.ts";
 import { formatMs, pollUntil, done, notYet } from "./poll.ts";
@@ -55,18 +55,44 @@ export async function waitRunning(talos: Talosctl, node: GateNode, timeoutMs: nu
 /** talosctl's `--wait` timing out means the node went down and did not come back: say that. */
 function notBack(e: unknown, node: GateNode, timeout: string, what: string): Error {
   const msg = e instanceof Error ? e.message : String(e);
-  if (/timeout waiting for the node to come back/.test(msg))
+  // the message may be translated already; talosctl's own words stay on the error's stderr
+  const raw = `${msg}\n${(e as { stderr?: string }).stderr ?? ""}`;
+  if (/timeout waiting for the node to come back/.test(raw))
     return new Error(`${node.hostname} did not come back from its ${what} within ${timeout} (check its console or power)`);
   return e instanceof Error ? e : new Error(msg);
 }
 
-function progress(out: Output) {
-  return (node: GateNode, what: string, p: { detail?: string; elapsedMs: number }) =>
-    out.progress(`${node.hostname}: waiting for ${what} (${formatMs(p.elapsedMs)}): ${p.detail ?? ""}`);
+/** Runs one step of a node's change under a progress line: what is awaited, the time so far, the deadline. */
+async function waiting<T>(out: Output, what: string, deadlineMs: number, fn: (w: Waiting) => Promise<T>): Promise<T> {
+  const w = out.wait(what, { deadlineMs });
+  try {
+    return await fn(w);
+  } finally {
+    w.done();
+  }
+}
+
+/** The progress line of the gates' wait after a node; finish() ends it (the next step's line, or the end). */
+function gateProgress(o: RollingCommon) {
+  let current: { key: string; w: Waiting } | undefined;
+  return {
+    update(node: GateNode, what: string, p: { detail?: string; elapsedMs: number }) {
+      const key = `${node.hostname}/${what}`;
+      if (current?.key !== key) {
+        current?.w.done();
+        current = { key, w: o.out.wait(`${node.hostname}: waiting for the ${what} to pass again`, { deadlineMs: o.gateTimeoutMs }) };
+      }
+      current.w.update(p.detail ?? "");
+    },
+    finish() {
+      current?.w.done();
+      current = undefined;
+    },
+  };
 }
 
 /** What every rolling operation hands runRolling: targets, gates, and progress and events on the script's output. */
-function rollingBase(o: RollingCommon) {
+function rollingBase(o: RollingCommon, gates: ReturnType<typeof gateProgress>) {
   return {
     targets: o.targets,
     gates: o.gates,
@@ -74,21 +100,28 @@ function rollingBase(o: RollingCommon) {
     signal: o.signal,
     dryRun: o.dryRun,
     guard: o.guard,
-    onEvent: (e: Parameters<typeof describeEvent>[0]) => o.out.log(`${o.out.mark(e.ok ? "ok" : "fail")} ${describeEvent(e)}`),
-    onProgress: progress(o.out),
+    // a failed step stops the run and the script's error says it, once; the log shows the steps that passed
+    onEvent: (e: Parameters<typeof describeEvent>[0]) => {
+      gates.finish();
+      if (e.ok) o.out.log(`${o.out.mark("ok")} ${describeEvent(e)}`);
+    },
+    onProgress: gates.update,
   };
 }
 
 export async function rollingReboot(o: RollingCommon): Promise<RollingResult> {
+  const gates = gateProgress(o);
   return runRolling({
-    ...rollingBase(o),
+    ...rollingBase(o, gates),
     action: async (node) => {
-      await o.talos.reboot(node.ip, { timeout: o.nodeTimeout }).catch((e) => {
+      await waiting(o.out, `${node.hostname}: rebooting (talosctl follows it down and back)`, o.nodeTimeoutMs, () =>
+        o.talos.reboot(node.ip, { timeout: o.nodeTimeout }),
+      ).catch((e) => {
         throw notBack(e, node, o.nodeTimeout, "reboot");
       });
     },
-    waitBack: (node) => waitRunning(o.talos, node, o.nodeTimeoutMs, o.signal),
-  });
+    waitBack: (node) => waiting(o.out, `${node.hostname}: waiting for Talos to report it running`, o.nodeTimeoutMs, () => waitRunning(o.talos, node, o.nodeTimeoutMs, o.signal)),
+  }).finally(() => gates.finish());
 }
 
 export interface UpgradeTarget {
@@ -111,8 +144,9 @@ export async function nodeRuns(talos: Talosctl, node: GateNode): Promise<{ versi
 
 export async function rollingUpgrade(o: RollingCommon & { target: UpgradeTarget; controlPlanes: number }): Promise<RollingResult> {
   const parsed = parseInstallerImage(o.target.image);
+  const gates = gateProgress(o);
   return runRolling({
-    ...rollingBase(o),
+    ...rollingBase(o, gates),
     alreadyDone: async (node) => {
       const now = await nodeRuns(o.talos, node);
       if (now.version && sameVersion(now.version, o.target.version) && now.schematic === parsed?.schematic)
@@ -121,14 +155,16 @@ export async function rollingUpgrade(o: RollingCommon & { target: UpgradeTarget;
     },
     action: async (node) => {
       // fewer than 3 etcd members: Talos refuses to upgrade a control plane unless its data is preserved
-      await o.talos
-        .upgrade(node.ip, o.target.image, { timeout: o.nodeTimeout, preserve: node.controlPlane && o.controlPlanes < 3 })
-        .catch((e) => {
+      await waiting(o.out, `${node.hostname}: upgrading to ${o.target.version} (talosctl follows it down and back)`, o.nodeTimeoutMs, () =>
+        o.talos.upgrade(node.ip, o.target.image, { timeout: o.nodeTimeout, preserve: node.controlPlane && o.controlPlanes < 3 }),
+      ).catch((e) => {
           throw notBack(e, node, o.nodeTimeout, "upgrade");
         });
     },
     waitBack: async (node) => {
-      const back = await waitRunning(o.talos, node, o.nodeTimeoutMs, o.signal);
+      const back = await waiting(o.out, `${node.hostname}: waiting for Talos to report it running`, o.nodeTimeoutMs, () =>
+        waitRunning(o.talos, node, o.nodeTimeoutMs, o.signal),
+      );
       const now = await nodeRuns(o.talos, node);
       if (!now.version || !sameVersion(now.version, o.target.version))
         throw new Error(`${node.hostname} came back running ${now.version ?? "an unknown version"}, not ${o.target.version}`);
@@ -136,5 +172,5 @@ export async function rollingUpgrade(o: RollingCommon & { target: UpgradeTarget;
         throw new Error(`${node.hostname} came back with schematic ${now.schematic ?? "none"}, not ${o.target.schematic}`);
       return `${back}; runs ${now.version} with the repo's schematic`;
     },
-  });
+  }).finally(() => gates.finish());
 }

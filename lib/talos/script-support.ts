@@ -1,28 +1,13 @@
 /**
- * Small pieces the Talos scripts share: duration flags, the gates' dependencies, rendering a rolling result.
+  * Small pieces the Talos scripts share: the gates' dependencies, rendering a rolling result.
  */
-import { UsageError } from "../cli/errors.ts";
 import type { Output } from "../cli/output.ts";
 import { KubeClient } from "../kube/client.ts";
 import type { GateDeps, GateNode } from "../safety/gates.ts";
 import { clusterReader } from "../safety/kube-reader.ts";
 import type { RollingResult } from "../safety/rolling.ts";
 import { loadCluster, withDiscoveredNodes, type TalosNode } from "./cluster.ts";
-import { parseDuration } from "./poll.ts";
 import type { Talosctl } from "./talosctl.ts";
-
-export function durationFlag(name: string, value: string): { text: string; ms: number } {
-  const ms = parseDuration(value);
-  if (ms === null || ms <= 0) throw new UsageError(`--${name} must be a duration like 90s, 10m or 1h, not "${value}"`);
-  const text = /^\d+(\.\d+)?$/.test(value) ? `${value}s` : value;
-  return { text, ms };
-}
-
-export function countFlag(name: string, value: string, min = 0): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be a whole number of at least ${min}, not "${value}"`);
-  return n;
-}
 
 export function gateNodes(nodes: TalosNode[]): GateNode[] {
   return nodes.map((n) => ({ hostname: n.hostname, ip: n.ip, controlPlane: n.controlPlane }));
@@ -41,9 +26,10 @@ export function printRolling(out: Output, json: boolean, result: RollingResult, 
     out.result({ ok: result.ok, ...extra, nodes: result.nodes, stopped: result.stopped ?? null, events: result.events });
     return;
   }
+  // where the run stopped, the error below says why: the table does not repeat it
   out.printTable(
     ["node", "ip", "result", "detail"],
-    result.nodes.map((n) => [n.node, n.ip, n.result, n.detail]),
+    result.nodes.map((n) => [n.node, n.ip, n.result, result.stopped?.node === n.node ? "stopped here (see the error below)" : n.detail]),
   );
 }
 

@@ -215,8 +215,10 @@ export interface TakenSnapshot {
 
 export async function takeSnapshot(o: TakeSnapshotOptions): Promise<TakenSnapshot> {
   const dir = path.resolve(o.root, o.dir);
-  if (!(await isGitIgnored(o.exec, o.root, path.join(dir, "x" + SNAPSHOT_SUFFIX))))
-    throw new ConfigError(`refusing to write etcd snapshots to ${path.relative(o.root, dir) || dir}: git does not ignore it`, "use backups/ (git-ignored) or add the folder to .gitignore");
+  // a folder outside the repo (a NAS mount) cannot be committed; inside it, git must ignore the folder
+  const inRepo = !path.relative(o.root, dir).startsWith("..") && !path.isAbsolute(path.relative(o.root, dir));
+  if (inRepo && !(await isGitIgnored(o.exec, o.root, path.join(dir, "x" + SNAPSHOT_SUFFIX))))
+    throw new ConfigError(`refusing to write etcd snapshots to ${path.relative(o.root, dir) || dir}: git does not ignore it`, "use backups/ (git-ignored), a folder outside the repo, or add the folder to .gitignore");
   const statuses = await Promise.all(o.controlPlanes.map((cp) => o.talos.etcdStatus([cp.ip]).catch(() => [] as EtcdMemberStatus[])));
   const status = statuses.flat().map((s, i) => ({ ...s, node: s.node || o.controlPlanes[i]?.ip || "" }));
   const source = pickSnapshotSource(o.controlPlanes, status, o.node);

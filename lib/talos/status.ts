@@ -4,6 +4,7 @@
  * parallel); a read that fails becomes a problem in the report, never an exception. `sequential: true` does the
  * same reads one after another (the baseline bench/status.ts compares with).
  */
+import { plural, type Output } from "../cli/output.ts";
 import { condition } from "../kube/conditions.ts";
 import { isNotFound } from "../kube/errors.ts";
 import type { KubeClient, KubeObject, KindSpec } from "../kube/client.ts";
@@ -11,7 +12,7 @@ import { etcdGate, longhornGate, volumeHealthy, type GateNode } from "../safety/
 import { LONGHORN_NAMESPACE, LONGHORN_VOLUME_KIND, NODE_KIND, nodeView, volumeView } from "../safety/kube-reader.ts";
 import { quorumSize } from "../safety/quorum.ts";
 import type { TalosNode } from "./cluster.ts";
-import { parseNodeErrors } from "./errors.ts";
+import { parseNodeErrors, talosErrorShort, whyNoAnswer } from "./errors.ts";
 import {
   parseEtcdMembers,
   parseEtcdStatus,
@@ -34,7 +35,10 @@ export interface NodeStatus {
   talosVersion?: string;
   kubeletVersion?: string;
   stage?: string;
+  /** what the Talos API failure means, in a few words ("not answering", "in maintenance mode") */
   talosError?: string;
+  /** talosctl's own words for it */
+  talosErrorRaw?: string;
   ok: boolean;
 }
 
@@ -50,14 +54,31 @@ export interface StatusReport {
   ok: boolean;
   cluster: string;
   nodes: NodeStatus[];
-  etcd: SectionStatus & { members: number; leader?: string; dbSize?: string; rows: Array<{ node: string; member: string; dbSize: string; leader: boolean; learner: boolean; errors: string[] }> };
+  etcd: SectionStatus & {
+    members: number;
+    leader?: string;
+    dbSize?: string;
+    /** one row per member; `unknown` where its node did not answer (not "missing": the member may be fine) */
+    rows: Array<{ node: string; member: string; state: "healthy" | "errors" | "unknown"; dbSize: string; leader: boolean; learner: boolean; errors: string[] }>;
+  };
   cilium: SectionStatus;
   bgp: SectionStatus & { sessions: Array<{ node: string; peer: string; address?: string; state: string }> };
   flux: SectionStatus & { notReady: Array<{ kind: string; namespace: string; name: string; reason: string }> };
   longhorn: SectionStatus & { volumes: number; notHealthy: Array<{ name: string; state: string; robustness: string }> };
   certificates: SectionStatus & { expiring: Array<{ namespace: string; name: string; notAfter?: string; days?: number; ready: boolean }> };
   problems: string[];
+  /** the problems grouped under their root cause: a node that is down explains its etcd peer, BGP sessions, ... */
+  groups: ProblemGroup[];
   readMs: number;
+}
+
+export interface ProblemGroup {
+  /** "mini03 down", or the problem itself when nothing else follows from it */
+  cause: string;
+  /** what follows from the cause, counted: "Talos API", "etcd peer", "2 BGP sessions" */
+  follows: string[];
+  /** every problem line of the group, as in `problems` */
+  problems: string[];
 }
 
 export const KINDS = {
@@ -286,7 +307,9 @@ export function buildReport(i: ReportInput): StatusReport {
   const ms = new Map(i.machines.rows.map((m) => [m.node, m]));
   const nodes: NodeStatus[] = i.nodes.map((n) => {
     const kv = k8s.get(n.hostname);
-    const talosError = i.versions.errors.get(n.ip) ?? i.machines.errors.get(n.ip);
+    const rawTalosError = i.versions.errors.get(n.ip) ?? i.machines.errors.get(n.ip);
+    // gRPC/TLS text becomes its meaning; --json keeps the same short words (the raw text is talosctl's to show)
+    const talosError = rawTalosError === undefined ? undefined : talosErrorShort(rawTalosError);
     const stage = ms.get(n.ip)?.stage;
     const ready = i.k8sNodes.ok ? (kv ? kv.ready : false) : null;
     const s: NodeStatus = {
@@ -299,7 +322,7 @@ export function buildReport(i: ReportInput): StatusReport {
       talosVersion: ver.get(n.ip),
       kubeletVersion: kv?.kubeletVersion,
       stage,
-      ...(talosError ? { talosError } : {}),
+      ...(talosError ? { talosError, talosErrorRaw: rawTalosError } : {}),
       ok: ready !== false && !talosError && (stage === undefined || stage === "running"),
     };
     if (talosError) problems.push(`node ${n.hostname}: Talos API: ${talosError}`);
@@ -313,7 +336,7 @@ export function buildReport(i: ReportInput): StatusReport {
   const etcdView = {
     members: i.etcdMembers.rows,
     status: i.etcdStatus.rows,
-    unreachable: [...i.etcdStatus.errors].map(([node, error]) => ({ node: cps.find((c) => c.ip === node)?.hostname ?? node, error })),
+    unreachable: [...i.etcdStatus.errors].map(([node, error]) => ({ node: cps.find((c) => c.ip === node)?.hostname ?? node, error: whyNoAnswer(error) })),
     ...(i.etcdMembers.rows.length === 0 && i.etcdMembers.errors.size ? { membersError: [...i.etcdMembers.errors.values()][0] } : {}),
   };
   const { check: etcdCheck } = etcdGate(cps, etcdView);
@@ -330,14 +353,29 @@ export function buildReport(i: ReportInput): StatusReport {
     members: i.etcdMembers.rows.length,
     leader: leaderHost ?? leaderId,
     dbSize: biggest?.dbSizeText,
-    rows: i.etcdStatus.rows.map((r) => ({
-      node: cps.find((c) => c.ip === r.node)?.hostname ?? r.node,
-      member: r.memberId,
-      dbSize: r.dbSizeText,
-      leader: r.memberId === r.leader,
-      learner: r.learner,
-      errors: r.errors,
-    })),
+    rows: [
+      ...i.etcdStatus.rows.map((r) => ({
+        node: cps.find((c) => c.ip === r.node)?.hostname ?? r.node,
+        member: r.memberId,
+        state: (r.errors.length ? "errors" : "healthy") as "errors" | "healthy",
+        dbSize: r.dbSizeText,
+        leader: r.memberId === r.leader,
+        learner: r.learner,
+        errors: r.errors,
+      })),
+      // members whose node did not answer `etcd status`: their state is unknown, not missing
+      ...i.etcdMembers.rows
+        .filter((m) => !i.etcdStatus.rows.some((r) => r.memberId === m.id || cps.find((c) => c.ip === r.node)?.hostname === m.hostname))
+        .map((m) => ({
+          node: m.hostname,
+          member: m.id,
+          state: "unknown" as const,
+          dbSize: "?",
+          leader: false,
+          learner: m.learner ?? false,
+          errors: [`unknown: ${m.hostname} did not answer`],
+        })),
+    ],
   };
   problems.push(...etcd.problems.map((p) => `etcd: ${p}`));
 
@@ -366,13 +404,19 @@ export function buildReport(i: ReportInput): StatusReport {
       for (const inst of (nc.status?.bgpInstances ?? []) as Array<{ peers?: Array<{ name: string; peerAddress?: string; peeringState?: string }> }>)
         for (const p of inst.peers ?? [])
           sessions.push({ node: nc.metadata.name ?? "", peer: p.name, address: p.peerAddress, state: p.peeringState ?? "unknown" });
+    // a node that is down or NotReady cannot update its status: what it last reported is stale, not established
+    const silent = new Set(nodes.filter((n) => n.talosError !== undefined || n.ready === false).map((n) => n.hostname));
+    for (const s of sessions) if (silent.has(s.node)) s.state = `unknown (${s.node} down: its last report was ${s.state})`;
     const down = sessions.filter((s) => s.state !== "established");
     const bgpProblems = down.map((s) => `${s.node} -> ${s.peer}${s.address ? ` (${s.address})` : ""}: ${s.state}`);
     if (i.bgpConfigs.value.length > 0 && sessions.length === 0) bgpProblems.push("node configs exist but report no peers");
     bgp = {
       ok: bgpProblems.length === 0,
       installed: i.bgpConfigs.value.length > 0,
-      detail: i.bgpConfigs.value.length === 0 ? "no CiliumBGPNodeConfig (BGP not configured yet)" : `${sessions.length - down.length}/${sessions.length} sessions established`,
+      detail:
+        i.bgpConfigs.value.length === 0
+          ? "no CiliumBGPNodeConfig (BGP not configured yet)"
+          : `${sessions.length - down.length}/${sessions.length} sessions established${silent.size && down.some((s) => silent.has(s.node)) ? `, ${down.filter((s) => silent.has(s.node)).length} unknown (node down)` : ""}`,
       problems: bgpProblems,
       sessions,
     };
@@ -442,6 +486,7 @@ export function buildReport(i: ReportInput): StatusReport {
 
   return {
     ok: problems.length === 0,
+    groups: groupProblems(nodes, { cilium, longhorn }, problems),
     cluster: i.cluster,
     nodes,
     etcd,
@@ -457,4 +502,85 @@ export function buildReport(i: ReportInput): StatusReport {
 
 function section(ok: boolean, installed: boolean, detail: string): SectionStatus {
   return { ok, installed, detail, problems: ok ? [] : [detail] };
+}
+
+/** Node problems and section problems worded the way buildReport writes them, mapped to what they are part of. */
+const PARTS: Array<[RegExp, string, string]> = [
+  [/^node \S+: Talos API/, "Talos API", "Talos API"],
+  [/^node \S+: stage /, "boot stage", "boot stage"],
+  [/^node \S+: (NotReady|not registered)/, "kubelet", "kubelet"],
+  [/^etcd: /, "etcd peer", "etcd peer"],
+  [/^bgp: /, "BGP session", "BGP sessions"],
+  [/^longhorn: /, "volume", "volumes"],
+  [/^cilium: /, "Cilium agent", "Cilium agents"],
+  [/^flux: /, "Flux object", "Flux objects"],
+  [/^certificates: /, "certificate", "certificates"],
+];
+
+function partOf(problem: string): [string, string] {
+  for (const [re, one, many] of PARTS) if (re.test(problem)) return [one, many];
+  return ["other problem", "other problems"];
+}
+
+/**
+ * Groups the report's problems under their root cause, so one node that is down reads as one problem
+ * ("mini03 down: Talos API, kubelet, etcd peer, 2 BGP sessions") instead of a line per symptom. A node is a root
+ * when its Talos API does not answer, it is NotReady, or it is not running; every problem that names it follows
+ * from it. With one root, degraded Longhorn volumes and one missing Cilium agent follow from it too (a replica or
+ * agent on that node). Whatever no root explains is a group of its own.
+ */
+export function groupProblems(
+  nodes: NodeStatus[],
+  sections: { longhorn: SectionStatus; cilium: SectionStatus },
+  problems: string[],
+): ProblemGroup[] {
+  const roots = nodes.filter((n) => n.talosError !== undefined || n.ready === false || (n.stage !== undefined && n.stage !== "running"));
+  const claimed = new Set<string>();
+  const groups: ProblemGroup[] = [];
+  for (const n of roots) {
+    const names = new RegExp(`(^|[^\\w-])${n.hostname.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}([^\\w-]|$)`);
+    const mine = problems.filter((p) => !claimed.has(p) && names.test(p));
+    if (roots.length === 1) {
+      mine.push(...sections.longhorn.problems.map((p) => `longhorn: ${p}`).filter((p) => !claimed.has(p) && !mine.includes(p) && /degraded/i.test(p) && problems.includes(p)));
+      const agents = problems.find((p) => /^cilium: Cilium agents ready (\d+)\/(\d+)$/.test(p));
+      const m = agents && /(\d+)\/(\d+)$/.exec(agents);
+      if (agents && m && Number(m[2]) - Number(m[1]) === 1 && !claimed.has(agents)) mine.push(agents);
+    }
+    for (const p of mine) claimed.add(p);
+    const counts = new Map<string, { one: string; many: string; n: number }>();
+    for (const p of mine) {
+      const [one, many] = partOf(p);
+      const c = counts.get(one) ?? { one, many, n: 0 };
+      c.n += 1;
+      counts.set(one, c);
+    }
+    const follows = [...counts.values()].map((c) => (c.n === 1 ? c.one : `${c.n} ${c.many}`));
+    const cause =
+      n.talosError === "not answering" && n.ready !== true
+        ? `${n.hostname} down`
+        : n.talosError !== undefined
+          ? `${n.hostname}: Talos API ${n.talosError}`
+          : n.ready === false
+            ? `${n.hostname} NotReady`
+            : `${n.hostname} in stage ${n.stage}`;
+    groups.push({ cause, follows, problems: mine });
+  }
+  for (const p of problems) if (!claimed.has(p)) groups.push({ cause: p, follows: [], problems: [p] });
+  return groups;
+}
+
+/** The problem list of cluster-status: one line per root cause; each symptom under it only with --verbose. */
+export function printProblemGroups(out: Output, groups: ProblemGroup[], verbose: boolean): void {
+  if (groups.length === 0) {
+    out.line(`\n${out.mark("ok")} everything healthy`);
+    return;
+  }
+  const lines = groups.reduce((n, g) => n + g.problems.length, 0);
+  out.line();
+  out.line(out.bold(`${plural(groups.length, "problem")}${lines > groups.length ? ` (${lines} findings; --verbose lists each)` : ""}:`));
+  for (const g of groups.slice(0, 40)) {
+    out.line(`  ${out.mark("fail")} ${g.cause}${g.follows.length ? `: ${g.follows.join(", ")}` : ""}`);
+    if (verbose && g.follows.length) for (const p of g.problems) out.line(`      ${p}`);
+  }
+  if (groups.length > 40) out.line(`  ... and ${groups.length - 40} more (--json shows all)`);
 }

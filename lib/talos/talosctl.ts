@@ -6,7 +6,7 @@
 import { OperationError } from "../cli/errors.ts";
 import type { Exec, RunResult } from "../exec.ts";
 import { parseDuration } from "./poll.ts";
-import { classifyTalosError, talosErrorSummary, type TalosErrorKind } from "./errors.ts";
+import { classifyTalosError, talosErrorMeaning, talosErrorSummary, type TalosErrorKind } from "./errors.ts";
 import {
   parseApplyOutput,
   parseEtcdMembers,
@@ -37,7 +37,9 @@ export class TalosctlError extends OperationError {
   constructor(what: string, node: string | undefined, result: Pick<RunResult, "stderr" | "stdout" | "exitCode">) {
     const kind = classifyTalosError(result.stderr + "\n" + result.stdout);
     const summary = talosErrorSummary(result.stderr) || result.stdout.trim().split("\n")[0] || `exit ${result.exitCode}`;
-    super(`${what}${node ? ` on ${node}` : ""} failed: ${summary}`, hintFor(kind));
+    // the meaning replaces gRPC/TLS text; the raw line stays available with --verbose
+    const meaning = talosErrorMeaning(kind, result.stderr);
+    super(`${what}${node ? ` on ${node}` : ""} failed: ${meaning ?? summary}`, hintFor(kind), undefined, meaning ? summary : undefined);
     this.kind = kind;
     this.node = node;
     this.stderr = result.stderr;
@@ -48,6 +50,8 @@ function hintFor(kind: TalosErrorKind): string | undefined {
   switch (kind) {
     case "unreachable":
       return "check that the node is powered on and reachable on port 50000, then run again";
+    case "certificate-mismatch":
+      return "regenerate the configs (talos-generate-config) or fix the node's address in talos/talconfig.yaml";
     case "maintenance-needs-insecure":
       return "the node is in maintenance mode: apply its configuration first (talos-apply-config)";
     case "not-implemented-in-maintenance":

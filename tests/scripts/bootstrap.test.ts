@@ -81,7 +81,7 @@ describe("bootstrap-phased against the simulated cluster", () => {
       for (const n of [2, 3, 4, 5]) expect(r1.stderr).toMatch(new RegExp(`ok phase ${n}/6 .*: done in`));
       expect(r1.stdout).toMatch(/total time \d/);
       // the waits say what they wait for
-      expect(r1.stderr).toContain("waiting for all 3 nodes Ready");
+      expect(r1.stderr).toContain("all 3 nodes Ready (");
 
       // secrets: never in a stand-in's argv, the output, or a file (the Talos bundle only in its 0600 file)
       const values = secretValues(e);

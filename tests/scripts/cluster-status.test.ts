@@ -68,10 +68,24 @@ describe("cluster-status", () => {
     const j = r.json();
     expect(j.ok).toBe(false);
     const mini02 = j.nodes.find((n: any) => n.hostname === "mini02");
-    expect(mini02.talosError).toContain("no route to host");
+    // the meaning, not the gRPC text (which stays in talosErrorRaw)
+    expect(mini02.talosError).toBe("not answering");
+    expect(mini02.talosErrorRaw).toContain("no route to host");
     expect(j.problems.some((p: string) => p.startsWith("node mini02: Talos API"))).toBe(true);
     expect(j.problems.some((p: string) => p.includes("etcd on mini02 does not answer"))).toBe(true);
     expect(j.problems).toContain("longhorn: volume pvc-x is degraded (attached)");
+    // one root cause explains the rest: mini02's Talos API, its etcd peer and the degraded volume are one problem
+    expect(j.groups).toHaveLength(1);
+    expect(j.groups[0].cause).toContain("mini02");
+    expect(j.groups[0].follows).toEqual(expect.arrayContaining(["Talos API", "etcd peer", "volume"]));
+    expect(j.groups[0].problems).toHaveLength(j.problems.length);
+    // its etcd member is unknown (its node did not answer), not missing
+    expect(j.etcd.rows.find((r: any) => r.node === "mini02")?.state).toBe("unknown");
+    const human = await runScript("cluster-status", [], { env: { ...sim.env, COLUMNS: "80" } });
+    expect(human.stdout.split("\n").filter((l: string) => /mini02/.test(l) && /FAIL|✗/.test(l)).length).toBeGreaterThan(0);
+    expect(human.stdout).toMatch(/1 problem \(\d+ findings/);
+    expect(human.stdout).not.toContain("no route to host");
+    for (const line of human.stdout.split("\n")) expect(Bun.stringWidth(line)).toBeLessThanOrEqual(80);
   }, T);
 
   test("a cluster before its CNI: nodes NotReady, Cilium missing, exit 1 with the reason", async () => {

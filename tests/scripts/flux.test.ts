@@ -71,14 +71,15 @@ describe("flux-bootstrap and flux-reconcile", () => {
       expect(s.code).toBe(0);
       expect(suspended().every(Boolean)).toBe(true);
       const refused = await run(e, "flux-reconcile", ["cluster-apps"]);
-      expect(refused.code).toBe(1);
+      // a precondition found before anything changed: exit 2
+      expect(refused.code).toBe(2);
       expect(refused.stderr).toContain("is suspended");
       const res = await run(e, "flux-reconcile", ["--resume"]);
       expect(res.code).toBe(0);
       expect(suspended().some(Boolean)).toBe(false);
 
       const missing = await run(e, "flux-reconcile", ["no-such-ks"]);
-      expect(missing.code).toBe(1);
+      expect(missing.code).toBe(2);
       expect(missing.stderr).toContain("Kustomization flux-system/no-such-ks is not on the cluster");
     },
     600_000,

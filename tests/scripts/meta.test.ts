@@ -80,7 +80,7 @@ test("help.ts lists every script, and --json lists them for programs", async () 
   expect(human.code).toBe(0);
   for (const s of scripts) expect(human.stdout).toContain(s.file);
   const json = await run(["scripts/help.ts", "--json"]);
-  const listed = JSON.parse(json.stdout) as Array<{ script: string; task: string }>;
+  const listed = (JSON.parse(json.stdout) as { ok: boolean; scripts: Array<{ script: string; task: string }> }).scripts;
   expect(listed.map((l) => l.script).sort()).toEqual(scripts.map((s) => s.file).sort());
 }, 30_000);
 

@@ -105,7 +105,7 @@ test("simulate --json prints one document with the environment", async () => {
 
 test("bad input exits 2 with one clear line and starts nothing", async () => {
   for (const [args, msg] of [
-    [["--nodes", "0"], "--nodes must be a whole number of at least 1"],
+    [["--nodes", "0"], "--nodes must be a whole number from 1 to 1000"],
     [["--state", "half"], "--state must be one of bare, talos, bootstrapped"],
     [["--fault", "bogus"], 'unknown fault "bogus"'],
     [["--fault", "unreachable"], 'fault "unreachable" needs a node'],

@@ -94,7 +94,11 @@ describe("talos-upgrade-k8s", () => {
     const r = await runScript("talos-upgrade-k8s", ["--to", NEXT, "--yes"], { env: sim.env });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("172.29.51.11");
-    expect(r.stderr).toContain("no route to host");
+    // what it means, not the gRPC text; that is there with --verbose
+    expect(r.stderr).toContain("the node does not answer");
+    expect(r.stderr).not.toContain("no route to host");
+    const verbose = await runScript("talos-upgrade-k8s", ["--to", NEXT, "--yes", "--verbose"], { env: sim.env });
+    expect(verbose.stderr).toContain("no route to host");
     expect(sim.cluster.kubernetesVersion).toBe(CURRENT);
     // another control plane works
     const other = await runScript("talos-upgrade-k8s", ["--to", NEXT, "--yes", "--node", "mini02"], { env: sim.env });

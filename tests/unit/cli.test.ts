@@ -230,3 +230,166 @@ describe("output", () => {
     expect(formatDuration(65_000)).toBe("1m 05s");
   });
 });
+
+describe("fitting the terminal", () => {
+  const { fitColumns, outputWidth, truncateText, wrapLine, plural } = require("../../lib/cli/output.ts") as typeof import("../../lib/cli/output.ts");
+  const widest = (text: string) => Math.max(...text.split("\n").map((l) => Bun.stringWidth(l)));
+
+  test("the width comes from the TTY, else $COLUMNS, else unlimited", () => {
+    expect(outputWidth({ write: () => 0, isTTY: true, columns: 100 }, { COLUMNS: "60" })).toBe(100);
+    expect(outputWidth({ write: () => 0, isTTY: false }, { COLUMNS: "60" })).toBe(60);
+    expect(outputWidth({ write: () => 0, isTTY: false }, {})).toBeUndefined();
+    expect(outputWidth({ write: () => 0, isTTY: false }, { COLUMNS: "wide" })).toBeUndefined();
+  });
+
+  test("a table fits the width: prose wraps, names stay whole where they can", () => {
+    const rows = [
+      ["mini01", "172.29.51.11", "a long explanation of what this node is doing right now, in several words"],
+      ["mini02", "172.29.51.12", "short"],
+    ];
+    for (const width of [40, 60, 80]) {
+      const t = renderTable(["node", "ip", "detail"], rows, false, width);
+      expect(widest(t)).toBeLessThanOrEqual(width);
+      expect(t).toContain("172.29.51.11");
+    }
+    // unlimited: one line per row
+    expect(renderTable(["node", "ip", "detail"], rows).split("\n")).toHaveLength(5);
+  });
+
+  test("column widths: unchanged when they fit, never wider than the budget", () => {
+    expect(fitColumns([10, 10], 80)).toBeUndefined();
+    const w = fitColumns([20, 60, 30], 60, [10, 15, 12])!;
+    expect(w.reduce((a, b) => a + b, 0) + 4).toBeLessThanOrEqual(60);
+    expect(w[0]).toBeGreaterThanOrEqual(10);
+  });
+
+  test("a long cell goes below the table as a note; the table keeps its shape", () => {
+    const c = new Capture();
+    const out = new Output({ stdout: c, stderr: c, env: { COLUMNS: "80" } });
+    const raw = `reboot failed: ${"rpc error: code = Unavailable desc = connection error ".repeat(4)}`;
+    out.printTable(["node", "detail"], [["mini01", raw], ["mini02", "ok"]]);
+    expect(c.text).toContain("see [1]");
+    expect(c.text).toContain("[1] reboot failed:");
+    expect(widest(c.text)).toBeLessThanOrEqual(80);
+  });
+
+  test("messages wrap at the width with an indented continuation; an unbreakable word is cut with …", () => {
+    const lines = wrapLine("error: " + "word ".repeat(30), 40);
+    expect(lines.length).toBeGreaterThan(1);
+    for (const l of lines) expect(Bun.stringWidth(l)).toBeLessThanOrEqual(40);
+    expect(lines[1]).toStartWith("  ");
+    expect(truncateText("x".repeat(50), 10)).toBe("x".repeat(9) + "…");
+  });
+
+  test("a progress line is one column narrower than the terminal, so clearing it leaves nothing behind", () => {
+    const tty = Object.assign(new Capture(true), { columns: 30 });
+    const out = new Output({ stdout: tty, stderr: tty, env: {} });
+    out.progress("x".repeat(30));
+    const drawn = tty.text.replace("\r\x1b[2K", "");
+    expect(Bun.stringWidth(drawn)).toBe(29);
+    out.log("next");
+    expect(tty.text.endsWith("\r\x1b[2Knext\n")).toBe(true);
+  });
+
+  test("a wait on a TTY says what, how long and the deadline; done() clears it", () => {
+    const tty = Object.assign(new Capture(true), { columns: 120 });
+    const out = new Output({ stdout: tty, stderr: tty, env: {} });
+    let now = 0;
+    const w = out.wait("mini01: rebooting", { deadlineMs: 600_000, now: () => now });
+    now = 12_000;
+    w.update("stage booting");
+    w.done();
+    expect(tty.text).toContain("… mini01: rebooting (12.0s, deadline 10m 00s): stage booting");
+    expect(tty.text.endsWith("\r\x1b[2K")).toBe(true);
+  });
+
+  test("a short wait on a pipe writes nothing", () => {
+    const pipe = new Capture(false);
+    const out = new Output({ stdout: pipe, stderr: pipe, env: {} });
+    out.wait("reading the cluster").done();
+    expect(pipe.text).toBe("");
+  });
+
+  test("counts read as words", () => {
+    expect(plural(1, "node")).toBe("1 node");
+    expect(plural(3, "node")).toBe("3 nodes");
+    expect(plural(2, "family", "families")).toBe("2 families");
+  });
+
+  test("--help fits 80 columns", () => {
+    const help = renderHelp(
+      {
+        name: "demo",
+        area: "dev",
+        summary: "a summary that is long enough to need wrapping when the terminal is only eighty columns wide, as here",
+        description: "A paragraph of description that goes on and on.\nIt was written at 120 columns and must be rewrapped to fit a narrower terminal without losing words.",
+        replaces: [],
+        mutates: true,
+        live: true,
+        run: () => {},
+      },
+      80,
+    );
+    expect(widest(help)).toBeLessThanOrEqual(80);
+    expect(help).toContain("rewrapped");
+  });
+});
+
+describe("typed flags", () => {
+  const { durationValue, integerValue, parseDurationText, versionValue } = require("../../lib/cli/flags.ts") as typeof import("../../lib/cli/flags.ts");
+
+  test("durations name their unit", () => {
+    expect(durationValue("t", "90s")).toEqual({ text: "90s", ms: 90_000 });
+    expect(parseDurationText("1h30m")).toBe(5_400_000);
+    expect(parseDurationText("500ms")).toBe(500);
+    expect(() => durationValue("node-timeout", "10")).toThrow('--node-timeout needs a unit: 10s or 10m, not "10"');
+    for (const bad of ["", "10x", "-5m", "0s", "m", " 5m"]) expect(() => durationValue("t", bad)).toThrow(UsageError);
+  });
+
+  test("whole numbers are decimal and within their range", () => {
+    expect(integerValue("n", "3", { min: 1, max: 5 })).toBe(3);
+    for (const bad of ["0x10", "1e3", " 3", "-1", "", "3.0", "6", "0"]) expect(() => integerValue("n", bad, { min: 1, max: 5 })).toThrow(/--n/);
+    expect(() => integerValue("sim-nodes", "0", { min: 1, max: 1000 })).toThrow("--sim-nodes must be a whole number from 1 to 1000");
+  });
+
+  test("versions look like versions", () => {
+    expect(versionValue("to", "v1.10.6")).toBe("v1.10.6");
+    expect(versionValue("to", "1.32.4")).toBe("1.32.4");
+    expect(() => versionValue("to", "abc")).toThrow(UsageError);
+  });
+
+  test("an alias is the same flag; giving both is an error", async () => {
+    let seen: unknown;
+    const s = script({
+      flags: { "snapshot-dir": { type: "string", default: "backups/etcd", description: "d", aliases: ["dir"] } },
+      run: ({ flags }) => void (seen = flags["snapshot-dir"]),
+    });
+    expect(await s.main(["--dir", "/mnt/nas"], io().io)).toBe(0);
+    expect(seen).toBe("/mnt/nas");
+    expect(await s.main(["--dir", "a", "--snapshot-dir", "b"], io().io)).toBe(2);
+  });
+});
+
+describe("--json contract", () => {
+  test("an error is the JSON error object on stdout, as well as its exit code", async () => {
+    const c = io();
+    const s = script({ run: () => { throw new ConfigError("no talconfig", "run X"); } });
+    expect(await s.main(["--json"], c.io)).toBe(2);
+    expect(JSON.parse(c.stdout.text)).toEqual({ ok: false, error: { message: "no talconfig", hint: "run X", exitCode: 2 } });
+  });
+
+  test("a result without ok gets it from the exit code; a failed check says so in error", async () => {
+    const c = io();
+    expect(await script({ run: ({ out }) => { out.result({ items: [1] }); return 1; } }).main(["--json"], c.io)).toBe(1);
+    const doc = JSON.parse(c.stdout.text);
+    expect(doc.ok).toBe(false);
+    expect(doc.items).toEqual([1]);
+    expect(doc.error.exitCode).toBe(1);
+  });
+
+  test("a flag error in JSON mode is the error object too", async () => {
+    const c = io();
+    expect(await script({ run: () => {} }).main(["--json", "--bogus"], c.io)).toBe(2);
+    expect(JSON.parse(c.stdout.text).error.message).toContain("--bogus");
+  });
+});

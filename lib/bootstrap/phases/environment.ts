@@ -3,6 +3,7 @@
  * the repo loads without problems. Nothing here can be fixed automatically, so run() reports what is missing.
  */
 import { ConfigError } from "../../cli/errors.ts";
+import { plural } from "../../cli/output.ts";
 import { validateRepo } from "../../checks/index.ts";
 import { checkTool } from "../../exec.ts";
 import { opSignedIn } from "../../secrets/op.ts";
@@ -77,7 +78,7 @@ async function check(ctx: BootstrapContext): Promise<Detection & { signedOut: bo
     summary:
       missing.length === 0
         ? `${reqs.length} tools present${warnings.length ? ` (not the pinned version: ${warnings.join(", ")})` : " at pinned versions"}, .env complete, 1Password signed in, repo valid`
-        : `${missing.length} problem(s)`,
+        : plural(missing.length, "problem"),
     missing,
     signedOut,
     hints,
@@ -92,10 +93,9 @@ export const environmentPhase: Phase = {
   async run(ctx) {
     const d = await check(ctx);
     if (d.done) return;
-    for (const m of d.missing) ctx.out.log(`  ${ctx.out.mark("fail")} ${m}`);
-    if (d.signedOut && d.missing.length === 1) throw new ConfigError("the 1Password CLI is not signed in", SIGNIN_HINT);
+    // detect's list was printed when the phase started; the error names the one problem or points at that list
     throw new ConfigError(
-      `the environment is not ready to bootstrap (${d.missing.length} problem(s) above)`,
+      `the environment is not ready to bootstrap (${plural(d.missing.length, "problem")}, listed above)`,
       [...(d.signedOut ? [SIGNIN_HINT] : []), ...d.hints].join("; "),
     );
   },

@@ -84,6 +84,14 @@ async function detect(ctx: BootstrapContext): Promise<Detection> {
   };
 }
 
+/** Does the GitRepository need a credentials Secret that is not in place yet? */
+async function gitSecretNeeded(kube: KubeApi, git: RepoDocument): Promise<boolean> {
+  const auth = gitAuth(git);
+  if (!auth.secretName) return false;
+  const existing = await kube.get({ apiVersion: "v1", kind: "Secret" }, auth.secretName, git.namespace ?? FLUX_NAMESPACE);
+  return !secretHasKey(existing, auth.ssh ? "identity" : "password");
+}
+
 async function applyGitSecret(ctx: BootstrapContext, kube: KubeApi, git: RepoDocument): Promise<void> {
   const auth = gitAuth(git);
   if (!auth.secretName) {
@@ -121,6 +129,9 @@ export async function bootstrapFlux(ctx: BootstrapContext): Promise<void> {
   const kube = await ctx.kube();
   const version = ctx.model.versions.flux.value;
   const { git, roots } = syncDocuments(ctx);
+  // preconditions before the first change: when the Git credentials still have to be written from 1Password, op
+  // must be signed in now, not after Flux is installed
+  if (await gitSecretNeeded(kube, git)) await requireOpSignedIn(ctx.exec);
   const controllers = await controllersState(kube, version);
   if (controllers.length > 0) {
     ctx.step(`flux ${fluxInstallArgv(version, FLUX_NAMESPACE).join(" ")}`);

@@ -200,7 +200,7 @@ async function waitConfigured(ctx: BootstrapContext): Promise<void> {
         ),
       ),
     );
-  });
+  }, { deadlineMs: ctx.timeouts.talosMs });
 }
 
 async function bootstrapEtcd(ctx: BootstrapContext): Promise<void> {
@@ -220,6 +220,7 @@ async function bootstrapEtcd(ctx: BootstrapContext): Promise<void> {
         onProgress: (p) => onProgress(p.detail ?? "", p.elapsedMs),
       },
     ),
+    { deadlineMs: ctx.timeouts.talosMs },
   );
   if (ctx.dryRun) {
     await ctx.talosctl.bootstrap(first.ipv4);
