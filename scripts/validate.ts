@@ -33,7 +33,8 @@ Check families: ${FAMILIES.join(", ")}.
     const repo = flags.root ? path.resolve(flags.root) : root;
     const started = performance.now();
     const cacheFile = flags["no-cache"] ? undefined : path.join(repo, ".home-ops/cache/validate-schema.json");
-    const result = await validateRepo(repo, { only, build: flags.build ? { exec } : false, cacheFile });
+    const renderCacheFile = flags["no-cache"] ? undefined : path.join(repo, ".home-ops/cache/render.json");
+    const result = await validateRepo(repo, { only, build: flags.build ? { exec } : false, cacheFile, renderCacheFile });
     const ms = performance.now() - started;
     const errors = result.findings.filter((f) => f.severity === "error").length;
     const warnings = result.findings.length - errors;

@@ -179,6 +179,8 @@ function configMapKeys(model: ClusterModel, name: string, namespace: string | un
 
 function substitution(model: ClusterModel): Finding[] {
   const out: Finding[] = [];
+  // A rendered model was substituted by the render stage, which reported undefined variables where Flux meets them.
+  const rendered = model.render !== undefined;
   const texts = new Map<string, RepoDocument[]>();
   for (const d of model.documents) {
     const list = texts.get(d.file);
@@ -205,7 +207,7 @@ function substitution(model: ClusterModel): Finding[] {
           out.push(finding("flux/substitute-from-missing", "error", where(model, k.source, ["spec", "postBuild", "substituteFrom", i]), `Kustomization ${k.name}: Secret ${ref.name} (substituteFrom) is created by no ExternalSecret`, "add an ExternalSecret with that target name, or mark the reference optional"));
       }
     });
-    if (unknowable) continue;
+    if (unknowable || rendered) continue;
     for (const file of builtFiles(model, k.resolvedPath)) {
       for (const d of texts.get(file) ?? []) {
         const seenHere = new Set<string>();

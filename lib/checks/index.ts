@@ -1,7 +1,8 @@
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { ConfigError } from "../cli/errors.ts";
-import { loadRepo, RepoError } from "../repo/load.ts";
+import { loadRenderedRepo, loadRepo, RepoError } from "../repo/load.ts";
+import type { RenderResult } from "../repo/render/index.ts";
 import type { ClusterModel } from "../repo/model.ts";
 import { bgpCheck } from "./bgp.ts";
 import { fluxCheck } from "./flux.ts";
@@ -36,6 +37,13 @@ export interface ValidateOptions {
   build?: boolean | BuildOptions;
   /** a model already loaded (benchmarks, other scripts) */
   model?: ClusterModel;
+  /**
+   * Check what Flux would apply (default): every Flux Kustomization built with the real kustomize from the sync
+   * roots (lib/repo/render). false = the manifests as written (no kubectl needed).
+   */
+  render?: boolean;
+  /** the render stage's cache (scripts/validate.ts: .home-ops/cache/render.json); none = render every time */
+  renderCacheFile?: string;
   /**
    * Keep library-schema results of unchanged documents in this file across runs (scripts/validate.ts uses
    * .home-ops/cache/validate-schema.json, git-ignored); off by default so library calls stay pure.
@@ -111,16 +119,23 @@ export async function validateRepo(root: string, opts: ValidateOptions = {}): Pr
     throw new ConfigError(`${root} is not a directory`, "pass the repo root with --root DIR");
   const families = [...(opts.only ?? FAMILIES)];
   const want = new Set(families);
-  let model = opts.model;
+  let models: ClusterModel[] = opts.model ? [opts.model] : [];
+  let render: RenderResult | undefined;
   let loadFailed = false;
   const findings: Finding[] = [];
-  if (!model) {
+  if (!opts.model) {
     try {
-      model = loadRepo(abs, { mode: "lenient" });
+      if (opts.render === false) models = [loadRepo(abs, { mode: "lenient" })];
+      else {
+        const b = typeof opts.build === "object" ? opts.build : {};
+        const r = await loadRenderedRepo(abs, { mode: "lenient", cacheFile: opts.renderCacheFile, exec: b.exec, kubectl: b.kubectl });
+        models = r.models;
+        render = r.render;
+      }
     } catch (e) {
       if (e instanceof RepoError && e.file === "." && e.line === 0) throw new ConfigError(e.message.replace(/^\.:0: /, ""), e.hint);
       loadFailed = true;
-      const raw = want.has("yaml") || true ? checkYamlFiles(abs) : [];
+      const raw = checkYamlFiles(abs);
       findings.push(...raw);
       if (raw.length === 0) {
         const file = e instanceof RepoError ? e.file : ".";
@@ -129,18 +144,34 @@ export async function validateRepo(root: string, opts: ValidateOptions = {}): Pr
       }
     }
   }
-  if (model) {
-    const cache = opts.cacheFile ? new FileSchemaCache(opts.cacheFile) : undefined;
+  if (render) findings.push(...renderFindings(render, want));
+  const cache = opts.cacheFile && models.length ? new FileSchemaCache(opts.cacheFile) : undefined;
+  for (const model of models) {
     for (const family of families)
-      findings.push(...safely(family, () => (family === "schema" && cache ? schemaCheck(model!, cache) : CHECKS[family](model!))));
-    cache?.save();
+      findings.push(...safely(family, () => (family === "schema" && cache ? schemaCheck(model, cache) : CHECKS[family](model))));
     findings.push(...problemFindings(model, findings));
-    if (opts.build && want.has("kustomize")) {
-      const b = typeof opts.build === "object" ? opts.build : {};
-      findings.push(...(await buildKustomizations(model, b)));
-    }
+  }
+  cache?.save();
+  const model = models[0];
+  if (model && opts.build && want.has("kustomize")) {
+    const b = typeof opts.build === "object" ? opts.build : {};
+    findings.push(...(await buildKustomizations(model, b)));
   }
   return { root: abs, findings: sortFindings(dedupe(findings)), families, documents: model?.documents.length ?? 0, loadFailed };
+}
+
+/** The render stage's own findings (build failures, undefined variables) and the files nothing applies. */
+function renderFindings(render: RenderResult, want: Set<Family>): Finding[] {
+  const out: Finding[] = [];
+  for (const f of render.findings) {
+    const family = f.id.split("/")[0] as Family;
+    if (!want.has(family)) continue;
+    out.push(finding(f.id, f.severity === "info" ? "warning" : f.severity, { file: f.file, line: f.line }, f.message, f.fix));
+  }
+  if (want.has("flux"))
+    for (const u of render.unreferenced)
+      out.push(finding("repo/unreferenced", "warning", u, "no Flux Kustomization applies this file: it is not part of any cluster and no check reads it", "list it in a kustomization.yaml under a Flux Kustomization's path, or delete it"));
+  return out;
 }
 
 /** Findings grouped by file, in file order. */

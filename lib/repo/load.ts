@@ -35,6 +35,7 @@ import type {
   TalosPatch,
   Versions,
 } from "./model.ts";
+import { renderRepo, type RenderedCluster, type RenderedObject, type RenderOptions, type RenderResult } from "./render/index.ts";
 
 /** A malformed or incomplete repo file: the message starts with `file:line:` so editors and CI can jump to it. */
 export class RepoError extends ConfigError {
@@ -462,17 +463,19 @@ function readMiseTools(root: string, out: Versions["renovate"]): Record<string, 
 // ---------------------------------------------------------------------------------------------------------------
 
 
-/**
- * Loads the repo at `root` into the ClusterModel. Throws RepoError (a ConfigError, exit 2) with file:line for a
- * malformed file in strict mode (default); lenient mode collects those in `problems` instead. Missing facts never
- * throw: they are listed in `problems` and filled with empty values sourced at line 0.
- */
-export function loadRepo(root: string, opts: LoadRepoOptions = {}): ClusterModel {
-  const absRoot = path.resolve(root);
-  const ctx = new Ctx(absRoot, (opts.mode ?? "strict") === "strict");
+/** Step "index": every YAML document under talos/ and kubernetes/, as written, with its file and line. */
+export interface RepoIndex {
+  root: string;
+  documents: RepoDocument[];
+  byFile: Map<string, RepoDocument[]>;
+  texts: Map<string, string>;
+  kustomizeDirs: string[];
+}
+
+function indexRepo(ctx: Ctx): RepoIndex {
+  const absRoot = ctx.root;
   if (!existsSync(path.join(absRoot, "talos")) && !existsSync(path.join(absRoot, "kubernetes")))
     throw new RepoError(".", 0, `${absRoot} is not a home-ops repo (no talos/ or kubernetes/ folder)`, "pass the repo root (--root DIR)");
-
   const files: string[] = [];
   listYaml(absRoot, "talos", files);
   listYaml(absRoot, "kubernetes", files);
@@ -489,7 +492,110 @@ export function loadRepo(root: string, opts: LoadRepoOptions = {}): ClusterModel
     documents.push(...docs);
     if (f.startsWith("kubernetes/") && /(^|\/)kustomization\.ya?ml$/.test(f)) kustomizeDirs.push(dirOf(f));
   }
+  return { root: absRoot, documents, byFile, texts, kustomizeDirs };
+}
 
+/**
+ * Loads the repo at `root` into the ClusterModel, reading the manifests as written (no kustomize build): the
+ * synchronous loader every script starts with. validate uses loadRenderedRepo (what Flux would apply).
+ * Throws RepoError (a ConfigError, exit 2) with file:line for a malformed file in strict mode (default); lenient
+ * mode collects those in `problems` instead. Missing facts never throw: they are listed in `problems` and filled
+ * with empty values sourced at line 0.
+ */
+export function loadRepo(root: string, opts: LoadRepoOptions = {}): ClusterModel {
+  const ctx = new Ctx(path.resolve(root), (opts.mode ?? "strict") === "strict");
+  const index = indexRepo(ctx);
+  return buildModel(ctx, index, literalObjects(index.documents));
+}
+
+export interface RenderedRepo {
+  /** one model per cluster root (a repo with kubernetes/clusters/<a>, <b> has two) */
+  models: ClusterModel[];
+  render: RenderResult;
+}
+
+/**
+ * Loads the repo as Flux would apply it: index -> render (real kustomize + Flux semantics, lib/repo/render) ->
+ * one model per cluster. A repo without a sync root is modelled as written (and the render says so).
+ */
+export async function loadRenderedRepo(root: string, opts: LoadRepoOptions & RenderOptions = {}): Promise<RenderedRepo> {
+  const ctx = new Ctx(path.resolve(root), (opts.mode ?? "strict") === "strict");
+  const index = indexRepo(ctx);
+  const render = await renderRepo(ctx.root, index.documents, opts);
+  if (render.clusters.length === 0) return { models: [buildModel(ctx, index, literalObjects(index.documents))], render };
+  const clusterNames = render.clusters.map((c) => c.name);
+  const models = render.clusters.map((c, i) => {
+    const cctx = i === 0 ? ctx : Object.assign(new Ctx(ctx.root, ctx.strict), { problems: [...ctx.problems] });
+    const model = buildModel(cctx, index, renderedObjects(c, index.byFile));
+    model.render = { cluster: c.name, clusters: clusterNames, rootPath: c.rootPath, paths: c.paths, fromCache: render.fromCache };
+    return model;
+  });
+  return { models, render };
+}
+
+/** The objects a model is built from: documents with the namespace they will have in the cluster. */
+interface ModelObjects {
+  docs: RepoDocument[];
+  nsOf: (d: RepoDocument) => string | undefined;
+}
+
+/** As written: namespaces from a Flux targetNamespace over the path, else metadata, else the folder's kustomization. */
+function literalObjects(documents: RepoDocument[]): ModelObjects {
+  const targetByPath: [string, string][] = [];
+  const kustomizeNs = new Map<string, string>();
+  for (const d of documents) {
+    if (d.kind === "Kustomization" && (d.apiVersion ?? "").startsWith("kustomize.toolkit.fluxcd.io/")) {
+      const p = str(get(d.object, "spec", "path"));
+      const t = str(get(d.object, "spec", "targetNamespace"));
+      if (p !== undefined && t) targetByPath.push([normRel(p), t]);
+    } else if (/(^|\/)kustomization\.ya?ml$/.test(d.file)) {
+      const n = str(get(d.object, "namespace"));
+      if (n) kustomizeNs.set(dirOf(d.file), n);
+    }
+  }
+  targetByPath.sort((a, b) => b[0].length - a[0].length);
+  const nsOf = (d: RepoDocument): string | undefined => {
+    const dir = dirOf(d.file);
+    const t = targetByPath.find(([p]) => dir === p || dir.startsWith(`${p}/`));
+    if (t) return t[1]; // Flux overrides what the manifest says
+    return d.namespace ?? kustomizeNs.get(dir);
+  };
+  return { docs: documents.filter((d) => d.file.startsWith("kubernetes/")), nsOf };
+}
+
+/** Rendered: each object as a document at its origin (so lines still point at the source), namespace as built. */
+function renderedObjects(c: RenderedCluster, byFile: Map<string, RepoDocument[]>): ModelObjects {
+  const docs = c.objects.map((r) => renderedDocument(r, byFile));
+  return { docs, nsOf: (d) => d.namespace };
+}
+
+function renderedDocument(r: RenderedObject, byFile: Map<string, RepoDocument[]>): RepoDocument {
+  const lit = byFile.get(r.origin.file)?.find((d) => d.line === r.origin.line);
+  const o = r.object;
+  const md = get(o, "metadata");
+  const d = {
+    file: r.origin.file,
+    line: r.origin.line,
+    index: lit?.index ?? 0,
+    apiVersion: str(get(o, "apiVersion")),
+    kind: str(get(o, "kind")),
+    name: str(get(md, "name")),
+    namespace: str(get(md, "namespace")),
+    object: o,
+  } as RepoDocument;
+  let cache: SlowParsed | undefined;
+  Object.defineProperty(d, "doc", { enumerable: false, get: () => (lit ? lit.doc : (cache ??= slowParse("{}\n")).docs[0]) });
+  Object.defineProperty(d, "lineCounter", { enumerable: false, get: () => (lit ? lit.lineCounter : (cache ??= slowParse("{}\n")).lineCounter) });
+  const info = lit ? DOC_INFO.get(lit) : undefined;
+  if (info) DOC_INFO.set(d, info);
+  return d;
+}
+
+/** Step "model": the ClusterModel from the index (talos/, tool pins) and the Kubernetes objects. */
+function buildModel(ctx: Ctx, index: RepoIndex, objects: ModelObjects): ClusterModel {
+  const { documents, byFile, texts, kustomizeDirs } = index;
+  const absRoot = ctx.root;
+  const { nsOf } = objects;
   const renovate: Versions["renovate"] = [];
   const tools = readMiseTools(absRoot, renovate);
   for (const [f, text] of texts) if (text.includes("renovate:")) scanRenovate(f, text, renovate);
@@ -510,30 +616,8 @@ export function loadRepo(root: string, opts: LoadRepoOptions = {}): ClusterModel
   const namespaces: Namespace[] = [];
   const configMaps: RepoDocument[] = [];
 
-  // Namespaces the manifests do not write: a Flux Kustomization's targetNamespace applies to every file under its
-  // path, a kustomization.yaml `namespace:` to its folder.
-  const targetByPath: [string, string][] = [];
-  const kustomizeNs = new Map<string, string>();
-  for (const d of documents) {
-    if (d.kind === "Kustomization" && (d.apiVersion ?? "").startsWith("kustomize.toolkit.fluxcd.io/")) {
-      const p = str(get(d.object, "spec", "path"));
-      const t = str(get(d.object, "spec", "targetNamespace"));
-      if (p !== undefined && t) targetByPath.push([normRel(p), t]);
-    } else if (/(^|\/)kustomization\.ya?ml$/.test(d.file)) {
-      const n = str(get(d.object, "namespace"));
-      if (n) kustomizeNs.set(dirOf(d.file), n);
-    }
-  }
-  targetByPath.sort((a, b) => b[0].length - a[0].length);
-  const nsOf = (d: RepoDocument): string | undefined => {
-    const dir = dirOf(d.file);
-    const t = targetByPath.find(([p]) => dir === p || dir.startsWith(`${p}/`));
-    if (t) return t[1]; // Flux overrides what the manifest says
-    return d.namespace ?? kustomizeNs.get(dir);
-  };
-
-  for (const d of documents) {
-    if (!d.file.startsWith("kubernetes/") || !isObj(d.object)) continue;
+  for (const d of objects.docs) {
+    if (!isObj(d.object)) continue;
     const o = d.object;
     const kind = d.kind ?? "";
     const group = (d.apiVersion ?? "").split("/")[0] ?? "";

@@ -1,0 +1,187 @@
+/**
+ * Building a Flux Kustomization's spec.path with the real kustomize, the way kustomize-controller does
+ * (reference/flux-render.md §1): in a scratch copy of the repo, Flux's fields are written into the folder's
+ * kustomization.yaml (one is generated listing every YAML when the folder has none), then
+ * `kubectl kustomize --load-restrictor LoadRestrictionsNone` runs on it. Paths that leave the repo copy are
+ * refused (Flux's secure filesystem). `buildMetadata: [originAnnotations]` makes kustomize name the file each object
+ * came from, so every rendered object keeps its origin.
+ */
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Exec } from "../../exec.ts";
+import { fastParse, splitDocuments } from "../yaml.ts";
+
+export const KUSTOMIZATION_FILES = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+const ORIGIN = "config.kubernetes.io/origin";
+/** Folders never copied: generated, secret-bearing or irrelevant to what Flux applies. */
+const SKIP = new Set([".git", "node_modules", ".home-ops", "clusterconfig", "coverage"]);
+
+/** What Flux writes into a kustomization.yaml before the build (GEN WriteFile). */
+export interface FluxBuildSpec {
+  /** repo-relative folder */
+  path: string;
+  targetNamespace?: string;
+  namePrefix?: string;
+  nameSuffix?: string;
+  patches?: unknown[];
+  images?: unknown[];
+  components?: string[];
+}
+
+export interface BuiltObject {
+  object: Record<string, unknown>;
+  /** repo-relative file the object came from (or the kustomization.yaml whose generator made it) */
+  originFile?: string;
+  generated: boolean;
+}
+
+export type BuildResult = { ok: true; objects: BuiltObject[] } | { ok: false; message: string };
+
+/** A scratch copy of the repo that builds write into (never the repo itself). */
+export class Workspace {
+  readonly dir: string;
+  private busy = false;
+  constructor(readonly repoRoot: string, topDirs: readonly string[]) {
+    this.dir = mkdtempSync(path.join(tmpdir(), "home-ops-render-"));
+    for (const top of new Set(topDirs)) {
+      const src = path.join(repoRoot, top);
+      if (!existsSync(src)) continue;
+      cpSync(src, path.join(this.dir, top), {
+        recursive: true,
+        dereference: false,
+        filter: (s) => !SKIP.has(path.basename(s)),
+      });
+    }
+  }
+  dispose(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Builds one Flux Kustomization's path. One build at a time per workspace (it edits the folder's kustomization). */
+  async build(spec: FluxBuildSpec, exec: Exec, kubectl = "kubectl"): Promise<BuildResult> {
+    if (this.busy) throw new Error("workspace is busy");
+    this.busy = true;
+    const abs = path.join(this.dir, spec.path);
+    const existing = KUSTOMIZATION_FILES.find((f) => existsSync(path.join(abs, f)));
+    const file = path.join(abs, existing ?? "kustomization.yaml");
+    const original = existing ? readFileSync(file, "utf8") : undefined;
+    try {
+      if (!existsSync(abs) || !statSync(abs).isDirectory()) return { ok: false, message: `path ${spec.path} does not exist` };
+      let k: Record<string, unknown>;
+      if (original !== undefined) {
+        let parsed = fastParse(original);
+        if (Array.isArray(parsed)) parsed = parsed.find((x) => x && typeof x === "object");
+        k = parsed && typeof parsed === "object" && !Array.isArray(parsed) ? { ...(parsed as Record<string, unknown>) } : {};
+      } else k = { apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: generatedResources(abs) };
+      writeFluxFields(k, spec);
+      writeFileSync(file, JSON.stringify(k));
+      const r = await exec.run(kubectl, ["kustomize", "--load-restrictor", "LoadRestrictionsNone", abs], {
+        readOnly: true,
+        allowFailure: true,
+        timeoutMs: 60_000,
+        purpose: `kustomize build of ${spec.path}`,
+      });
+      if (r.exitCode !== 0) return { ok: false, message: kustomizeMessage(r.stderr || r.stdout, this.dir) };
+      const objects: BuiltObject[] = [];
+      for (const o of parseStream(r.stdout)) {
+        const origin = originOf(o, abs, this.dir);
+        if (origin.outside) return { ok: false, message: `${spec.path} reads ${origin.outside}, outside the repository (Flux refuses paths that leave the source)` };
+        objects.push({ object: o, originFile: origin.file, generated: origin.generated });
+      }
+      return { ok: true, objects };
+    } finally {
+      if (original !== undefined) writeFileSync(file, original);
+      else rmSync(file, { force: true });
+      this.busy = false;
+    }
+  }
+}
+
+/** Flux's generated kustomization: every YAML below the folder; a subfolder with its own kustomization is listed whole. */
+export function generatedResources(absDir: string): string[] {
+  const out: string[] = [];
+  const walk = (dir: string, rel: string) => {
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) {
+        if (KUSTOMIZATION_FILES.some((f) => existsSync(path.join(dir, e.name, f)))) out.push(r);
+        else walk(path.join(dir, e.name), r);
+      } else if (/\.ya?ml$/.test(e.name) && !/(^|\/)\.sops\.ya?ml$/.test(r)) out.push(r);
+    }
+  };
+  walk(absDir, "");
+  return out;
+}
+
+function writeFluxFields(k: Record<string, unknown>, spec: FluxBuildSpec): void {
+  if (spec.targetNamespace) k.namespace = spec.targetNamespace;
+  if (spec.namePrefix) k.namePrefix = spec.namePrefix;
+  if (spec.nameSuffix) k.nameSuffix = spec.nameSuffix;
+  if (spec.patches?.length) k.patches = [...(Array.isArray(k.patches) ? k.patches : []), ...spec.patches];
+  if (spec.components?.length) k.components = [...(Array.isArray(k.components) ? k.components : []), ...spec.components];
+  if (spec.images?.length) {
+    const images = Array.isArray(k.images) ? [...k.images] : [];
+    for (const img of spec.images) {
+      const name = (img as { name?: unknown })?.name;
+      const i = images.findIndex((x) => (x as { name?: unknown })?.name === name);
+      if (i >= 0) images[i] = img;
+      else images.push(img);
+    }
+    k.images = images;
+  }
+  const bm = Array.isArray(k.buildMetadata) ? k.buildMetadata : [];
+  k.buildMetadata = [...new Set([...bm, "originAnnotations"])];
+}
+
+/** kustomize's own message: kubectl's log header ("error: ...") and the scratch folder removed. */
+export function kustomizeMessage(stderr: string, scratch: string): string {
+  const lines = stderr
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l && !/^(E\d{4}|W\d{4}|I\d{4})\s/.test(l));
+  const msg = (lines.join(" ") || "kustomize failed").replace(/^(error|Error):\s*/, "");
+  return msg.replaceAll(`${scratch}/`, "").replaceAll(scratch, ".");
+}
+
+function parseStream(text: string): Record<string, unknown>[] {
+  const lines = text.split("\n");
+  const chunks = splitDocuments(lines);
+  const out: Record<string, unknown>[] = [];
+  for (const c of chunks ?? [{ start: 0, end: lines.length, index: 0 }]) {
+    const o = fastParse(lines.slice(c.start, c.end).join("\n"));
+    if (o && typeof o === "object" && !Array.isArray(o)) out.push(o as Record<string, unknown>);
+  }
+  return out;
+}
+
+/** The repo-relative file an object came from (kustomize's origin annotation), and the annotation removed. */
+function originOf(o: Record<string, unknown>, buildDir: string, scratch: string): { file?: string; generated: boolean; outside?: string } {
+  const md = o.metadata as { annotations?: Record<string, string> } | undefined;
+  const raw = md?.annotations?.[ORIGIN];
+  if (md?.annotations) {
+    delete md.annotations[ORIGIN];
+    if (Object.keys(md.annotations).length === 0) delete md.annotations;
+  }
+  if (!raw) return { generated: false };
+  let info: Record<string, unknown> = {};
+  try {
+    const parsed = fastParse(raw);
+    if (parsed && typeof parsed === "object") info = parsed as Record<string, unknown>;
+  } catch {
+    return { generated: false };
+  }
+  const rel = typeof info.path === "string" ? info.path : typeof info.configuredIn === "string" ? info.configuredIn : undefined;
+  if (!rel || typeof info.repo === "string") return { generated: info.configuredIn !== undefined };
+  const abs = path.resolve(buildDir, rel);
+  const repoRel = path.relative(scratch, abs);
+  if (repoRel.startsWith("..") || path.isAbsolute(repoRel)) return { generated: false, outside: rel };
+  return { file: repoRel.split(path.sep).join("/"), generated: info.configuredIn !== undefined };
+}
