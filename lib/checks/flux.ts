@@ -3,6 +3,7 @@ import path from "node:path";
 import type { ClusterModel, FluxKustomization, RepoDocument, Source } from "../repo/model.ts";
 import { isKustomizationDoc } from "./kustomize.ts";
 import { at, docAt, get, isObj, kustomizationIn } from "./locate.ts";
+import { listRepoFiles, modelText } from "./files.ts";
 import { finding, type Finding } from "./types.ts";
 
 /**
@@ -203,7 +204,7 @@ function substitution(model: ClusterModel): Finding[] {
       } else {
         // a Secret comes from an ExternalSecret: its keys live in 1Password, so they cannot be listed offline
         unknowable = true;
-        if (ref.optional !== true && !model.externalSecrets.some((e) => e.targetName === ref.name))
+        if (ref.optional !== true && !model.externalSecrets.some((e) => e.targetName === ref.name) && !secretWrittenInRepo(model, ref.name))
           out.push(finding("flux/substitute-from-missing", "error", where(model, k.source, ["spec", "postBuild", "substituteFrom", i]), `Kustomization ${k.name}: Secret ${ref.name} (substituteFrom) is created by no ExternalSecret`, "add an ExternalSecret with that target name, or mark the reference optional"));
       }
     });
@@ -223,6 +224,28 @@ function substitution(model: ClusterModel): Finding[] {
     }
   }
   return out;
+}
+
+const secretNames = new WeakMap<object, Set<string>>();
+
+/**
+ * Secrets the repo writes itself: a manifest anywhere in it (the bootstrap's folder, a SOPS-encrypted file) that
+ * the bootstrap or Flux applies. Their keys are unknown offline, but they exist.
+ */
+function secretWrittenInRepo(model: ClusterModel, name: string): boolean {
+  let names = secretNames.get(model);
+  if (!names) {
+    names = new Set();
+    for (const d of model.documents) if (d.kind === "Secret" && d.name) names.add(d.name);
+    for (const f of listRepoFiles(model.root, ["bootstrap", "kubernetes/bootstrap"])) {
+      if (!/\.(ya?ml|j2|tmpl)$/.test(f.rel)) continue;
+      const text = modelText(model, f.rel) ?? "";
+      if (!/^kind:\s*Secret\s*$/m.test(text)) continue;
+      for (const m of text.matchAll(/^\s{2}name:\s*["']?([a-z0-9.-]+)["']?\s*$/gm)) names.add(m[1]!);
+    }
+    secretNames.set(model, names);
+  }
+  return names.has(name);
 }
 
 function walkStrings(v: unknown, p: (string | number)[], fn: (s: string, p: (string | number)[]) => void): void {

@@ -10,7 +10,7 @@ import { ipamCheck } from "./ipam.ts";
 import { buildKustomizations, kustomizeCheck, type BuildOptions } from "./kustomize.ts";
 import { FileSchemaCache, schemaCheck } from "./schema.ts";
 import { secretsCheck } from "./secrets.ts";
-import { talosCheck } from "./talos.ts";
+import { isTalhelperRepo, talosCheck } from "./talos.ts";
 import { FAMILIES, finding, sortFindings, type Check, type Family, type Finding } from "./types.ts";
 import { versionsCheck } from "./versions.ts";
 import { checkYamlFiles, yamlCheck } from "./yaml.ts";
@@ -74,8 +74,10 @@ const YAML_PROBLEM = /^(invalid YAML|cannot convert YAML|YAML parse failed|canno
 function problemFindings(model: ClusterModel, findings: Finding[]): Finding[] {
   const files = new Set(findings.map((f) => f.file));
   const out: Finding[] = [];
+  const talhelper = isTalhelperRepo(model);
   for (const p of model.problems ?? []) {
     if (YAML_PROBLEM.test(p.message) || files.has(p.file)) continue;
+    if (!talhelper && p.file === model.talos.configFile) continue; // a repo without talhelper lacks no talconfig facts
     // a `${VAR}` problem belongs on the line that uses the variable
     let line = p.line;
     const v = /\$\{[A-Za-z_][A-Za-z0-9_]*\}/.exec(p.message)?.[0];
@@ -144,7 +146,6 @@ export async function validateRepo(root: string, opts: ValidateOptions = {}): Pr
       }
     }
   }
-  if (render) findings.push(...renderFindings(render, want));
   const cache = opts.cacheFile && models.length ? new FileSchemaCache(opts.cacheFile) : undefined;
   for (const model of models) {
     for (const family of families)
@@ -152,6 +153,7 @@ export async function validateRepo(root: string, opts: ValidateOptions = {}): Pr
     findings.push(...problemFindings(model, findings));
   }
   cache?.save();
+  if (render) findings.push(...renderFindings(render, want, findings));
   const model = models[0];
   if (model && opts.build && want.has("kustomize")) {
     const b = typeof opts.build === "object" ? opts.build : {};
@@ -161,14 +163,18 @@ export async function validateRepo(root: string, opts: ValidateOptions = {}): Pr
 }
 
 /** The render stage's own findings (build failures, undefined variables) and the files nothing applies. */
-function renderFindings(render: RenderResult, want: Set<Family>): Finding[] {
+function renderFindings(render: RenderResult, want: Set<Family>, found: readonly Finding[]): Finding[] {
   const out: Finding[] = [];
+  // a folder that does not build because of a YAML or kustomization error already reported there: that finding
+  // is the cause, the build failure adds nothing
+  const causes = found.filter((f) => f.severity === "error" && /^(yaml|kustomize)\//.test(f.id)).map((f) => f.file);
   for (const f of render.findings) {
     const family = f.id.split("/")[0] as Family;
     if (!want.has(family)) continue;
-    out.push(finding(f.id, f.severity === "info" ? "warning" : f.severity, { file: f.file, line: f.line }, f.message, f.fix));
+    if (f.dir !== undefined && causes.some((c) => c.startsWith(`${f.dir}/`) || f.message.includes(c))) continue;
+    out.push(finding(f.id, f.severity, { file: f.file, line: f.line }, f.message, f.fix));
   }
-  if (want.has("flux"))
+  if (want.has("flux") && render.complete)
     for (const u of render.unreferenced)
       out.push(finding("repo/unreferenced", "warning", u, "no Flux Kustomization applies this file: it is not part of any cluster and no check reads it", "list it in a kustomization.yaml under a Flux Kustomization's path, or delete it"));
   return out;

@@ -1,3 +1,4 @@
+import { isTalhelperRepo } from "./talos.ts";
 import type { ClusterModel } from "../repo/model.ts";
 import { GitIgnore, lineAt, listRepoFiles, modelText, readText } from "./files.ts";
 import { at } from "./locate.ts";
@@ -106,20 +107,21 @@ function lineOfKey(d: ClusterModel["documents"][number], path: string[]): number
 }
 
 /** Files that must never be committed, and a sample path for each, checked against the root .gitignore. */
-export const MUST_IGNORE: Array<{ what: string; sample: string }> = [
-  { what: "talhelper output (clusterconfig/)", sample: "clusterconfig/home-ops-node.yaml" },
-  { what: "talhelper output (talos/clusterconfig/)", sample: "talos/clusterconfig/home-ops-node.yaml" },
-  { what: "talosconfig", sample: "clusterconfig/talosconfig" },
+export const MUST_IGNORE: Array<{ what: string; sample: string; talhelper?: true }> = [
+  { what: "talhelper output (clusterconfig/)", sample: "clusterconfig/home-ops-node.yaml", talhelper: true },
+  { what: "talhelper output (talos/clusterconfig/)", sample: "talos/clusterconfig/home-ops-node.yaml", talhelper: true },
+  { what: "talosconfig", sample: "clusterconfig/talosconfig", talhelper: true },
   { what: "kubeconfig", sample: "kubeconfig" },
   { what: "talosconfig", sample: "talosconfig" },
   { what: ".env", sample: ".env" },
   { what: "the Talos secrets bundle", sample: "talos/talsecret.yaml" },
 ];
 
-export function gitignoreCheck(root: string): Finding[] {
+/** `talhelper`: the repo generates talhelper output (a repo without talos/talconfig.yaml never writes clusterconfig/). */
+export function gitignoreCheck(root: string, talhelper = true): Finding[] {
   const text = readText(`${root}/.gitignore`);
   const ig = new GitIgnore(text ?? "");
-  const missing = MUST_IGNORE.filter((m) => !ig.ignores(m.sample));
+  const missing = MUST_IGNORE.filter((m) => (talhelper || !m.talhelper) && !ig.ignores(m.sample));
   if (missing.length === 0) return [];
   return [
     finding(
@@ -133,7 +135,7 @@ export function gitignoreCheck(root: string): Finding[] {
 }
 
 export function secretsCheck(model: ClusterModel): Finding[] {
-  const out: Finding[] = [...secretManifests(model), ...gitignoreCheck(model.root)];
+  const out: Finding[] = [...secretManifests(model), ...gitignoreCheck(model.root, isTalhelperRepo(model))];
   for (const f of listRepoFiles(model.root)) {
     if (!TEXT_EXT.test(f.rel)) continue;
     const text = modelText(model, f.rel);

@@ -522,11 +522,22 @@ export async function loadRenderedRepo(root: string, opts: LoadRepoOptions & Ren
   const ctx = new Ctx(path.resolve(root), (opts.mode ?? "strict") === "strict");
   const index = indexRepo(ctx);
   const render = await renderRepo(ctx.root, index.documents, opts);
+  // a finding about a place inside a document gets that place's line
+  for (const f of render.findings) {
+    const d = f.path ? index.byFile.get(f.file)?.find((x) => x.line === f.line) : undefined;
+    if (d && f.path) f.line = lineOf(d, f.path);
+  }
   if (render.clusters.length === 0) return { models: [buildModel(ctx, index, literalObjects(index.documents))], render };
   const clusterNames = render.clusters.map((c) => c.name);
+  // When a Flux path did not build, what it would apply is unknown: the files no build reached are read as written.
+  const unreached = new Set(render.complete ? [] : render.unreferenced.map((u) => u.file));
+  const fallback = literalObjects(index.documents);
   const models = render.clusters.map((c, i) => {
     const cctx = i === 0 ? ctx : Object.assign(new Ctx(ctx.root, ctx.strict), { problems: [...ctx.problems] });
-    const model = buildModel(cctx, index, renderedObjects(c, index.byFile));
+    const objects = renderedObjects(c, index.byFile);
+    for (const d of fallback.docs) if (unreached.has(d.file)) objects.docs.push(d);
+    const rendered = new Set(objects.docs);
+    const model = buildModel(cctx, index, { docs: objects.docs, nsOf: (d) => (rendered.has(d) && !unreached.has(d.file) ? d.namespace : fallback.nsOf(d)) });
     model.render = { cluster: c.name, clusters: clusterNames, rootPath: c.rootPath, paths: c.paths, fromCache: render.fromCache };
     return model;
   });

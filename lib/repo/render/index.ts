@@ -38,7 +38,7 @@ const normRel = (p: string): string => {
 const FLUX_KS = (o: Obj) => o.kind === "Kustomization" && String(o.apiVersion ?? "").startsWith("kustomize.toolkit.fluxcd.io/");
 
 /** Bump when the render output's shape or semantics change (invalidates caches). */
-const RENDER_VERSION = 1;
+const RENDER_VERSION = 2;
 
 export interface RenderedObject {
   object: Obj;
@@ -54,6 +54,10 @@ export interface RenderedObject {
 
 export interface RenderFinding {
   id: string;
+  /** where inside the origin document (the loader turns it into a line) */
+  path?: (string | number)[];
+  /** for a build failure: the repo-relative folder that did not build */
+  dir?: string;
   severity: "error" | "warning" | "info";
   file: string;
   line: number;
@@ -76,6 +80,11 @@ export interface RenderResult {
   findings: RenderFinding[];
   /** files under kubernetes/ holding Kubernetes objects that no Flux Kustomization applies */
   unreferenced: Source[];
+  /**
+   * Every Flux path built. When one did not (a missing path, a kustomize error), what it would have applied is
+   * unknown: `unreferenced` files are then modelled as written instead of reported.
+   */
+  complete: boolean;
   /** kustomize builds run (0 on a warm cache) */
   builds: number;
   fromCache: boolean;
@@ -208,6 +217,8 @@ interface ClusterCtx {
   builds: number;
   /** files whose documents a build read (origins, patches, generator inputs) */
   used: Set<string>;
+  /** a Flux path was missing or did not build */
+  incomplete: boolean;
 }
 
 function nsName(o: Obj): string {
@@ -295,13 +306,14 @@ function fluxApply(
   if (ks && vars.loaded && !encrypted && !substitutionDisabled(object)) {
     const r = substituteObject(object, vars.vars, { opaque: vars.opaque });
     object = r.value as Obj;
-    for (const [name] of r.undefinedVars) {
+    for (const [name, at] of r.undefinedVars) {
       const key = `${origin.file}:${origin.line}:${name}`;
       if (undefinedSeen.has(key)) continue;
       undefinedSeen.add(key);
       ctx.findings.push({
         id: "flux/substitute-undefined",
         severity: "error",
+        path: at,
         file: origin.file,
         line: origin.line,
         message: `\${${name}} is substituted by Kustomization ${str(get(ks.object, "metadata", "name"))} but defined nowhere: Flux replaces it with an empty string`,
@@ -393,10 +405,19 @@ async function renderCluster(root: SyncRoot, ctx: ClusterCtx): Promise<RenderedC
     );
     for (const { p, vars, spec, result } of results) {
       paths.push(p.path);
-      if (!result.ok) {
-        const at = p.ks?.origin ?? root.source;
-        ctx.findings.push({ id: "kustomize/build", severity: "error", file: at.file, line: at.line, message: `building ${p.path}${p.ks ? ` (Flux Kustomization ${str(get(p.ks.object, "metadata", "name"))})` : ""} failed: ${result.message}`, fix: "fix the kustomization so it builds (`kubectl kustomize --load-restrictor LoadRestrictionsNone` on the folder shows the full error)" });
+      if (!result.ok && result.missing) {
+        ctx.incomplete = true; // flux/path-missing reports it at the Kustomization
         continue;
+      }
+      if (!result.ok) {
+        ctx.incomplete = true;
+        const at = p.ks?.origin ?? root.source;
+        ctx.findings.push({ id: "kustomize/build", severity: "error", dir: p.path, file: at.file, line: at.line, message: `building ${p.path}${p.ks ? ` (Flux Kustomization ${str(get(p.ks.object, "metadata", "name"))})` : ""} failed: ${result.message}`, fix: "fix the kustomization so it builds (`kubectl kustomize --load-restrictor LoadRestrictionsNone` on the folder shows the full error)" });
+        continue;
+      }
+      for (const url of result.remoteSkipped) {
+        const at = p.ks?.origin ?? root.source;
+        ctx.findings.push({ id: "kustomize/remote-resource", severity: "info", file: at.file, line: at.line, message: `${p.path} lists the remote resource ${url}: validate works offline and did not fetch it, so the objects it adds are not checked`, fix: "nothing to fix; vendor the manifest into the repo if it should be checked" });
       }
       for (const built of result.objects) {
         const r = fluxApply(built, p, spec, vars, ctx, undefinedSeen);
@@ -503,20 +524,21 @@ export async function renderRepo(root: string, docs: readonly RepoDocument[], op
   const clusters: RenderedCluster[] = [];
   const used = new Set<string>();
   let builds = 0;
+  let incomplete = false;
   if (roots.length) {
     const pool = new WorkspacePool(abs, tops, opts.concurrency ?? Math.max(2, cpus().length));
     try {
       for (const r of roots) {
-        const ctx: ClusterCtx = { byFile, pool, exec: opts.exec ?? new Exec({}), kubectl: opts.kubectl ?? "kubectl", findings, builds: 0, used };
+        const ctx: ClusterCtx = { byFile, pool, exec: opts.exec ?? new Exec({}), kubectl: opts.kubectl ?? "kubectl", findings, builds: 0, used, incomplete: false };
         clusters.push(await renderCluster(r, ctx));
         builds += ctx.builds;
+        if (ctx.incomplete) incomplete = true;
       }
     } finally {
       pool.dispose();
     }
   }
-  const failed = findings.some((f) => f.id === "kustomize/build");
-  const result: RenderResult = { clusters, findings, unreferenced: roots.length && !failed ? unreferencedFiles(docs, used) : [], builds, fromCache: false };
+  const result: RenderResult = { clusters, findings, unreferenced: roots.length ? unreferencedFiles(docs, used) : [], complete: !incomplete, builds, fromCache: false };
   if (opts.cacheFile) {
     mkdirSync(path.dirname(opts.cacheFile), { recursive: true });
     const tmp = `${opts.cacheFile}.${process.pid}.tmp`;

@@ -36,7 +36,10 @@ export interface BuiltObject {
   generated: boolean;
 }
 
-export type BuildResult = { ok: true; objects: BuiltObject[] } | { ok: false; message: string };
+export type BuildResult = { ok: true; objects: BuiltObject[]; remoteSkipped: string[] } | { ok: false; message: string; missing?: true };
+
+/** A kustomize resource that lives on the network (git or HTTP): validate is offline and does not fetch it. */
+export const REMOTE_RESOURCE = /^(https?:\/\/|git@|ssh:\/\/|github\.com\/|gitlab\.com\/|oci:\/\/)|\?ref=/;
 
 /** A scratch copy of the repo that builds write into (never the repo itself). */
 export class Workspace {
@@ -67,21 +70,29 @@ export class Workspace {
     const file = path.join(abs, existing ?? "kustomization.yaml");
     const original = existing ? readFileSync(file, "utf8") : undefined;
     try {
-      if (!existsSync(abs) || !statSync(abs).isDirectory()) return { ok: false, message: `path ${spec.path} does not exist` };
+      if (!existsSync(abs) || !statSync(abs).isDirectory()) return { ok: false, message: `path ${spec.path} does not exist`, missing: true };
       let k: Record<string, unknown>;
       if (original !== undefined) {
         let parsed = fastParse(original);
         if (Array.isArray(parsed)) parsed = parsed.find((x) => x && typeof x === "object");
         k = parsed && typeof parsed === "object" && !Array.isArray(parsed) ? { ...(parsed as Record<string, unknown>) } : {};
       } else k = { apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: generatedResources(abs) };
+      // offline: remote resources are left out (and named), the rest of the folder still renders
+      const remoteSkipped = Array.isArray(k.resources) ? k.resources.filter((r): r is string => typeof r === "string" && REMOTE_RESOURCE.test(r)) : [];
+      if (remoteSkipped.length) k.resources = (k.resources as unknown[]).filter((r) => !(typeof r === "string" && REMOTE_RESOURCE.test(r)));
       writeFluxFields(k, spec);
       writeFileSync(file, JSON.stringify(k));
-      const r = await exec.run(kubectl, ["kustomize", "--load-restrictor", "LoadRestrictionsNone", abs], {
-        readOnly: true,
-        allowFailure: true,
-        timeoutMs: 60_000,
-        purpose: `kustomize build of ${spec.path}`,
-      });
+      const once = () =>
+        exec.run(kubectl, ["kustomize", "--load-restrictor", "LoadRestrictionsNone", abs], {
+          readOnly: true,
+          allowFailure: true,
+          timeoutMs: 60_000,
+          purpose: `kustomize build of ${spec.path}`,
+        });
+      let r = await once();
+      // kubectl wrappers (the CI image's dispatcher) sometimes die silently under parallel starts: a failure
+      // without a message is retried before it counts
+      for (let i = 0; i < 2 && r.exitCode !== 0 && !r.stderr.trim() && !r.stdout.trim(); i++) r = await once();
       if (r.exitCode !== 0) return { ok: false, message: kustomizeMessage(r.stderr || r.stdout, this.dir) };
       const objects: BuiltObject[] = [];
       for (const o of parseStream(r.stdout)) {
@@ -89,7 +100,7 @@ export class Workspace {
         if (origin.outside) return { ok: false, message: `${spec.path} reads ${origin.outside}, outside the repository (Flux refuses paths that leave the source)` };
         objects.push({ object: o, originFile: origin.file, generated: origin.generated });
       }
-      return { ok: true, objects };
+      return { ok: true, objects, remoteSkipped };
     } finally {
       if (original !== undefined) writeFileSync(file, original);
       else rmSync(file, { force: true });
@@ -141,14 +152,27 @@ function writeFluxFields(k: Record<string, unknown>, spec: FluxBuildSpec): void 
   k.buildMetadata = [...new Set([...bm, "originAnnotations"])];
 }
 
-/** kustomize's own message: kubectl's log header ("error: ...") and the scratch folder removed. */
-export function kustomizeMessage(stderr: string, scratch: string): string {
-  const lines = stderr
-    .split("\n")
-    .map((l) => l.trim())
-    .filter((l) => l && !/^(E\d{4}|W\d{4}|I\d{4})\s/.test(l));
-  const msg = (lines.join(" ") || "kustomize failed").replace(/^(error|Error):\s*/, "");
-  return msg.replaceAll(`${scratch}/`, "").replaceAll(scratch, ".");
+/**
+ * kustomize's own message, without kubectl's log header: kubectl prints either `error: <msg>` or a klog line
+ * (`E1206 12:33:12.789 20252 run.go:72] "command failed" err="<msg>"`). Paths in the scratch copy become repo paths.
+ */
+export function kustomizeMessage(stderr: string, scratch?: string): string {
+  const parts: string[] = [];
+  for (const raw of stderr.split("\n")) {
+    const l = raw.trim();
+    if (!l) continue;
+    const klog = /^[EWIF]\d{4} [\d:.]+\s+\d+ [^\]]+\]\s*(.*)$/.exec(l);
+    if (klog) {
+      const err = /\berr="((?:[^"\\]|\\.)*)"/.exec(klog[1] ?? "");
+      if (err?.[1]) parts.push(err[1].replace(/\\(.)/g, "$1"));
+      else if (/^E/.test(l)) parts.push(klog[1] ?? "");
+      continue;
+    }
+    parts.push(l.replace(/^(error|Error):\s*/, ""));
+  }
+  let msg = parts.join(" ").trim() || "kustomize failed without a message";
+  if (scratch) msg = msg.replaceAll(`${scratch}/`, "").replaceAll(scratch, ".");
+  return msg;
 }
 
 function parseStream(text: string): Record<string, unknown>[] {
