@@ -191,7 +191,8 @@ function declaredTopLevel(apiVersion: string, kind: string, key: string): boolea
 /** Values only known after Flux substitution, and enums that grow with each Flux release, are not judged here. */
 function judgeable(obj: unknown, path: PathSeg[], apiVersion: string, enumError: boolean): boolean {
   const v = get(obj, ...path);
-  if (typeof v === "string" && v.includes("${")) return false;
+  if (typeof v === "string" && (v.includes("${") || v.startsWith("ENC["))) return false; // substituted later / SOPS ciphertext
+  if (path[0] === "sops") return false;
   // Alert event source kinds: every Flux release and flux-operator (FluxInstance, ResourceSet) add kinds the table lacks
   if (enumError && apiVersion.startsWith("notification.toolkit.fluxcd.io/") && path.includes("eventSources")) return false;
   return true;
@@ -237,7 +238,8 @@ export function libraryFindings(apiVersion: string, kind: string, obj: unknown, 
   const { errors, unknown } = validateWithModel(cls, obj);
   return [
     ...ajvFindings(obj, errors, what, apiVersion),
-    ...unknown.filter((p) => !(p.length === 1 && declaredTopLevel(apiVersion, kind, String(p[0])))).map((p) => ({
+    // a SOPS-encrypted object carries its `sops:` block until kustomize-controller decrypts it
+    ...unknown.filter((p) => p[0] !== "sops" && !(p.length === 1 && declaredTopLevel(apiVersion, kind, String(p[0])))).map((p) => ({
       id: "schema/unknown-field",
       path: p,
       message: `${what}: unknown field \`${dotted(p)}\``,

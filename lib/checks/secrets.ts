@@ -31,7 +31,11 @@ const PATTERNS: Pattern[] = [
 /** `password: <literal>` and friends in YAML / env files: a value that looks random enough to be a real secret. */
 const KEYED = /^\s*-?\s*["']?([A-Za-z0-9_.-]*(?:password|passwd|secret|token|apikey|api_key|api-key|privatekey|private_key|secretboxencryptionsecret|aescbcencryptionsecret))["']?\s*[:=]\s*["']?([^\s"'#]+)["']?\s*(?:#.*)?$/i;
 
-const PLACEHOLDER = /^(\$\{|\{\{|<|op:\/\/|ref\+|ENC\[|\*|&|!)/;
+/**
+ * References, not values: `${VAR}` / `$${VAR}` (Flux substitution, escaped for the app), `$(VAR)` (Kubernetes env
+ * expansion), `{{ }}` templates, `{env:VAR}` (opencode), `os.environ/VAR` (LiteLLM), `op://` (1Password), SOPS.
+ */
+const PLACEHOLDER = /^(\$\$?\{|\$\(|\{\{|\{env:|os\.environ\/|<|op:\/\/|ref\+|ENC\[|\*|&|!)/;
 
 function entropy(s: string): number {
   const counts = new Map<string, number>();
@@ -50,6 +54,7 @@ export function looksLikeSecretValue(v: string): boolean {
   if (/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/.test(v)) return false; // a kebab-case name
   if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(v) && !/\d/.test(v)) return false; // an identifier
   if (/^(true|false|null|\d+)$/i.test(v)) return false;
+  if (/^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$/.test(v)) return false; // an environment variable's name
   return entropy(v) >= 3.5;
 }
 
@@ -92,7 +97,9 @@ function secretManifests(model: ClusterModel): Finding[] {
     if ("sops" in o) continue; // SOPS-encrypted: values are ciphertext
     for (const key of ["data", "stringData"] as const) {
       const v = o[key];
-      if (v && typeof v === "object" && Object.keys(v).length > 0) {
+      // stringData made only of `op://` references is filled in by 1Password at apply time
+      const onlyRefs = key === "stringData" && v && typeof v === "object" && Object.values(v).every((x) => typeof x === "string" && /^op:\/\//.test(x.trim()));
+      if (v && typeof v === "object" && Object.keys(v).length > 0 && !onlyRefs) {
         out.push(
           finding("secrets/secret-manifest", "error", { file: d.file, line: lineOfKey(d, [key]) }, `Secret ${d.namespace ? d.namespace + "/" : ""}${d.name ?? "?"} carries \`${key}\` in git`, "replace it with an ExternalSecret that reads the values from 1Password"),
         );
