@@ -267,8 +267,11 @@ function namespaces(model: ClusterModel): Finding[] {
     const d = docAt(model, h.source);
     if (d && get(d.object, "metadata", "namespace") !== undefined) need(h.namespace, at(d, ["metadata", "namespace"]), `HelmRelease ${h.name}`);
   }
+  // a rendered model is one cluster: only the kustomizations its Flux paths build are its own
+  const paths = model.render?.paths;
+  const inCluster = (file: string) => !paths || paths.some((p) => file.startsWith(`${p}/`));
   for (const d of model.documents) {
-    if (!isKustomizationDoc(d)) continue;
+    if (!isKustomizationDoc(d) || !inCluster(d.file)) continue;
     const ns = get(d.object, "namespace");
     if (typeof ns === "string") need(ns, at(d, ["namespace"]), d.file);
   }

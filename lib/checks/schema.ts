@@ -421,10 +421,16 @@ function talosFindings(model: ClusterModel): Finding[] {
 export function schemaCheck(model: ClusterModel, cache?: SchemaCache): Finding[] {
   const out: Finding[] = [];
   const flux = model.versions.flux?.value ?? "2.4";
+  let fluxDocs = 0;
   for (const d of model.documents) {
     if (!d.file.startsWith("kubernetes/")) continue;
+    if (d.apiVersion?.includes(".toolkit.fluxcd.io/")) fluxDocs++;
     out.push(...kubernetesDocFindings(d, flux, cache));
   }
+  // a Flux the table does not know: say once that API versions were not checked (never guess, never stay silent)
+  const minor = /^v?(\d+\.\d+)(\.|$)/.exec(flux)?.[1];
+  if (fluxDocs > 0 && (!minor || !FLUX_SERVED[minor]))
+    out.push(finding("schema/flux-version-unknown", "info", model.versions.flux?.source ?? { file: ".mise.toml", line: 0 }, `Flux ${flux || "(no version pinned)"} is not in the API-version table (${Object.keys(FLUX_SERVED).map((v) => `Flux ${v}`).join(", ")}): the Flux objects' API versions were not checked`, "nothing to fix; the table grows with the Flux versions this toolkit runs"));
   out.push(...talosFindings(model));
   return out;
 }

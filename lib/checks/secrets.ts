@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { isTalhelperRepo } from "./talos.ts";
 import type { ClusterModel } from "../repo/model.ts";
 import { GitIgnore, lineAt, listRepoFiles, modelText, readText } from "./files.ts";
@@ -114,21 +115,23 @@ function lineOfKey(d: ClusterModel["documents"][number], path: string[]): number
 }
 
 /** Files that must never be committed, and a sample path for each, checked against the root .gitignore. */
-export const MUST_IGNORE: Array<{ what: string; sample: string; talhelper?: true }> = [
+/** talhelper: only where talhelper writes output; env: only where the repo uses a .env (mise `_.file`, a .env.example). */
+export const MUST_IGNORE: Array<{ what: string; sample: string; talhelper?: true; env?: true }> = [
   { what: "talhelper output (clusterconfig/)", sample: "clusterconfig/home-ops-node.yaml", talhelper: true },
   { what: "talhelper output (talos/clusterconfig/)", sample: "talos/clusterconfig/home-ops-node.yaml", talhelper: true },
   { what: "talosconfig", sample: "clusterconfig/talosconfig", talhelper: true },
   { what: "kubeconfig", sample: "kubeconfig" },
   { what: "talosconfig", sample: "talosconfig" },
-  { what: ".env", sample: ".env" },
-  { what: "the Talos secrets bundle", sample: "talos/talsecret.yaml" },
+  { what: ".env", sample: ".env", env: true },
+  { what: "the Talos secrets bundle", sample: "talos/talsecret.yaml", talhelper: true },
 ];
 
 /** `talhelper`: the repo generates talhelper output (a repo without talos/talconfig.yaml never writes clusterconfig/). */
 export function gitignoreCheck(root: string, talhelper = true): Finding[] {
   const text = readText(`${root}/.gitignore`);
   const ig = new GitIgnore(text ?? "");
-  const missing = MUST_IGNORE.filter((m) => (talhelper || !m.talhelper) && !ig.ignores(m.sample));
+  const usesEnv = existsSync(`${root}/.env.example`) || /(^|[\s"'=])\.env\b/m.test(readText(`${root}/.mise.toml`) ?? "");
+  const missing = MUST_IGNORE.filter((m) => (talhelper || !m.talhelper) && (usesEnv || !m.env) && !ig.ignores(m.sample));
   if (missing.length === 0) return [];
   return [
     finding(

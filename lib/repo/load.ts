@@ -574,6 +574,9 @@ function literalObjects(documents: RepoDocument[]): ModelObjects {
   return { docs: documents.filter((d) => d.file.startsWith("kubernetes/")), nsOf };
 }
 
+/** Rendered Flux Kustomizations whose source is another repository: their spec.path is not a folder here. */
+const FOREIGN_SOURCE = new WeakSet<RepoDocument>();
+
 /** Rendered: each object as a document at its origin (so lines still point at the source), namespace as built. */
 function renderedObjects(c: RenderedCluster, byFile: Map<string, RepoDocument[]>): ModelObjects {
   const docs = c.objects.map((r) => renderedDocument(r, byFile));
@@ -599,6 +602,7 @@ function renderedDocument(r: RenderedObject, byFile: Map<string, RepoDocument[]>
   Object.defineProperty(d, "lineCounter", { enumerable: false, get: () => (lit ? lit.lineCounter : (cache ??= slowParse("{}\n")).lineCounter) });
   const info = lit ? DOC_INFO.get(lit) : undefined;
   if (info) DOC_INFO.set(d, info);
+  if (r.foreignSource) FOREIGN_SOURCE.add(d);
   return d;
 }
 
@@ -702,7 +706,7 @@ function buildModel(ctx: Ctx, index: RepoIndex, objects: ModelObjects): ClusterM
         namespace: d.namespace,
         apiVersion: d.apiVersion ?? "",
         path: p,
-        resolvedPath: p === undefined ? undefined : normRel(p),
+        resolvedPath: p === undefined || FOREIGN_SOURCE.has(d) ? undefined : normRel(p),
         dependsOn: arr(spec.dependsOn)
           .filter(isObj)
           .map((x) => ({ name: str(x.name) ?? "", namespace: str(x.namespace) })),
@@ -990,11 +994,14 @@ function buildModel(ctx: Ctx, index: RepoIndex, objects: ModelObjects): ClusterM
 
   const fluxTool = Object.entries(tools).find(([k]) => /(^|[/:])flux2?$/.test(k));
   const fluxRenovate = renovate.find((r) => r.depName === "fluxcd/flux2" && r.version);
+  const fluxPin = fluxFromManifests(objects.docs, texts);
   const flux: Sourced<string> = fluxTool
     ? fluxTool[1]
     : fluxRenovate?.version
       ? { value: fluxRenovate.version, source: { file: fluxRenovate.source.file, line: fluxRenovate.source.line + 1 } }
-      : (ctx.missing(".mise.toml", 0, "no flux2 version in .mise.toml [tools]"), { value: "", source: missingSrc(".mise.toml") });
+      : (fluxPin ??
+        (ctx.missing(".mise.toml", 0, "no Flux version: no flux2 in .mise.toml [tools], no FluxInstance distribution.version, no gotk-components.yaml"),
+        { value: "", source: missingSrc(".mise.toml") }));
 
   const bgp: Bgp = {
     clusterConfigs,
@@ -1037,6 +1044,26 @@ function buildModel(ctx: Ctx, index: RepoIndex, objects: ModelObjects): ClusterM
     problems: ctx.problems,
   };
   return model;
+}
+
+/**
+ * The Flux the cluster runs, from its own manifests: a FluxInstance's `spec.distribution.version` (or the
+ * flux-instance chart's `instance.distribution.version`), else the `# Flux Version:` header of gotk-components.yaml.
+ * A range such as `2.x` is returned as written (checks that need a minor treat it as unknown).
+ */
+function fluxFromManifests(docs: readonly RepoDocument[], texts: Map<string, string>): Sourced<string> | undefined {
+  for (const d of docs) {
+    const p: PathSeg[] | undefined =
+      d.kind === "FluxInstance" ? ["spec", "distribution", "version"] : d.kind === "HelmRelease" && get(d.object, "spec", "values", "instance", "distribution", "version") !== undefined ? ["spec", "values", "instance", "distribution", "version"] : undefined;
+    const v = p ? str(get(d.object, ...p)) : undefined;
+    if (p && v) return { value: v, source: sourceOf(d, p) };
+  }
+  for (const [file, text] of texts) {
+    if (!/(^|\/)gotk-components\.ya?ml$/.test(file)) continue;
+    const m = /^#\s*Flux Version:\s*(\S+)/m.exec(text);
+    if (m?.[1]) return { value: m[1], source: { file, line: text.slice(0, m.index).split("\n").length } };
+  }
+  return undefined;
 }
 
 function peerAddr(peers: BgpPeerView[], fam: "ipv4" | "ipv6"): Sourced<string> | undefined {

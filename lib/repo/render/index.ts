@@ -38,7 +38,7 @@ const normRel = (p: string): string => {
 const FLUX_KS = (o: Obj) => o.kind === "Kustomization" && String(o.apiVersion ?? "").startsWith("kustomize.toolkit.fluxcd.io/");
 
 /** Bump when the render output's shape or semantics change (invalidates caches). */
-const RENDER_VERSION = 2;
+const RENDER_VERSION = 3;
 
 export interface RenderedObject {
   object: Obj;
@@ -50,6 +50,8 @@ export interface RenderedObject {
   encrypted: boolean;
   /** created by flux-operator from a FluxInstance's spec.sync (no document of its own) */
   synthetic?: boolean;
+  /** a Flux Kustomization whose source is not this repo (its spec.path is in another repository or artifact) */
+  foreignSource?: boolean;
 }
 
 export interface RenderFinding {
@@ -351,7 +353,10 @@ async function renderCluster(root: SyncRoot, ctx: ClusterCtx): Promise<RenderedC
     if (!ns)
       ctx.findings.push({ id: "flux/namespace-unset", severity: "error", file: r.origin.file, line: r.origin.line, message: `Flux Kustomization ${str(get(o, "metadata", "name"))} has no namespace after its parent's build: Flux does not default it and the apply fails ("namespace not specified")`, fix: "set metadata.namespace (or a namespace: in the kustomization.yaml that lists it)" });
     const p = str(get(o, "spec", "path"));
-    if (!fromThisRepo(r)) return; // another Git repository, an OCI artifact or a bucket: not in this repo
+    if (!fromThisRepo(r)) {
+      r.foreignSource = true; // another Git repository, an OCI artifact or a bucket: not in this repo
+      return;
+    }
     if (p === undefined) return;
     if (p.includes("${")) {
       ctx.findings.push({ id: "flux/path-unresolved", severity: "error", file: r.origin.file, line: r.origin.line, message: `Flux Kustomization ${str(get(o, "metadata", "name"))}: spec.path ${p} still holds a variable after its parent's substitution`, fix: "define the variable for the parent Kustomization (postBuild.substitute or substituteFrom)" });
