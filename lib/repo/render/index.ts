@@ -466,6 +466,7 @@ function unreferencedFiles(docs: readonly RepoDocument[], used: Set<string>): So
   const seen = new Set<string>();
   for (const d of docs) {
     if (!d.file.startsWith("kubernetes/") || seen.has(d.file) || used.has(d.file) || inputs.has(d.file)) continue;
+    if (d.file.includes("/bootstrap/")) continue; // the bootstrap's own input (applied before Flux), not Flux's
     if (!d.apiVersion || !d.kind || d.apiVersion.startsWith("kustomize.config.k8s.io/")) continue;
     if (KUSTOMIZATION_FILES.includes(path.posix.basename(d.file))) continue;
     seen.add(d.file);
