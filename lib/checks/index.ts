@@ -7,7 +7,7 @@ import type { ClusterModel } from "../repo/model.ts";
 import { bgpCheck } from "./bgp.ts";
 import { fluxCheck } from "./flux.ts";
 import { ipamCheck } from "./ipam.ts";
-import { buildKustomizations, kustomizeCheck, type BuildOptions } from "./kustomize.ts";
+import { buildKustomizations, kustomizeCheck, locateBuildError, type BuildOptions } from "./kustomize.ts";
 import { FileSchemaCache, schemaCheck } from "./schema.ts";
 import { secretsCheck } from "./secrets.ts";
 import { isTalhelperRepo, talosCheck } from "./talos.ts";
@@ -153,17 +153,19 @@ export async function validateRepo(root: string, opts: ValidateOptions = {}): Pr
     findings.push(...problemFindings(model, findings));
   }
   cache?.save();
-  if (render) findings.push(...renderFindings(render, want, findings));
   const model = models[0];
+  if (render) findings.push(...renderFindings(render, want, findings, model));
   if (model && opts.build && want.has("kustomize")) {
     const b = typeof opts.build === "object" ? opts.build : {};
-    findings.push(...(await buildKustomizations(model, b)));
+    // a folder the render already could not build is reported once, by the render
+    const seen = new Set(findings.filter((f) => f.id === "kustomize/build").map((f) => `${f.file}:${f.line}`));
+    findings.push(...(await buildKustomizations(model, b)).filter((f) => !seen.has(`${f.file}:${f.line}`)));
   }
   return { root: abs, findings: sortFindings(dedupe(findings)), families, documents: model?.documents.length ?? 0, loadFailed };
 }
 
 /** The render stage's own findings (build failures, undefined variables) and the files nothing applies. */
-function renderFindings(render: RenderResult, want: Set<Family>, found: readonly Finding[]): Finding[] {
+function renderFindings(render: RenderResult, want: Set<Family>, found: readonly Finding[], model?: ClusterModel): Finding[] {
   const out: Finding[] = [];
   // a folder that does not build because of a YAML or kustomization error already reported there: that finding
   // is the cause, the build failure adds nothing
@@ -172,7 +174,9 @@ function renderFindings(render: RenderResult, want: Set<Family>, found: readonly
     const family = f.id.split("/")[0] as Family;
     if (!want.has(family)) continue;
     if (f.dir !== undefined && causes.some((c) => c.startsWith(`${f.dir}/`) || f.message.includes(c))) continue;
-    out.push(finding(f.id, f.severity, { file: f.file, line: f.line }, f.message, f.fix));
+    // a folder with its own kustomization: the error is located there (at the entry it names, when it names one)
+    const where = f.dir !== undefined && model && model.kustomizeDirs.includes(f.dir) ? locateBuildError(model, f.dir, f.message) : { file: f.file, line: f.line };
+    out.push(finding(f.id, f.severity, where, f.message, f.fix));
   }
   if (want.has("flux") && render.complete)
     for (const u of render.unreferenced)
