@@ -35,6 +35,7 @@ import type {
   TalosPatch,
   Versions,
 } from "./model.ts";
+import { chartServices } from "./charts.ts";
 import { renderRepo, type RenderedCluster, type RenderedObject, type RenderOptions, type RenderResult } from "./render/index.ts";
 
 /** A malformed or incomplete repo file: the message starts with `file:line:` so editors and CI can jump to it. */
@@ -355,21 +356,6 @@ function normRel(p: string): string {
   const n = path.posix.normalize(p.replace(/^\.\//, ""));
   return n === "." ? "" : n.replace(/\/$/, "");
 }
-
-/** Services a chart renders from well-known values keys (so LB Services made by charts are checked too). */
-const CHART_SERVICES: Record<string, { path: PathSeg[]; defaultType: string; name: (release: string, values: Obj) => string }[]> =
-  {
-    "ingress-nginx": [
-      {
-        path: ["controller", "service"],
-        defaultType: "LoadBalancer",
-        name: (release, values) => {
-          const full = str(values.fullnameOverride) ?? (release.includes("ingress-nginx") ? release : `${release}-ingress-nginx`);
-          return `${full}-controller`;
-        },
-      },
-    ],
-  };
 
 function serviceFrom(
   spec: Obj,
@@ -787,29 +773,21 @@ function buildModel(ctx: Ctx, index: RepoIndex, objects: ModelObjects): ClusterM
 
   // ---- HelmReleases (values merged over valuesFrom ConfigMaps of the same app folder)
   const helmReleases: HelmRelease[] = helmDocs.map((d) => helmRelease(d, configMaps, byFile, absRoot, nsOf(d), fluxSources));
+  // Services the charts create from their values (lib/repo/charts.ts, shared with the simulated cluster)
   for (const hr of helmReleases) {
-    const chartServices = CHART_SERVICES[hr.chart];
-    if (!chartServices) continue;
+    const made = chartServices(hr.chart, { name: hr.releaseName ?? hr.name, namespace: hr.targetNamespace ?? hr.namespace ?? "default", values: hr.values });
+    if (made.length === 0) continue;
     const hd = helmDocs.find((d) => d.file === hr.source.file && d.line === hr.source.line);
-    for (const cs of chartServices) {
-      const sv = get(hr.values, ...cs.path);
-      if (get(sv, "enabled") === false) continue;
-      const svc = isObj(sv) ? sv : {};
+    for (const cs of made)
       services.push(
         serviceFrom(
-          svc,
-          {
-            name: cs.name(hr.releaseName ?? hr.name, hr.values),
-            namespace: hr.targetNamespace ?? hr.namespace,
-            labels: strRecord(svc.labels),
-            annotations: strRecord(svc.annotations),
-          },
+          { type: cs.type, loadBalancerClass: cs.loadBalancerClass, loadBalancerIP: cs.loadBalancerIP, ipFamilyPolicy: cs.ipFamilyPolicy, ipFamilies: cs.ipFamilies, externalTrafficPolicy: cs.externalTrafficPolicy },
+          { name: cs.name, namespace: cs.namespace, labels: cs.labels, annotations: cs.annotations },
           "helm-values",
-          cs.defaultType,
-          hd ? sourceOf(hd, ["spec", "values", ...cs.path]) : hr.source,
+          cs.type,
+          hd ? sourceOf(hd, ["spec", "values", ...cs.valuesPath]) : hr.source,
         ),
       );
-    }
   }
 
   // ---- talos
