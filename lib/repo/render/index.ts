@@ -17,7 +17,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFile
 import path from "node:path";
 import { Exec } from "../../exec.ts";
 import type { RepoDocument, Source } from "../model.ts";
-import { KUSTOMIZATION_FILES, Workspace, type BuiltObject, type FluxBuildSpec } from "./kustomize.ts";
+import { KUSTOMIZATION_FILES, Workspace, type BuildResult, type BuiltObject, type FluxBuildSpec } from "./kustomize.ts";
 import { isValidVarName, substituteObject, substitutionDisabled } from "./substitute.ts";
 
 type Obj = Record<string, unknown>;
@@ -38,7 +38,7 @@ const normRel = (p: string): string => {
 const FLUX_KS = (o: Obj) => o.kind === "Kustomization" && String(o.apiVersion ?? "").startsWith("kustomize.toolkit.fluxcd.io/");
 
 /** Bump when the render output's shape or semantics change (invalidates caches). */
-const RENDER_VERSION = 3;
+const RENDER_VERSION = 4;
 
 export interface RenderedObject {
   object: Obj;
@@ -98,6 +98,8 @@ export interface RenderOptions {
   /** file of the render cache; none = no cache */
   cacheFile?: string;
   concurrency?: number;
+  /** most Flux paths built in one kustomize run (1 = one run per path, like flux-local) */
+  batchSize?: number;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -221,6 +223,10 @@ interface ClusterCtx {
   used: Set<string>;
   /** a Flux path was missing or did not build */
   incomplete: boolean;
+  /** most Flux paths one kustomize run builds */
+  batchSize: number;
+  /** scratch copies building at the same time */
+  workspaces: number;
 }
 
 function nsName(o: Obj): string {
@@ -335,6 +341,42 @@ function fluxApply(
   return { object, origin, appliedBy: ks ? nsName(ks.object) : "bootstrap", encrypted };
 }
 
+const nested = (a: string, b: string) => a === b || a.startsWith(`${b}/`) || b.startsWith(`${a}/`) || a === "" || b === "";
+
+/**
+ * Builds one round of Flux Kustomizations: in as few kustomize runs as possible (one per workspace, each listing
+ * paths that do not contain one another); a combined run that fails is redone path by path.
+ */
+async function buildRound<T extends { spec: FluxBuildSpec }>(items: T[], ctx: ClusterCtx): Promise<(T & { result: BuildResult })[]> {
+  const groups: T[][] = [];
+  const per = Math.max(1, Math.min(ctx.batchSize, Math.ceil(items.length / ctx.workspaces)));
+  for (const it of items) {
+    const g = groups.find((x) => x.length < per && x.every((y) => !nested(y.spec.path, it.spec.path)));
+    if (g) g.push(it);
+    else groups.push([it]);
+  }
+  // spread over the workspaces: at most one group per workspace at a time
+  const out = await Promise.all(
+    groups.map(async (g) => {
+      const w = await ctx.pool.take();
+      try {
+        ctx.builds++;
+        const batch = g.length > 1 ? await w.buildBatch(g.map((x) => x.spec), ctx.exec, ctx.kubectl) : undefined;
+        if (batch) return g.map((x, i) => ({ ...x, result: batch[i]! }));
+        const one: (T & { result: BuildResult })[] = [];
+        for (const x of g) {
+          if (g.length > 1) ctx.builds++;
+          one.push({ ...x, result: await w.build(x.spec, ctx.exec, ctx.kubectl) });
+        }
+        return one;
+      } finally {
+        ctx.pool.give(w);
+      }
+    }),
+  );
+  return out.flat();
+}
+
 async function renderCluster(root: SyncRoot, ctx: ClusterCtx): Promise<RenderedCluster> {
   const objects: RenderedObject[] = [...root.seeds];
   const paths: string[] = [];
@@ -396,18 +438,7 @@ async function renderCluster(root: SyncRoot, ctx: ClusterCtx): Promise<RenderedC
       for (const p of queue) p.attempts = 3;
       continue;
     }
-    const results = await Promise.all(
-      ready.map(async ({ p, vars }) => {
-        const spec = buildSpecOf(p);
-        const w = await ctx.pool.take();
-        try {
-          ctx.builds++;
-          return { p, vars, spec, result: await w.build(spec, ctx.exec, ctx.kubectl) };
-        } finally {
-          ctx.pool.give(w);
-        }
-      }),
-    );
+    const results = await buildRound(ready.map(({ p, vars }) => ({ p, vars, spec: buildSpecOf(p) })), ctx);
     for (const { p, vars, spec, result } of results) {
       paths.push(p.path);
       if (!result.ok && result.missing) {
@@ -532,10 +563,11 @@ export async function renderRepo(root: string, docs: readonly RepoDocument[], op
   let builds = 0;
   let incomplete = false;
   if (roots.length) {
-    const pool = new WorkspacePool(abs, tops, opts.concurrency ?? Math.max(2, cpus().length));
+    const workspaces = opts.concurrency ?? Math.max(2, cpus().length);
+    const pool = new WorkspacePool(abs, tops, workspaces);
     try {
       for (const r of roots) {
-        const ctx: ClusterCtx = { byFile, pool, exec: opts.exec ?? new Exec({}), kubectl: opts.kubectl ?? "kubectl", findings, builds: 0, used, incomplete: false };
+        const ctx: ClusterCtx = { byFile, pool, exec: opts.exec ?? new Exec({}), kubectl: opts.kubectl ?? "kubectl", findings, builds: 0, used, incomplete: false, batchSize: opts.batchSize ?? 64, workspaces };
         clusters.push(await renderCluster(r, ctx));
         builds += ctx.builds;
         if (ctx.incomplete) incomplete = true;

@@ -6,7 +6,7 @@
  * refused (Flux's secure filesystem). `buildMetadata: [originAnnotations]` makes kustomize name the file each object
  * came from, so every rendered object keeps its origin.
  */
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Exec } from "../../exec.ts";
@@ -61,51 +61,174 @@ export class Workspace {
     rmSync(this.dir, { recursive: true, force: true });
   }
 
+  /** Writes Flux's fields into the folder's kustomization (generating one when it has none); undone by restore. */
+  private prepare(spec: FluxBuildSpec): Prepared | { missing: true } {
+    const abs = path.join(this.dir, spec.path);
+    if (!existsSync(abs) || !statSync(abs).isDirectory()) return { missing: true };
+    const existing = KUSTOMIZATION_FILES.find((f) => existsSync(path.join(abs, f)));
+    const file = path.join(abs, existing ?? "kustomization.yaml");
+    const original = existing ? readFileSync(file, "utf8") : undefined;
+    let k: Record<string, unknown>;
+    if (original !== undefined) {
+      let parsed: unknown;
+      try {
+        parsed = fastParse(original);
+      } catch {
+        parsed = undefined; // kustomize reports the broken file itself
+      }
+      if (Array.isArray(parsed)) parsed = parsed.find((x) => x && typeof x === "object");
+      k = parsed && typeof parsed === "object" && !Array.isArray(parsed) ? { ...(parsed as Record<string, unknown>) } : {};
+    } else k = { apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: generatedResources(abs) };
+    // offline: remote resources are left out (and named), the rest of the folder still renders
+    const remoteSkipped = Array.isArray(k.resources) ? k.resources.filter((r): r is string => typeof r === "string" && REMOTE_RESOURCE.test(r)) : [];
+    if (remoteSkipped.length) k.resources = (k.resources as unknown[]).filter((r) => !(typeof r === "string" && REMOTE_RESOURCE.test(r)));
+    writeFluxFields(k, spec);
+    if (original !== undefined && parsedBroken(original)) {
+      // leave a file kustomize cannot read as it is: its error is the finding
+    } else writeFileSync(file, JSON.stringify(k));
+    return { abs, file, original, remoteSkipped, component: k.kind === "Component" };
+  }
+
+  private restore(p: Prepared): void {
+    if (p.original !== undefined) writeFileSync(p.file, p.original);
+    else rmSync(p.file, { force: true });
+  }
+
+  private async kustomize(abs: string, exec: Exec, kubectl: string, purpose: string) {
+    const once = () => exec.run(kubectl, ["kustomize", "--load-restrictor", "LoadRestrictionsNone", abs], { readOnly: true, allowFailure: true, timeoutMs: 120_000, purpose });
+    let r = await once();
+    // kubectl wrappers (the CI image's dispatcher) sometimes die silently under parallel starts: a failure
+    // without a message is retried before it counts
+    for (let i = 0; i < 2 && r.exitCode !== 0 && !r.stderr.trim() && !r.stdout.trim(); i++) r = await once();
+    return r;
+  }
+
+  private collect(stdout: string, buildDir: string, spec: FluxBuildSpec, into: BuiltObject[]): string | undefined {
+    for (const o of parseStream(stdout)) {
+      const origin = originOf(o, buildDir, this.dir);
+      if (origin.outside) return `${spec.path} reads ${origin.outside}, outside the repository (Flux refuses paths that leave the source)`;
+      into.push({ object: o, originFile: origin.file, generated: origin.generated });
+    }
+    return undefined;
+  }
+
   /** Builds one Flux Kustomization's path. One build at a time per workspace (it edits the folder's kustomization). */
   async build(spec: FluxBuildSpec, exec: Exec, kubectl = "kubectl"): Promise<BuildResult> {
     if (this.busy) throw new Error("workspace is busy");
     this.busy = true;
-    const abs = path.join(this.dir, spec.path);
-    const existing = KUSTOMIZATION_FILES.find((f) => existsSync(path.join(abs, f)));
-    const file = path.join(abs, existing ?? "kustomization.yaml");
-    const original = existing ? readFileSync(file, "utf8") : undefined;
+    const prep = this.prepare(spec);
     try {
-      if (!existsSync(abs) || !statSync(abs).isDirectory()) return { ok: false, message: `path ${spec.path} does not exist`, missing: true };
-      let k: Record<string, unknown>;
-      if (original !== undefined) {
-        let parsed = fastParse(original);
-        if (Array.isArray(parsed)) parsed = parsed.find((x) => x && typeof x === "object");
-        k = parsed && typeof parsed === "object" && !Array.isArray(parsed) ? { ...(parsed as Record<string, unknown>) } : {};
-      } else k = { apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: generatedResources(abs) };
-      // offline: remote resources are left out (and named), the rest of the folder still renders
-      const remoteSkipped = Array.isArray(k.resources) ? k.resources.filter((r): r is string => typeof r === "string" && REMOTE_RESOURCE.test(r)) : [];
-      if (remoteSkipped.length) k.resources = (k.resources as unknown[]).filter((r) => !(typeof r === "string" && REMOTE_RESOURCE.test(r)));
-      writeFluxFields(k, spec);
-      writeFileSync(file, JSON.stringify(k));
-      const once = () =>
-        exec.run(kubectl, ["kustomize", "--load-restrictor", "LoadRestrictionsNone", abs], {
-          readOnly: true,
-          allowFailure: true,
-          timeoutMs: 60_000,
-          purpose: `kustomize build of ${spec.path}`,
-        });
-      let r = await once();
-      // kubectl wrappers (the CI image's dispatcher) sometimes die silently under parallel starts: a failure
-      // without a message is retried before it counts
-      for (let i = 0; i < 2 && r.exitCode !== 0 && !r.stderr.trim() && !r.stdout.trim(); i++) r = await once();
+      if ("missing" in prep) return { ok: false, message: `path ${spec.path} does not exist`, missing: true };
+      const r = await this.kustomize(prep.abs, exec, kubectl, `kustomize build of ${spec.path}`);
       if (r.exitCode !== 0) return { ok: false, message: kustomizeMessage(r.stderr || r.stdout, this.dir) };
       const objects: BuiltObject[] = [];
-      for (const o of parseStream(r.stdout)) {
-        const origin = originOf(o, abs, this.dir);
-        if (origin.outside) return { ok: false, message: `${spec.path} reads ${origin.outside}, outside the repository (Flux refuses paths that leave the source)` };
-        objects.push({ object: o, originFile: origin.file, generated: origin.generated });
-      }
-      return { ok: true, objects, remoteSkipped };
+      const outside = this.collect(r.stdout, prep.abs, spec, objects);
+      return outside ? { ok: false, message: outside } : { ok: true, objects, remoteSkipped: prep.remoteSkipped };
     } finally {
-      if (original !== undefined) writeFileSync(file, original);
-      else rmSync(file, { force: true });
+      if (!("missing" in prep)) this.restore(prep);
       this.busy = false;
     }
+  }
+
+  /**
+   * Builds several Flux Kustomizations in ONE kustomize run: each path (with Flux's fields written in) is wrapped in
+   * a folder that stamps its objects with its index, and one kustomization lists the wrappers. The paths must not
+   * contain one another. undefined = the combined build failed (an error in one path, or two paths making the same
+   * object): the caller builds them one by one, which also finds out which one it was.
+   */
+  async buildBatch(specs: readonly FluxBuildSpec[], exec: Exec, kubectl = "kubectl"): Promise<BuildResult[] | undefined> {
+    if (this.busy) throw new Error("workspace is busy");
+    this.busy = true;
+    const batchDir = path.join(this.dir, BATCH_DIR);
+    const preps: (Prepared | { missing: true })[] = [];
+    try {
+      mkdirSync(batchDir, { recursive: true });
+      const wrappers: string[] = [];
+      specs.forEach((spec, i) => {
+        const prep = this.prepare(spec);
+        preps.push(prep);
+        if ("missing" in prep || prep.component) return; // a Component can be built, not listed: it runs alone below
+        const w = path.join(batchDir, String(i));
+        mkdirSync(w, { recursive: true });
+        writeFileSync(path.join(w, "owner.yaml"), JSON.stringify({ apiVersion: "builtin", kind: "AnnotationsTransformer", metadata: { name: "render-owner" }, annotations: { [OWNER]: String(i) }, fieldSpecs: [{ path: "metadata/annotations", create: true }] }));
+        // a per-path name suffix keeps objects apart that share an ID before substitution (every app's `${APP}`
+        // from one component): removed again below, with the reference updates kustomize made for it
+        writeFileSync(path.join(w, "kustomization.yaml"), JSON.stringify({ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: [path.relative(w, prep.abs)], transformers: ["owner.yaml"], nameSuffix: suffix(i) }));
+        wrappers.push(`./${i}`);
+      });
+      writeFileSync(path.join(batchDir, "kustomization.yaml"), JSON.stringify({ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: wrappers, buildMetadata: ["originAnnotations"] }));
+      const r = await this.kustomize(batchDir, exec, kubectl, `kustomize build of ${specs.length} paths`);
+      if (r.exitCode !== 0) {
+        if (process.env.HOME_OPS_RENDER_DEBUG) console.error(`batch of ${specs.length} failed: ${kustomizeMessage(r.stderr, this.dir).slice(0, 3000)}`);
+        return undefined;
+      }
+      const byOwner: BuiltObject[][] = specs.map(() => []);
+      const all: BuiltObject[] = [];
+      const outside = this.collect(r.stdout, batchDir, specs[0]!, all);
+      if (outside) return undefined;
+      for (const b of all) {
+        const ann = (b.object.metadata as { annotations?: Record<string, string> } | undefined)?.annotations;
+        const owner = Number(ann?.[OWNER]);
+        if (ann) {
+          delete ann[OWNER];
+          if (Object.keys(ann).length === 0) delete (b.object.metadata as Record<string, unknown>).annotations;
+        }
+        if (!Number.isInteger(owner) || !byOwner[owner]) return undefined;
+        b.object = stripSuffix(b.object, suffix(owner)) as Record<string, unknown>;
+        byOwner[owner]!.push(b);
+      }
+      const results: BuildResult[] = [];
+      for (const [i, prep] of preps.entries()) {
+        if ("missing" in prep) results.push({ ok: false, message: `path ${specs[i]!.path} does not exist`, missing: true });
+        else if (!prep.component) results.push({ ok: true, objects: byOwner[i]!, remoteSkipped: prep.remoteSkipped });
+        else {
+          const one = await this.kustomize(prep.abs, exec, kubectl, `kustomize build of ${specs[i]!.path}`);
+          if (one.exitCode !== 0) return undefined;
+          const objects: BuiltObject[] = [];
+          if (this.collect(one.stdout, prep.abs, specs[i]!, objects)) return undefined;
+          results.push({ ok: true, objects, remoteSkipped: prep.remoteSkipped });
+        }
+      }
+      return results;
+    } finally {
+      for (const prep of preps) if (!("missing" in prep)) this.restore(prep);
+      rmSync(batchDir, { recursive: true, force: true });
+      this.busy = false;
+    }
+  }
+}
+
+const BATCH_DIR = ".home-ops-render-batch";
+const suffix = (i: number) => `-hozq${i}q`;
+
+function stripSuffix(v: unknown, sfx: string): unknown {
+  if (typeof v === "string") return v.includes(sfx) ? v.replaceAll(sfx, "") : v;
+  if (Array.isArray(v)) return v.map((x) => stripSuffix(x, sfx));
+  if (v && typeof v === "object") {
+    const o: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) o[k.includes(sfx) ? k.replaceAll(sfx, "") : k] = stripSuffix(x, sfx);
+    return o;
+  }
+  return v;
+}
+const OWNER = "render.home-ops.io/owner";
+
+interface Prepared {
+  /** the folder's kustomization is a `kind: Component` */
+  component: boolean;
+  abs: string;
+  file: string;
+  original?: string;
+  remoteSkipped: string[];
+}
+
+/** A kustomization file that does not parse: kustomize must see it as written to report it. */
+function parsedBroken(text: string): boolean {
+  try {
+    fastParse(text);
+    return false;
+  } catch {
+    return true;
   }
 }
 
