@@ -178,8 +178,9 @@ function renderFindings(render: RenderResult, want: Set<Family>, found: readonly
     const where = f.dir !== undefined && model && model.kustomizeDirs.includes(f.dir) ? locateBuildError(model, f.dir, f.message) : { file: f.file, line: f.line };
     out.push(finding(f.id, f.severity, where, f.message, f.fix));
   }
+  const broken = new Set(found.filter((f) => f.id.startsWith("yaml/")).map((f) => f.file));
   if (want.has("flux") && render.complete)
-    for (const u of render.unreferenced)
+    for (const u of render.unreferenced.filter((x) => !broken.has(x.file)))
       out.push(finding("repo/unreferenced", "warning", u, "no Flux Kustomization applies this file: it is not part of any cluster and no check reads it", "list it in a kustomization.yaml under a Flux Kustomization's path, or delete it"));
   return out;
 }

@@ -449,6 +449,9 @@ function readMiseTools(root: string, out: Versions["renovate"]): Record<string, 
 // ---------------------------------------------------------------------------------------------------------------
 
 
+/** More aliases than this in one file is an alias bomb (the `yaml` package's maxAliasCount in slowParse, too). */
+const MAX_ALIASES = 100;
+
 /** Step "index": every YAML document under talos/ and kubernetes/, as written, with its file and line. */
 export interface RepoIndex {
   root: string;
@@ -507,7 +510,11 @@ export interface RenderedRepo {
 export async function loadRenderedRepo(root: string, opts: LoadRepoOptions & RenderOptions = {}): Promise<RenderedRepo> {
   const ctx = new Ctx(path.resolve(root), (opts.mode ?? "strict") === "strict");
   const index = indexRepo(ctx);
-  const render = await renderRepo(ctx.root, index.documents, opts);
+  // kustomize expands YAML aliases without a bound: a file with more aliases than the loader allows would hang it
+  const bombs = [...index.texts].filter(([, t]) => (t.match(/(^|[\s,[{])\*[A-Za-z0-9_.-]+/g)?.length ?? 0) > MAX_ALIASES).map(([f]) => f);
+  const render: RenderResult = bombs.length
+    ? ({ clusters: [], findings: bombs.map((file) => ({ id: "kustomize/render-skipped", severity: "info" as const, file, line: 1, message: `${file} uses more than ${MAX_ALIASES} YAML aliases: kustomize would expand them without bound, so nothing was rendered and the repo is checked as written`, fix: "write the repeated values out (or use fewer aliases)" })), unreferenced: [], complete: false, builds: 0, fromCache: false } satisfies RenderResult)
+    : await renderRepo(ctx.root, index.documents, opts);
   // a finding about a place inside a document gets that place's line
   for (const f of render.findings) {
     const d = f.path ? index.byFile.get(f.file)?.find((x) => x.line === f.line) : undefined;

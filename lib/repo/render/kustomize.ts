@@ -174,7 +174,8 @@ export class Workspace {
           if (Object.keys(ann).length === 0) delete (b.object.metadata as Record<string, unknown>).annotations;
         }
         if (!Number.isInteger(owner) || !byOwner[owner]) return undefined;
-        b.object = stripSuffix(b.object, suffix(owner)) as Record<string, unknown>;
+        // kustomize may also point a reference at another path's object (a ClusterRole both render): strip every suffix
+        b.object = stripSuffix(b.object) as Record<string, unknown>;
         byOwner[owner]!.push(b);
       }
       const results: BuildResult[] = [];
@@ -201,16 +202,19 @@ export class Workspace {
 const BATCH_DIR = ".home-ops-render-batch";
 const suffix = (i: number) => `-hozq${i}q`;
 
-function stripSuffix(v: unknown, sfx: string): unknown {
-  if (typeof v === "string") return v.includes(sfx) ? v.replaceAll(sfx, "") : v;
-  if (Array.isArray(v)) return v.map((x) => stripSuffix(x, sfx));
+const SUFFIX_RE = /-hozq\d+q/g;
+
+function stripSuffix(v: unknown): unknown {
+  if (typeof v === "string") return v.includes("-hozq") ? v.replace(SUFFIX_RE, "") : v;
+  if (Array.isArray(v)) return v.map((x) => stripSuffix(x));
   if (v && typeof v === "object") {
     const o: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) o[k.includes(sfx) ? k.replaceAll(sfx, "") : k] = stripSuffix(x, sfx);
+    for (const [k, x] of Object.entries(v)) o[k.includes("-hozq") ? k.replace(SUFFIX_RE, "") : k] = stripSuffix(x);
     return o;
   }
   return v;
 }
+
 const OWNER = "render.home-ops.io/owner";
 
 interface Prepared {
