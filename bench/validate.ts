@@ -1,29 +1,34 @@
-// scripts/validate.ts against its floor and against the shell baseline, in one run:
-//  - this repo: validate (in process, warm) vs the floor (read + parse every YAML file of kubernetes/ and talos/
-//    in process, with Bun.YAML — the parser the loader uses; the `yaml` package figure is shown beside it) vs the
-//    old CI's shell baseline (`kubectl kustomize` on every kustomization directory, one after another); plus the
-//    cold `bun scripts/validate.ts` process against that baseline.
-//  - generated repos 10x and 100x larger (every app namespace copied with renamed namespaces and Kustomizations):
-//    validate and the floor again, and time per document, to show growth is linear.
-// Targets: validate <= 3x the floor; >= 10x faster than the shell baseline.
-// Run: bun bench/validate.ts [--rounds N] [--scales 10,100] [--skip-shell]
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+// validate (which renders what Flux would apply with the real kustomize) against its floor and a flux-local-style
+// pipeline, on this repo and on the largest pinned public repo (tests/fixtures/repos):
+//  - floor: read + Bun.YAML parse of every YAML file of kubernetes/ and talos/ (what any validator must do);
+//  - warm: validate in process with the render cache filled (unchanged repo: no kustomize build runs);
+//  - cold: validate in process without a render cache (every Flux Kustomization built with kubectl kustomize);
+//  - pipeline: `kubectl kustomize` of every Flux Kustomization path, one after another (what flux-local-style CI
+//    does before it checks anything).
+// Goals (issue 12): warm <= 3x the floor; cold >= 5x faster than the pipeline.
+// Run: bun bench/validate.ts [--rounds N] [--repo DIR]... [--skip-cold]
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { parseAllDocuments } from "yaml";
-import { validateRepo } from "../lib/checks/index.ts";
 import { compare, median, ratio, runCommand, timeOnce } from "../lib/bench/index.ts";
-import { loadRepo } from "../lib/repo/model.ts";
+import { validateRepo } from "../lib/checks/index.ts";
+import { loadRenderedRepo } from "../lib/repo/load.ts";
 
 const root = path.resolve(import.meta.dir, "..");
-const arg = (name: string) => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1] : undefined;
-};
-const rounds = Number(arg("--rounds") ?? 9);
-const scales = (arg("--scales") ?? "10,100").split(",").map(Number).filter((n) => n > 1);
-const skipShell = process.argv.includes("--skip-shell");
-const ms = (v: number) => `${v.toFixed(1)} ms`;
+const args = process.argv.slice(2);
+const rounds = Number(args[args.indexOf("--rounds") + 1] ?? 0) || 5;
+const skipCold = args.includes("--skip-cold");
+const repos = args.flatMap((a, i) => (args[i - 1] === "--repo" ? [path.resolve(a)] : []));
+if (repos.length === 0) repos.push(root, largestFixture());
+const ms = (v: number) => (v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${v.toFixed(1)} ms`);
+
+function largestFixture(): string {
+  const dir = path.join(root, "tests/fixtures/repos");
+  const sizes = readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => ({ dir: path.join(dir, e.name), n: yamlFiles(path.join(dir, e.name), "kubernetes").length }));
+  return sizes.sort((a, b) => b.n - a.n)[0]!.dir;
+}
 
 function yamlFiles(dir: string, rel: string, out: string[] = []): string[] {
   let entries;
@@ -40,109 +45,46 @@ function yamlFiles(dir: string, rel: string, out: string[] = []): string[] {
   return out;
 }
 
-/** The floor: read and parse every YAML file the validator reads, nothing else. */
-function floor(dir: string, parser: "bun" | "yaml"): number {
+function floor(dir: string): number {
   let docs = 0;
   for (const f of [...yamlFiles(dir, "kubernetes"), ...yamlFiles(dir, "talos")]) {
-    const text = readFileSync(path.join(dir, f), "utf8");
-    if (parser === "yaml") docs += parseAllDocuments(text).length;
-    else {
-      const v = Bun.YAML.parse(text);
+    try {
+      const v = Bun.YAML.parse(readFileSync(path.join(dir, f), "utf8"));
       docs += Array.isArray(v) ? v.length : 1;
+    } catch {
+      docs += 1;
     }
   }
   return docs;
 }
 
-/** A repo `scale` times larger: every app namespace (but kube-system and flux-system: one CNI, one Flux) copied. */
-function generate(scale: number): string {
-  const dir = mkdtempSync(path.join(tmpdir(), `home-ops-bench-${scale}x-`));
-  for (const p of ["kubernetes", "talos", ".mise.toml", ".gitignore", ".renovaterc.json5", ".github"])
-    cpSync(path.join(root, p), path.join(dir, p), { recursive: true });
-  const apps = path.join(dir, "kubernetes/apps");
-  const namespaces = readdirSync(apps, { withFileTypes: true }).filter((e) => e.isDirectory() && e.name !== "kube-system" && e.name !== "flux-system").map((e) => e.name);
-  const model = loadRepo(root);
-  const renamed = model.kustomizations.filter((k) => namespaces.some((ns) => k.source.file.startsWith(`kubernetes/apps/${ns}/`))).map((k) => k.name);
-  const entries: string[] = [];
-  for (let k = 1; k < scale; k++) {
-    for (const ns of namespaces) {
-      const copy = `${ns}-g${k}`;
-      cpSync(path.join(apps, ns), path.join(apps, copy), { recursive: true });
-      for (const f of yamlFiles(apps, copy)) {
-        const abs = path.join(apps, f);
-        let t = readFileSync(abs, "utf8");
-        t = t.replaceAll(`./kubernetes/apps/${ns}/`, `./kubernetes/apps/${copy}/`);
-        // copies take their LB addresses from the pools instead of requesting the originals' fixed ones
-        t = t.replace(/^\s*lbipam\.cilium\.io\/ips:.*\n/gm, "");
-        t = t.replace(new RegExp(`^(\\s*(?:namespace|targetNamespace): )${ns}$`, "gm"), `$1${copy}`);
-        if (f.endsWith("/namespace.yaml")) t = t.replace(new RegExp(`^(\\s*name: )${ns}$`, "gm"), `$1${copy}`);
-        if (f.endsWith("/ks.yaml")) for (const n of renamed) t = t.replace(new RegExp(`^(\\s*-? ?name: )${n}$`, "gm"), `$1${n}-g${k}`);
-        writeFileSync(abs, t);
-      }
-      entries.push(`  - ./${copy}`);
-    }
-  }
-  const kfile = path.join(apps, "kustomization.yaml");
-  writeFileSync(kfile, readFileSync(kfile, "utf8").trimEnd() + "\n" + entries.join("\n") + "\n");
-  return dir;
-}
-
-console.log(`validate benchmark (${rounds} rounds, medians; machine load affects all figures alike)\n`);
-
-// ---- this repo
-const model = loadRepo(root);
-const docs = model.documents.length;
-const base = await compare(
-  {
-    floor: () => floor(root, "bun"),
-    floorYaml: () => floor(root, "yaml"),
-    validate: () => validateRepo(root),
-  },
-  rounds,
-);
-console.log(`this repo: ${docs} documents in ${new Set(model.documents.map((d) => d.file)).size} files, ${model.kustomizeDirs.length} kustomizations`);
-console.log(`  floor (read + Bun.YAML parse)        ${ms(base.floor!)}`);
-console.log(`  floor (read + yaml package parse)    ${ms(base.floorYaml!)}`);
-console.log(`  validate (in process, warm)          ${ms(base.validate!)}   = ${ratio(base.validate!, base.floor!)} the floor (target <= 3x), ${ratio(base.validate!, base.floorYaml!)} the yaml-package floor`);
-
-const processRuns: number[] = [];
-const cachedRuns: number[] = [];
-await runCommand(["bun", "scripts/validate.ts"], root); // fills .home-ops/cache
-for (let i = 0; i < Math.max(3, Math.ceil(rounds / 3)); i++) {
-  processRuns.push(await timeOnce(() => runCommand(["bun", "scripts/validate.ts", "--no-cache"], root)));
-  cachedRuns.push(await timeOnce(() => runCommand(["bun", "scripts/validate.ts"], root)));
-}
-const proc = median(processRuns);
-const procCached = median(cachedRuns);
-console.log(`  validate process, --no-cache         ${ms(proc)}   (process start, module and schema loading included)`);
-console.log(`  validate process, schema cache warm  ${ms(procCached)}   (unchanged documents: no schema modules loaded)`);
-
-if (!skipShell) {
-  const kubectl = Bun.which("kubectl");
-  if (!kubectl) console.log("  shell baseline: skipped (kubectl not on PATH)");
-  else {
-    const shell = await timeOnce(async () => {
-      for (const d of model.kustomizeDirs) await runCommand([kubectl, "kustomize", path.join(root, d)]);
-    });
-    console.log(`  shell baseline (kubectl kustomize x${model.kustomizeDirs.length}, sequential)  ${ms(shell)}`);
-    console.log(`  => validate is ${(shell / base.validate!).toFixed(1)}x faster in process, ${(shell / procCached).toFixed(1)}x as a process with the cache, ${(shell / proc).toFixed(1)}x without (target >= 10x)`);
-  }
-}
-
-// ---- generated repos
-const perDoc: Array<[number, number]> = [[1, base.validate! / docs]];
-for (const scale of scales) {
-  const dir = generate(scale);
+console.log(`validate benchmark (warm: median of ${rounds}; cold and pipeline: one run each; the machine's load affects all alike)\n`);
+const kubectl = Bun.which("kubectl");
+for (const repo of repos) {
+  const scratch = mkdtempSync(path.join(tmpdir(), "home-ops-bench-"));
+  const cacheFile = path.join(scratch, "render.json");
   try {
-    const m = loadRepo(dir, { mode: "lenient" });
-    const n = m.documents.length;
-    const r = await compare({ floor: () => floor(dir, "bun"), validate: () => validateRepo(dir) }, scale >= 100 ? 1 : Math.max(3, Math.ceil(rounds / 3)));
-    const findings = (await validateRepo(dir)).findings.length;
-    perDoc.push([scale, r.validate! / n]);
-    console.log(`\n${scale}x repo: ${n} documents (${(n / docs).toFixed(1)}x), ${findings} findings`);
-    console.log(`  floor ${ms(r.floor!)}, validate ${ms(r.validate!)} = ${ratio(r.validate!, r.floor!)} the floor; ${(r.validate! / n * 1000).toFixed(1)} µs per document`);
+    const first = await loadRenderedRepo(repo, { mode: "lenient", cacheFile });
+    const paths = [...new Set(first.render.clusters.flatMap((c) => c.paths))];
+    const docs = first.models[0]?.documents.length ?? 0;
+    console.log(`${path.relative(root, repo) || "this repo"}: ${docs} documents, ${first.render.clusters.length} cluster(s), ${paths.length} Flux paths built`);
+    const r = await compare({ floor: () => floor(repo), warm: () => validateRepo(repo, { renderCacheFile: cacheFile }) }, rounds);
+    console.log(`  floor (read + Bun.YAML parse)   ${ms(r.floor!)}`);
+    console.log(`  validate, render cache warm     ${ms(r.warm!)}   = ${ratio(r.warm!, r.floor!)} the floor (goal <= 3x)`);
+    let cold: number | undefined;
+    if (!skipCold) {
+      cold = median([await timeOnce(() => validateRepo(repo))]);
+      console.log(`  validate, cold (no cache)       ${ms(cold)}`);
+    }
+    if (kubectl) {
+      const pipeline = await timeOnce(async () => {
+        for (const p of paths) await runCommand([kubectl, "kustomize", "--load-restrictor", "LoadRestrictionsNone", path.join(repo, p)]);
+      });
+      console.log(`  pipeline (kubectl kustomize x${paths.length}, sequential)  ${ms(pipeline)}`);
+      if (cold !== undefined) console.log(`  => cold validate is ${(pipeline / cold).toFixed(2)}x the pipeline's speed (goal >= 5x); warm ${(pipeline / r.warm!).toFixed(1)}x`);
+    } else console.log("  pipeline: skipped (kubectl not on PATH)");
+    console.log();
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(scratch, { recursive: true, force: true });
   }
 }
-console.log(`\ngrowth: µs per document ${perDoc.map(([s, v]) => `${s}x ${(v * 1000).toFixed(1)}`).join(", ")} (flat = linear)`);

@@ -33,17 +33,19 @@ Check families: ${FAMILIES.join(", ")}.
     const repo = flags.root ? path.resolve(flags.root) : root;
     const started = performance.now();
     const cacheFile = flags["no-cache"] ? undefined : path.join(repo, ".home-ops/cache/validate-schema.json");
-    const result = await validateRepo(repo, { only, build: flags.build ? { exec } : false, cacheFile });
+    const renderCacheFile = flags["no-cache"] ? undefined : path.join(repo, ".home-ops/cache/render.json");
+    const result = await validateRepo(repo, { only, build: flags.build ? { exec } : false, cacheFile, renderCacheFile });
     const ms = performance.now() - started;
     const errors = result.findings.filter((f) => f.severity === "error").length;
-    const warnings = result.findings.length - errors;
+    const warnings = result.findings.filter((f) => f.severity === "warning").length;
+    const notes = result.findings.length - errors - warnings;
     const failed = errors > 0 || (flags.strict && warnings > 0);
     if (json) {
       out.result({
         ok: !failed,
         root: result.root,
         families: result.families,
-        summary: { errors, warnings, files: new Set(result.findings.map((f) => f.file)).size, documents: result.documents },
+        summary: { errors, warnings, notes, files: new Set(result.findings.map((f) => f.file)).size, documents: result.documents },
         findings: result.findings,
       });
       return failed ? 1 : 0;
@@ -52,7 +54,7 @@ Check families: ${FAMILIES.join(", ")}.
     for (const [file, list] of groups) {
       out.line(out.bold(file));
       for (const f of list) {
-        const mark = out.mark(f.severity === "error" ? "fail" : "warn");
+        const mark = out.mark(f.severity === "error" ? "fail" : f.severity === "warning" ? "warn" : "info");
         out.line(`  ${String(f.line).padStart(4)}  ${mark} ${f.id}: ${f.message}`);
         out.line(`        ${out.dim(`fix: ${f.fix}`)}`);
       }
@@ -60,7 +62,7 @@ Check families: ${FAMILIES.join(", ")}.
     }
     const checked = `${result.documents} document${result.documents === 1 ? "" : "s"} checked by ${result.families.length} check famil${result.families.length === 1 ? "y" : "ies"}, ${(ms / 1000).toFixed(2)}s`;
     const found = `${errors} error${errors === 1 ? "" : "s"}, ${warnings} warning${warnings === 1 ? "" : "s"} in ${groups.size} file${groups.size === 1 ? "" : "s"}`;
-    const summary = `${errors + warnings === 0 ? "no errors or warnings" : found} (${checked})`;
+    const summary = `${errors + warnings === 0 ? "no errors or warnings" : found}${notes ? `, ${notes} not checked` : ""} (${checked})`;
     out.line(`${out.mark(failed ? "fail" : errors + warnings > 0 ? "warn" : "ok")} ${summary}`);
     return failed ? 1 : 0;
   },

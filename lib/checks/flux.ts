@@ -3,6 +3,7 @@ import path from "node:path";
 import type { ClusterModel, FluxKustomization, RepoDocument, Source } from "../repo/model.ts";
 import { isKustomizationDoc } from "./kustomize.ts";
 import { at, docAt, get, isObj, kustomizationIn } from "./locate.ts";
+import { listRepoFiles, modelText } from "./files.ts";
 import { finding, type Finding } from "./types.ts";
 import { fluxInputs } from "./structure.ts";
 
@@ -180,6 +181,8 @@ function configMapKeys(model: ClusterModel, name: string, namespace: string | un
 
 function substitution(model: ClusterModel): Finding[] {
   const out: Finding[] = [];
+  // A rendered model was substituted by the render stage, which reported undefined variables where Flux meets them.
+  const rendered = model.render !== undefined;
   const texts = new Map<string, RepoDocument[]>();
   for (const d of model.documents) {
     const list = texts.get(d.file);
@@ -202,11 +205,11 @@ function substitution(model: ClusterModel): Finding[] {
       } else {
         // a Secret comes from an ExternalSecret: its keys live in 1Password, so they cannot be listed offline
         unknowable = true;
-        if (ref.optional !== true && !model.externalSecrets.some((e) => e.targetName === ref.name))
+        if (ref.optional !== true && !model.externalSecrets.some((e) => e.targetName === ref.name) && !secretWrittenInRepo(model, ref.name))
           out.push(finding("flux/substitute-from-missing", "error", where(model, k.source, ["spec", "postBuild", "substituteFrom", i]), `Kustomization ${k.name}: Secret ${ref.name} (substituteFrom) is created by no ExternalSecret`, "add an ExternalSecret with that target name, or mark the reference optional"));
       }
     });
-    if (unknowable) continue;
+    if (unknowable || rendered) continue;
     for (const file of builtFiles(model, k.resolvedPath)) {
       for (const d of texts.get(file) ?? []) {
         const seenHere = new Set<string>();
@@ -222,6 +225,28 @@ function substitution(model: ClusterModel): Finding[] {
     }
   }
   return out;
+}
+
+const secretNames = new WeakMap<object, Set<string>>();
+
+/**
+ * Secrets the repo writes itself: a manifest anywhere in it (the bootstrap's folder, a SOPS-encrypted file) that
+ * the bootstrap or Flux applies. Their keys are unknown offline, but they exist.
+ */
+function secretWrittenInRepo(model: ClusterModel, name: string): boolean {
+  let names = secretNames.get(model);
+  if (!names) {
+    names = new Set();
+    for (const d of model.documents) if (d.kind === "Secret" && d.name) names.add(d.name);
+    for (const f of listRepoFiles(model.root, ["bootstrap", "kubernetes/bootstrap"])) {
+      if (!/\.(ya?ml|j2|tmpl)$/.test(f.rel)) continue;
+      const text = modelText(model, f.rel) ?? "";
+      if (!/^kind:\s*Secret\s*$/m.test(text)) continue;
+      for (const m of text.matchAll(/^\s{2}name:\s*["']?([a-z0-9.-]+)["']?\s*$/gm)) names.add(m[1]!);
+    }
+    secretNames.set(model, names);
+  }
+  return names.has(name);
 }
 
 function walkStrings(v: unknown, p: (string | number)[], fn: (s: string, p: (string | number)[]) => void): void {
@@ -243,8 +268,11 @@ function namespaces(model: ClusterModel): Finding[] {
     const d = docAt(model, h.source);
     if (d && get(d.object, "metadata", "namespace") !== undefined) need(h.namespace, at(d, ["metadata", "namespace"]), `HelmRelease ${h.name}`);
   }
+  // a rendered model is one cluster: only the kustomizations its Flux paths build are its own
+  const paths = model.render?.paths;
+  const inCluster = (file: string) => !paths || paths.some((p) => file.startsWith(`${p}/`));
   for (const d of model.documents) {
-    if (!isKustomizationDoc(d)) continue;
+    if (!isKustomizationDoc(d) || !inCluster(d.file)) continue;
     const ns = get(d.object, "namespace");
     if (typeof ns === "string") need(ns, at(d, ["namespace"]), d.file);
   }

@@ -1,15 +1,16 @@
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { ConfigError } from "../cli/errors.ts";
-import { loadRepo, RepoError } from "../repo/load.ts";
+import { loadRenderedRepo, loadRepo, RepoError } from "../repo/load.ts";
+import type { RenderResult } from "../repo/render/index.ts";
 import type { ClusterModel } from "../repo/model.ts";
 import { bgpCheck } from "./bgp.ts";
 import { fluxCheck } from "./flux.ts";
 import { ipamCheck } from "./ipam.ts";
-import { buildKustomizations, kustomizeCheck, type BuildOptions } from "./kustomize.ts";
+import { buildKustomizations, kustomizeCheck, locateBuildError, type BuildOptions } from "./kustomize.ts";
 import { FileSchemaCache, schemaCheck } from "./schema.ts";
 import { secretsCheck } from "./secrets.ts";
-import { talosCheck } from "./talos.ts";
+import { isTalhelperRepo, talosCheck } from "./talos.ts";
 import { FAMILIES, finding, sortFindings, type Check, type Family, type Finding } from "./types.ts";
 import { versionsCheck } from "./versions.ts";
 import { checkYamlFiles, yamlCheck } from "./yaml.ts";
@@ -36,6 +37,13 @@ export interface ValidateOptions {
   build?: boolean | BuildOptions;
   /** a model already loaded (benchmarks, other scripts) */
   model?: ClusterModel;
+  /**
+   * Check what Flux would apply (default): every Flux Kustomization built with the real kustomize from the sync
+   * roots (lib/repo/render). false = the manifests as written (no kubectl needed).
+   */
+  render?: boolean;
+  /** the render stage's cache (scripts/validate.ts: .home-ops/cache/render.json); none = render every time */
+  renderCacheFile?: string;
   /**
    * Keep library-schema results of unchanged documents in this file across runs (scripts/validate.ts uses
    * .home-ops/cache/validate-schema.json, git-ignored); off by default so library calls stay pure.
@@ -66,8 +74,10 @@ const YAML_PROBLEM = /^(invalid YAML|cannot convert YAML|YAML parse failed|canno
 function problemFindings(model: ClusterModel, findings: Finding[]): Finding[] {
   const files = new Set(findings.map((f) => f.file));
   const out: Finding[] = [];
+  const talhelper = isTalhelperRepo(model);
   for (const p of model.problems ?? []) {
     if (YAML_PROBLEM.test(p.message) || files.has(p.file)) continue;
+    if (!talhelper && p.file === model.talos.configFile) continue; // a repo without talhelper lacks no talconfig facts
     // a `${VAR}` problem belongs on the line that uses the variable
     let line = p.line;
     const v = /\$\{[A-Za-z_][A-Za-z0-9_]*\}/.exec(p.message)?.[0];
@@ -111,16 +121,23 @@ export async function validateRepo(root: string, opts: ValidateOptions = {}): Pr
     throw new ConfigError(`${root} is not a directory`, "pass the repo root with --root DIR");
   const families = [...(opts.only ?? FAMILIES)];
   const want = new Set(families);
-  let model = opts.model;
+  let models: ClusterModel[] = opts.model ? [opts.model] : [];
+  let render: RenderResult | undefined;
   let loadFailed = false;
   const findings: Finding[] = [];
-  if (!model) {
+  if (!opts.model) {
     try {
-      model = loadRepo(abs, { mode: "lenient" });
+      if (opts.render === false) models = [loadRepo(abs, { mode: "lenient" })];
+      else {
+        const b = typeof opts.build === "object" ? opts.build : {};
+        const r = await loadRenderedRepo(abs, { mode: "lenient", cacheFile: opts.renderCacheFile, exec: b.exec, kubectl: b.kubectl });
+        models = r.models;
+        render = r.render;
+      }
     } catch (e) {
       if (e instanceof RepoError && e.file === "." && e.line === 0) throw new ConfigError(e.message.replace(/^\.:0: /, ""), e.hint);
       loadFailed = true;
-      const raw = want.has("yaml") || true ? checkYamlFiles(abs) : [];
+      const raw = checkYamlFiles(abs);
       findings.push(...raw);
       if (raw.length === 0) {
         const file = e instanceof RepoError ? e.file : ".";
@@ -129,18 +146,43 @@ export async function validateRepo(root: string, opts: ValidateOptions = {}): Pr
       }
     }
   }
-  if (model) {
-    const cache = opts.cacheFile ? new FileSchemaCache(opts.cacheFile) : undefined;
+  const cache = opts.cacheFile && models.length ? new FileSchemaCache(opts.cacheFile) : undefined;
+  for (const model of models) {
     for (const family of families)
-      findings.push(...safely(family, () => (family === "schema" && cache ? schemaCheck(model!, cache) : CHECKS[family](model!))));
-    cache?.save();
+      findings.push(...safely(family, () => (family === "schema" && cache ? schemaCheck(model, cache) : CHECKS[family](model))));
     findings.push(...problemFindings(model, findings));
-    if (opts.build && want.has("kustomize")) {
-      const b = typeof opts.build === "object" ? opts.build : {};
-      findings.push(...(await buildKustomizations(model, b)));
-    }
+  }
+  cache?.save();
+  const model = models[0];
+  if (render) findings.push(...renderFindings(render, want, findings, model));
+  if (model && opts.build && want.has("kustomize")) {
+    const b = typeof opts.build === "object" ? opts.build : {};
+    // a folder the render already could not build is reported once, by the render
+    const seen = new Set(findings.filter((f) => f.id === "kustomize/build").map((f) => `${f.file}:${f.line}`));
+    findings.push(...(await buildKustomizations(model, b)).filter((f) => !seen.has(`${f.file}:${f.line}`)));
   }
   return { root: abs, findings: sortFindings(dedupe(findings)), families, documents: model?.documents.length ?? 0, loadFailed };
+}
+
+/** The render stage's own findings (build failures, undefined variables) and the files nothing applies. */
+function renderFindings(render: RenderResult, want: Set<Family>, found: readonly Finding[], model?: ClusterModel): Finding[] {
+  const out: Finding[] = [];
+  // a folder that does not build because of a YAML or kustomization error already reported there: that finding
+  // is the cause, the build failure adds nothing
+  const causes = found.filter((f) => f.severity === "error" && /^(yaml|kustomize)\//.test(f.id)).map((f) => f.file);
+  for (const f of render.findings) {
+    const family = f.id.split("/")[0] as Family;
+    if (!want.has(family)) continue;
+    if (f.dir !== undefined && causes.some((c) => c.startsWith(`${f.dir}/`) || f.message.includes(c))) continue;
+    // a folder with its own kustomization: the error is located there (at the entry it names, when it names one)
+    const where = f.dir !== undefined && model && model.kustomizeDirs.includes(f.dir) ? locateBuildError(model, f.dir, f.message) : { file: f.file, line: f.line };
+    out.push(finding(f.id, f.severity, where, f.message, f.fix));
+  }
+  const broken = new Set(found.filter((f) => f.id.startsWith("yaml/")).map((f) => f.file));
+  if (want.has("flux") && render.complete)
+    for (const u of render.unreferenced.filter((x) => !broken.has(x.file)))
+      out.push(finding("repo/unreferenced", "warning", u, "no Flux Kustomization applies this file: it is not part of any cluster and no check reads it", "list it in a kustomization.yaml under a Flux Kustomization's path, or delete it"));
+  return out;
 }
 
 /** Findings grouped by file, in file order. */

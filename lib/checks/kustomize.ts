@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { cpus } from "node:os";
 import path from "node:path";
 import { Exec } from "../exec.ts";
+import { kustomizeMessage } from "../repo/render/kustomize.ts";
 import type { ClusterModel, RepoDocument } from "../repo/model.ts";
 import { at, isObj, kustomizationIn, type PathSeg } from "./locate.ts";
 import { finding, type Finding } from "./types.ts";
@@ -157,13 +158,14 @@ export async function buildKustomizations(model: ClusterModel, opts: BuildOption
   // never hand kubectl a kustomization that lists a FIFO, a device, a link out of the repo or itself
   const skip = unbuildableDirs(model, kustomizeCheck(model));
   const results = await mapLimit(model.kustomizeDirs.filter((d) => !skip.has(d)), limit, async (dir) => {
-    const once = () => exec.run(kubectl, ["kustomize", path.join(model.root, dir)], { readOnly: true, allowFailure: true, timeoutMs: 60_000, purpose: `kustomize build of ${dir}` });
+    // Flux builds with no load restrictor (`../` works), confined to the repo (the render stage checks that)
+    const once = () => exec.run(kubectl, ["kustomize", "--load-restrictor", "LoadRestrictionsNone", path.join(model.root, dir)], { readOnly: true, allowFailure: true, timeoutMs: 60_000, purpose: `kustomize build of ${dir}` });
     let r = await once();
     // kubectl wrappers (the CI image's dispatcher) sometimes die silently under parallel starts: a failure
     // without a message is retried once before it counts
     if (r.exitCode !== 0 && !r.stderr.trim() && !r.stdout.trim()) r = await once();
     if (r.exitCode === 0) return [];
-    const msg = (r.stderr.trim() || r.stdout.trim()).split("\n")[0]?.replace(/^Error:\s*/, "").replaceAll(model.root + "/", "") ?? "failed";
+    const msg = kustomizeMessage(r.stderr || r.stdout, model.root);
     return [finding("kustomize/build", "error", locateBuildError(model, dir, r.stderr), `kubectl kustomize ${dir} failed: ${msg}`, "fix the kustomization so it builds (run `kubectl kustomize` on the folder to see the full error)")];
   });
   return results.flat();

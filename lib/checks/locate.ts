@@ -30,6 +30,9 @@ export function zodFindings(
   const out: Finding[] = [];
   for (const issue of r.error.issues) {
     const path = [...base, ...(issue.path as PathSeg[])];
+    // a value holding a Flux variable (`${APP}`, `${SIZE:=5Gi}`) is only known after postBuild substitution
+    const raw = get(value, ...(issue.path as PathSeg[]));
+    if (typeof raw === "string" && raw.includes("${")) continue;
     if (issue.code === "unrecognized_keys") {
       for (const key of issue.keys) {
         const p = [...path, key];

@@ -167,7 +167,38 @@ export interface PathFinding {
   fix: string;
 }
 
-function ajvFindings(obj: unknown, errors: AjvError[], what: string): PathFinding[] {
+const declarations = new Map<string, string>();
+
+/**
+ * A top-level field the kind's type declaration lists. The compiled validators skip fields whose schema checks
+ * nothing (PriorityClass `description`), so reads alone would call them unknown.
+ */
+function declaredTopLevel(apiVersion: string, kind: string, key: string): boolean {
+  const id = `${apiVersion}/${kind}`;
+  let text = declarations.get(id);
+  if (text === undefined) {
+    try {
+      const js = Bun.resolveSync(`kubernetes-models/${apiVersion.includes("/") ? apiVersion : `v1`}/${kind}`, import.meta.dir);
+      text = readFileSync(js.replace(/\.js$/, ".d.ts"), "utf8");
+    } catch {
+      text = "";
+    }
+    declarations.set(id, text);
+  }
+  return new RegExp(`^\\s*"?${key.replace(/[^A-Za-z0-9_]/g, "")}"?\\??:`, "m").test(text);
+}
+
+/** Values only known after Flux substitution, and enums that grow with each Flux release, are not judged here. */
+function judgeable(obj: unknown, path: PathSeg[], apiVersion: string, enumError: boolean): boolean {
+  const v = get(obj, ...path);
+  if (typeof v === "string" && (v.includes("${") || v.startsWith("ENC["))) return false; // substituted later / SOPS ciphertext
+  if (path[0] === "sops") return false;
+  // Alert event source kinds: every Flux release and flux-operator (FluxInstance, ResourceSet) add kinds the table lacks
+  if (enumError && apiVersion.startsWith("notification.toolkit.fluxcd.io/") && path.includes("eventSources")) return false;
+  return true;
+}
+
+function ajvFindings(obj: unknown, errors: AjvError[], what: string, apiVersion = ""): PathFinding[] {
   // one finding per path: ajv reports oneOf/anyOf branches separately ("must be string", "must be integer", ...)
   const byPath = new Map<string, AjvError[]>();
   for (const e of errors) {
@@ -180,6 +211,7 @@ function ajvFindings(obj: unknown, errors: AjvError[], what: string): PathFindin
   for (const errs of byPath.values()) {
     const first = errs[0]!;
     const path = pointerToPath(obj, first.instancePath);
+    if (first.keyword !== "required" && !judgeable(obj, path, apiVersion, errs.some((e) => e.keyword === "enum"))) continue;
     let message: string;
     if (first.keyword === "required") {
       const missing = String(first.params?.missingProperty);
@@ -205,8 +237,9 @@ export function libraryFindings(apiVersion: string, kind: string, obj: unknown, 
   if (!cls) return undefined;
   const { errors, unknown } = validateWithModel(cls, obj);
   return [
-    ...ajvFindings(obj, errors, what),
-    ...unknown.map((p) => ({
+    ...ajvFindings(obj, errors, what, apiVersion),
+    // a SOPS-encrypted object carries its `sops:` block until kustomize-controller decrypts it
+    ...unknown.filter((p) => p[0] !== "sops" && !(p.length === 1 && declaredTopLevel(apiVersion, kind, String(p[0])))).map((p) => ({
       id: "schema/unknown-field",
       path: p,
       message: `${what}: unknown field \`${dotted(p)}\``,
@@ -388,10 +421,16 @@ function talosFindings(model: ClusterModel): Finding[] {
 export function schemaCheck(model: ClusterModel, cache?: SchemaCache): Finding[] {
   const out: Finding[] = [];
   const flux = model.versions.flux?.value ?? "2.4";
+  let fluxDocs = 0;
   for (const d of model.documents) {
     if (!d.file.startsWith("kubernetes/")) continue;
+    if (d.apiVersion?.includes(".toolkit.fluxcd.io/")) fluxDocs++;
     out.push(...kubernetesDocFindings(d, flux, cache));
   }
+  // a Flux the table does not know: say once that API versions were not checked (never guess, never stay silent)
+  const minor = /^v?(\d+\.\d+)(\.|$)/.exec(flux)?.[1];
+  if (fluxDocs > 0 && (!minor || !FLUX_SERVED[minor]))
+    out.push(finding("schema/flux-version-unknown", "info", model.versions.flux?.source ?? { file: ".mise.toml", line: 0 }, `Flux ${flux || "(no version pinned)"} is not in the API-version table (${Object.keys(FLUX_SERVED).map((v) => `Flux ${v}`).join(", ")}): the Flux objects' API versions were not checked`, "nothing to fix; the table grows with the Flux versions this toolkit runs"));
   out.push(...talosFindings(model));
   return out;
 }

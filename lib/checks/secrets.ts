@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+import { isTalhelperRepo } from "./talos.ts";
 import type { ClusterModel } from "../repo/model.ts";
 import { GitIgnore, lineAt, listRepoFiles, modelText, readText } from "./files.ts";
 import { at } from "./locate.ts";
@@ -30,7 +32,11 @@ const PATTERNS: Pattern[] = [
 /** `password: <literal>` and friends in YAML / env files: a value that looks random enough to be a real secret. */
 const KEYED = /^\s*-?\s*["']?([A-Za-z0-9_.-]*(?:password|passwd|secret|token|apikey|api_key|api-key|privatekey|private_key|secretboxencryptionsecret|aescbcencryptionsecret))["']?\s*[:=]\s*["']?([^\s"'#]+)["']?\s*(?:#.*)?$/i;
 
-const PLACEHOLDER = /^(\$\{|\{\{|<|op:\/\/|ref\+|ENC\[|\*|&|!)/;
+/**
+ * References, not values: `${VAR}` / `$${VAR}` (Flux substitution, escaped for the app), `$(VAR)` (Kubernetes env
+ * expansion), `{{ }}` templates, `{env:VAR}` (opencode), `os.environ/VAR` (LiteLLM), `op://` (1Password), SOPS.
+ */
+const PLACEHOLDER = /^(\$\$?\{|\$\(|\{\{|\{env:|os\.environ\/|<|op:\/\/|ref\+|ENC\[|\*|&|!)/;
 
 function entropy(s: string): number {
   const counts = new Map<string, number>();
@@ -49,6 +55,7 @@ export function looksLikeSecretValue(v: string): boolean {
   if (/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/.test(v)) return false; // a kebab-case name
   if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(v) && !/\d/.test(v)) return false; // an identifier
   if (/^(true|false|null|\d+)$/i.test(v)) return false;
+  if (/^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$/.test(v)) return false; // an environment variable's name
   return entropy(v) >= 3.5;
 }
 
@@ -91,7 +98,9 @@ function secretManifests(model: ClusterModel): Finding[] {
     if ("sops" in o) continue; // SOPS-encrypted: values are ciphertext
     for (const key of ["data", "stringData"] as const) {
       const v = o[key];
-      if (v && typeof v === "object" && Object.keys(v).length > 0) {
+      // stringData made only of `op://` references is filled in by 1Password at apply time
+      const onlyRefs = key === "stringData" && v && typeof v === "object" && Object.values(v).every((x) => typeof x === "string" && /^op:\/\//.test(x.trim()));
+      if (v && typeof v === "object" && Object.keys(v).length > 0 && !onlyRefs) {
         out.push(
           finding("secrets/secret-manifest", "error", { file: d.file, line: lineOfKey(d, [key]) }, `Secret ${d.namespace ? d.namespace + "/" : ""}${d.name ?? "?"} carries \`${key}\` in git`, "replace it with an ExternalSecret that reads the values from 1Password"),
         );
@@ -106,20 +115,23 @@ function lineOfKey(d: ClusterModel["documents"][number], path: string[]): number
 }
 
 /** Files that must never be committed, and a sample path for each, checked against the root .gitignore. */
-export const MUST_IGNORE: Array<{ what: string; sample: string }> = [
-  { what: "talhelper output (clusterconfig/)", sample: "clusterconfig/home-ops-node.yaml" },
-  { what: "talhelper output (talos/clusterconfig/)", sample: "talos/clusterconfig/home-ops-node.yaml" },
-  { what: "talosconfig", sample: "clusterconfig/talosconfig" },
+/** talhelper: only where talhelper writes output; env: only where the repo uses a .env (mise `_.file`, a .env.example). */
+export const MUST_IGNORE: Array<{ what: string; sample: string; talhelper?: true; env?: true }> = [
+  { what: "talhelper output (clusterconfig/)", sample: "clusterconfig/home-ops-node.yaml", talhelper: true },
+  { what: "talhelper output (talos/clusterconfig/)", sample: "talos/clusterconfig/home-ops-node.yaml", talhelper: true },
+  { what: "talosconfig", sample: "clusterconfig/talosconfig", talhelper: true },
   { what: "kubeconfig", sample: "kubeconfig" },
   { what: "talosconfig", sample: "talosconfig" },
-  { what: ".env", sample: ".env" },
-  { what: "the Talos secrets bundle", sample: "talos/talsecret.yaml" },
+  { what: ".env", sample: ".env", env: true },
+  { what: "the Talos secrets bundle", sample: "talos/talsecret.yaml", talhelper: true },
 ];
 
-export function gitignoreCheck(root: string): Finding[] {
+/** `talhelper`: the repo generates talhelper output (a repo without talos/talconfig.yaml never writes clusterconfig/). */
+export function gitignoreCheck(root: string, talhelper = true): Finding[] {
   const text = readText(`${root}/.gitignore`);
   const ig = new GitIgnore(text ?? "");
-  const missing = MUST_IGNORE.filter((m) => !ig.ignores(m.sample));
+  const usesEnv = existsSync(`${root}/.env.example`) || /(^|[\s"'=])\.env\b/m.test(readText(`${root}/.mise.toml`) ?? "");
+  const missing = MUST_IGNORE.filter((m) => (talhelper || !m.talhelper) && (usesEnv || !m.env) && !ig.ignores(m.sample));
   if (missing.length === 0) return [];
   return [
     finding(
@@ -133,7 +145,7 @@ export function gitignoreCheck(root: string): Finding[] {
 }
 
 export function secretsCheck(model: ClusterModel): Finding[] {
-  const out: Finding[] = [...secretManifests(model), ...gitignoreCheck(model.root)];
+  const out: Finding[] = [...secretManifests(model), ...gitignoreCheck(model.root, isTalhelperRepo(model))];
   for (const f of listRepoFiles(model.root)) {
     if (!TEXT_EXT.test(f.rel)) continue;
     const text = modelText(model, f.rel);

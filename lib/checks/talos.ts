@@ -1,3 +1,5 @@
+import { existsSync, readdirSync } from "node:fs";
+import path from "node:path";
 import { contains, isIP, normaliseIP, parseCidr } from "../net/index.ts";
 import type { ClusterModel, RepoDocument, Source } from "../repo/model.ts";
 import { schematicId } from "../repo/schematic.ts";
@@ -314,7 +316,29 @@ function docOf(model: ClusterModel, src: Source): RepoDocument | undefined {
   return docAt(model, src) ?? model.documents.find((d) => d.file === src.file);
 }
 
+/** talhelper's input is there: talos/talconfig.yaml. Other Talos layouts (machine-config templates, talosctl patches) are not. */
+export function isTalhelperRepo(model: ClusterModel): boolean {
+  return existsSync(path.join(model.root, model.talos.configFile || "talos/talconfig.yaml"));
+}
+
+function otherTalosInputs(root: string): string[] {
+  const out: string[] = [];
+  for (const dir of ["talos", "kubernetes/talos"]) {
+    try {
+      for (const e of readdirSync(path.join(root, dir))) if (/\.(ya?ml|j2|tmpl)$/.test(e)) out.push(`${dir}/${e}`);
+    } catch {
+      // no such folder
+    }
+  }
+  return out;
+}
+
 export function talosCheck(model: ClusterModel): Finding[] {
+  if (!isTalhelperRepo(model)) {
+    const other = otherTalosInputs(model.root);
+    if (other.length === 0) return [];
+    return [finding("talos/not-talhelper", "info", { file: other[0]!, line: 0 }, `no talos/talconfig.yaml: the Talos input here (${other.slice(0, 3).join(", ")}${other.length > 3 ? ", ..." : ""}) is not talhelper's, so the talhelper checks (nodes, encryption, CNI, kube-proxy, schematic) did not run`, "nothing to fix; the checks run on repos that use talhelper")];
+  }
   const docs = patchDocs(model);
   return [
     ...requiredFields(model),

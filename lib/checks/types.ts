@@ -4,7 +4,8 @@ import type { ClusterModel } from "../repo/model.ts";
  * A finding: one problem at one place. `id` is stable (`family/what`, e.g. `bgp/cause-3-advertisement-not-selected`)
  * so tests, `--json` consumers and suppressions can rely on it; `fix` says what to change.
  */
-export type Severity = "error" | "warning";
+/** info: something was not checked and says why (a version newer than a table, no talhelper input); never fails a run. */
+export type Severity = "error" | "warning" | "info";
 
 export interface Finding {
   id: string;

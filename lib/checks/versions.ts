@@ -88,9 +88,13 @@ function renovateComments(model: ClusterModel): Finding[] {
     }
   }
   const commented = (file: string, line: number) => targets.has(`${file}:${line}`);
-  for (const [name, s] of Object.entries(model.versions.tools))
-    if (!commented(s.source.file, s.source.line))
-      out.push(finding("versions/renovate-comment", "error", s.source, `${name} = "${s.value}" has no \`# renovate:\` line above it: Renovate never updates it`, `add "# renovate: datasource=... depName=..." on the line above`));
+  const setup = renovateSetup(model);
+  for (const [name, s] of Object.entries(model.versions.tools)) {
+    if (s.value === "latest" || commented(s.source.file, s.source.line)) continue; // "latest" is not a pin
+    // Renovate's built-in mise manager reads .mise.toml [tools] itself unless the config turns it off
+    if (s.source.file === ".mise.toml" && setup?.builtIn.get("mise") === true) continue;
+    out.push(finding("versions/renovate-comment", "error", s.source, `${name} = "${s.value}" has no \`# renovate:\` line above it and Renovate's mise manager is off: Renovate never updates it`, `add "# renovate: datasource=... depName=..." on the line above`));
+  }
   for (const [name, s] of Object.entries(model.talos.env))
     if (/VERSION$/.test(name) && !commented(s.source.file, s.source.line))
       out.push(finding("versions/renovate-comment", "error", s.source, `${name}: ${s.value} has no \`# renovate:\` line above it: Renovate never updates it`, `add "# renovate: datasource=docker depName=..." on the line above`));
@@ -154,22 +158,88 @@ export function json5ErrorLine(text: string): number {
   return lo;
 }
 
-function renovateConfig(model: ClusterModel): Finding[] {
-  const file = RENOVATE_FILES.find((f) => existsSync(path.join(model.root, f)));
-  if (!file) return [finding("versions/renovate-config", "error", { file: ".renovaterc.json5", line: 0 }, "no Renovate config (.renovaterc.json5): the `# renovate:` lines are never read", "add .renovaterc.json5 with regex managers for them")];
-  const text = readFileSync(path.join(model.root, file), "utf8");
-  let cfg: unknown;
+/** `ignorePaths` that config:recommended (via :ignoreModulesAndTests) adds. */
+const RECOMMENDED_IGNORE = ["**/node_modules/**", "**/bower_components/**", "**/vendor/**", "**/examples/**", "**/__tests__/**", "**/test/**", "**/tests/**", "**/__fixtures__/**"];
+const RECOMMENDED = new Set(["config:recommended", "config:base", "config:best-practices", ":ignoreModulesAndTests"]);
+/** Built-in managers whose files the checks reason about (all are on unless `enabledManagers` or `<manager>.enabled` says otherwise). */
+const BUILT_IN = ["mise", "flux", "helm-values", "kubernetes", "regex"];
+
+interface RenovateSetup {
+  file: string;
+  text: string;
+  cfg: Record<string, unknown>;
+  /** customManagers of the config and of the presets it extends that are files in this repo */
+  managers: Record<string, unknown>[];
+  /** presets that live elsewhere (another repo): their managers are unknown offline */
+  remote: string[];
+  ignored: (rel: string) => boolean;
+  /** built-in manager -> enabled */
+  builtIn: Map<string, boolean>;
+}
+
+type Parsed = { cfg: Record<string, unknown> } | { error: string; line: number };
+
+function parseJson5(text: string): Parsed {
   try {
-    cfg = (Bun as unknown as { JSON5: { parse(t: string): unknown } }).JSON5.parse(text);
+    const cfg = (Bun as unknown as { JSON5: { parse(t: string): unknown } }).JSON5.parse(text);
+    return isObj(cfg) ? { cfg } : { error: "is not an object", line: 1 };
   } catch (e) {
-    const msg = (e as Error).message.split("\n")[0] ?? "";
-    const line = json5ErrorLine(text);
-    return [finding("versions/renovate-config", "error", { file, line }, `${file} does not parse: ${msg}`, "fix the JSON5 syntax")];
+    return { error: `does not parse: ${(e as Error).message.split("\n")[0] ?? ""}`, line: json5ErrorLine(text) };
   }
-  if (!isObj(cfg)) return [finding("versions/renovate-config", "error", { file, line: 1 }, `${file} is not an object`, "write a Renovate config object")];
+}
+
+const setups = new WeakMap<object, { setup?: RenovateSetup; problem?: Finding }>();
+
+/** The repo's Renovate config with the presets it extends that can be read offline (files of this repo). */
+function loadRenovate(model: ClusterModel): { setup?: RenovateSetup; problem?: Finding } {
+  const hit = setups.get(model);
+  if (hit) return hit;
+  const file = RENOVATE_FILES.find((f) => existsSync(path.join(model.root, f)));
+  let result: { setup?: RenovateSetup; problem?: Finding };
+  if (!file) result = { problem: finding("versions/renovate-config", "error", { file: ".renovaterc.json5", line: 0 }, "no Renovate config (.renovaterc.json5): the `# renovate:` lines are never read", "add .renovaterc.json5 with regex managers for them") };
+  else {
+    const text = readFileSync(path.join(model.root, file), "utf8");
+    const parsed = parseJson5(text);
+    if ("error" in parsed) result = { problem: finding("versions/renovate-config", "error", { file, line: parsed.line }, `${file} ${parsed.error}`, "fix the JSON5 syntax") };
+    else {
+      const managers: Record<string, unknown>[] = [];
+      const remote: string[] = [];
+      const ignore = new Set<string>();
+      const builtIn = new Map(BUILT_IN.map((m) => [m, true]));
+      const visit = (cfg: Record<string, unknown>, depth: number) => {
+        for (const m of [...(Array.isArray(cfg.customManagers) ? cfg.customManagers : []), ...(Array.isArray(cfg.regexManagers) ? cfg.regexManagers : [])]) if (isObj(m)) managers.push(m);
+        for (const p of Array.isArray(cfg.ignorePaths) ? cfg.ignorePaths : []) ignore.add(String(p));
+        if (Array.isArray(cfg.enabledManagers)) for (const m of BUILT_IN) builtIn.set(m, cfg.enabledManagers.includes(m));
+        for (const m of BUILT_IN) if (isObj(cfg[m]) && (cfg[m] as Record<string, unknown>).enabled === false) builtIn.set(m, false);
+        for (const e of Array.isArray(cfg.extends) ? cfg.extends.map(String) : []) {
+          if (RECOMMENDED.has(e)) for (const p of RECOMMENDED_IGNORE) ignore.add(p);
+          if (!e.includes(">")) continue; // a built-in preset (config:*, :semanticCommits, docker:*, ...)
+          const local = /^(?:local|github|gitlab|gitea|bitbucket)>[^/#]+\/[^/#]+\/\/([^#]+?)(?:#.*)?$/.exec(e)?.[1];
+          const found = local ? [local, `${local}.json5`, `${local}.json`].find((f) => existsSync(path.join(model.root, f))) : undefined;
+          const sub = found && depth < 4 ? parseJson5(readFileSync(path.join(model.root, found), "utf8")) : undefined;
+          if (sub && "cfg" in sub) visit(sub.cfg, depth + 1);
+          else remote.push(e);
+        }
+      };
+      visit(parsed.cfg, 0);
+      const globs = [...ignore].map((p) => new Bun.Glob(p));
+      result = { setup: { file, text, cfg: parsed.cfg, managers, remote, builtIn, ignored: (rel) => globs.some((g) => g.match(rel)) } };
+    }
+  }
+  setups.set(model, result);
+  return result;
+}
+
+function renovateSetup(model: ClusterModel): RenovateSetup | undefined {
+  return loadRenovate(model).setup;
+}
+
+function renovateConfig(model: ClusterModel): Finding[] {
+  const { setup, problem } = loadRenovate(model);
+  if (!setup) return problem ? [problem] : [];
+  const { file, text } = setup;
   const out: Finding[] = [];
-  const managers = [...(Array.isArray(cfg.customManagers) ? cfg.customManagers : []), ...(Array.isArray(cfg.regexManagers) ? cfg.regexManagers : [])].filter(isObj);
-  const compiled = managers.map((m, i) => {
+  const compiled = setup.managers.map((m, i) => {
     const files = [
       ...(Array.isArray(m.managerFilePatterns) ? m.managerFilePatterns.map((p) => fileMatcher(String(p), false)) : []),
       ...(Array.isArray(m.fileMatch) ? m.fileMatch.map((p) => fileMatcher(String(p), true)) : []),
@@ -186,7 +256,15 @@ function renovateConfig(model: ClusterModel): Finding[] {
   });
   // every `# renovate:` comment must be read by a manager whose file pattern and regex cover it
   const texts = new Map<string, string>();
-  for (const r of directives(model)) {
+  const active = directives(model).filter((r) => !setup.ignored(r.source.file));
+  if (setup.remote.length) {
+    // a preset from another repository may hold the managers that read these lines: say so once, judge nothing
+    if (active.length)
+      out.push(finding("versions/renovate-presets-remote", "info", { file, line: lineAt(text, Math.max(0, text.indexOf("extends"))) }, `${file} extends presets from other repositories (${setup.remote.slice(0, 2).join(", ")}${setup.remote.length > 2 ? ", ..." : ""}): whether they read the ${active.length} \`# renovate:\` lines was not checked`, "nothing to fix"));
+    return out;
+  }
+  const miseOn = setup.builtIn.get("mise") === true;
+  for (const r of active) {
     const t = texts.get(r.source.file) ?? (existsSync(path.join(model.root, r.source.file)) ? readFileSync(path.join(model.root, r.source.file), "utf8") : "");
     texts.set(r.source.file, t);
     const covered = compiled.some((m) =>
@@ -203,6 +281,8 @@ function renovateConfig(model: ClusterModel): Finding[] {
     );
     if (!covered)
       out.push(finding("versions/renovate-unmanaged", "error", r.source, `no Renovate custom manager in ${file} reads this \`# renovate:\` line (${r.depName || "no depName"})`, `add ${r.source.file} to a regex manager's managerFilePatterns, or make its matchStrings match this line`));
+    else if (miseOn && r.source.file === ".mise.toml")
+      out.push(finding("versions/renovate-managed-twice", "warning", { file: r.source.file, line: r.source.line + 1 }, `this pin is updated twice: by a custom manager through its \`# renovate:\` line and by Renovate's built-in mise manager (two PRs for one bump)`, `turn one off: \`mise: { enabled: false }\` in ${file}, or leave .mise.toml out of the custom manager's managerFilePatterns`));
   }
   return out;
 }

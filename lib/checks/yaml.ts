@@ -202,7 +202,13 @@ export function scanDuplicateKeys(file: string, text: string): Finding[] {
       stack.push({ indent: col, keys: new Map() });
       if (rest === "") break;
     }
-    const m = /^("(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^\s#'"{\[&*!|>%@`,?][^#]*?|\?[^#]*?)\s*:(\s|$)/.exec(rest);
+    // `- |` opens a block scalar as a sequence item: its lines are text, not keys
+    if (/^[|>][0-9+-]*\s*(#.*)?$/.test(rest)) {
+      blockIndent = indent;
+      continue;
+    }
+    // an alias as a key (`*app :`) is a key like any other: two different aliases are two keys
+    const m = /^("(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|\*[^\s:]+|[^\s#'"{\[&*!|>%@`,?][^#]*?|\?[^#]*?)\s*:(\s|$)/.exec(rest);
     if (!m) continue;
     const key = m[1]!.replace(/^["']|["']$/g, "");
     while (stack.length && stack[stack.length - 1]!.indent > col) stack.pop();

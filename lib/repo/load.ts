@@ -37,6 +37,8 @@ import type {
   TalosPatch,
   Versions,
 } from "./model.ts";
+import { chartServices } from "./charts.ts";
+import { renderRepo, type RenderedCluster, type RenderedObject, type RenderOptions, type RenderResult } from "./render/index.ts";
 
 /** A malformed or incomplete repo file: the message starts with `file:line:` so editors and CI can jump to it. */
 export class RepoError extends ConfigError {
@@ -369,21 +371,6 @@ function normRel(p: string): string {
   return n === "." ? "" : n.replace(/\/$/, "");
 }
 
-/** Services a chart renders from well-known values keys (so LB Services made by charts are checked too). */
-const CHART_SERVICES: Record<string, { path: PathSeg[]; defaultType: string; name: (release: string, values: Obj) => string }[]> =
-  {
-    "ingress-nginx": [
-      {
-        path: ["controller", "service"],
-        defaultType: "LoadBalancer",
-        name: (release, values) => {
-          const full = str(values.fullnameOverride) ?? (release.includes("ingress-nginx") ? release : `${release}-ingress-nginx`);
-          return `${full}-controller`;
-        },
-      },
-    ],
-  };
-
 function serviceFrom(
   spec: Obj,
   meta: { name: string; namespace?: string; labels: Record<string, string>; annotations: Record<string, string> },
@@ -476,17 +463,22 @@ function readMiseTools(root: string, out: Versions["renovate"]): Record<string, 
 // ---------------------------------------------------------------------------------------------------------------
 
 
-/**
- * Loads the repo at `root` into the ClusterModel. Throws RepoError (a ConfigError, exit 2) with file:line for a
- * malformed file in strict mode (default); lenient mode collects those in `problems` instead. Missing facts never
- * throw: they are listed in `problems` and filled with empty values sourced at line 0.
- */
-export function loadRepo(root: string, opts: LoadRepoOptions = {}): ClusterModel {
-  const absRoot = path.resolve(root);
-  const ctx = new Ctx(absRoot, (opts.mode ?? "strict") === "strict");
+/** More aliases than this in one file is an alias bomb (the `yaml` package's maxAliasCount in slowParse, too). */
+const MAX_ALIASES = 100;
+
+/** Step "index": every YAML document under talos/ and kubernetes/, as written, with its file and line. */
+export interface RepoIndex {
+  root: string;
+  documents: RepoDocument[];
+  byFile: Map<string, RepoDocument[]>;
+  texts: Map<string, string>;
+  kustomizeDirs: string[];
+}
+
+function indexRepo(ctx: Ctx): RepoIndex {
+  const absRoot = ctx.root;
   if (!existsSync(path.join(absRoot, "talos")) && !existsSync(path.join(absRoot, "kubernetes")))
     throw new RepoError(".", 0, `${absRoot} is not a home-ops repo (no talos/ or kubernetes/ folder)`, "pass the repo root (--root DIR)");
-
   const files: string[] = [];
   const unsafe = (rel: string, why: string) => ctx.problem(rel, 0, why);
   listYaml(absRoot, "talos", files, unsafe);
@@ -504,7 +496,129 @@ export function loadRepo(root: string, opts: LoadRepoOptions = {}): ClusterModel
     documents.push(...docs);
     if (f.startsWith("kubernetes/") && /(^|\/)kustomization\.ya?ml$/.test(f)) kustomizeDirs.push(dirOf(f));
   }
+  return { root: absRoot, documents, byFile, texts, kustomizeDirs };
+}
 
+/**
+ * Loads the repo at `root` into the ClusterModel, reading the manifests as written (no kustomize build): the
+ * synchronous loader every script starts with. validate uses loadRenderedRepo (what Flux would apply).
+ * Throws RepoError (a ConfigError, exit 2) with file:line for a malformed file in strict mode (default); lenient
+ * mode collects those in `problems` instead. Missing facts never throw: they are listed in `problems` and filled
+ * with empty values sourced at line 0.
+ */
+export function loadRepo(root: string, opts: LoadRepoOptions = {}): ClusterModel {
+  const ctx = new Ctx(path.resolve(root), (opts.mode ?? "strict") === "strict");
+  const index = indexRepo(ctx);
+  return buildModel(ctx, index, literalObjects(index.documents));
+}
+
+export interface RenderedRepo {
+  /** one model per cluster root (a repo with kubernetes/clusters/<a>, <b> has two) */
+  models: ClusterModel[];
+  render: RenderResult;
+}
+
+/**
+ * Loads the repo as Flux would apply it: index -> render (real kustomize + Flux semantics, lib/repo/render) ->
+ * one model per cluster. A repo without a sync root is modelled as written (and the render says so).
+ */
+export async function loadRenderedRepo(root: string, opts: LoadRepoOptions & RenderOptions = {}): Promise<RenderedRepo> {
+  const ctx = new Ctx(path.resolve(root), (opts.mode ?? "strict") === "strict");
+  const index = indexRepo(ctx);
+  // kustomize expands YAML aliases without a bound: a file with more aliases than the loader allows would hang it
+  const bombs = [...index.texts].filter(([, t]) => (t.match(/(^|[\s,[{])\*[A-Za-z0-9_.-]+/g)?.length ?? 0) > MAX_ALIASES).map(([f]) => f);
+  const render: RenderResult = bombs.length
+    ? ({ clusters: [], findings: bombs.map((file) => ({ id: "kustomize/render-skipped", severity: "info" as const, file, line: 1, message: `${file} uses more than ${MAX_ALIASES} YAML aliases: kustomize would expand them without bound, so nothing was rendered and the repo is checked as written`, fix: "write the repeated values out (or use fewer aliases)" })), unreferenced: [], complete: false, builds: 0, fromCache: false } satisfies RenderResult)
+    : await renderRepo(ctx.root, index.documents, opts);
+  // a finding about a place inside a document gets that place's line
+  for (const f of render.findings) {
+    const d = f.path ? index.byFile.get(f.file)?.find((x) => x.line === f.line) : undefined;
+    if (d && f.path) f.line = lineOf(d, f.path);
+  }
+  if (render.clusters.length === 0) return { models: [buildModel(ctx, index, literalObjects(index.documents))], render };
+  const clusterNames = render.clusters.map((c) => c.name);
+  // When a Flux path did not build, what it would apply is unknown: the files no build reached are read as written.
+  const unreached = new Set(render.complete ? [] : render.unreferenced.map((u) => u.file));
+  const fallback = literalObjects(index.documents);
+  const models = render.clusters.map((c, i) => {
+    const cctx = i === 0 ? ctx : Object.assign(new Ctx(ctx.root, ctx.strict), { problems: [...ctx.problems] });
+    const objects = renderedObjects(c, index.byFile);
+    for (const d of fallback.docs) if (unreached.has(d.file)) objects.docs.push(d);
+    const rendered = new Set(objects.docs);
+    const model = buildModel(cctx, index, { docs: objects.docs, nsOf: (d) => (rendered.has(d) && !unreached.has(d.file) ? d.namespace : fallback.nsOf(d)) });
+    model.render = { cluster: c.name, clusters: clusterNames, rootPath: c.rootPath, paths: c.paths, fromCache: render.fromCache };
+    return model;
+  });
+  return { models, render };
+}
+
+/** The objects a model is built from: documents with the namespace they will have in the cluster. */
+interface ModelObjects {
+  docs: RepoDocument[];
+  nsOf: (d: RepoDocument) => string | undefined;
+}
+
+/** As written: namespaces from a Flux targetNamespace over the path, else metadata, else the folder's kustomization. */
+function literalObjects(documents: RepoDocument[]): ModelObjects {
+  const targetByPath: [string, string][] = [];
+  const kustomizeNs = new Map<string, string>();
+  for (const d of documents) {
+    if (d.kind === "Kustomization" && (d.apiVersion ?? "").startsWith("kustomize.toolkit.fluxcd.io/")) {
+      const p = str(get(d.object, "spec", "path"));
+      const t = str(get(d.object, "spec", "targetNamespace"));
+      if (p !== undefined && t) targetByPath.push([normRel(p), t]);
+    } else if (/(^|\/)kustomization\.ya?ml$/.test(d.file)) {
+      const n = str(get(d.object, "namespace"));
+      if (n) kustomizeNs.set(dirOf(d.file), n);
+    }
+  }
+  targetByPath.sort((a, b) => b[0].length - a[0].length);
+  const nsOf = (d: RepoDocument): string | undefined => {
+    const dir = dirOf(d.file);
+    const t = targetByPath.find(([p]) => dir === p || dir.startsWith(`${p}/`));
+    if (t) return t[1]; // Flux overrides what the manifest says
+    return d.namespace ?? kustomizeNs.get(dir);
+  };
+  return { docs: documents.filter((d) => d.file.startsWith("kubernetes/")), nsOf };
+}
+
+/** Rendered Flux Kustomizations whose source is another repository: their spec.path is not a folder here. */
+const FOREIGN_SOURCE = new WeakSet<RepoDocument>();
+
+/** Rendered: each object as a document at its origin (so lines still point at the source), namespace as built. */
+function renderedObjects(c: RenderedCluster, byFile: Map<string, RepoDocument[]>): ModelObjects {
+  const docs = c.objects.map((r) => renderedDocument(r, byFile));
+  return { docs, nsOf: (d) => d.namespace };
+}
+
+function renderedDocument(r: RenderedObject, byFile: Map<string, RepoDocument[]>): RepoDocument {
+  const lit = byFile.get(r.origin.file)?.find((d) => d.line === r.origin.line);
+  const o = r.object;
+  const md = get(o, "metadata");
+  const d = {
+    file: r.origin.file,
+    line: r.origin.line,
+    index: lit?.index ?? 0,
+    apiVersion: str(get(o, "apiVersion")),
+    kind: str(get(o, "kind")),
+    name: str(get(md, "name")),
+    namespace: str(get(md, "namespace")),
+    object: o,
+  } as RepoDocument;
+  let cache: SlowParsed | undefined;
+  Object.defineProperty(d, "doc", { enumerable: false, get: () => (lit ? lit.doc : (cache ??= slowParse("{}\n")).docs[0]) });
+  Object.defineProperty(d, "lineCounter", { enumerable: false, get: () => (lit ? lit.lineCounter : (cache ??= slowParse("{}\n")).lineCounter) });
+  const info = lit ? DOC_INFO.get(lit) : undefined;
+  if (info) DOC_INFO.set(d, info);
+  if (r.foreignSource) FOREIGN_SOURCE.add(d);
+  return d;
+}
+
+/** Step "model": the ClusterModel from the index (talos/, tool pins) and the Kubernetes objects. */
+function buildModel(ctx: Ctx, index: RepoIndex, objects: ModelObjects): ClusterModel {
+  const { documents, byFile, texts, kustomizeDirs } = index;
+  const absRoot = ctx.root;
+  const { nsOf } = objects;
   const renovate: Versions["renovate"] = [];
   const tools = readMiseTools(absRoot, renovate);
   for (const [f, text] of texts) if (text.includes("renovate:")) scanRenovate(f, text, renovate);
@@ -525,30 +639,8 @@ export function loadRepo(root: string, opts: LoadRepoOptions = {}): ClusterModel
   const namespaces: Namespace[] = [];
   const configMaps: RepoDocument[] = [];
 
-  // Namespaces the manifests do not write: a Flux Kustomization's targetNamespace applies to every file under its
-  // path, a kustomization.yaml `namespace:` to its folder.
-  const targetByPath: [string, string][] = [];
-  const kustomizeNs = new Map<string, string>();
-  for (const d of documents) {
-    if (d.kind === "Kustomization" && (d.apiVersion ?? "").startsWith("kustomize.toolkit.fluxcd.io/")) {
-      const p = str(get(d.object, "spec", "path"));
-      const t = str(get(d.object, "spec", "targetNamespace"));
-      if (p !== undefined && t) targetByPath.push([normRel(p), t]);
-    } else if (/(^|\/)kustomization\.ya?ml$/.test(d.file)) {
-      const n = str(get(d.object, "namespace"));
-      if (n) kustomizeNs.set(dirOf(d.file), n);
-    }
-  }
-  targetByPath.sort((a, b) => b[0].length - a[0].length);
-  const nsOf = (d: RepoDocument): string | undefined => {
-    const dir = dirOf(d.file);
-    const t = targetByPath.find(([p]) => dir === p || dir.startsWith(`${p}/`));
-    if (t) return t[1]; // Flux overrides what the manifest says
-    return d.namespace ?? kustomizeNs.get(dir);
-  };
-
-  for (const d of documents) {
-    if (!d.file.startsWith("kubernetes/") || !isObj(d.object)) continue;
+  for (const d of objects.docs) {
+    if (!isObj(d.object)) continue;
     const o = d.object;
     const kind = d.kind ?? "";
     const group = (d.apiVersion ?? "").split("/")[0] ?? "";
@@ -622,7 +714,7 @@ export function loadRepo(root: string, opts: LoadRepoOptions = {}): ClusterModel
         namespace: d.namespace,
         apiVersion: d.apiVersion ?? "",
         path: p,
-        resolvedPath: p === undefined ? undefined : normRel(p),
+        resolvedPath: p === undefined || FOREIGN_SOURCE.has(d) ? undefined : normRel(p),
         dependsOn: arr(spec.dependsOn)
           .filter(isObj)
           .map((x) => ({ name: str(x.name) ?? "", namespace: str(x.namespace) })),
@@ -703,29 +795,21 @@ export function loadRepo(root: string, opts: LoadRepoOptions = {}): ClusterModel
 
   // ---- HelmReleases (values merged over valuesFrom ConfigMaps of the same app folder)
   const helmReleases: HelmRelease[] = helmDocs.map((d) => helmRelease(d, configMaps, byFile, absRoot, nsOf(d), fluxSources));
+  // Services the charts create from their values (lib/repo/charts.ts, shared with the simulated cluster)
   for (const hr of helmReleases) {
-    const chartServices = CHART_SERVICES[hr.chart];
-    if (!chartServices) continue;
+    const made = chartServices(hr.chart, { name: hr.releaseName ?? hr.name, namespace: hr.targetNamespace ?? hr.namespace ?? "default", values: hr.values });
+    if (made.length === 0) continue;
     const hd = helmDocs.find((d) => d.file === hr.source.file && d.line === hr.source.line);
-    for (const cs of chartServices) {
-      const sv = get(hr.values, ...cs.path);
-      if (get(sv, "enabled") === false) continue;
-      const svc = isObj(sv) ? sv : {};
+    for (const cs of made)
       services.push(
         serviceFrom(
-          svc,
-          {
-            name: cs.name(hr.releaseName ?? hr.name, hr.values),
-            namespace: hr.targetNamespace ?? hr.namespace,
-            labels: strRecord(svc.labels),
-            annotations: strRecord(svc.annotations),
-          },
+          { type: cs.type, loadBalancerClass: cs.loadBalancerClass, loadBalancerIP: cs.loadBalancerIP, ipFamilyPolicy: cs.ipFamilyPolicy, ipFamilies: cs.ipFamilies, externalTrafficPolicy: cs.externalTrafficPolicy },
+          { name: cs.name, namespace: cs.namespace, labels: cs.labels, annotations: cs.annotations },
           "helm-values",
-          cs.defaultType,
-          hd ? sourceOf(hd, ["spec", "values", ...cs.path]) : hr.source,
+          cs.type,
+          hd ? sourceOf(hd, ["spec", "values", ...cs.valuesPath]) : hr.source,
         ),
       );
-    }
   }
 
   // ---- talos
@@ -911,11 +995,14 @@ export function loadRepo(root: string, opts: LoadRepoOptions = {}): ClusterModel
 
   const fluxTool = Object.entries(tools).find(([k]) => /(^|[/:])flux2?$/.test(k));
   const fluxRenovate = renovate.find((r) => r.depName === "fluxcd/flux2" && r.version);
+  const fluxPin = fluxFromManifests(objects.docs, texts);
   const flux: Sourced<string> = fluxTool
     ? fluxTool[1]
     : fluxRenovate?.version
       ? { value: fluxRenovate.version, source: { file: fluxRenovate.source.file, line: fluxRenovate.source.line + 1 } }
-      : (ctx.missing(".mise.toml", 0, "no flux2 version in .mise.toml [tools]"), { value: "", source: missingSrc(".mise.toml") });
+      : (fluxPin ??
+        (ctx.missing(".mise.toml", 0, "no Flux version: no flux2 in .mise.toml [tools], no FluxInstance distribution.version, no gotk-components.yaml"),
+        { value: "", source: missingSrc(".mise.toml") }));
 
   const bgp: Bgp = {
     clusterConfigs,
@@ -958,6 +1045,26 @@ export function loadRepo(root: string, opts: LoadRepoOptions = {}): ClusterModel
     problems: ctx.problems,
   };
   return model;
+}
+
+/**
+ * The Flux the cluster runs, from its own manifests: a FluxInstance's `spec.distribution.version` (or the
+ * flux-instance chart's `instance.distribution.version`), else the `# Flux Version:` header of gotk-components.yaml.
+ * A range such as `2.x` is returned as written (checks that need a minor treat it as unknown).
+ */
+function fluxFromManifests(docs: readonly RepoDocument[], texts: Map<string, string>): Sourced<string> | undefined {
+  for (const d of docs) {
+    const p: PathSeg[] | undefined =
+      d.kind === "FluxInstance" ? ["spec", "distribution", "version"] : d.kind === "HelmRelease" && get(d.object, "spec", "values", "instance", "distribution", "version") !== undefined ? ["spec", "values", "instance", "distribution", "version"] : undefined;
+    const v = p ? str(get(d.object, ...p)) : undefined;
+    if (p && v) return { value: v, source: sourceOf(d, p) };
+  }
+  for (const [file, text] of texts) {
+    if (!/(^|\/)gotk-components\.ya?ml$/.test(file)) continue;
+    const m = /^#\s*Flux Version:\s*(\S+)/m.exec(text);
+    if (m?.[1]) return { value: m[1], source: { file, line: text.slice(0, m.index).split("\n").length } };
+  }
+  return undefined;
 }
 
 function peerAddr(peers: BgpPeerView[], fam: "ipv4" | "ipv6"): Sourced<string> | undefined {

@@ -427,6 +427,22 @@ export const ClusterModelSchema = z.object({
   talos: TalosSchema,
   /** Missing facts (always) and malformed files (lenient mode), in file order. Empty for a healthy repo. */
   problems: z.array(RepoProblemSchema),
+  /**
+   * Set when the model was built from the render stage (loadRenderedRepo): the Kubernetes facts are what Flux
+   * would apply to this cluster. Absent for loadRepo's as-written reading.
+   */
+  render: z
+    .object({
+      /** this model's cluster (kubernetes/clusters/<name>, else the root folder's name) */
+      cluster: z.string(),
+      /** every cluster of the repo */
+      clusters: z.array(z.string()),
+      rootPath: z.string(),
+      /** folders Flux builds for this cluster */
+      paths: z.array(z.string()),
+      fromCache: z.boolean(),
+    })
+    .optional(),
 });
 export type ClusterModel = z.infer<typeof ClusterModelSchema>;
 

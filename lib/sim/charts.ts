@@ -9,6 +9,7 @@
  */
 import { type KindInfo, kindInfo, LONGHORN_KINDS } from "./kinds.ts";
 import type { KObj } from "./controllers/obj.ts";
+import { chartServices, ingressNginxFullname } from "../repo/charts.ts";
 
 export type Values = Record<string, unknown>;
 
@@ -344,7 +345,53 @@ function simpleChart(name: string, repos: string[], description: string, appVers
   };
 }
 
+/**
+ * ingress-nginx: the controller Deployment and its Service, named, labelled and addressed exactly as lib/repo sees
+ * them (lib/repo/charts.ts), so the simulated cluster's LB-IPAM and BGP act on the Services validate checked.
+ */
+const ingressNginx: ChartDef = {
+  name: "ingress-nginx",
+  repos: ["https://kubernetes.github.io/ingress-nginx", "oci://ghcr.io/home-operations/charts-mirror"],
+  description: "Ingress controller for Kubernetes using NGINX as a reverse proxy and load balancer",
+  appVersion: () => "1.12.1",
+  crds: () => [],
+  render(r) {
+    const full = ingressNginxFullname(r.name, r.values);
+    const services = chartServices("ingress-nginx", { name: r.name, namespace: r.namespace, values: r.values });
+    const podLabels = services[0]?.selector ?? { "app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/instance": r.name, "app.kubernetes.io/component": "controller" };
+    return [
+      workload(r, {
+        kind: "Deployment",
+        name: `${full}-controller`,
+        namespace: r.namespace,
+        labels: { ...standardLabels(r, "ingress-nginx", r.version, "controller"), "app.kubernetes.io/name": "ingress-nginx" },
+        podLabels,
+        containers: [{ name: "controller", image: "registry.k8s.io/ingress-nginx/controller:v1.12.1" }],
+        replicas: Number(valueAt(r.values, "controller.replicaCount") ?? 1),
+      }),
+      ...services.map(
+        (s): KObj => ({
+          apiVersion: "v1",
+          kind: "Service",
+          metadata: meta(s.name, s.namespace, { ...standardLabels(r, "ingress-nginx", r.version, "controller"), ...s.labels }, s.annotations),
+          spec: {
+            type: s.type,
+            selector: s.selector,
+            ports: s.ports,
+            ...(s.loadBalancerClass ? { loadBalancerClass: s.loadBalancerClass } : {}),
+            ...(s.loadBalancerIP ? { loadBalancerIP: s.loadBalancerIP } : {}),
+            ...(s.ipFamilyPolicy ? { ipFamilyPolicy: s.ipFamilyPolicy } : {}),
+            ipFamilies: s.ipFamilies,
+            ...(s.externalTrafficPolicy ? { externalTrafficPolicy: s.externalTrafficPolicy } : {}),
+          },
+        }),
+      ),
+    ];
+  },
+};
+
 export const CHARTS: readonly ChartDef[] = [
+  ingressNginx,
   cilium,
   externalSecrets,
   connect,

@@ -1,0 +1,589 @@
+/**
+ * The render stage: what Flux would apply, in named steps (reference/flux-render.md).
+ *
+ *   findRoots      the sync roots: a FluxInstance's spec.sync, a gotk-sync.yaml, or kubernetes/flux/cluster
+ *   renderCluster  from each root, every Flux Kustomization's spec.path built with the real kustomize (Flux's
+ *                  fields written into its kustomization.yaml), then postBuild substitution and commonMetadata;
+ *                  the Flux Kustomizations it creates are rendered in turn, with the namespace their parent's
+ *                  build gave them
+ *   renderRepo     every cluster, plus the YAML under kubernetes/ that nothing applies (`unreferenced`)
+ *
+ * Every rendered object keeps the file and line of the document it came from. The result is cached by the content
+ * of the repo's files (.home-ops/cache/render.json), so a repeated validate does not build again.
+ */
+import { createHash } from "node:crypto";
+import { cpus } from "node:os";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { Exec } from "../../exec.ts";
+import type { RepoDocument, Source } from "../model.ts";
+import { KUSTOMIZATION_FILES, Workspace, type BuildResult, type BuiltObject, type FluxBuildSpec } from "./kustomize.ts";
+import { isValidVarName, substituteObject, substitutionDisabled } from "./substitute.ts";
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+const str = (v: unknown): string | undefined => (typeof v === "string" ? v : typeof v === "number" ? String(v) : undefined);
+const get = (v: unknown, ...p: (string | number)[]): unknown => {
+  let cur = v;
+  for (const s of p) {
+    cur = typeof s === "number" ? (Array.isArray(cur) ? cur[s] : undefined) : isObj(cur) ? cur[s] : undefined;
+    if (cur === undefined) return undefined;
+  }
+  return cur;
+};
+const normRel = (p: string): string => {
+  const n = path.posix.normalize(p.replace(/^\.\//, ""));
+  return n === "." ? "" : n.replace(/\/$/, "");
+};
+const FLUX_KS = (o: Obj) => o.kind === "Kustomization" && String(o.apiVersion ?? "").startsWith("kustomize.toolkit.fluxcd.io/");
+
+/** Bump when the render output's shape or semantics change (invalidates caches). */
+const RENDER_VERSION = 4;
+
+export interface RenderedObject {
+  object: Obj;
+  /** the document the object came from (for a generated object: its kustomization.yaml) */
+  origin: Source;
+  /** `namespace/name` of the Flux Kustomization that applies it; "bootstrap" for what the bootstrap applies */
+  appliedBy: string;
+  /** a SOPS-encrypted object (left encrypted: structure is checked, values are not) */
+  encrypted: boolean;
+  /** created by flux-operator from a FluxInstance's spec.sync (no document of its own) */
+  synthetic?: boolean;
+  /** a Flux Kustomization whose source is not this repo (its spec.path is in another repository or artifact) */
+  foreignSource?: boolean;
+}
+
+export interface RenderFinding {
+  id: string;
+  /** where inside the origin document (the loader turns it into a line) */
+  path?: (string | number)[];
+  /** for a build failure: the repo-relative folder that did not build */
+  dir?: string;
+  severity: "error" | "warning" | "info";
+  file: string;
+  line: number;
+  message: string;
+  fix: string;
+}
+
+export interface RenderedCluster {
+  /** the cluster's name: kubernetes/clusters/<name>, else the root folder's name */
+  name: string;
+  /** repo-relative folder of the root sync */
+  rootPath: string;
+  objects: RenderedObject[];
+  /** repo-relative folders Flux builds for this cluster */
+  paths: string[];
+}
+
+export interface RenderResult {
+  clusters: RenderedCluster[];
+  findings: RenderFinding[];
+  /** files under kubernetes/ holding Kubernetes objects that no Flux Kustomization applies */
+  unreferenced: Source[];
+  /**
+   * Every Flux path built. When one did not (a missing path, a kustomize error), what it would have applied is
+   * unknown: `unreferenced` files are then modelled as written instead of reported.
+   */
+  complete: boolean;
+  /** kustomize builds run (0 on a warm cache) */
+  builds: number;
+  fromCache: boolean;
+}
+
+export interface RenderOptions {
+  exec?: Exec;
+  kubectl?: string;
+  /** file of the render cache; none = no cache */
+  cacheFile?: string;
+  concurrency?: number;
+  /** most Flux paths built in one kustomize run (1 = one run per path, like flux-local) */
+  batchSize?: number;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Step 1: roots
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface SyncRoot {
+  /** repo-relative path of the root Kustomization */
+  path: string;
+  /** objects that exist before anything in git is built (flux-operator's source + Kustomization) */
+  seeds: RenderedObject[];
+  source: Source;
+}
+
+/** A FluxInstance's spec.sync, written as a FluxInstance or as the values of the flux-instance chart. */
+function fluxInstanceSyncs(docs: readonly RepoDocument[]): { sync: Obj; namespace: string; doc: RepoDocument; at: (string | number)[] }[] {
+  const out: { sync: Obj; namespace: string; doc: RepoDocument; at: (string | number)[] }[] = [];
+  for (const d of docs) {
+    if (!d.file.startsWith("kubernetes/")) continue;
+    if (d.kind === "FluxInstance") {
+      const sync = get(d.object, "spec", "sync");
+      if (isObj(sync)) out.push({ sync, namespace: d.namespace ?? "flux-system", doc: d, at: ["spec", "sync"] });
+    } else if (d.kind === "HelmRelease") {
+      const chart = str(get(d.object, "spec", "chart", "spec", "chart")) ?? str(get(d.object, "spec", "chartRef", "name"));
+      const sync = get(d.object, "spec", "values", "instance", "sync");
+      if (chart?.includes("flux-instance") && isObj(sync))
+        out.push({ sync, namespace: str(get(d.object, "spec", "targetNamespace")) ?? d.namespace ?? "flux-system", doc: d, at: ["spec", "values", "instance", "sync"] });
+    }
+  }
+  return out;
+}
+
+export function findRoots(docs: readonly RepoDocument[], exists: (rel: string) => boolean): SyncRoot[] {
+  const roots: SyncRoot[] = [];
+  for (const { sync, namespace, doc } of fluxInstanceSyncs(docs)) {
+    const p = str(sync.path);
+    if (p === undefined || roots.some((r) => r.path === normRel(p))) continue;
+    const name = str(sync.name) ?? namespace;
+    const kind = str(sync.kind) ?? "GitRepository";
+    const ref = str(sync.ref);
+    const refSpec = kind === "OCIRepository" ? { tag: ref } : kind === "Bucket" ? undefined : { name: ref };
+    const origin = { file: doc.file, line: doc.line };
+    const source: Obj = {
+      apiVersion: "source.toolkit.fluxcd.io/v1",
+      kind,
+      metadata: { name, namespace },
+      spec: { url: str(sync.url) ?? "", interval: str(sync.interval) ?? "1m", ...(refSpec ? { ref: refSpec } : { bucketName: ref }) },
+    };
+    const ks: Obj = {
+      apiVersion: "kustomize.toolkit.fluxcd.io/v1",
+      kind: "Kustomization",
+      metadata: { name, namespace },
+      spec: { path: p, prune: true, interval: str(sync.interval) ?? "10m", sourceRef: { kind, name } },
+    };
+    roots.push({
+      path: normRel(p),
+      source: origin,
+      seeds: [source, ks].map((object) => ({ object, origin, appliedBy: "flux-operator", encrypted: false, synthetic: true })),
+    });
+  }
+  // flux bootstrap: <path>/flux-system/gotk-sync.yaml, applied by the bootstrap with the folder's kustomization
+  for (const d of docs)
+    if (/(^|\/)flux-system\/gotk-sync\.ya?ml$/.test(d.file) && d.kind === "Kustomization") {
+      const dir = path.posix.dirname(d.file);
+      if (!roots.some((r) => r.path === dir)) roots.push({ path: dir, seeds: [], source: { file: d.file, line: d.line } });
+    }
+  // this repo's convention: kubernetes/flux/cluster is applied by the bootstrap and syncs the rest
+  const cluster = "kubernetes/flux/cluster";
+  if (roots.length === 0 && exists(cluster)) roots.push({ path: cluster, seeds: [], source: { file: cluster, line: 0 } });
+  return roots;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Step 2: render one cluster
+// ---------------------------------------------------------------------------------------------------------------
+
+interface Pending {
+  /** the Flux Kustomization (already substituted by its parent); undefined for the bootstrap's root build */
+  ks?: RenderedObject;
+  path: string;
+  attempts: number;
+}
+
+class WorkspacePool {
+  private free: Workspace[] = [];
+  private all: Workspace[] = [];
+  private waiters: ((w: Workspace) => void)[] = [];
+  constructor(
+    private readonly root: string,
+    private readonly tops: string[],
+    private readonly size: number,
+  ) {}
+  async take(): Promise<Workspace> {
+    const w = this.free.pop();
+    if (w) return w;
+    if (this.all.length < this.size) {
+      const n = new Workspace(this.root, this.tops);
+      this.all.push(n);
+      return n;
+    }
+    return new Promise((res) => this.waiters.push(res));
+  }
+  give(w: Workspace): void {
+    const next = this.waiters.shift();
+    if (next) next(w);
+    else this.free.push(w);
+  }
+  dispose(): void {
+    for (const w of this.all) w.dispose();
+  }
+}
+
+interface ClusterCtx {
+  byFile: Map<string, RepoDocument[]>;
+  pool: WorkspacePool;
+  exec: Exec;
+  kubectl: string;
+  findings: RenderFinding[];
+  builds: number;
+  /** files whose documents a build read (origins, patches, generator inputs) */
+  used: Set<string>;
+  /** a Flux path was missing or did not build */
+  incomplete: boolean;
+  /** most Flux paths one kustomize run builds */
+  batchSize: number;
+  /** scratch copies building at the same time */
+  workspaces: number;
+}
+
+function nsName(o: Obj): string {
+  return `${str(get(o, "metadata", "namespace")) ?? ""}/${str(get(o, "metadata", "name")) ?? ""}`;
+}
+
+/** The literal document an output object came from: same kind and name (before prefix/suffix/namespace renames). */
+function originDoc(docs: readonly RepoDocument[] | undefined, o: Obj, spec: FluxBuildSpec): RepoDocument | undefined {
+  if (!docs?.length) return undefined;
+  const kind = str(o.kind);
+  let name = str(get(o, "metadata", "name")) ?? "";
+  if (spec.namePrefix && name.startsWith(spec.namePrefix)) name = name.slice(spec.namePrefix.length);
+  if (spec.nameSuffix && name.endsWith(spec.nameSuffix)) name = name.slice(0, -spec.nameSuffix.length);
+  const sameKind = docs.filter((d) => d.kind === kind);
+  return sameKind.find((d) => d.name === name) ?? (sameKind.length === 1 ? sameKind[0] : undefined) ?? sameKind.find((d) => name.endsWith(d.name ?? "\0")) ?? sameKind[0] ?? docs[0];
+}
+
+function buildSpecOf(p: Pending): FluxBuildSpec {
+  const spec = p.ks ? (get(p.ks.object, "spec") as Obj | undefined) ?? {} : {};
+  return {
+    path: p.path,
+    targetNamespace: str(spec.targetNamespace),
+    namePrefix: str(spec.namePrefix),
+    nameSuffix: str(spec.nameSuffix),
+    patches: Array.isArray(spec.patches) ? spec.patches : undefined,
+    images: Array.isArray(spec.images) ? spec.images : undefined,
+    components: Array.isArray(spec.components) ? spec.components.map(String) : undefined,
+  };
+}
+
+/** postBuild variables of a Kustomization, from the objects rendered so far; `missing` names sources not (yet) seen. */
+function postBuildVars(ks: RenderedObject, objects: readonly RenderedObject[]): { vars: Record<string, string>; loaded: boolean; opaque: boolean; missing: { index: number; kind: string; name: string; optional: boolean }[] } {
+  const pb = get(ks.object, "spec", "postBuild");
+  const vars: Record<string, string> = {};
+  let loaded = false;
+  let opaque = false;
+  const missing: { index: number; kind: string; name: string; optional: boolean }[] = [];
+  if (!isObj(pb)) return { vars, loaded, opaque, missing };
+  const ns = str(get(ks.object, "metadata", "namespace"));
+  const refs = Array.isArray(pb.substituteFrom) ? pb.substituteFrom : [];
+  refs.forEach((ref, index) => {
+    const kind = str(get(ref, "kind")) ?? "";
+    const name = str(get(ref, "name")) ?? "";
+    const optional = get(ref, "optional") === true;
+    const src = objects.find((r) => r.object.kind === kind && nsName(r.object) === `${ns ?? ""}/${name}`);
+    if (!src) {
+      missing.push({ index, kind, name, optional });
+      if (!optional) opaque = true;
+      return;
+    }
+    if (src.encrypted) {
+      opaque = true;
+      loaded = true;
+      return;
+    }
+    const data = get(src.object, "data");
+    const sdata = get(src.object, "stringData");
+    const put = (k: string, v: unknown) => {
+      vars[k] = String(v ?? "").replaceAll("\n", "");
+      loaded = true;
+    };
+    if (isObj(data)) for (const [k, v] of Object.entries(data)) put(k, kind === "Secret" ? Buffer.from(String(v), "base64").toString("utf8") : v);
+    if (isObj(sdata)) for (const [k, v] of Object.entries(sdata)) put(k, v);
+    if (kind === "Secret" && !isObj(data) && !isObj(sdata)) opaque = true;
+  });
+  if (isObj(pb.substitute)) for (const [k, v] of Object.entries(pb.substitute)) ((vars[k] = String(v ?? "")), (loaded = true));
+  return { vars, loaded, opaque, missing };
+}
+
+function fluxApply(
+  built: BuiltObject,
+  p: Pending,
+  spec: FluxBuildSpec,
+  vars: ReturnType<typeof postBuildVars>,
+  ctx: ClusterCtx,
+  undefinedSeen: Set<string>,
+): RenderedObject {
+  let object = built.object;
+  const docs = built.originFile ? ctx.byFile.get(built.originFile) : undefined;
+  if (built.originFile) ctx.used.add(built.originFile);
+  const doc = built.generated ? docs?.[0] : originDoc(docs, object, spec);
+  const origin: Source = doc ? { file: doc.file, line: doc.line } : (p.ks?.origin ?? { file: built.originFile ?? p.path, line: 0 });
+  const encrypted = isObj(object.sops) && get(object, "sops", "mac") !== undefined;
+  const ks = p.ks;
+  if (ks && vars.loaded && !encrypted && !substitutionDisabled(object)) {
+    const r = substituteObject(object, vars.vars, { opaque: vars.opaque });
+    object = r.value as Obj;
+    for (const [name, at] of r.undefinedVars) {
+      const key = `${origin.file}:${origin.line}:${name}`;
+      if (undefinedSeen.has(key)) continue;
+      undefinedSeen.add(key);
+      ctx.findings.push({
+        id: "flux/substitute-undefined",
+        severity: "error",
+        path: at,
+        file: origin.file,
+        line: origin.line,
+        message: `\${${name}} is substituted by Kustomization ${str(get(ks.object, "metadata", "name"))} but defined nowhere: Flux replaces it with an empty string`,
+        fix: `define ${name} in postBuild.substitute or a substituteFrom ConfigMap, give it a default (\${${name}:=value}), or escape it as $\${${name}}`,
+      });
+    }
+  }
+  const cm = ks ? get(ks.object, "spec", "commonMetadata") : undefined;
+  if (isObj(cm)) {
+    const md = (isObj(object.metadata) ? { ...object.metadata } : {}) as Obj;
+    for (const field of ["labels", "annotations"]) {
+      const add = cm[field];
+      if (isObj(add)) md[field] = { ...(isObj(md[field]) ? (md[field] as Obj) : {}), ...add };
+    }
+    object = { ...object, metadata: md };
+  }
+  return { object, origin, appliedBy: ks ? nsName(ks.object) : "bootstrap", encrypted };
+}
+
+const nested = (a: string, b: string) => a === b || a.startsWith(`${b}/`) || b.startsWith(`${a}/`) || a === "" || b === "";
+
+/**
+ * Builds one round of Flux Kustomizations: in as few kustomize runs as possible (one per workspace, each listing
+ * paths that do not contain one another); a combined run that fails is redone path by path.
+ */
+async function buildRound<T extends { spec: FluxBuildSpec }>(items: T[], ctx: ClusterCtx): Promise<(T & { result: BuildResult })[]> {
+  const groups: T[][] = [];
+  const per = Math.max(1, Math.min(ctx.batchSize, Math.ceil(items.length / ctx.workspaces)));
+  for (const it of items) {
+    const g = groups.find((x) => x.length < per && x.every((y) => !nested(y.spec.path, it.spec.path)));
+    if (g) g.push(it);
+    else groups.push([it]);
+  }
+  // spread over the workspaces: at most one group per workspace at a time
+  const out = await Promise.all(
+    groups.map(async (g) => {
+      const w = await ctx.pool.take();
+      try {
+        ctx.builds++;
+        const batch = g.length > 1 ? await w.buildBatch(g.map((x) => x.spec), ctx.exec, ctx.kubectl) : undefined;
+        if (batch) return g.map((x, i) => ({ ...x, result: batch[i]! }));
+        const one: (T & { result: BuildResult })[] = [];
+        for (const x of g) {
+          if (g.length > 1) ctx.builds++;
+          one.push({ ...x, result: await w.build(x.spec, ctx.exec, ctx.kubectl) });
+        }
+        return one;
+      } finally {
+        ctx.pool.give(w);
+      }
+    }),
+  );
+  return out.flat();
+}
+
+async function renderCluster(root: SyncRoot, ctx: ClusterCtx): Promise<RenderedCluster> {
+  const objects: RenderedObject[] = [...root.seeds];
+  const paths: string[] = [];
+  const queue: Pending[] = [];
+  const seedKs = root.seeds.find((s) => FLUX_KS(s.object));
+  queue.push(seedKs ? { ks: seedKs, path: root.path, attempts: 0 } : { path: root.path, attempts: 0 });
+  const done = new Set<string>();
+  const undefinedSeen = new Set<string>();
+
+  const enqueue = (r: RenderedObject) => {
+    const o = r.object;
+    const key = nsName(o);
+    if (done.has(key)) return;
+    done.add(key);
+    const ns = str(get(o, "metadata", "namespace"));
+    if (!ns)
+      ctx.findings.push({ id: "flux/namespace-unset", severity: "error", file: r.origin.file, line: r.origin.line, message: `Flux Kustomization ${str(get(o, "metadata", "name"))} has no namespace after its parent's build: Flux does not default it and the apply fails ("namespace not specified")`, fix: "set metadata.namespace (or a namespace: in the kustomization.yaml that lists it)" });
+    const p = str(get(o, "spec", "path"));
+    if (!fromThisRepo(r)) {
+      r.foreignSource = true; // another Git repository, an OCI artifact or a bucket: not in this repo
+      return;
+    }
+    if (p === undefined) return;
+    if (p.includes("${")) {
+      ctx.findings.push({ id: "flux/path-unresolved", severity: "error", file: r.origin.file, line: r.origin.line, message: `Flux Kustomization ${str(get(o, "metadata", "name"))}: spec.path ${p} still holds a variable after its parent's substitution`, fix: "define the variable for the parent Kustomization (postBuild.substitute or substituteFrom)" });
+      return;
+    }
+    queue.push({ ks: r, path: normRel(p), attempts: 0 });
+  };
+  for (const s of root.seeds) if (FLUX_KS(s.object)) done.add(nsName(s.object));
+  // The source that is this repo: the FluxInstance's sync source, else the one the bootstrap's Kustomizations use.
+  const self = new Set<string>();
+  const refKey = (r: RenderedObject) => {
+    const o = r.object;
+    const kind = str(get(o, "spec", "sourceRef", "kind")) ?? "GitRepository";
+    const ns = str(get(o, "spec", "sourceRef", "namespace")) ?? str(get(o, "metadata", "namespace")) ?? "";
+    return `${kind}/${ns}/${str(get(o, "spec", "sourceRef", "name")) ?? ""}`;
+  };
+  if (seedKs) self.add(refKey(seedKs));
+  const fromThisRepo = (r: RenderedObject): boolean => {
+    if (self.size === 0 && r.appliedBy === "bootstrap") self.add(refKey(r));
+    return self.has(refKey(r));
+  };
+
+  while (queue.length) {
+    // Everything queued now builds concurrently; a Kustomization whose substituteFrom source is not rendered yet
+    // waits for the next round (its source usually comes from a sibling).
+    const round = queue.splice(0);
+    const ready: { p: Pending; vars: ReturnType<typeof postBuildVars> }[] = [];
+    for (const p of round) {
+      const vars = p.ks ? postBuildVars(p.ks, objects) : { vars: {}, loaded: false, opaque: false, missing: [] };
+      if (vars.missing.length && p.attempts < 3 && (queue.length || round.length > 1)) {
+        queue.push({ ...p, attempts: p.attempts + 1 });
+        continue;
+      }
+      ready.push({ p, vars });
+    }
+    if (ready.length === 0 && queue.length) {
+      for (const p of queue) p.attempts = 3;
+      continue;
+    }
+    const results = await buildRound(ready.map(({ p, vars }) => ({ p, vars, spec: buildSpecOf(p) })), ctx);
+    for (const { p, vars, spec, result } of results) {
+      paths.push(p.path);
+      if (!result.ok && result.missing) {
+        ctx.incomplete = true; // flux/path-missing reports it at the Kustomization
+        continue;
+      }
+      if (!result.ok) {
+        ctx.incomplete = true;
+        const at = p.ks?.origin ?? root.source;
+        ctx.findings.push({ id: "kustomize/build", severity: "error", dir: p.path, file: at.file, line: at.line, message: `building ${p.path}${p.ks ? ` (Flux Kustomization ${str(get(p.ks.object, "metadata", "name"))})` : ""} failed: ${result.message}`, fix: "fix the kustomization so it builds (`kubectl kustomize --load-restrictor LoadRestrictionsNone` on the folder shows the full error)" });
+        continue;
+      }
+      for (const url of result.remoteSkipped) {
+        const at = p.ks?.origin ?? root.source;
+        ctx.findings.push({ id: "kustomize/remote-resource", severity: "info", file: at.file, line: at.line, message: `${p.path} lists the remote resource ${url}: validate works offline and did not fetch it, so the objects it adds are not checked`, fix: "nothing to fix; vendor the manifest into the repo if it should be checked" });
+      }
+      for (const built of result.objects) {
+        const r = fluxApply(built, p, spec, vars, ctx, undefinedSeen);
+        objects.push(r);
+        if (FLUX_KS(r.object)) enqueue(r);
+      }
+    }
+  }
+  const m = /^kubernetes\/clusters\/([^/]+)/.exec(root.path);
+  return { name: m?.[1] ?? path.posix.basename(root.path), rootPath: root.path, objects, paths };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Step 3: what nothing applies
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Files a kustomization reads that are not resources: patches, generator inputs, replacements. */
+function kustomizeInputs(docs: readonly RepoDocument[]): Set<string> {
+  const out = new Set<string>();
+  for (const d of docs) {
+    if (!KUSTOMIZATION_FILES.includes(path.posix.basename(d.file)) || !isObj(d.object)) continue;
+    const dir = path.posix.dirname(d.file);
+    const add = (v: unknown) => {
+      if (typeof v === "string" && !/^[a-z]+:\/\//.test(v)) out.add(path.posix.normalize(path.posix.join(dir, v)));
+    };
+    const o = d.object;
+    for (const list of ["patches", "patchesJson6902", "replacements"]) for (const e of Array.isArray(o[list]) ? o[list] : []) add(get(e, "path"));
+    for (const e of Array.isArray(o.patchesStrategicMerge) ? o.patchesStrategicMerge : []) add(e);
+    for (const g of [...(Array.isArray(o.configMapGenerator) ? o.configMapGenerator : []), ...(Array.isArray(o.secretGenerator) ? o.secretGenerator : [])]) {
+      for (const f of Array.isArray(get(g, "files")) ? (get(g, "files") as unknown[]) : []) add(String(f).includes("=") ? String(f).split("=").slice(1).join("=") : f);
+      for (const f of Array.isArray(get(g, "envs")) ? (get(g, "envs") as unknown[]) : []) add(f);
+      add(get(g, "env"));
+    }
+  }
+  return out;
+}
+
+function unreferencedFiles(docs: readonly RepoDocument[], used: Set<string>): Source[] {
+  const inputs = kustomizeInputs(docs);
+  const out: Source[] = [];
+  const seen = new Set<string>();
+  for (const d of docs) {
+    if (!d.file.startsWith("kubernetes/") || seen.has(d.file) || used.has(d.file) || inputs.has(d.file)) continue;
+    if (d.file.includes("/bootstrap/")) continue; // the bootstrap's own input (applied before Flux), not Flux's
+    if (!d.apiVersion || !d.kind || d.apiVersion.startsWith("kustomize.config.k8s.io/")) continue;
+    if (KUSTOMIZATION_FILES.includes(path.posix.basename(d.file))) continue;
+    seen.add(d.file);
+    out.push({ file: d.file, line: d.line });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// renderRepo
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Content hash of every file a build can read (the top folders the roots live in). */
+function treeHash(root: string, tops: readonly string[]): string {
+  const h = createHash("sha1");
+  h.update(`render v${RENDER_VERSION}\0`);
+  const walk = (rel: string) => {
+    let entries;
+    try {
+      entries = readdirSync(path.join(root, rel), { withFileTypes: true });
+    } catch {
+      return;
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      const r = `${rel}/${e.name}`;
+      if (e.isDirectory()) {
+        if (![".git", "node_modules", ".home-ops", "clusterconfig"].includes(e.name)) walk(r);
+      } else if (e.isFile()) {
+        h.update(r);
+        h.update("\0");
+        h.update(readFileSync(path.join(root, r)));
+        h.update("\0");
+      }
+    }
+  };
+  for (const t of tops) walk(t);
+  return h.digest("hex");
+}
+
+/**
+ * Renders every cluster of the repo at `root`. `docs` are the repo's documents as written (the index step): roots
+ * are found in them and every rendered object is mapped back to one of them.
+ */
+export async function renderRepo(root: string, docs: readonly RepoDocument[], opts: RenderOptions = {}): Promise<RenderResult> {
+  const abs = path.resolve(root);
+  const byFile = new Map<string, RepoDocument[]>();
+  for (const d of docs) byFile.set(d.file, [...(byFile.get(d.file) ?? []), d]);
+  const roots = findRoots(docs, (rel) => existsSync(path.join(abs, rel)));
+  const tops = [...new Set(["kubernetes", ...roots.map((r) => r.path.split("/")[0] ?? "kubernetes")])];
+  const hash = opts.cacheFile ? treeHash(abs, tops) : "";
+  if (opts.cacheFile) {
+    try {
+      const cached = JSON.parse(readFileSync(opts.cacheFile, "utf8")) as { hash: string; result: RenderResult };
+      if (cached.hash === hash) return { ...cached.result, builds: 0, fromCache: true };
+    } catch {
+      // no cache yet, or an unreadable one: render
+    }
+  }
+  const findings: RenderFinding[] = [];
+  const clusters: RenderedCluster[] = [];
+  const used = new Set<string>();
+  let builds = 0;
+  let incomplete = false;
+  if (roots.length) {
+    const workspaces = opts.concurrency ?? Math.max(2, cpus().length);
+    const pool = new WorkspacePool(abs, tops, workspaces);
+    try {
+      for (const r of roots) {
+        const ctx: ClusterCtx = { byFile, pool, exec: opts.exec ?? new Exec({}), kubectl: opts.kubectl ?? "kubectl", findings, builds: 0, used, incomplete: false, batchSize: opts.batchSize ?? 64, workspaces };
+        clusters.push(await renderCluster(r, ctx));
+        builds += ctx.builds;
+        if (ctx.incomplete) incomplete = true;
+      }
+    } finally {
+      pool.dispose();
+    }
+  }
+  const result: RenderResult = { clusters, findings, unreferenced: roots.length ? unreferencedFiles(docs, used) : [], complete: !incomplete, builds, fromCache: false };
+  if (opts.cacheFile) {
+    mkdirSync(path.dirname(opts.cacheFile), { recursive: true });
+    const tmp = `${opts.cacheFile}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ hash, result }));
+    renameSync(tmp, opts.cacheFile);
+  }
+  return result;
+}
+
+export { isValidVarName };

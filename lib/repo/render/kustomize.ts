@@ -1,0 +1,338 @@
+/**
+ * Building a Flux Kustomization's spec.path with the real kustomize, the way kustomize-controller does
+ * (reference/flux-render.md §1): in a scratch copy of the repo, Flux's fields are written into the folder's
+ * kustomization.yaml (one is generated listing every YAML when the folder has none), then
+ * `kubectl kustomize --load-restrictor LoadRestrictionsNone` runs on it. Paths that leave the repo copy are
+ * refused (Flux's secure filesystem). `buildMetadata: [originAnnotations]` makes kustomize name the file each object
+ * came from, so every rendered object keeps its origin.
+ */
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Exec } from "../../exec.ts";
+import { fastParse, splitDocuments } from "../yaml.ts";
+
+export const KUSTOMIZATION_FILES = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+const ORIGIN = "config.kubernetes.io/origin";
+/** Folders never copied: generated, secret-bearing or irrelevant to what Flux applies. */
+const SKIP = new Set([".git", "node_modules", ".home-ops", "clusterconfig", "coverage"]);
+
+/** What Flux writes into a kustomization.yaml before the build (GEN WriteFile). */
+export interface FluxBuildSpec {
+  /** repo-relative folder */
+  path: string;
+  targetNamespace?: string;
+  namePrefix?: string;
+  nameSuffix?: string;
+  patches?: unknown[];
+  images?: unknown[];
+  components?: string[];
+}
+
+export interface BuiltObject {
+  object: Record<string, unknown>;
+  /** repo-relative file the object came from (or the kustomization.yaml whose generator made it) */
+  originFile?: string;
+  generated: boolean;
+}
+
+export type BuildResult = { ok: true; objects: BuiltObject[]; remoteSkipped: string[] } | { ok: false; message: string; missing?: true };
+
+/** A kustomize resource that lives on the network (git or HTTP): validate is offline and does not fetch it. */
+export const REMOTE_RESOURCE = /^(https?:\/\/|git@|ssh:\/\/|github\.com\/|gitlab\.com\/|oci:\/\/)|\?ref=/;
+
+/** A scratch copy of the repo that builds write into (never the repo itself). */
+export class Workspace {
+  readonly dir: string;
+  private busy = false;
+  constructor(readonly repoRoot: string, topDirs: readonly string[]) {
+    this.dir = mkdtempSync(path.join(tmpdir(), "home-ops-render-"));
+    for (const top of new Set(topDirs)) {
+      const src = path.join(repoRoot, top);
+      if (!existsSync(src)) continue;
+      cpSync(src, path.join(this.dir, top), {
+        recursive: true,
+        dereference: false,
+        filter: (s) => !SKIP.has(path.basename(s)),
+      });
+    }
+  }
+  dispose(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Writes Flux's fields into the folder's kustomization (generating one when it has none); undone by restore. */
+  private prepare(spec: FluxBuildSpec): Prepared | { missing: true } {
+    const abs = path.join(this.dir, spec.path);
+    if (!existsSync(abs) || !statSync(abs).isDirectory()) return { missing: true };
+    const existing = KUSTOMIZATION_FILES.find((f) => existsSync(path.join(abs, f)));
+    const file = path.join(abs, existing ?? "kustomization.yaml");
+    const original = existing ? readFileSync(file, "utf8") : undefined;
+    let k: Record<string, unknown>;
+    if (original !== undefined) {
+      let parsed: unknown;
+      try {
+        parsed = fastParse(original);
+      } catch {
+        parsed = undefined; // kustomize reports the broken file itself
+      }
+      if (Array.isArray(parsed)) parsed = parsed.find((x) => x && typeof x === "object");
+      k = parsed && typeof parsed === "object" && !Array.isArray(parsed) ? { ...(parsed as Record<string, unknown>) } : {};
+    } else k = { apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: generatedResources(abs) };
+    // offline: remote resources are left out (and named), the rest of the folder still renders
+    const remoteSkipped = Array.isArray(k.resources) ? k.resources.filter((r): r is string => typeof r === "string" && REMOTE_RESOURCE.test(r)) : [];
+    if (remoteSkipped.length) k.resources = (k.resources as unknown[]).filter((r) => !(typeof r === "string" && REMOTE_RESOURCE.test(r)));
+    writeFluxFields(k, spec);
+    if (original !== undefined && parsedBroken(original)) {
+      // leave a file kustomize cannot read as it is: its error is the finding
+    } else writeFileSync(file, JSON.stringify(k));
+    return { abs, file, original, remoteSkipped, component: k.kind === "Component" };
+  }
+
+  private restore(p: Prepared): void {
+    if (p.original !== undefined) writeFileSync(p.file, p.original);
+    else rmSync(p.file, { force: true });
+  }
+
+  private async kustomize(abs: string, exec: Exec, kubectl: string, purpose: string) {
+    const once = () => exec.run(kubectl, ["kustomize", "--load-restrictor", "LoadRestrictionsNone", abs], { readOnly: true, allowFailure: true, timeoutMs: 120_000, purpose });
+    let r = await once();
+    // kubectl wrappers (the CI image's dispatcher) sometimes die silently under parallel starts: a failure
+    // without a message is retried before it counts
+    for (let i = 0; i < 2 && r.exitCode !== 0 && !r.stderr.trim() && !r.stdout.trim(); i++) r = await once();
+    return r;
+  }
+
+  private collect(stdout: string, buildDir: string, spec: FluxBuildSpec, into: BuiltObject[]): string | undefined {
+    for (const o of parseStream(stdout)) {
+      const origin = originOf(o, buildDir, this.dir);
+      if (origin.outside) return `${spec.path} reads ${origin.outside}, outside the repository (Flux refuses paths that leave the source)`;
+      into.push({ object: o, originFile: origin.file, generated: origin.generated });
+    }
+    return undefined;
+  }
+
+  /** Builds one Flux Kustomization's path. One build at a time per workspace (it edits the folder's kustomization). */
+  async build(spec: FluxBuildSpec, exec: Exec, kubectl = "kubectl"): Promise<BuildResult> {
+    if (this.busy) throw new Error("workspace is busy");
+    this.busy = true;
+    const prep = this.prepare(spec);
+    try {
+      if ("missing" in prep) return { ok: false, message: `path ${spec.path} does not exist`, missing: true };
+      const r = await this.kustomize(prep.abs, exec, kubectl, `kustomize build of ${spec.path}`);
+      if (r.exitCode !== 0) return { ok: false, message: kustomizeMessage(r.stderr || r.stdout, this.dir) };
+      const objects: BuiltObject[] = [];
+      const outside = this.collect(r.stdout, prep.abs, spec, objects);
+      return outside ? { ok: false, message: outside } : { ok: true, objects, remoteSkipped: prep.remoteSkipped };
+    } finally {
+      if (!("missing" in prep)) this.restore(prep);
+      this.busy = false;
+    }
+  }
+
+  /**
+   * Builds several Flux Kustomizations in ONE kustomize run: each path (with Flux's fields written in) is wrapped in
+   * a folder that stamps its objects with its index, and one kustomization lists the wrappers. The paths must not
+   * contain one another. undefined = the combined build failed (an error in one path, or two paths making the same
+   * object): the caller builds them one by one, which also finds out which one it was.
+   */
+  async buildBatch(specs: readonly FluxBuildSpec[], exec: Exec, kubectl = "kubectl"): Promise<BuildResult[] | undefined> {
+    if (this.busy) throw new Error("workspace is busy");
+    this.busy = true;
+    const batchDir = path.join(this.dir, BATCH_DIR);
+    const preps: (Prepared | { missing: true })[] = [];
+    try {
+      mkdirSync(batchDir, { recursive: true });
+      const wrappers: string[] = [];
+      specs.forEach((spec, i) => {
+        const prep = this.prepare(spec);
+        preps.push(prep);
+        if ("missing" in prep || prep.component) return; // a Component can be built, not listed: it runs alone below
+        const w = path.join(batchDir, String(i));
+        mkdirSync(w, { recursive: true });
+        writeFileSync(path.join(w, "owner.yaml"), JSON.stringify({ apiVersion: "builtin", kind: "AnnotationsTransformer", metadata: { name: "render-owner" }, annotations: { [OWNER]: String(i) }, fieldSpecs: [{ path: "metadata/annotations", create: true }] }));
+        // a per-path name suffix keeps objects apart that share an ID before substitution (every app's `${APP}`
+        // from one component): removed again below, with the reference updates kustomize made for it
+        writeFileSync(path.join(w, "kustomization.yaml"), JSON.stringify({ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: [path.relative(w, prep.abs)], transformers: ["owner.yaml"], nameSuffix: suffix(i) }));
+        wrappers.push(`./${i}`);
+      });
+      writeFileSync(path.join(batchDir, "kustomization.yaml"), JSON.stringify({ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: wrappers, buildMetadata: ["originAnnotations"] }));
+      const r = await this.kustomize(batchDir, exec, kubectl, `kustomize build of ${specs.length} paths`);
+      if (r.exitCode !== 0) {
+        if (process.env.HOME_OPS_RENDER_DEBUG) console.error(`batch of ${specs.length} failed: ${kustomizeMessage(r.stderr, this.dir).slice(0, 3000)}`);
+        return undefined;
+      }
+      const byOwner: BuiltObject[][] = specs.map(() => []);
+      const all: BuiltObject[] = [];
+      const outside = this.collect(r.stdout, batchDir, specs[0]!, all);
+      if (outside) return undefined;
+      for (const b of all) {
+        const ann = (b.object.metadata as { annotations?: Record<string, string> } | undefined)?.annotations;
+        const owner = Number(ann?.[OWNER]);
+        if (ann) {
+          delete ann[OWNER];
+          if (Object.keys(ann).length === 0) delete (b.object.metadata as Record<string, unknown>).annotations;
+        }
+        if (!Number.isInteger(owner) || !byOwner[owner]) return undefined;
+        // kustomize may also point a reference at another path's object (a ClusterRole both render): strip every suffix
+        b.object = stripSuffix(b.object) as Record<string, unknown>;
+        byOwner[owner]!.push(b);
+      }
+      const results: BuildResult[] = [];
+      for (const [i, prep] of preps.entries()) {
+        if ("missing" in prep) results.push({ ok: false, message: `path ${specs[i]!.path} does not exist`, missing: true });
+        else if (!prep.component) results.push({ ok: true, objects: byOwner[i]!, remoteSkipped: prep.remoteSkipped });
+        else {
+          const one = await this.kustomize(prep.abs, exec, kubectl, `kustomize build of ${specs[i]!.path}`);
+          if (one.exitCode !== 0) return undefined;
+          const objects: BuiltObject[] = [];
+          if (this.collect(one.stdout, prep.abs, specs[i]!, objects)) return undefined;
+          results.push({ ok: true, objects, remoteSkipped: prep.remoteSkipped });
+        }
+      }
+      return results;
+    } finally {
+      for (const prep of preps) if (!("missing" in prep)) this.restore(prep);
+      rmSync(batchDir, { recursive: true, force: true });
+      this.busy = false;
+    }
+  }
+}
+
+const BATCH_DIR = ".home-ops-render-batch";
+const suffix = (i: number) => `-hozq${i}q`;
+
+const SUFFIX_RE = /-hozq\d+q/g;
+
+function stripSuffix(v: unknown): unknown {
+  if (typeof v === "string") return v.includes("-hozq") ? v.replace(SUFFIX_RE, "") : v;
+  if (Array.isArray(v)) return v.map((x) => stripSuffix(x));
+  if (v && typeof v === "object") {
+    const o: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) o[k.includes("-hozq") ? k.replace(SUFFIX_RE, "") : k] = stripSuffix(x);
+    return o;
+  }
+  return v;
+}
+
+const OWNER = "render.home-ops.io/owner";
+
+interface Prepared {
+  /** the folder's kustomization is a `kind: Component` */
+  component: boolean;
+  abs: string;
+  file: string;
+  original?: string;
+  remoteSkipped: string[];
+}
+
+/** A kustomization file that does not parse: kustomize must see it as written to report it. */
+function parsedBroken(text: string): boolean {
+  try {
+    fastParse(text);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** Flux's generated kustomization: every YAML below the folder; a subfolder with its own kustomization is listed whole. */
+export function generatedResources(absDir: string): string[] {
+  const out: string[] = [];
+  const walk = (dir: string, rel: string) => {
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) {
+        if (KUSTOMIZATION_FILES.some((f) => existsSync(path.join(dir, e.name, f)))) out.push(r);
+        else walk(path.join(dir, e.name), r);
+      } else if (/\.ya?ml$/.test(e.name) && !/(^|\/)\.sops\.ya?ml$/.test(r)) out.push(r);
+    }
+  };
+  walk(absDir, "");
+  return out;
+}
+
+function writeFluxFields(k: Record<string, unknown>, spec: FluxBuildSpec): void {
+  if (spec.targetNamespace) k.namespace = spec.targetNamespace;
+  if (spec.namePrefix) k.namePrefix = spec.namePrefix;
+  if (spec.nameSuffix) k.nameSuffix = spec.nameSuffix;
+  if (spec.patches?.length) k.patches = [...(Array.isArray(k.patches) ? k.patches : []), ...spec.patches];
+  if (spec.components?.length) k.components = [...(Array.isArray(k.components) ? k.components : []), ...spec.components];
+  if (spec.images?.length) {
+    const images = Array.isArray(k.images) ? [...k.images] : [];
+    for (const img of spec.images) {
+      const name = (img as { name?: unknown })?.name;
+      const i = images.findIndex((x) => (x as { name?: unknown })?.name === name);
+      if (i >= 0) images[i] = img;
+      else images.push(img);
+    }
+    k.images = images;
+  }
+  const bm = Array.isArray(k.buildMetadata) ? k.buildMetadata : [];
+  k.buildMetadata = [...new Set([...bm, "originAnnotations"])];
+}
+
+/**
+ * kustomize's own message, without kubectl's log header: kubectl prints either `error: <msg>` or a klog line
+ * (`E1206 12:33:12.789 20252 run.go:72] "command failed" err="<msg>"`). Paths in the scratch copy become repo paths.
+ */
+export function kustomizeMessage(stderr: string, scratch?: string): string {
+  const parts: string[] = [];
+  for (const raw of stderr.split("\n")) {
+    const l = raw.trim();
+    if (!l) continue;
+    const klog = /^[EWIF]\d{4} [\d:.]+\s+\d+ [^\]]+\]\s*(.*)$/.exec(l);
+    if (klog) {
+      const err = /\berr="((?:[^"\\]|\\.)*)"/.exec(klog[1] ?? "");
+      if (err?.[1]) parts.push(err[1].replace(/\\(.)/g, "$1"));
+      else if (/^E/.test(l)) parts.push(klog[1] ?? "");
+      continue;
+    }
+    parts.push(l.replace(/^(error|Error):\s*/, ""));
+  }
+  let msg = parts.join(" ").trim() || "kustomize failed without a message";
+  if (scratch) msg = msg.replaceAll(`${scratch}/`, "").replaceAll(scratch, ".");
+  return msg;
+}
+
+function parseStream(text: string): Record<string, unknown>[] {
+  const lines = text.split("\n");
+  const chunks = splitDocuments(lines);
+  const out: Record<string, unknown>[] = [];
+  for (const c of chunks ?? [{ start: 0, end: lines.length, index: 0 }]) {
+    const o = fastParse(lines.slice(c.start, c.end).join("\n"));
+    if (o && typeof o === "object" && !Array.isArray(o)) out.push(o as Record<string, unknown>);
+  }
+  return out;
+}
+
+/** The repo-relative file an object came from (kustomize's origin annotation), and the annotation removed. */
+function originOf(o: Record<string, unknown>, buildDir: string, scratch: string): { file?: string; generated: boolean; outside?: string } {
+  const md = o.metadata as { annotations?: Record<string, string> } | undefined;
+  const raw = md?.annotations?.[ORIGIN];
+  if (md?.annotations) {
+    delete md.annotations[ORIGIN];
+    if (Object.keys(md.annotations).length === 0) delete md.annotations;
+  }
+  if (!raw) return { generated: false };
+  let info: Record<string, unknown> = {};
+  try {
+    const parsed = fastParse(raw);
+    if (parsed && typeof parsed === "object") info = parsed as Record<string, unknown>;
+  } catch {
+    return { generated: false };
+  }
+  const rel = typeof info.path === "string" ? info.path : typeof info.configuredIn === "string" ? info.configuredIn : undefined;
+  if (!rel || typeof info.repo === "string") return { generated: info.configuredIn !== undefined };
+  const abs = path.resolve(buildDir, rel);
+  const repoRel = path.relative(scratch, abs);
+  if (repoRel.startsWith("..") || path.isAbsolute(repoRel)) return { generated: false, outside: rel };
+  return { file: repoRel.split(path.sep).join("/"), generated: info.configuredIn !== undefined };
+}

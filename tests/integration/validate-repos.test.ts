@@ -1,0 +1,110 @@
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { validateRepo } from "../../lib/checks/index.ts";
+
+/**
+ * validate on working public home-ops repos (tests/fixtures/repos, pinned and trimmed): what Flux would apply is
+ * rendered with the real kustomize, so a working repo has no error. Every finding kept is listed here with the
+ * reason it is real (or why it is only a note). Needs kubectl (kustomize) like tests/integration/kustomize.test.ts.
+ */
+
+const REPOS = path.resolve(import.meta.dir, "../fixtures/repos");
+
+interface Kept {
+  severity: "error" | "warning" | "info";
+  id: string;
+  file: string;
+  why: string;
+}
+
+const CLUSTER_SCOPED_POOLS =
+  "kustomize's `namespace:` is written onto the CiliumLoadBalancerIPPool/BGP objects of that folder (kustomize does not know they are cluster-scoped): the apply ignores it, the warning says the manifest does not mean what it says";
+const REMOTE_PRESETS = "Renovate presets from other repositories cannot be read offline: the `# renovate:` lines are not judged";
+const NOT_TALHELPER = "Talos is configured with machine-config templates, not talhelper: the talhelper checks say they did not run";
+const NO_FLUX_PIN = "no Flux version is written in the repo (the flux-instance chart picks one): API versions are not checked";
+
+const EXPECTED: Record<string, { kept: Kept[]; unreferenced: Record<string, string> }> = {
+  "onedr0p-home-ops": {
+    kept: [
+      { severity: "info", id: "schema/flux-version-unknown", file: ".mise.toml", why: NO_FLUX_PIN },
+      { severity: "info", id: "versions/renovate-presets-remote", file: ".renovaterc.json5", why: REMOTE_PRESETS },
+      { severity: "warning", id: "bgp/cluster-scoped-namespace", file: "kubernetes/apps/kube-system/kustomization.yaml", why: CLUSTER_SCOPED_POOLS },
+      { severity: "info", id: "talos/not-talhelper", file: "talos/controlplane.yaml.j2", why: NOT_TALHELPER },
+    ],
+    unreferenced: {
+      "kubernetes/apps/actions-runner-system/actions-runner-controller/runners/home-operations":
+        "commented out (`# - ./home-operations`) in runners/kustomization.yaml: Flux applies none of it",
+    },
+  },
+  "bjw-s-labs-home-ops": {
+    kept: [
+      { severity: "info", id: "versions/renovate-presets-remote", file: ".renovaterc.json5", why: REMOTE_PRESETS },
+      { severity: "info", id: "schema/flux-version-unknown", file: "kubernetes/apps/flux-system/flux-instance/app/helmrelease.yaml", why: "distribution.version is the range `2.x`: no minor to check API versions against" },
+      { severity: "warning", id: "bgp/cluster-scoped-namespace", file: "kubernetes/apps/kube-system/kustomization.yaml", why: CLUSTER_SCOPED_POOLS },
+      { severity: "info", id: "talos/not-talhelper", file: "kubernetes/talos/controlplane.yaml.j2", why: NOT_TALHELPER },
+    ],
+    unreferenced: {},
+  },
+  "tscibilia-home-ops": {
+    kept: [
+      { severity: "info", id: "schema/flux-version-unknown", file: ".mise.toml", why: "flux2 2.9 is pinned, newer than the API-version table (2.4)" },
+      { severity: "info", id: "versions/renovate-presets-remote", file: ".renovaterc.json5", why: REMOTE_PRESETS },
+      { severity: "info", id: "kustomize/remote-resource", file: "kubernetes/apps/database/dragonfly/ks.yaml", why: "the dragonfly operator's CRDs are a remote kustomize resource: validate is offline and does not fetch it" },
+      { severity: "warning", id: "bgp/cluster-scoped-namespace", file: "kubernetes/apps/kube-system/kustomization.yaml", why: CLUSTER_SCOPED_POOLS },
+      { severity: "info", id: "talos/not-talhelper", file: "kubernetes/talos/machineconfig.yaml.j2", why: NOT_TALHELPER },
+    ],
+    unreferenced: {
+      "kubernetes/apps/ai/litellm/app": "three manifests left out of app/kustomization.yaml (not listed): Flux does not apply them",
+    },
+  },
+  "joryirving-home-ops": {
+    kept: [
+      { severity: "info", id: "schema/flux-version-unknown", file: ".mise.toml", why: NO_FLUX_PIN },
+      { severity: "info", id: "versions/renovate-presets-remote", file: ".renovaterc.json5", why: REMOTE_PRESETS },
+      { severity: "warning", id: "bgp/cluster-scoped-namespace", file: "kubernetes/apps/main/kube-system/kustomization.yaml", why: CLUSTER_SCOPED_POOLS },
+      { severity: "warning", id: "bgp/cluster-scoped-namespace", file: "kubernetes/apps/test/kube-system/kustomization.yaml", why: CLUSTER_SCOPED_POOLS },
+      { severity: "warning", id: "bgp/cluster-scoped-namespace", file: "kubernetes/apps/utility/kube-system/kustomization.yaml", why: CLUSTER_SCOPED_POOLS },
+    ],
+    unreferenced: {
+      "kubernetes/apps/base/games/core-keeper": "its ks.yaml is commented out in apps/main/games/kustomization.yaml",
+      "kubernetes/apps/base/games/palworld": "its ks.yaml is commented out in apps/main/games/kustomization.yaml",
+      "kubernetes/apps/base/games/vrising": "its ks.yaml is commented out in apps/main/games/kustomization.yaml",
+      "kubernetes/apps/base/games/minecraft/create": "not listed by the minecraft kustomization",
+      "kubernetes/apps/base/games/minecraft/takocraft": "not listed by the minecraft kustomization",
+      "kubernetes/apps/base/games/minecraft/vibecraft": "not listed by the minecraft kustomization",
+      "kubernetes/apps/base/home-automation/rtlamr2mqtt": "commented out (`# - ./rtlamr2mqtt.yaml ##RTL in use for ACARS`)",
+      "kubernetes/apps/base/llm/litellm": "spare model manifests no kustomization lists",
+      "kubernetes/apps/base/media/plex/kometa": "no Flux Kustomization points at kometa",
+      "kubernetes/apps/base/observability/network-ups-tools": "no Flux Kustomization points at it",
+      "kubernetes/apps/utility/home-automation": "rtlamr2mqtt.yaml, commented out of the folder's kustomization",
+      "kubernetes/apps/utility/observability": "grafana.yaml, not listed by the folder's kustomization",
+      "kubernetes/components/kopiur/restore": "a component no kustomization uses",
+    },
+  },
+};
+
+describe("validate on public home-ops repos (rendered like Flux)", () => {
+  for (const [name, want] of Object.entries(EXPECTED)) {
+    test(
+      name,
+      async () => {
+        const scratch = mkdtempSync(path.join(tmpdir(), "home-ops-repos-"));
+        try {
+          const r = await validateRepo(path.join(REPOS, name), { renderCacheFile: path.join(scratch, "render.json") });
+          const errors = r.findings.filter((f) => f.severity === "error").map((f) => `${f.id} ${f.file}:${f.line} ${f.message}`);
+          expect(errors).toEqual([]);
+          const kept = r.findings.filter((f) => f.id !== "repo/unreferenced").map((f) => `${f.severity} ${f.id} ${f.file}`);
+          expect(kept.sort()).toEqual(want.kept.map((k) => `${k.severity} ${k.id} ${k.file}`).sort());
+          const folders = [...new Set(r.findings.filter((f) => f.id === "repo/unreferenced").map((f) => path.posix.dirname(f.file)))];
+          expect(folders.sort()).toEqual(Object.keys(want.unreferenced).sort());
+          expect(r.documents).toBeGreaterThan(100);
+        } finally {
+          rmSync(scratch, { recursive: true, force: true });
+        }
+      },
+      { timeout: 900_000 },
+    );
+  }
+});
