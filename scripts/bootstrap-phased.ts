@@ -23,6 +23,7 @@ memory only.`,
     "bootstrap:force-phase",
   ],
   live: true,
+  simState: "bare",
   mutates: true,
   flags: {
     status: { type: "boolean", description: "show each phase and what the cluster shows for it; change nothing" },

@@ -7,7 +7,7 @@ import { loadCluster, makeTalosctl, selectNodes } from "../lib/talos/cluster.ts"
 import { formatMs } from "../lib/talos/poll.ts";
 import { requireReachable, waitEtcdPreparing, waitRecovered } from "../lib/talos/recovery.ts";
 import { durationFlag, gateNodes, openKube } from "../lib/talos/script-support.ts";
-import { listSnapshots } from "../lib/talos/snapshot.ts";
+import { listSnapshots, shownPath, snapshotDir } from "../lib/talos/snapshot.ts";
 
 export default defineScript(import.meta, {
   name: "cluster-emergency-recovery",
@@ -41,15 +41,15 @@ Asks for the cluster name to be typed back (or --yes); without a terminal it ref
     if (!recoverOn.controlPlane) throw new UsageError(`${recoverOn.hostname} is not a control plane`);
     let snapshot: string;
     if (flags.snapshot) {
-      snapshot = path.resolve(root, flags.snapshot);
+      snapshot = snapshotDir(root, env, flags.snapshot); // a relative file resolves as the snapshot folder does
       if (!existsSync(snapshot)) throw new ConfigError(`snapshot ${flags.snapshot} does not exist`);
     } else {
-      const newest = listSnapshots(path.resolve(root, flags["snapshot-dir"]), cluster.name)[0];
+      const newest = listSnapshots(snapshotDir(root, env, flags["snapshot-dir"]), cluster.name)[0];
       if (!newest)
         throw new ConfigError(`no snapshot of ${cluster.name} in ${flags["snapshot-dir"]}`, "give one with --snapshot, or take one with etcd-snapshot while etcd is healthy");
       snapshot = newest.path;
     }
-    const rel = path.relative(root, snapshot);
+    const rel = shownPath(root, snapshot);
     const talos = makeTalosctl(exec, root, env);
     await requireReachable(talos, cps);
     if (!dryRun)

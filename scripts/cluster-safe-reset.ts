@@ -1,10 +1,9 @@
-import path from "node:path";
 import { defineScript, ExitCode, OperationError, UsageError } from "../lib/cli/index.ts";
 import { readEtcd } from "../lib/safety/gates.ts";
 import { loadCluster, makeTalosctl, selectNodes } from "../lib/talos/cluster.ts";
 import { checkSingleReset, planReset, resetNode } from "../lib/talos/reset.ts";
 import { countFlag, durationFlag, gateNodes } from "../lib/talos/script-support.ts";
-import { takeSnapshot } from "../lib/talos/snapshot.ts";
+import { shownPath, snapshotDir, takeSnapshot } from "../lib/talos/snapshot.ts";
 
 export default defineScript(import.meta, {
   name: "cluster-safe-reset",
@@ -53,10 +52,10 @@ talos-apply-config brings them back.`,
       );
     let snapshot: string | null = null;
     if (!flags["skip-snapshot"]) {
-      const s = await takeSnapshot({ talos, exec, root, dir: flags["snapshot-dir"], cluster: cluster.name, controlPlanes: cps, keep }).catch((e: Error) => {
+      const s = await takeSnapshot({ talos, exec, root, dir: snapshotDir(root, env, flags["snapshot-dir"]), cluster: cluster.name, controlPlanes: cps, keep }).catch((e: Error) => {
         throw new OperationError(`the etcd snapshot before the reset failed, so nothing was reset: ${e.message}`, "if etcd is already broken, use --skip-snapshot");
       });
-      snapshot = path.relative(root, s.file);
+      snapshot = shownPath(root, s.file);
       out.log(`${out.mark("ok")} etcd snapshot ${s.dryRun ? "would be saved to" : "saved to"} ${snapshot}`);
     }
     const done: Array<{ node: string; graceful: boolean; result: string }> = [];

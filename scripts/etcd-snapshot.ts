@@ -1,8 +1,7 @@
-import path from "node:path";
 import { defineScript, ExitCode } from "../lib/cli/index.ts";
 import { loadCluster, makeTalosctl } from "../lib/talos/cluster.ts";
 import { countFlag, gateNodes } from "../lib/talos/script-support.ts";
-import { takeSnapshot } from "../lib/talos/snapshot.ts";
+import { shownPath, snapshotDir, takeSnapshot } from "../lib/talos/snapshot.ts";
 
 export default defineScript(import.meta, {
   name: "etcd-snapshot",
@@ -18,7 +17,7 @@ cluster-emergency-recovery restores from these files.`,
   mutates: true,
   flags: {
     node: { type: "string", placeholder: "host|ip", description: "take the snapshot from this control plane" },
-    dir: { type: "string", default: "backups/etcd", placeholder: "dir", description: "folder for snapshots (must be git-ignored)" },
+    dir: { type: "string", default: "backups/etcd", placeholder: "dir", description: "folder for snapshots (must be git-ignored; under --simulate, relative to the simulation's folder)" },
     keep: { type: "string", default: "10", placeholder: "n", description: "how many snapshots to keep" },
   },
   examples: ["bun scripts/etcd-snapshot.ts", "bun scripts/etcd-snapshot.ts --keep 30 --json"],
@@ -30,14 +29,14 @@ cluster-emergency-recovery restores from these files.`,
       talos,
       exec,
       root,
-      dir: flags.dir,
+      dir: snapshotDir(root, env, flags.dir),
       cluster: cluster.name,
       controlPlanes: gateNodes(cluster.nodes.filter((n) => n.controlPlane)),
       node: flags.node,
       keep,
     });
-    const rel = path.relative(root, snap.file);
-    if (json) out.result({ ok: true, ...snap, file: rel, pruned: snap.pruned.map((p) => path.relative(root, p)) });
+    const rel = shownPath(root, snap.file);
+    if (json) out.result({ ok: true, ...snap, file: rel, pruned: snap.pruned.map((p) => shownPath(root, p)) });
     else if (snap.dryRun) out.line(`dry run: would save a snapshot from ${snap.node} to ${rel}`);
     else {
       out.line(`${out.mark("ok")} snapshot from ${snap.node}: ${rel} (${snap.info!.bytes} bytes, revision ${snap.info!.revision}, ${snap.info!.totalKeys} keys, hash ${snap.info!.hash})`);

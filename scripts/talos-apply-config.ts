@@ -1,7 +1,7 @@
 import path from "node:path";
 import { defineScript, ExitCode, UsageError } from "../lib/cli/index.ts";
 import { applyToNodes } from "../lib/talos/apply.ts";
-import { loadCluster, makeTalosctl, selectNodes } from "../lib/talos/cluster.ts";
+import { clusterconfigDir, loadCluster, makeTalosctl, selectNodes } from "../lib/talos/cluster.ts";
 import { durationFlag } from "../lib/talos/script-support.ts";
 import { APPLY_MODES, type ApplyMode } from "../lib/talos/talosctl.ts";
 
@@ -15,6 +15,7 @@ Each node is asked first whether it is in maintenance mode (no config yet): only
 the modes maintenance accepts (auto, reboot, try). Transient failures (an EOF while apid restarts) are retried.`,
   replaces: ["talos:apply-config"],
   live: true,
+  simState: "bare",
   mutates: true,
   flags: {
     node: { type: "string", multiple: true, placeholder: "host|ip", description: "apply only to this node" },
@@ -33,7 +34,7 @@ the modes maintenance accepts (auto, reboot, try). Transient failures (an EOF wh
     const nodeTimeout = durationFlag("node-timeout", flags["node-timeout"]);
     const cluster = loadCluster(root);
     const nodes = selectNodes(cluster.nodes, flags.node);
-    const configDir = path.resolve(flags["config-dir"] ?? path.join(root, "clusterconfig"));
+    const configDir = flags["config-dir"] ? path.resolve(root, flags["config-dir"]) : clusterconfigDir(root, env);
     const talos = makeTalosctl(exec, root, env);
     const results = await applyToNodes({
       talos,

@@ -18,6 +18,7 @@ yet" and "time is not in sync yet" are retried with backoff), writes the admin k
 the API until every node of the repo has registered (NotReady is expected until the CNI runs).`,
   replaces: ["talos:bootstrap"],
   live: true,
+  simState: "configured",
   mutates: true,
   flags: {
     node: { type: "string", placeholder: "host|ip", description: "the control plane to bootstrap (default: the first one)" },

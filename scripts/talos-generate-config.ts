@@ -18,6 +18,7 @@ The 1Password reference comes from --secret-ref, else $TALSECRET_OP_REF (.env), 
 (else op://<cluster name>/talos/talsecret).`,
   replaces: ["talos:generate-config", "talos:restore-secrets"],
   live: true,
+  simState: "bare",
   mutates: true,
   flags: {
     "secret-ref": { type: "string", placeholder: "op://vault/item/field", description: "1Password reference of the secrets bundle" },

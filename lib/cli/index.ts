@@ -73,8 +73,13 @@ export interface ScriptDef<F extends FlagDefs> {
   examples?: string[];
   /** changes a cluster or files: adds --dry-run and --yes */
   mutates?: boolean;
-  /** talks to a live cluster: adds --simulate and --sim-nodes (run against lib/sim) */
+  /** talks to a live cluster: adds --simulate, --sim-state, --sim-fault and --sim-nodes (run against lib/sim) */
   live?: boolean;
+  /**
+   * the state --simulate starts in: what this script needs (default "complete", the healthy cluster a day-2
+   * script expects; the bootstrap scripts start earlier). One of lib/sim's SIM_STATES.
+   */
+  simState?: "bare" | "configured" | "talos" | "bootstrapped" | "complete";
   run(ctx: RunContext<F>): Promise<number | void> | number | void;
 }
 
@@ -87,8 +92,10 @@ export interface RunContext<F extends FlagDefs> {
   dryRun: boolean;
   yes: boolean;
   verbose: boolean;
-  /** tripped by Ctrl-C; every wait takes it */
+  /** tripped by Ctrl-C or SIGTERM; every wait takes it */
   signal: AbortSignal;
+  /** running against lib/sim (--simulate) */
+  simulated: boolean;
   /** the repository root (the folder holding package.json), or --root where a script offers it */
   root: string;
   env: Record<string, string | undefined>;
@@ -126,8 +133,25 @@ const MUTATING_FLAGS = {
   yes: { type: "boolean", short: "y", description: "answer yes to confirmations (needed without a terminal)" },
 } as const satisfies FlagDefs;
 
+const SIM_STATE_CHOICES = ["bare", "configured", "talos", "bootstrapped", "complete"] as const;
+
 const LIVE_FLAGS = {
-  simulate: { type: "boolean", description: "run against a simulated cluster of this repo (lib/sim) instead of a real one" },
+  simulate: {
+    type: "boolean",
+    description: "rehearse against a simulated cluster of this repo (lib/sim): nothing real is read or written",
+  },
+  "sim-state": {
+    type: "string",
+    placeholder: "state",
+    description: "with --simulate: the state it starts in [default: what this script needs; env HOMEOPS_SIM_STATE]",
+    choices: SIM_STATE_CHOICES,
+  },
+  "sim-fault": {
+    type: "string",
+    multiple: true,
+    placeholder: "name=value",
+    description: "with --simulate: inject a fault, e.g. unreachable=mini02 (list: bun scripts/simulate.ts --help; env HOMEOPS_SIM_FAULTS)",
+  },
   "sim-nodes": { type: "string", placeholder: "n", description: "with --simulate: number of simulated nodes" },
 } as const satisfies FlagDefs;
 
@@ -233,7 +257,11 @@ export function defineScript<F extends FlagDefs>(meta: ImportMeta | null, def: S
         controller.abort(new InterruptedError());
       };
       const listening = meta?.main === true;
-      if (listening) process.on("SIGINT", onSigint);
+      if (listening) {
+        process.on("SIGINT", onSigint);
+        // SIGTERM ends a run the same way (a rehearsal removes its folder), instead of killing it mid-write
+        process.on("SIGTERM", onSigint);
+      }
       try {
         const { values, positionals } = parseFlags(def, argv);
         if (values.help) {
@@ -261,6 +289,7 @@ export function defineScript<F extends FlagDefs>(meta: ImportMeta | null, def: S
           yes: values.yes === true,
           verbose: values.verbose === true,
           signal: controller.signal,
+          simulated: def.live === true && values.simulate === true,
           root,
           env,
           async confirm(action, expected) {
@@ -272,12 +301,16 @@ export function defineScript<F extends FlagDefs>(meta: ImportMeta | null, def: S
                 "run it in a terminal to type the confirmation, or pass --yes",
               );
             const answer = await (io.readLine ?? defaultReadLine)(
-              `This will ${action}.\nType "${expected}" to continue: `,
+              ctx.simulated
+                ? `This will ${action} — in the SIMULATED cluster (a rehearsal: nothing real is touched).\nType "${expected}" to continue: `
+                : `This will ${action}.\nType "${expected}" to continue: `,
             );
             if ((answer ?? "").trim() !== expected)
               throw new UsageError(`confirmation did not match "${expected}": nothing was changed`);
           },
         };
+        if (def.live && values.simulate !== true && (values["sim-state"] !== undefined || (values["sim-fault"] as string[]).length || values["sim-nodes"] !== undefined))
+          throw new UsageError("--sim-state, --sim-fault and --sim-nodes only apply with --simulate");
         if (def.live && values.simulate === true) {
           const nodes = values["sim-nodes"] === undefined ? undefined : Number(values["sim-nodes"]);
           if (nodes !== undefined && (!Number.isInteger(nodes) || nodes < 1))
@@ -285,7 +318,15 @@ export function defineScript<F extends FlagDefs>(meta: ImportMeta | null, def: S
           const sim = await import("../sim/index.ts").catch((e) => {
             throw new ConfigError("the simulated cluster (lib/sim) could not be loaded", undefined, e);
           });
-          return await sim.runSimulated({ root, nodes, out, signal: controller.signal }, async (simEnv) => {
+          const settings = sim.simSettings(
+            {
+              ...(values["sim-state"] !== undefined ? { state: values["sim-state"] as string } : {}),
+              faults: values["sim-fault"] as string[],
+              defaultState: def.simState ?? "complete",
+            },
+            env,
+          );
+          return await sim.runSimulated({ root, nodes, out, signal: controller.signal, settings }, async (simEnv) => {
             ctx.env = { ...env, ...simEnv };
             exec.env = ctx.env;
             return (await def.run(ctx)) ?? ExitCode.ok;
@@ -295,7 +336,10 @@ export function defineScript<F extends FlagDefs>(meta: ImportMeta | null, def: S
       } catch (e) {
         return reportError(e, out, controller.signal);
       } finally {
-        if (listening) process.off("SIGINT", onSigint);
+        if (listening) {
+          process.off("SIGINT", onSigint);
+          process.off("SIGTERM", onSigint);
+        }
       }
     },
   };

@@ -20,6 +20,21 @@ export interface SnapshotFile {
 
 export const SNAPSHOT_SUFFIX = ".snapshot";
 
+/**
+ * The folder etcd snapshots go to and are restored from. A relative folder resolves against
+ * $HOMEOPS_BACKUP_ROOT (--simulate sets it to the simulation's folder, so a rehearsal never reads, writes or prunes
+ * the real backups/), else against the repo.
+ */
+export function snapshotDir(root: string, env: Record<string, string | undefined>, dir = "backups/etcd"): string {
+  return path.resolve(env.HOMEOPS_BACKUP_ROOT || root, dir);
+}
+
+/** A path as the user should see it: relative to the repo when inside it, else absolute. */
+export function shownPath(root: string, file: string): string {
+  const rel = path.relative(root, file);
+  return rel === "" ? "." : rel.startsWith("..") || path.isAbsolute(rel) ? file : rel;
+}
+
 export function snapshotName(cluster: string, at = new Date()): string {
   // milliseconds too: two snapshots in one second (a reset right after a backup) must not overwrite each other
   return `etcd-${cluster}-${at.toISOString().replace(/[-:]/g, "")}${SNAPSHOT_SUFFIX}`.replace(/Z\.snapshot$/, "Z.snapshot");
@@ -90,7 +105,9 @@ export interface TakenSnapshot {
 
 export async function takeSnapshot(o: TakeSnapshotOptions): Promise<TakenSnapshot> {
   const dir = path.resolve(o.root, o.dir);
-  if (!(await isGitIgnored(o.exec, o.root, path.join(dir, "x" + SNAPSHOT_SUFFIX))))
+  // git guards the repo only: a folder outside it (the simulation's) cannot be committed by mistake
+  const insideRepo = !path.relative(o.root, dir).startsWith("..");
+  if (insideRepo && !(await isGitIgnored(o.exec, o.root, path.join(dir, "x" + SNAPSHOT_SUFFIX))))
     throw new ConfigError(`refusing to write etcd snapshots to ${path.relative(o.root, dir) || dir}: git does not ignore it`, "use backups/ (git-ignored) or add the folder to .gitignore");
   const statuses = await Promise.all(o.controlPlanes.map((cp) => o.talos.etcdStatus([cp.ip]).catch(() => [] as EtcdMemberStatus[])));
   const status = statuses.flat().map((s, i) => ({ ...s, node: s.node || o.controlPlanes[i]?.ip || "" }));
