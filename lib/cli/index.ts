@@ -256,6 +256,8 @@ export function defineScript<F extends FlagDefs>(meta: ImportMeta | null, def: S
         out.log("interrupted: stopping cleanly (Ctrl-C again to quit at once)");
         controller.abort(new InterruptedError());
       };
+      // a run stopped by Ctrl-C or SIGTERM exits 130 whatever the script made of the stop (a partial table, an error)
+      const interrupted = (code: number) => (controller.signal.aborted ? ExitCode.interrupted : code);
       const listening = meta?.main === true;
       if (listening) {
         process.on("SIGINT", onSigint);
@@ -330,11 +332,11 @@ export function defineScript<F extends FlagDefs>(meta: ImportMeta | null, def: S
             ctx.env = { ...env, ...simEnv };
             exec.env = ctx.env;
             return (await def.run(ctx)) ?? ExitCode.ok;
-          });
+          }).then(interrupted);
         }
-        return (await def.run(ctx)) ?? ExitCode.ok;
+        return interrupted((await def.run(ctx)) ?? ExitCode.ok);
       } catch (e) {
-        return reportError(e, out, controller.signal);
+        return interrupted(reportError(e, out, controller.signal));
       } finally {
         if (listening) {
           process.off("SIGINT", onSigint);
