@@ -238,6 +238,22 @@ export class LonghornController extends Reconciler {
       reps = nodes.slice(0, Number(vol.spec?.numberOfReplicas ?? 3)).map((node) => ({ node, mode: "healthy" as const }));
       this.replicas.set(name, reps);
     }
+    // a volume short of replicas (created while only some managers ran) gets new ones on schedulable nodes that
+    // hold none yet, as Longhorn's replica scheduler retries; each is rebuilt from a healthy one before it counts
+    const want0 = Number(vol.spec?.numberOfReplicas ?? 3);
+    const source = reps.some((r) => r.mode === "healthy");
+    for (const node of [...up].sort()) {
+      if (reps.length >= want0 || !source) break;
+      if (reps.some((r) => r.node === node)) continue;
+      const rec: ReplicaState = { node, mode: "rebuilding" };
+      reps.push(rec);
+      this.ctx.after("longhornRebuild", () => {
+        if (rec.mode === "rebuilding") {
+          rec.mode = "healthy";
+          this.kick();
+        }
+      });
+    }
     for (const r of reps) {
       if (!up.has(r.node)) r.mode = "failed";
       else if (r.mode === "failed") {
@@ -264,7 +280,9 @@ export class LonghornController extends Reconciler {
       frontendDisabled: false,
       actualSize: Math.round(Number(vol.spec?.size ?? 0) * 0.12),
       conditions: setConditions(vol.status?.conditions, [
-        { type: "Scheduled", status: reps.length >= want ? "True" : "False", reason: reps.length >= want ? "" : "ReplicaSchedulingFailure", message: reps.length >= want ? "" : "insufficient number of nodes for replica scheduling" },
+        reps.length >= want
+        ? { type: "Scheduled", status: "True", reason: "", message: "" }
+        : { type: "Scheduled", status: "False", reason: "ReplicaSchedulingFailure", message: `replica scheduling failed: ${want - reps.length} of ${want} replicas have no schedulable node (${up.size} node(s) with a ready longhorn-manager)` },
         { type: "Restore", status: "False", reason: "", message: "" },
         { type: "TooManySnapshots", status: "False", reason: "", message: "" },
       ], now),
