@@ -277,6 +277,11 @@ async function seedClusterFiles(cluster: SimCluster, root: string, env: Record<s
       env,
     });
     if (r.exitCode !== 0) throw new ConfigError(`the simulation could not generate the machine configs: ${r.stderr.trim().split("\n")[0]}`, "run bun scripts/validate.ts to check talos/");
+    // a state that starts configured runs these configs (sysctls, udev rules... as talosctl shows them)
+    for (const m of cluster.talos.machines) {
+      const file = path.join(env.HOMEOPS_CLUSTERCONFIG_DIR!, `${cluster.topology.clusterName}-${m.hostname}.yaml`);
+      if (m.config && !m.config.text && existsSync(file)) m.config.text = readFileSync(file, "utf8");
+    }
   }
   const cp = cluster.talos.machines.find((m) => m.controlPlane && m.etcdService === "Running");
   if (!cp) return;
