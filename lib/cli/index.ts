@@ -4,6 +4,8 @@ import { parseArgs } from "node:util";
 import { ConfigError, ExitCode, InterruptedError, ToolkitError, UsageError } from "./errors.ts";
 import { Output, type Stream } from "./output.ts";
 import { Exec } from "../exec.ts";
+// the fault names only (a leaf module): the simulation itself is loaded on --simulate
+import { FAULT_HELP } from "../sim/faults.ts";
 
 export * from "./errors.ts";
 export { Output, renderTable, formatDuration, type Status } from "./output.ts";
@@ -150,7 +152,9 @@ const LIVE_FLAGS = {
     type: "string",
     multiple: true,
     placeholder: "name=value",
-    description: "with --simulate: inject a fault, e.g. unreachable=mini02 (list: bun scripts/simulate.ts --help; env HOMEOPS_SIM_FAULTS)",
+    description: `with --simulate: inject a fault [env HOMEOPS_SIM_FAULTS]: ${Object.values(FAULT_HELP)
+      .map((h) => h.split(":")[0])
+      .join(", ")}`,
   },
   "sim-nodes": { type: "string", placeholder: "n", description: "with --simulate: number of simulated nodes" },
 } as const satisfies FlagDefs;

@@ -163,9 +163,11 @@ export async function startSimulation(opts: StartOptions = {}): Promise<Simulati
       k8sVersion = (await topologyP).kubernetesVersion;
     }
   }
-  let faults: Faults;
+  // the state is built healthy and the faults strike afterwards (a node cut off from a running cluster, not a
+  // cluster that could never form): checked now, added once the state stands
+  const faults = new Faults();
   try {
-    faults = new Faults(opts.faults ?? []);
+    new Faults(opts.faults ?? []);
   } catch (e) {
     if (e instanceof FaultError) throw new ConfigError(e.message, "see lib/sim/faults.ts for the fault syntax");
     throw e;
@@ -229,6 +231,7 @@ export async function startSimulation(opts: StartOptions = {}): Promise<Simulati
       HOMEOPS_BACKUP_ROOT: dir,
     };
     await seedClusterFiles(cluster, root, env);
+    for (const f of opts.faults ?? []) faults.add(f);
     const c = cluster;
     const k = kubeApi;
     let stopping: Promise<void> | undefined;
