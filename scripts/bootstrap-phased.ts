@@ -24,6 +24,7 @@ memory only.`,
   ],
   live: true,
   simState: "bare",
+  simGeneratesConfigs: true,
   mutates: true,
   flags: {
     status: { type: "boolean", description: "show each phase and what the cluster shows for it; change nothing" },

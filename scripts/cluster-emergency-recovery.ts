@@ -3,11 +3,11 @@ import path from "node:path";
 import { ConfigError, defineScript, ExitCode, OperationError, UsageError } from "../lib/cli/index.ts";
 import { clusterReader } from "../lib/safety/kube-reader.ts";
 import { bootstrapEtcd, deadlineIn, remaining } from "../lib/talos/bootstrap.ts";
-import { loadCluster, makeTalosctl, selectNodes } from "../lib/talos/cluster.ts";
+import { loadCluster, makeTalosctl, selectNodes, shownPath } from "../lib/talos/cluster.ts";
 import { formatMs } from "../lib/talos/poll.ts";
 import { requireReachable, waitEtcdPreparing, waitRecovered } from "../lib/talos/recovery.ts";
 import { durationFlag, gateNodes, openKube } from "../lib/talos/script-support.ts";
-import { listSnapshots, shownPath, snapshotDir } from "../lib/talos/snapshot.ts";
+import { listSnapshots, snapshotDir } from "../lib/talos/snapshot.ts";
 
 export default defineScript(import.meta, {
   name: "cluster-emergency-recovery",

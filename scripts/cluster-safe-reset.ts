@@ -1,9 +1,9 @@
 import { defineScript, ExitCode, OperationError, UsageError } from "../lib/cli/index.ts";
 import { readEtcd } from "../lib/safety/gates.ts";
-import { loadCluster, makeTalosctl, selectNodes } from "../lib/talos/cluster.ts";
+import { loadCluster, makeTalosctl, selectNodes, shownPath } from "../lib/talos/cluster.ts";
 import { checkSingleReset, planReset, resetNode } from "../lib/talos/reset.ts";
 import { countFlag, durationFlag, gateNodes } from "../lib/talos/script-support.ts";
-import { shownPath, snapshotDir, takeSnapshot } from "../lib/talos/snapshot.ts";
+import { snapshotDir, takeSnapshot } from "../lib/talos/snapshot.ts";
 
 export default defineScript(import.meta, {
   name: "cluster-safe-reset",

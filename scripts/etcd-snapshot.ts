@@ -1,7 +1,7 @@
 import { defineScript, ExitCode } from "../lib/cli/index.ts";
-import { loadCluster, makeTalosctl } from "../lib/talos/cluster.ts";
+import { loadCluster, makeTalosctl, shownPath } from "../lib/talos/cluster.ts";
 import { countFlag, gateNodes } from "../lib/talos/script-support.ts";
-import { shownPath, snapshotDir, takeSnapshot } from "../lib/talos/snapshot.ts";
+import { snapshotDir, takeSnapshot } from "../lib/talos/snapshot.ts";
 
 export default defineScript(import.meta, {
   name: "etcd-snapshot",

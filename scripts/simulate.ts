@@ -14,6 +14,7 @@ and keeps running. In another shell, paste them, or start it with --env-file and
 talosctl and every script work against it. Ctrl-C stops it and removes everything it created.
 Faults (--fault, repeatable): ${Object.keys(FAULT_HELP).join(", ")}.`,
   replaces: [],
+  runsUntilStopped: true,
   flags: {
     nodes: { type: "string", placeholder: "n", description: "number of nodes (scale out the repo's topology)" },
     state: {

@@ -3,7 +3,7 @@ import { defineScript, ExitCode, UsageError } from "../lib/cli/index.ts";
 import { KubeClient } from "../lib/kube/client.ts";
 import { waitForNodes } from "../lib/safety/kube-reader.ts";
 import { bootstrapEtcd, deadlineIn, fetchKubeconfig, remaining, waitConfiguredRunning } from "../lib/talos/bootstrap.ts";
-import { kubeconfigPath, loadCluster, makeTalosctl, selectNodes } from "../lib/talos/cluster.ts";
+import { kubeconfigPath, loadCluster, makeTalosctl, selectNodes, shownPath } from "../lib/talos/cluster.ts";
 import { formatMs } from "../lib/talos/poll.ts";
 import { durationFlag } from "../lib/talos/script-support.ts";
 
@@ -45,7 +45,7 @@ the API until every node of the repo has registered (NotReady is expected until 
       `${out.mark("ok")} etcd on ${node.hostname}: ${boot.outcome === "already-bootstrapped" ? "already bootstrapped (nothing to do)" : boot.outcome === "would-bootstrap" ? "would bootstrap" : `bootstrapped${boot.attempts > 1 ? ` after ${boot.attempts} attempts` : ""}`}`,
     );
     const kc = await fetchKubeconfig(talos, node, kubeconfig, deadline, { signal });
-    if (kc.written) out.log(`${out.mark("ok")} kubeconfig written to ${path.relative(root, kubeconfig) || kubeconfig} (0600)`);
+    if (kc.written) out.log(`${out.mark("ok")} kubeconfig written to ${shownPath(root, kubeconfig)} (0600)`);
     let registered: string[] = [];
     if (!dryRun) {
       const kube = KubeClient.fromKubeconfig(kubeconfig);

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { ConfigError, defineScript, ExitCode, OperationError } from "../lib/cli/index.ts";
 import { talsecretRef } from "../lib/secrets/op.ts";
-import { clusterconfigDir, loadCluster, talsecretFile } from "../lib/talos/cluster.ts";
+import { clusterconfigDir, loadCluster, shownPath, talsecretFile } from "../lib/talos/cluster.ts";
 import { generateClusterConfig } from "../lib/talos/generate.ts";
 
 export default defineScript(import.meta, {
@@ -19,6 +19,7 @@ The 1Password reference comes from --secret-ref, else $TALSECRET_OP_REF (.env), 
   replaces: ["talos:generate-config", "talos:restore-secrets"],
   live: true,
   simState: "bare",
+  simGeneratesConfigs: true,
   mutates: true,
   flags: {
     "secret-ref": { type: "string", placeholder: "op://vault/item/field", description: "1Password reference of the secrets bundle" },
@@ -33,7 +34,7 @@ The 1Password reference comes from --secret-ref, else $TALSECRET_OP_REF (.env), 
     const outDir = flags["out-dir"] ? path.resolve(root, flags["out-dir"]) : clusterconfigDir(root, env);
     const ref = flags["secret-ref"] ?? talsecretRef(env, cluster.name);
     if (flags["skip-secrets"] && !existsSync(secretFile))
-      throw new ConfigError(`--skip-secrets given but ${path.relative(root, secretFile)} does not exist`, "run without --skip-secrets to restore it from 1Password");
+      throw new ConfigError(`--skip-secrets given but ${shownPath(root, secretFile)} does not exist`, "run without --skip-secrets to restore it from 1Password");
     const generated = await generateClusterConfig(exec, {
       root,
       talosDir: cluster.talosDir,
@@ -44,7 +45,7 @@ The 1Password reference comes from --secret-ref, else $TALSECRET_OP_REF (.env), 
       secretRef: ref,
       restore: flags["skip-secrets"] ? "never" : "always",
     });
-    if (generated.secretsRestored) out.log(`${out.mark("ok")} secrets bundle restored from 1Password to ${path.relative(root, secretFile)} (0600)`);
+    if (generated.secretsRestored) out.log(`${out.mark("ok")} secrets bundle restored from 1Password to ${shownPath(root, secretFile)} (0600)`);
     if (generated.dryRun) {
       if (json) out.result({ ok: true, dryRun: true, secretRef: ref, secretFile, outDir, command: generated.genconfig.command });
       else out.line("dry run: nothing was written");
@@ -55,9 +56,9 @@ The 1Password reference comes from --secret-ref, else $TALSECRET_OP_REF (.env), 
     else {
       out.printTable(
         ["node", "config", "reported", "on disk"],
-        generated.nodes.map((n) => [n.hostname, path.relative(root, n.file), n.reported ? "yes" : "NO", n.exists ? "yes" : "NO"]),
+        generated.nodes.map((n) => [n.hostname, shownPath(root, n.file), n.reported ? "yes" : "NO", n.exists ? "yes" : "NO"]),
       );
-      out.line(`talosconfig: ${generated.talosconfig ? path.relative(root, generated.genconfig.talosconfig) : "MISSING"}`);
+      out.line(`talosconfig: ${generated.talosconfig ? shownPath(root, generated.genconfig.talosconfig) : "MISSING"}`);
     }
     if (!generated.ok) {
       const missing = generated.nodes.filter((n) => !n.reported || !n.exists).map((n) => n.hostname);
@@ -66,7 +67,7 @@ The 1Password reference comes from --secret-ref, else $TALSECRET_OP_REF (.env), 
         "check talos/talconfig.yaml (every node needs hostname, ipAddress and an install disk)",
       );
     }
-    if (!json) out.line(`generated ${generated.nodes.length} node configs in ${path.relative(root, outDir) || "."}`);
+    if (!json) out.line(`generated ${generated.nodes.length} node configs in ${shownPath(root, outDir)}`);
     return ExitCode.ok;
   },
 });

@@ -82,6 +82,10 @@ export interface ScriptDef<F extends FlagDefs> {
    * script expects; the bootstrap scripts start earlier). One of lib/sim's SIM_STATES.
    */
   simState?: "bare" | "configured" | "talos" | "bootstrapped" | "complete";
+  /** generates the machine configs itself: --simulate starts without the configs it otherwise has ready */
+  simGeneratesConfigs?: boolean;
+  /** runs until Ctrl-C or SIGTERM, which end it normally (its own exit code, not 130): `simulate` */
+  runsUntilStopped?: boolean;
   run(ctx: RunContext<F>): Promise<number | void> | number | void;
 }
 
@@ -261,7 +265,7 @@ export function defineScript<F extends FlagDefs>(meta: ImportMeta | null, def: S
         controller.abort(new InterruptedError());
       };
       // a run stopped by Ctrl-C or SIGTERM exits 130 whatever the script made of the stop (a partial table, an error)
-      const interrupted = (code: number) => (controller.signal.aborted ? ExitCode.interrupted : code);
+      const interrupted = (code: number) => (controller.signal.aborted && !def.runsUntilStopped ? ExitCode.interrupted : code);
       const listening = meta?.main === true;
       if (listening) {
         process.on("SIGINT", onSigint);
@@ -332,7 +336,8 @@ export function defineScript<F extends FlagDefs>(meta: ImportMeta | null, def: S
             },
             env,
           );
-          return await sim.runSimulated({ root, nodes, out, signal: controller.signal, settings }, async (simEnv) => {
+          const seedConfigs = def.simGeneratesConfigs !== true;
+          return await sim.runSimulated({ root, nodes, out, signal: controller.signal, settings, seedConfigs }, async (simEnv) => {
             ctx.env = { ...env, ...simEnv };
             exec.env = ctx.env;
             return (await def.run(ctx)) ?? ExitCode.ok;

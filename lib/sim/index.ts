@@ -47,6 +47,8 @@ export interface SimulateOptions {
   signal: AbortSignal;
   /** what --sim-state / --sim-fault and the environment chose (simSettings) */
   settings: SimSettings;
+  /** have the machine configs ready in the simulation's clusterconfig/ (default true; false for the scripts that generate them) */
+  seedConfigs?: boolean;
 }
 
 export interface StartOptions {
@@ -69,6 +71,11 @@ export interface StartOptions {
   talosctlVersion?: string;
   /** user volumes of the machine config (default: the repo's UserVolumeConfig names) */
   userVolumes?: string[];
+  /**
+   * have clusterconfig/ generated in the simulation's folder as talos-generate-config would (default: unless the
+   * state is bare). A state that starts configured always has them: its machines run these configs.
+   */
+  seedConfigs?: boolean;
 }
 
 export interface Simulation {
@@ -230,7 +237,7 @@ export async function startSimulation(opts: StartOptions = {}): Promise<Simulati
       // relative backup folders (etcd snapshots: backups/etcd) resolve here instead of in the repo
       HOMEOPS_BACKUP_ROOT: dir,
     };
-    await seedClusterFiles(cluster, root, env);
+    await seedClusterFiles(cluster, root, env, opts.seedConfigs ?? cluster.state !== "bare");
     for (const f of opts.faults ?? []) faults.add(f);
     const c = cluster;
     const k = kubeApi;
@@ -269,16 +276,17 @@ export async function startSimulation(opts: StartOptions = {}): Promise<Simulati
  * cluster's own, as restored from 1Password), the machine configs talhelper generates from it, and, once etcd
  * runs, one etcd snapshot (what etcd-snapshot keeps and cluster-emergency-recovery restores from).
  */
-async function seedClusterFiles(cluster: SimCluster, root: string, env: Record<string, string>): Promise<void> {
+async function seedClusterFiles(cluster: SimCluster, root: string, env: Record<string, string>, configs: boolean): Promise<void> {
   const secretFile = env.HOMEOPS_TALSECRET_FILE!;
-  writeFileSync(secretFile, yamlStringify(cluster.secrets, { indent: 4 }), { mode: 0o600 });
   const talosDir = path.join(root, "talos");
-  if (existsSync(path.join(talosDir, "talconfig.yaml"))) {
+  // a configured state always has them (its machines run them); bare ones unless the script makes them itself
+  if ((configs || cluster.state !== "bare") && existsSync(path.join(talosDir, "talconfig.yaml"))) {
+    writeFileSync(secretFile, yamlStringify(cluster.secrets, { indent: 4 }), { mode: 0o600 });
     const r = await cluster.tools.call("talhelper", {
       argv: ["genconfig", "--secret-file", secretFile, "--out-dir", env.HOMEOPS_CLUSTERCONFIG_DIR!],
       cwd: talosDir,
       env,
-    });
+    }, { record: false });
     if (r.exitCode !== 0) throw new ConfigError(`the simulation could not generate the machine configs: ${r.stderr.trim().split("\n")[0]}`, "run bun scripts/validate.ts to check talos/");
     // a state that starts configured runs these configs (sysctls, udev rules... as talosctl shows them)
     for (const m of cluster.talos.machines) {
@@ -291,7 +299,7 @@ async function seedClusterFiles(cluster: SimCluster, root: string, env: Record<s
   const backups = path.join(env.HOMEOPS_BACKUP_ROOT!, "backups", "etcd");
   mkdirSync(backups, { recursive: true, mode: 0o700 });
   const file = path.join(backups, snapshotName(cluster.topology.clusterName, new Date(Date.now() - 3_600_000)));
-  const r = await cluster.tools.call("talosctl", { argv: ["-n", cp.ip, "etcd", "snapshot", file], env });
+  const r = await cluster.tools.call("talosctl", { argv: ["-n", cp.ip, "etcd", "snapshot", file], env }, { record: false });
   if (r.exitCode !== 0) throw new ConfigError(`the simulation could not take its first etcd snapshot: ${r.stderr.trim().split("\n")[0]}`);
   chmodSync(file, 0o600);
 }
@@ -326,6 +334,7 @@ export async function runSimulated(
   const sim = await startSimulation({
     root: opts.root,
     ...(opts.nodes !== undefined ? { nodes: opts.nodes } : {}),
+    seedConfigs: opts.seedConfigs ?? true,
     state: opts.settings.state,
     faults: opts.settings.faults,
     ...(timing ? { timing } : {}),

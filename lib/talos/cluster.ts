@@ -90,6 +90,12 @@ export function talsecretFile(root: string, env: Record<string, string | undefin
   return env.HOMEOPS_TALSECRET_FILE || path.join(root, "talos", "talsecret.yaml");
 }
 
+/** A path as the user should see it: relative to the repo when inside it, else absolute (a rehearsal's temp folder). */
+export function shownPath(root: string, file: string): string {
+  const rel = path.relative(root, file);
+  return rel === "" ? "." : rel.startsWith("..") || path.isAbsolute(rel) ? file : rel;
+}
+
 /** The talosconfig: $TALOSCONFIG (mise and --simulate set it), else the one in clusterconfigDir(). */
 export function talosconfigPath(root: string, env: Record<string, string | undefined>): string {
   return env.TALOSCONFIG || path.join(clusterconfigDir(root, env), "talosconfig");

@@ -29,11 +29,6 @@ export function snapshotDir(root: string, env: Record<string, string | undefined
   return path.resolve(env.HOMEOPS_BACKUP_ROOT || root, dir);
 }
 
-/** A path as the user should see it: relative to the repo when inside it, else absolute. */
-export function shownPath(root: string, file: string): string {
-  const rel = path.relative(root, file);
-  return rel === "" ? "." : rel.startsWith("..") || path.isAbsolute(rel) ? file : rel;
-}
 
 export function snapshotName(cluster: string, at = new Date()): string {
   // milliseconds too: two snapshots in one second (a reset right after a backup) must not overwrite each other

@@ -81,7 +81,7 @@ export class LonghornController extends Reconciler {
   protected interested(ev: StoreEvent): boolean {
     const k = ev.kind;
     if (k.group === GROUP) return k.kind !== "Volume" && k.kind !== "Node" ? true : ev.type === "DELETED";
-    if (k.group === "") return k.kind === "Node" || (k.kind === "Pod" && ev.object.metadata.namespace === NS) || (k.kind === "ConfigMap" && ev.object.metadata.namespace === NS);
+    if (k.group === "") return k.kind === "Node" || k.kind === "Namespace" || (k.kind === "Pod" && ev.object.metadata.namespace === NS) || (k.kind === "ConfigMap" && ev.object.metadata.namespace === NS);
     return k.group === "apps" && ev.object.metadata.namespace === NS;
   }
 
@@ -229,7 +229,50 @@ export class LonghornController extends Reconciler {
     }
   }
 
+  /**
+   * The PersistentVolume (CSI driver.longhorn.io) and the Bound PersistentVolumeClaim a volume that names a PVC
+   * stands behind, once the claim's namespace exists (what the CSI provisioner leaves).
+   */
+  private bindClaim(vol: KObj): void {
+    const ks = vol.status?.kubernetesStatus as { namespace?: string; pvcName?: string } | undefined;
+    if (!ks?.namespace || !ks.pvcName || !this.ctx.get("namespaces", ks.namespace)) return;
+    if (this.ctx.get("persistentvolumeclaims", ks.pvcName, ks.namespace)) return;
+    const size = `${Math.max(1, Math.round(Number(vol.spec?.size ?? 0) / 2 ** 30))}Gi`;
+    const pv = vol.metadata.name;
+    this.ctx.upsert(
+      {
+        apiVersion: "v1",
+        kind: "PersistentVolume",
+        metadata: { name: pv, annotations: { "pv.kubernetes.io/provisioned-by": "driver.longhorn.io" } },
+        spec: {
+          capacity: { storage: size },
+          accessModes: ["ReadWriteOnce"],
+          persistentVolumeReclaimPolicy: "Delete",
+          storageClassName: "longhorn",
+          volumeMode: "Filesystem",
+          csi: { driver: "driver.longhorn.io", volumeHandle: pv, fsType: "ext4" },
+          claimRef: { apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: ks.namespace, name: ks.pvcName },
+        },
+      } as KObj,
+      "longhorn-csi-provisioner",
+    );
+    const pvObj = this.ctx.get("persistentvolumes", pv);
+    if (pvObj) this.ctx.writeStatus("persistentvolumes", pvObj, { phase: "Bound" }, "kube-controller-manager");
+    this.ctx.upsert(
+      {
+        apiVersion: "v1",
+        kind: "PersistentVolumeClaim",
+        metadata: { name: ks.pvcName, namespace: ks.namespace },
+        spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: size } }, storageClassName: "longhorn", volumeMode: "Filesystem", volumeName: pv },
+      } as KObj,
+      "kube-controller-manager",
+    );
+    const pvc = this.ctx.get("persistentvolumeclaims", ks.pvcName, ks.namespace);
+    if (pvc) this.ctx.writeStatus("persistentvolumeclaims", pvc, { phase: "Bound", accessModes: ["ReadWriteOnce"], capacity: { storage: size } }, "kube-controller-manager");
+  }
+
   private volumeStatus(vol: KObj, up: Set<string>, now: string): void {
+    this.bindClaim(vol);
     const name = vol.metadata.name;
     let reps = this.replicas.get(name);
     if (!reps) {
