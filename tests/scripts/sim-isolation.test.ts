@@ -102,6 +102,16 @@ const RUNS: Array<[string, string[]]> = [
   ["cluster-status", []],
   ["storage-check-longhorn", []],
   ["talos-reboot", ["--dry-run"]],
+  ["talos-upgrade", ["--dry-run"]],
+  ["talos-upgrade-k8s", ["--dry-run"]],
+  ["talos-check-extensions", []],
+  ["apps-deploy-cilium", []],
+  ["apps-deploy-core", []],
+  ["flux-bootstrap", []],
+  ["flux-reconcile", []],
+  ["bgp-verify", []],
+  ["network-check-ipv6", []],
+  ["storage-validate-usb-ssd", []],
 ];
 
 describe("a rehearsal leaves the real repo alone", () => {
@@ -113,6 +123,15 @@ describe("a rehearsal leaves the real repo alone", () => {
       expectUntouched(name);
     }, 300_000);
   }
+
+  test("every live script is rehearsed above", async () => {
+    const live: string[] = [];
+    for (const file of new Bun.Glob("*.ts").scanSync(path.join(ROOT, "scripts"))) {
+      const mod = await import(path.join(ROOT, "scripts", file));
+      if (mod.default?.def?.live) live.push(mod.default.def.name);
+    }
+    expect([...new Set(RUNS.map(([n]) => n))].sort()).toEqual(live.sort());
+  });
 
   test("the decoys were not read: recovery plans from the simulation's snapshot, not the newer real one", async () => {
     const r = await finish(spawn("cluster-emergency-recovery", ["--dry-run", "--json"]));

@@ -19,7 +19,7 @@ import { ConnectController, ExternalSecretsController } from "./external-secrets
 import { CrdEstablishingController } from "./crds.ts";
 import { FluxController, type FluxOptions } from "./flux.ts";
 import { LonghornController, type LonghornOptions } from "./longhorn.ts";
-import { populateBootstrapped } from "./populate.ts";
+import { installCilium, populateBootstrapped } from "./populate.ts";
 import { type RouterConfig, SimRouter } from "./router.ts";
 import { type ControllerDelays, type ControllerHost, Ctx, type Reconciler } from "./runtime.ts";
 import { WorkloadController } from "./workloads.ts";
@@ -116,7 +116,8 @@ export function registerControllers(cluster: ClusterLike, opts: ControllerOption
     opts = { ...opts, flux: { root, ...(opts.flux ?? {}) } };
   }
   const handle = createControllers(host, opts);
-  cluster.registerTool("helm", createHelmTool(handle.ctx, { version: cluster.topology?.toolVersions?.helm }));
+  const helm = createHelmTool(handle.ctx, { version: cluster.topology?.toolVersions?.helm });
+  cluster.registerTool("helm", helm);
   cluster.registerTool("flux", createFluxTool(handle.ctx, handle.flux));
   cluster.registerTool("vtysh", createVtyshTool(handle.router));
   applyRouterEnv(handle.router, process.env.HOMEOPS_SIM_ROUTER_POLICY);
@@ -127,6 +128,8 @@ export function registerControllers(cluster: ClusterLike, opts: ControllerOption
       // the whole GitOps state (a few seconds) on top of Talos + CNI: state "complete", or "bootstrapped" + populate
       const populate = cluster.state === "complete" || (cluster.state === "bootstrapped" && opts.populate === true);
       if (populate && root) await populateBootstrapped(handle.ctx, root);
+      // "bootstrapped": the CNI runs (Nodes Ready), as after bootstrap phase 3
+      else if (cluster.state === "bootstrapped" && root) await installCilium(handle.ctx, root, helm);
     },
     stop: () => handle.stop(),
   });
