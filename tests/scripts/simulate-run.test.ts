@@ -126,3 +126,52 @@ test("--sim-nodes 300: every node registered and Ready, talosctl and kubectl see
   // the repo's /24 cannot hold 300 nodes: the person is told
   expect(lines.join("")).toContain("beyond the node subnet");
 }, 120_000);
+
+test("under --simulate the confirmation says it is simulated, and the banner goes to stderr (stdout stays JSON)", async () => {
+  const { defineScript } = await import("../../lib/cli/index.ts");
+  process.env.HOMEOPS_SIM_CONTROLLERS = "0";
+  const script = defineScript(null, {
+    name: "probe-confirm",
+    area: "dev",
+    summary: "probe",
+    replaces: [],
+    live: true,
+    mutates: true,
+    simState: "bare",
+    async run({ confirm, out }) {
+      await confirm("reset the probe", "home-ops");
+      out.result({ ok: true });
+    },
+  });
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const prompts: string[] = [];
+  const code = await script.main(["--simulate", "--json"], {
+    stdout: { write: (t: string) => stdout.push(t) },
+    stderr: { write: (t: string) => stderr.push(t) },
+    stdin: { isTTY: true },
+    readLine: async (prompt) => {
+      prompts.push(prompt);
+      return "home-ops";
+    },
+    env: { ...process.env, NO_COLOR: "1" },
+    cwd: root,
+  });
+  expect(code).toBe(0);
+  expect(prompts).toHaveLength(1);
+  expect(prompts[0]).toContain("reset the probe");
+  expect(prompts[0]).toContain("SIMULATED cluster");
+  expect(JSON.parse(stdout.join(""))).toEqual({ ok: true });
+  expect(stderr.join("")).toContain("simulated cluster: 3 nodes, state bare, faults: none; nothing real is touched");
+}, 60_000);
+
+test("--sim-state, --sim-fault and --sim-nodes without --simulate are usage errors (exit 2)", async () => {
+  const { defineScript } = await import("../../lib/cli/index.ts");
+  const script = defineScript(null, { name: "probe-flags", area: "dev", summary: "probe", replaces: [], live: true, run: () => 0 });
+  const lines: string[] = [];
+  const stream = { write: (t: string) => lines.push(t) };
+  for (const args of [["--sim-state", "complete"], ["--sim-fault", "op-signed-out"], ["--sim-nodes", "4"]]) {
+    expect(await script.main(args, { stdout: stream, stderr: stream, env: { NO_COLOR: "1" }, cwd: root })).toBe(2);
+  }
+  expect(lines.join("")).toContain("only apply with --simulate");
+});
