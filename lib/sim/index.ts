@@ -18,7 +18,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Output } from "../cli/output.ts";
-import { ConfigError } from "../cli/errors.ts";
+import { ConfigError, InterruptedError } from "../cli/errors.ts";
 import { SIM_STATES, SimCluster, type SimState } from "./cluster.ts";
 import { Faults, FaultError } from "./faults.ts";
 import { startKubeApi, type KubeApi } from "./kube-api.ts";
@@ -342,6 +342,11 @@ export async function runSimulated(
   const onAbort = () => {
     void sim.stop();
   };
+  // interrupted while the simulation was starting: nothing of the script has run
+  if (opts.signal.aborted) {
+    await sim.stop();
+    throw new InterruptedError();
+  }
   opts.signal.addEventListener("abort", onAbort, { once: true });
   try {
     opts.out.log(simBanner(sim.cluster.topology.nodes.length, { state: sim.cluster.state, faults: sim.cluster.faults.list() }));

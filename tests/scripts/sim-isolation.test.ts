@@ -140,6 +140,20 @@ describe("a rehearsal leaves the real repo alone", () => {
     expect(r.stdout + r.stderr).not.toContain(DECOY_SNAPSHOT);
   }, 300_000);
 
+  test("interrupted while the simulation is still starting: exit 130, nothing left", async () => {
+    const p = spawn("cluster-status", []);
+    const stderr = new Response(p.stderr).text();
+    const stdout = new Response(p.stdout).text();
+    while (simFolders().length === 0 && p.exitCode === null) await Bun.sleep(10);
+    p.kill("SIGTERM");
+    const timer = setTimeout(() => p.kill("SIGKILL"), 240_000);
+    const code = await p.exited;
+    clearTimeout(timer);
+    await Promise.all([stderr, stdout]);
+    expect(code).toBe(130);
+    expectUntouched("cluster-status SIGTERM while starting");
+  }, 300_000);
+
   for (const sig of ["SIGINT", "SIGTERM"] as const) {
     test(`interrupted with ${sig} mid-run: exit 130, the folder with the simulated secrets is gone`, async () => {
       // a rolling reboot waits on every node: long enough to be interrupted in the middle
