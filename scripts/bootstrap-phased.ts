@@ -24,6 +24,8 @@ memory only. Holds the cluster's maintenance lock (the Lease once the API answer
     "bootstrap:force-phase",
   ],
   live: true,
+  simState: "bare",
+  simGeneratesConfigs: true,
   mutates: true,
   flags: {
     status: { type: "boolean", description: "show each phase and what the cluster shows for it; change nothing" },

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { ConfigError, defineScript, ExitCode, OperationError, snapshotDirFlag, UsageError } from "../lib/cli/index.ts";
+import { ConfigError, defineScript, ExitCode, OperationError, snapshotDirFlag, UsageError, displayPath } from "../lib/cli/index.ts";
 import { clusterReader } from "../lib/safety/kube-reader.ts";
 import { LOCK_FLAGS, withMaintenanceLock } from "../lib/safety/lock.ts";
 import { bootstrapEtcd, deadlineIn, remaining } from "../lib/talos/bootstrap.ts";
@@ -8,7 +8,7 @@ import { loadCluster, makeTalosctl, selectNodes } from "../lib/talos/cluster.ts"
 import { formatMs } from "../lib/talos/poll.ts";
 import { requireReachable, waitEtcdPreparing, waitRecovered } from "../lib/talos/recovery.ts";
 import { gateNodes, openKube } from "../lib/talos/script-support.ts";
-import { checkSnapshotFile, listSnapshots } from "../lib/talos/snapshot.ts";
+import { checkSnapshotFile, listSnapshots, snapshotDir } from "../lib/talos/snapshot.ts";
 
 export default defineScript(import.meta, {
   name: "cluster-emergency-recovery",
@@ -46,15 +46,15 @@ Asks for the cluster name to be typed back (or --yes); without a terminal it ref
     if (!recoverOn.controlPlane) throw new UsageError(`${recoverOn.hostname} is not a control plane`);
     let snapshot: string;
     if (flags.snapshot) {
-      snapshot = path.resolve(root, flags.snapshot);
+      snapshot = snapshotDir(root, env, flags.snapshot); // a relative file resolves as the snapshot folder does
       if (!existsSync(snapshot)) throw new ConfigError(`snapshot ${flags.snapshot} does not exist`);
     } else {
-      const newest = listSnapshots(path.resolve(root, flags["snapshot-dir"]), cluster.name)[0];
+      const newest = listSnapshots(snapshotDir(root, env, flags["snapshot-dir"]), cluster.name)[0];
       if (!newest)
         throw new ConfigError(`no snapshot of ${cluster.name} in ${flags["snapshot-dir"]}`, "give one with --snapshot, or take one with etcd-snapshot while etcd is healthy");
       snapshot = newest.path;
     }
-    const rel = path.relative(root, snapshot);
+    const rel = displayPath(root, snapshot);
     // the plan is checked completely before the first wipe: a wipe with nothing to restore loses the cluster
     const check = await checkSnapshotFile(snapshot, { simulated: env.HOMEOPS_SIMULATED === "1", skipHashCheck: flags["skip-hash-check"] });
     if (!check.ok)

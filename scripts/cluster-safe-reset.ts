@@ -1,12 +1,11 @@
-import path from "node:path";
-import { defineScript, ExitCode, OperationError, snapshotDirFlag, UsageError } from "../lib/cli/index.ts";
+import { defineScript, displayPath, ExitCode, OperationError, snapshotDirFlag, UsageError } from "../lib/cli/index.ts";
 import { readEtcd } from "../lib/safety/gates.ts";
 import { LOCK_FLAGS, withMaintenanceLock } from "../lib/safety/lock.ts";
 import { loadCluster, makeTalosctl, selectNodes } from "../lib/talos/cluster.ts";
 import { requireReachable } from "../lib/talos/recovery.ts";
 import { checkSingleReset, planReset, resetNode } from "../lib/talos/reset.ts";
 import { gateNodes, openKube } from "../lib/talos/script-support.ts";
-import { snapshotsToPrune, takeSnapshot } from "../lib/talos/snapshot.ts";
+import { snapshotDir, snapshotsToPrune, takeSnapshot } from "../lib/talos/snapshot.ts";
 
 export default defineScript(import.meta, {
   name: "cluster-safe-reset",
@@ -50,8 +49,8 @@ talos-apply-config brings them back. Holds the cluster's maintenance lock from t
     // asked once before the confirmation (refuse early), and decided under the lock
     await quorumGate();
     const steps = planReset(all, targets);
-    const prune = flags["skip-snapshot"] ? [] : snapshotsToPrune(path.resolve(root, flags["snapshot-dir"]), cluster.name, keep);
-    for (const p of prune) out.line(`${dryRun ? "[dry-run] " : ""}delete ${path.relative(root, p.path)} (keeping the newest ${keep} snapshots)`);
+    const prune = flags["skip-snapshot"] ? [] : snapshotsToPrune(snapshotDir(root, env, flags["snapshot-dir"]), cluster.name, keep);
+    for (const p of prune) out.line(`${dryRun ? "[dry-run] " : ""}delete ${displayPath(root, p.path)} (keeping the newest ${keep} snapshots)`);
     if (!dryRun)
       await confirm(
         (flags.node
@@ -69,10 +68,10 @@ talos-apply-config brings them back. Holds the cluster's maintenance lock from t
       await requireReachable(talos, targets, { allowMaintenance: true });
       let snapshot: string | null = null;
       if (!flags["skip-snapshot"]) {
-        const s = await takeSnapshot({ talos, exec, root, dir: flags["snapshot-dir"], cluster: cluster.name, controlPlanes: cps, prune }).catch((e: Error) => {
+        const s = await takeSnapshot({ talos, exec, root, dir: snapshotDir(root, env, flags["snapshot-dir"]), cluster: cluster.name, controlPlanes: cps, prune }).catch((e: Error) => {
           throw new OperationError(`the etcd snapshot before the reset failed, so nothing was reset: ${e.message}`, "if etcd is already broken, use --skip-snapshot");
         });
-        snapshot = path.relative(root, s.file);
+        snapshot = displayPath(root, s.file);
         out.log(`${out.mark("ok")} etcd snapshot ${s.dryRun ? "would be saved to" : "saved to"} ${snapshot}`);
       }
       const done: Array<{ node: string; graceful: boolean; result: string }> = [];

@@ -25,7 +25,7 @@ cluster-emergency-recovery restores from these files.`,
     const [
       { loadCluster, makeTalosctl },
       { gateNodes },
-      { snapshotsToPrune, takeSnapshot },
+      { snapshotDir, snapshotsToPrune, takeSnapshot },
     ] = await Promise.all([
       import("../lib/talos/cluster.ts"),
       import("../lib/talos/script-support.ts"),
@@ -34,14 +34,14 @@ cluster-emergency-recovery restores from these files.`,
     const keep = flags.keep;
     const cluster = loadCluster(root);
     const talos = makeTalosctl(exec, root, env);
-    const prune = snapshotsToPrune(path.resolve(root, flags["snapshot-dir"]), cluster.name, keep);
+    const prune = snapshotsToPrune(snapshotDir(root, env, flags["snapshot-dir"]), cluster.name, keep);
     for (const p of prune) out.line(`${dryRun ? "[dry-run] " : ""}delete ${displayPath(root, p.path)} (keeping the newest ${keep})`);
     if (prune.length && !dryRun) await confirm(`delete ${prune.length} older snapshot${prune.length === 1 ? "" : "s"} of ${cluster.name} (listed above) after taking a new one`, "delete");
     const snap = await takeSnapshot({
       talos,
       exec,
       root,
-      dir: flags["snapshot-dir"],
+      dir: snapshotDir(root, env, flags["snapshot-dir"]),
       cluster: cluster.name,
       controlPlanes: gateNodes(cluster.nodes.filter((n) => n.controlPlane)),
       node: flags.node,

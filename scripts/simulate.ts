@@ -1,7 +1,7 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { defineScript, UsageError } from "../lib/cli/index.ts";
-import { FAULT_HELP, startSimulation } from "../lib/sim/index.ts";
+import { FAULT_HELP, SIM_STATES, type SimState, startSimulation } from "../lib/sim/index.ts";
 
 export default defineScript(import.meta, {
   name: "simulate",
@@ -20,8 +20,9 @@ Faults (--fault, repeatable): ${Object.keys(FAULT_HELP).join(", ")}.`,
     state: {
       type: "string",
       placeholder: "state",
-      description: "bare: nodes in maintenance; talos: configured with etcd, no CNI; bootstrapped: Ready nodes",
-      choices: ["bare", "talos", "bootstrapped"],
+      description:
+        "bare: nodes in maintenance; configured: configs applied, etcd waits for the bootstrap; talos: etcd and API, no CNI; bootstrapped: Ready nodes; complete: the repo's GitOps state reconciled",
+      choices: SIM_STATES,
       default: "bare",
     },
     fault: { type: "string", multiple: true, placeholder: "fault", description: "inject a fault, e.g. unreachable=mini02" },
@@ -60,7 +61,7 @@ Faults (--fault, repeatable): ${Object.keys(FAULT_HELP).join(", ")}.`,
     const sim = await startSimulation({
       root,
       ...(nodes !== undefined ? { nodes } : {}),
-      state: flags.state as "bare" | "talos" | "bootstrapped",
+      state: flags.state as SimState,
       faults: flags.fault,
       timing: { scale },
     });

@@ -15,6 +15,7 @@ A config change may reboot a node: the cluster's maintenance lock is held (the L
 the lock file in .home-ops/); while another operation holds it, this one exits 2 naming it.`,
   replaces: ["talos:apply-config"],
   live: true,
+  simState: "bare",
   mutates: true,
   flags: {
     node: { type: "string", multiple: true, placeholder: "host|ip", description: "apply only to this node" },
@@ -32,7 +33,7 @@ the lock file in .home-ops/); while another operation holds it, this one exits 2
     // loaded here, not at the top: --help and flag errors answer without the library
     const [
       { applyToNodes },
-      { loadCluster, makeTalosctl, selectNodes },
+      { clusterconfigDir, loadCluster, makeTalosctl, selectNodes },
       { openKube },
     ] = await Promise.all([
       import("../lib/talos/apply.ts"),
@@ -43,7 +44,7 @@ the lock file in .home-ops/); while another operation holds it, this one exits 2
     const nodeTimeout = flags["node-timeout"];
     const cluster = loadCluster(root);
     const nodes = selectNodes(cluster.nodes, flags.node);
-    const configDir = path.resolve(flags["config-dir"] ?? path.join(root, "clusterconfig"));
+    const configDir = flags["config-dir"] ? path.resolve(root, flags["config-dir"]) : clusterconfigDir(root, env);
     const talos = makeTalosctl(exec, root, env);
     const lockScope = { root, env, out, dryRun, signal, confirm, breakLock: flags["break-lock"] };
     const operation = `talos-apply-config --mode ${flags.mode} ${flags.node.length ? flags.node.map((n) => `--node ${n}`).join(" ") : "(all nodes)"}`;

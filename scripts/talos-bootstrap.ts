@@ -1,5 +1,5 @@
 import path from "node:path";
-import { defineScript, ExitCode, UsageError } from "../lib/cli/index.ts";
+import { defineScript, ExitCode, UsageError, displayPath } from "../lib/cli/index.ts";
 import { LOCK_FLAGS, withMaintenanceLock } from "../lib/safety/lock.ts";
 
 export default defineScript(import.meta, {
@@ -13,6 +13,7 @@ yet" and "time is not in sync yet" are retried with backoff), writes the admin k
 the API until every node of the repo has registered (NotReady is expected until the CNI runs).`,
   replaces: ["talos:bootstrap"],
   live: true,
+  simState: "configured",
   mutates: true,
   flags: {
     node: { type: "string", placeholder: "host|ip", description: "the control plane to bootstrap (default: the first one)" },
@@ -65,7 +66,7 @@ the API until every node of the repo has registered (NotReady is expected until 
         `${out.mark("ok")} etcd on ${node.hostname}: ${boot.outcome === "already-bootstrapped" ? "already bootstrapped (nothing to do)" : boot.outcome === "would-bootstrap" ? "would bootstrap" : `bootstrapped${boot.attempts > 1 ? ` after ${boot.attempts} attempts` : ""}`}`,
       );
       const kc = await fetchKubeconfig(talos, node, kubeconfig, deadline, { signal });
-      if (kc.written) out.log(`${out.mark("ok")} kubeconfig written to ${path.relative(root, kubeconfig) || kubeconfig} (0600)`);
+      if (kc.written) out.log(`${out.mark("ok")} kubeconfig written to ${displayPath(root, kubeconfig)} (0600)`);
       let registered: string[] = [];
       if (!dryRun) {
         const kube = KubeClient.fromKubeconfig(kubeconfig);

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { ConfigError, defineScript, ExitCode, OperationError } from "../lib/cli/index.ts";
+import { ConfigError, defineScript, ExitCode, OperationError, displayPath } from "../lib/cli/index.ts";
 import { talsecretRef } from "../lib/secrets/op.ts";
 import { clusterconfigDir, loadCluster, talsecretFile } from "../lib/talos/cluster.ts";
 import { generateClusterConfig } from "../lib/talos/generate.ts";
@@ -20,6 +20,8 @@ The 1Password reference comes from --secret-ref, else $TALSECRET_OP_REF (.env), 
 --force, which asks for the file name to be typed back).`,
   replaces: ["talos:generate-config", "talos:restore-secrets"],
   live: true,
+  simState: "bare",
+  simGeneratesConfigs: true,
   mutates: true,
   flags: {
     "secret-ref": { type: "string", placeholder: "op://vault/item/field", description: "1Password reference of the secrets bundle" },
@@ -35,7 +37,7 @@ The 1Password reference comes from --secret-ref, else $TALSECRET_OP_REF (.env), 
     const outDir = flags["out-dir"] ? path.resolve(root, flags["out-dir"]) : clusterconfigDir(root, env);
     const ref = flags["secret-ref"] ?? talsecretRef(env, cluster.name);
     if (flags["skip-secrets"] && !existsSync(secretFile))
-      throw new ConfigError(`--skip-secrets given but ${path.relative(root, secretFile)} does not exist`, "run without --skip-secrets to restore it from 1Password");
+      throw new ConfigError(`--skip-secrets given but ${displayPath(root, secretFile)} does not exist`, "run without --skip-secrets to restore it from 1Password");
     // the toolkit's own location may be refreshed; a file the user named is replaced only when confirmed
     if (flags.force && flags["secret-file"] && !flags["skip-secrets"] && existsSync(secretFile) && !dryRun)
       await confirm(`replace ${secretFile} with the Talos secrets bundle`, path.basename(secretFile));
@@ -50,7 +52,7 @@ The 1Password reference comes from --secret-ref, else $TALSECRET_OP_REF (.env), 
       secretRef: ref,
       restore: flags["skip-secrets"] ? "never" : "always",
     });
-    if (generated.secretsRestored) out.log(`${out.mark("ok")} secrets bundle restored from 1Password to ${path.relative(root, secretFile)} (0600)`);
+    if (generated.secretsRestored) out.log(`${out.mark("ok")} secrets bundle restored from 1Password to ${displayPath(root, secretFile)} (0600)`);
     if (generated.dryRun) {
       if (json) out.result({ ok: true, dryRun: true, secretRef: ref, secretFile, outDir, command: generated.genconfig.command });
       else out.line("dry run: nothing was written");
@@ -61,9 +63,9 @@ The 1Password reference comes from --secret-ref, else $TALSECRET_OP_REF (.env), 
     else {
       out.printTable(
         ["node", "config", "reported", "on disk"],
-        generated.nodes.map((n) => [n.hostname, path.relative(root, n.file), n.reported ? "yes" : "NO", n.exists ? "yes" : "NO"]),
+        generated.nodes.map((n) => [n.hostname, displayPath(root, n.file), n.reported ? "yes" : "NO", n.exists ? "yes" : "NO"]),
       );
-      out.line(`talosconfig: ${generated.talosconfig ? path.relative(root, generated.genconfig.talosconfig) : "MISSING"}`);
+      out.line(`talosconfig: ${generated.talosconfig ? displayPath(root, generated.genconfig.talosconfig) : "MISSING"}`);
     }
     if (!generated.ok) {
       const missing = generated.nodes.filter((n) => !n.reported || !n.exists).map((n) => n.hostname);
@@ -72,7 +74,7 @@ The 1Password reference comes from --secret-ref, else $TALSECRET_OP_REF (.env), 
         "check talos/talconfig.yaml (every node needs hostname, ipAddress and an install disk)",
       );
     }
-    if (!json) out.line(`generated ${generated.nodes.length} node configs in ${path.relative(root, outDir) || "."}`);
+    if (!json) out.line(`generated ${generated.nodes.length} node configs in ${displayPath(root, outDir)}`);
     return ExitCode.ok;
   },
 });

@@ -5,6 +5,8 @@ import { ConfigError, ExitCode, InterruptedError, ToolkitError, UsageError } fro
 import { durationValue, integerValue, versionValue, type FlagDef, type FlagDefs, type FlagValues } from "./flags.ts";
 import { DrainingStream, Output, outputWidth, wrapLine, type Stream } from "./output.ts";
 import type { Exec } from "../exec.ts";
+// the fault names only (a leaf module): the simulation itself is loaded on --simulate
+import { FAULT_HELP } from "../sim/faults.ts";
 
 export * from "./errors.ts";
 export { Output, renderTable, formatDuration, plural, type Status, type Waiting } from "./output.ts";
@@ -50,10 +52,17 @@ export interface ScriptDef<F extends FlagDefs> {
   examples?: string[];
   /** changes a cluster or files: adds --dry-run and --yes */
   mutates?: boolean;
-  /** talks to a live cluster: adds --simulate and --sim-nodes (run against lib/sim) */
+  /** talks to a live cluster: adds --simulate, --sim-state, --sim-fault and --sim-nodes (run against lib/sim) */
   live?: boolean;
   /** runs until stopped (simulate): Ctrl-C or SIGTERM is its normal end, exit 0 after cleanup */
   untilStopped?: boolean;
+  /**
+   * the state --simulate starts in: what this script needs (default "complete", the healthy cluster a day-2
+   * script expects; the bootstrap scripts start earlier). One of lib/sim's SIM_STATES.
+   */
+  simState?: "bare" | "configured" | "talos" | "bootstrapped" | "complete";
+  /** generates the machine configs itself: --simulate starts without the configs it otherwise has ready */
+  simGeneratesConfigs?: boolean;
   run(ctx: RunContext<F>): Promise<number | void> | number | void;
 }
 
@@ -66,8 +75,10 @@ export interface RunContext<F extends FlagDefs> {
   dryRun: boolean;
   yes: boolean;
   verbose: boolean;
-  /** tripped by Ctrl-C; every wait takes it */
+  /** tripped by Ctrl-C or SIGTERM; every wait takes it */
   signal: AbortSignal;
+  /** running against lib/sim (--simulate) */
+  simulated: boolean;
   /** the repository root (the folder holding package.json), or --root where a script offers it */
   root: string;
   env: Record<string, string | undefined>;
@@ -105,8 +116,27 @@ const MUTATING_FLAGS = {
   yes: { type: "boolean", short: "y", description: "answer yes to confirmations (needed without a terminal)" },
 } as const satisfies FlagDefs;
 
+const SIM_STATE_CHOICES = ["bare", "configured", "talos", "bootstrapped", "complete"] as const;
+
 const LIVE_FLAGS = {
-  simulate: { type: "boolean", description: "run against a simulated cluster of this repo (lib/sim) instead of a real one" },
+  simulate: {
+    type: "boolean",
+    description: "rehearse against a simulated cluster of this repo (lib/sim): nothing real is read or written",
+  },
+  "sim-state": {
+    type: "string",
+    placeholder: "state",
+    description: "with --simulate: the state it starts in [default: what this script needs; env HOMEOPS_SIM_STATE]",
+    choices: SIM_STATE_CHOICES,
+  },
+  "sim-fault": {
+    type: "string",
+    multiple: true,
+    placeholder: "name=value",
+    description: `with --simulate: inject a fault [env HOMEOPS_SIM_FAULTS]: ${Object.values(FAULT_HELP)
+      .map((h) => h.split(":")[0])
+      .join(", ")}`,
+  },
   "sim-nodes": { type: "integer", min: 1, max: 1000, placeholder: "n", description: "with --simulate: number of simulated nodes" },
 } as const satisfies FlagDefs;
 
@@ -326,6 +356,7 @@ export function defineScript<F extends FlagDefs>(meta: ImportMeta | null, def: S
           yes: values.yes === true,
           verbose: values.verbose === true,
           signal: controller.signal,
+          simulated: def.live === true && values.simulate === true,
           root,
           env,
           async confirm(action, expected) {
@@ -337,18 +368,31 @@ export function defineScript<F extends FlagDefs>(meta: ImportMeta | null, def: S
                 "run it in a terminal to type the confirmation, or pass --yes",
               );
             const answer = await (io.readLine ?? defaultReadLine)(
-              `This will ${action}.\nType "${expected}" to continue: `,
+              ctx.simulated
+                ? `This will ${action} — in the SIMULATED cluster (a rehearsal: nothing real is touched).\nType "${expected}" to continue: `
+                : `This will ${action}.\nType "${expected}" to continue: `,
             );
             if ((answer ?? "").trim() !== expected)
               throw new UsageError(`confirmation did not match "${expected}": nothing was changed`);
           },
         };
+        if (def.live && values.simulate !== true && (values["sim-state"] !== undefined || (values["sim-fault"] as string[]).length || values["sim-nodes"] !== undefined))
+          throw new UsageError("--sim-state, --sim-fault and --sim-nodes only apply with --simulate");
         if (def.live && values.simulate === true) {
           const nodes = values["sim-nodes"] as number | undefined;
           const sim = await import("../sim/index.ts").catch((e) => {
             throw new ConfigError("the simulated cluster (lib/sim) could not be loaded", undefined, e);
           });
-          code = await sim.runSimulated({ root, nodes, out, signal: controller.signal }, async (simEnv) => {
+          const settings = sim.simSettings(
+            {
+              ...(values["sim-state"] !== undefined ? { state: values["sim-state"] as string } : {}),
+              faults: values["sim-fault"] as string[],
+              defaultState: def.simState ?? "complete",
+            },
+            env,
+          );
+          const seedConfigs = def.simGeneratesConfigs !== true;
+          code = await sim.runSimulated({ root, nodes, out, signal: controller.signal, settings, seedConfigs }, async (simEnv) => {
             ctx.env = { ...env, ...simEnv };
             exec.env = ctx.env;
             return (await def.run(ctx)) ?? ExitCode.ok;

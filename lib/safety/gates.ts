@@ -34,6 +34,8 @@ export interface LonghornVolumeView {
   name: string;
   state: string;
   robustness: string;
+  /** Longhorn's own condition message when something is wrong (lib/storage volumeConditionMessage) */
+  message?: string;
 }
 
 /** What the gates read from Kubernetes. An adapter over lib/kube implements it (see kube-reader.ts). */
@@ -139,7 +141,7 @@ export function longhornGate(volumes: LonghornVolumeView[] | null | Error): Gate
     return { name: "longhorn", ok: false, detail: `Longhorn volumes could not be read: ${volumes.message}`, problems: [volumes.message] };
   if (volumes === null) return { name: "longhorn", ok: true, detail: "Longhorn is not installed", problems: [] };
   const bad = volumes.filter((v) => !volumeHealthy(v));
-  const problems = bad.map((v) => `volume ${v.name} is ${v.robustness || "unknown"} (${v.state || "unknown state"})`);
+  const problems = bad.map((v) => `volume ${v.name} is ${v.robustness || "unknown"} (${v.state || "unknown state"})${v.message ? `: ${v.message}` : ""}`);
   return {
     name: "longhorn",
     ok: bad.length === 0,

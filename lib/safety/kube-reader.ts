@@ -5,6 +5,7 @@
 import { condition, nodeReady } from "../kube/conditions.ts";
 import { isNotFound } from "../kube/errors.ts";
 import type { KubeClient, KubeObject } from "../kube/client.ts";
+import { volumeConditionMessage } from "../storage/longhorn.ts";
 import { volumeHealthy, type ClusterReader, type KubeNodeView, type LonghornVolumeView } from "./gates.ts";
 
 export const NODE_KIND = { apiVersion: "v1", kind: "Node" } as const;
@@ -35,6 +36,7 @@ export function volumeView(o: KubeObject): LonghornVolumeView {
     name: o.metadata.name ?? "",
     state: String(o.status?.state ?? ""),
     robustness: String(o.status?.robustness ?? ""),
+    ...(volumeConditionMessage(o.status) ? { message: volumeConditionMessage(o.status)! } : {}),
   };
 }
 

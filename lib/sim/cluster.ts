@@ -25,8 +25,17 @@ export interface SimController {
   stop(): void | Promise<void>;
 }
 
-/** bare: every node in maintenance; talos: configured, etcd up, Nodes NotReady (no CNI); bootstrapped: also CNI (Ready). */
-export type SimState = "bare" | "talos" | "bootstrapped";
+/**
+ * The states a simulation starts in, in the order a bootstrap passes them:
+ *   bare          every node in maintenance mode (before talos-apply-config)
+ *   configured    every node runs its machine config, etcd waits for the bootstrap (before talos-bootstrap)
+ *   talos         bootstrapped: etcd formed, Kubernetes API up, Nodes NotReady (no CNI yet)
+ *   bootstrapped  also the CNI: Nodes Ready, nothing of the repo applied
+ *   complete      what the bootstrap phases leave: Flux installed and the repo's kubernetes/ reconciled (Cilium,
+ *                 External Secrets, Connect, Longhorn, apps): the healthy cluster every day-2 script expects
+ */
+export const SIM_STATES = ["bare", "configured", "talos", "bootstrapped", "complete"] as const;
+export type SimState = (typeof SIM_STATES)[number];
 
 export interface SimClusterOptions {
   topology: SimTopology;
@@ -123,17 +132,19 @@ export class SimCluster {
     const tv = this.topology.toolVersions ?? {};
     this.registerTool("talhelper", talhelperHandler({ newSecrets: () => makeSecrets(fakeCa()), ...(tv.talhelper ? { version: tv.talhelper } : {}) }));
     this.registerTool("op", opHandler({ vault: this.vault, faults: this.faults, ...(tv.op ? { version: tv.op } : {}) }));
-    if (this.state !== "bare") {
-      this.talos.forceBootstrapped((m) => ({
-        text: "",
-        type: m.spec.controlPlane ? "controlplane" : "worker",
-        ca: this.talosCa,
-        installImage: this.topology.installerImage,
-        hostname: m.hostname,
-        kubernetesVersion: this.kubernetesVersion,
-        clusterName: this.topology.clusterName,
-      }));
-      if (this.state === "bootstrapped") this.setCniReady(true);
+    const configFor = (m: TalosMachine) => ({
+      text: "",
+      type: m.spec.controlPlane ? ("controlplane" as const) : ("worker" as const),
+      ca: this.talosCa,
+      installImage: this.topology.installerImage,
+      hostname: m.hostname,
+      kubernetesVersion: this.kubernetesVersion,
+      clusterName: this.topology.clusterName,
+    });
+    if (this.state === "configured") this.talos.forceConfigured(configFor);
+    else if (this.state !== "bare") {
+      this.talos.forceBootstrapped(configFor);
+      if (this.state === "bootstrapped" || this.state === "complete") this.setCniReady(true);
       this.hadData = true;
       this.bootstrapManifests();
     }

@@ -3,18 +3,23 @@
  * the stand-in tools (talosctl, talhelper, op, helm, flux, vtysh on PATH), with a kubeconfig and a talosconfig in
  * a private temp dir. `--simulate` on any live script goes through runSimulated(); tests use startSimulation().
  *
- * Environment knobs (also for `--simulate`):
- *   HOMEOPS_SIM_STATE       bare (default) | talos | bootstrapped
+ * Everything a rehearsal reads or writes as the cluster's files lives in that folder (removed on every exit):
+ * kubeconfig, talosconfig, clusterconfig/ (the machine configs, generated at start as talos-generate-config
+ * would), talsecret.yaml, backups/ (etcd snapshots; one is taken at start once etcd runs), state/ (the journal).
+ *
+ * `--sim-state` and `--sim-fault` (lib/cli) choose the state and faults; the environment knobs are aliases:
+ *   HOMEOPS_SIM_STATE       bare | configured | talos | bootstrapped | complete (default: what the script needs)
+ *   HOMEOPS_SIM_POPULATE    1: the repo's GitOps state on top of bootstrapped (= complete); 0: complete without it
  *   HOMEOPS_SIM_FAULTS      faults, separated by `;` or `,` (see lib/sim/faults.ts), e.g. `unreachable=mini02`
  *   HOMEOPS_SIM_TIME_SCALE  delay factor (default 0.02: a bootstrap takes seconds; 0: instant)
  *   HOMEOPS_SIM_CONTROLLERS 0 to leave out lib/sim/controllers (helm/flux/vtysh and the emulated controllers)
  */
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Output } from "../cli/output.ts";
-import { ConfigError } from "../cli/errors.ts";
-import { SimCluster, type SimState } from "./cluster.ts";
+import { ConfigError, InterruptedError } from "../cli/errors.ts";
+import { SIM_STATES, SimCluster, type SimState } from "./cluster.ts";
 import { Faults, FaultError } from "./faults.ts";
 import { startKubeApi, type KubeApi } from "./kube-api.ts";
 import { SimStore } from "./store.ts";
@@ -22,8 +27,10 @@ import { Timing, type TimingOptions } from "./timing.ts";
 import { type SimTopology, topologyFromRepo, topologyFromTalconfig, scaleTopology } from "./topology.ts";
 import { BIN_DIR } from "./tools.ts";
 import { seedRepoVault } from "./vault-seed.ts";
+import { snapshotName } from "../talos/snapshot.ts";
+import { stringify as yamlStringify } from "yaml";
 
-export { SimCluster, type SimState, type SimController, maxConcurrentDown } from "./cluster.ts";
+export { SIM_STATES, SimCluster, type SimState, type SimController, maxConcurrentDown } from "./cluster.ts";
 export { Faults, FAULT_HELP, parseFault, registerFaultName } from "./faults.ts";
 export { Timing, REAL_DELAYS, DEFAULT_SCALE } from "./timing.ts";
 export { topologyFromRepo, topologyFromModel, scaleTopology, type SimTopology, type SimNodeSpec } from "./topology.ts";
@@ -38,6 +45,10 @@ export interface SimulateOptions {
   nodes?: number;
   out: Output;
   signal: AbortSignal;
+  /** what --sim-state / --sim-fault and the environment chose (simSettings) */
+  settings: SimSettings;
+  /** have the machine configs ready in the simulation's clusterconfig/ (default true; false for the scripts that generate them) */
+  seedConfigs?: boolean;
 }
 
 export interface StartOptions {
@@ -60,6 +71,11 @@ export interface StartOptions {
   talosctlVersion?: string;
   /** user volumes of the machine config (default: the repo's UserVolumeConfig names) */
   userVolumes?: string[];
+  /**
+   * have clusterconfig/ generated in the simulation's folder as talos-generate-config would (default: unless the
+   * state is bare). A state that starts configured always has them: its machines run these configs.
+   */
+  seedConfigs?: boolean;
 }
 
 export interface Simulation {
@@ -74,18 +90,49 @@ export interface Simulation {
 
 const REPO_ROOT = path.resolve(import.meta.dir, "../..");
 
-function envState(): SimState {
-  const s = process.env.HOMEOPS_SIM_STATE;
-  if (s === undefined || s === "") return "bare";
-  if (s === "bare" || s === "talos" || s === "bootstrapped") return s;
-  throw new ConfigError(`HOMEOPS_SIM_STATE must be bare, talos or bootstrapped, not "${s}"`);
+export interface SimSettings {
+  state: SimState;
+  faults: string[];
 }
 
-function envFaults(): string[] {
-  return (process.env.HOMEOPS_SIM_FAULTS ?? "")
-    .split(/[;,]/)
-    .map((s) => s.trim())
-    .filter(Boolean);
+/**
+ * The state and faults of a rehearsal: the --sim-state / --sim-fault flags, else HOMEOPS_SIM_STATE /
+ * HOMEOPS_SIM_FAULTS, else `defaultState` (what the script needs). HOMEOPS_SIM_POPULATE=1 turns bootstrapped into
+ * complete, =0 complete into bootstrapped; any other value, or one that contradicts the state, is an error.
+ */
+export function simSettings(
+  o: { state?: string; faults?: readonly string[]; defaultState: SimState },
+  env: Record<string, string | undefined> = process.env,
+): SimSettings {
+  const given = o.state ?? (env.HOMEOPS_SIM_STATE || undefined);
+  const source = o.state !== undefined ? "--sim-state" : "HOMEOPS_SIM_STATE";
+  if (given !== undefined && !(SIM_STATES as readonly string[]).includes(given))
+    throw new ConfigError(`${source} must be one of ${SIM_STATES.join(", ")}, not "${given}"`);
+  let state = (given ?? o.defaultState) as SimState;
+  const populate = (env.HOMEOPS_SIM_POPULATE ?? "").trim();
+  if (populate !== "") {
+    const on = ["1", "true", "yes"].includes(populate.toLowerCase());
+    const off = ["0", "false", "no"].includes(populate.toLowerCase());
+    if (!on && !off) throw new ConfigError(`HOMEOPS_SIM_POPULATE must be 1 or 0, not "${populate}"`);
+    if (on && state === "bootstrapped") state = "complete";
+    else if (on && given === undefined) state = "complete";
+    else if (off && state === "complete") state = "bootstrapped";
+    else if (on && state !== "complete")
+      throw new ConfigError(
+        `HOMEOPS_SIM_POPULATE=1 fills a bootstrapped cluster with the repo's GitOps state, but the state is ${state}`,
+        "use --sim-state complete (HOMEOPS_SIM_POPULATE=1 is its old spelling), or unset HOMEOPS_SIM_POPULATE",
+      );
+  }
+  const faults = [
+    ...(env.HOMEOPS_SIM_FAULTS ?? "").split(/[;,]/).map((f) => f.trim()).filter(Boolean),
+    ...(o.faults ?? []),
+  ];
+  return { state, faults };
+}
+
+/** The one line every simulated run prints first (stderr), so a rehearsal is never mistaken for the real thing. */
+export function simBanner(nodes: number, s: SimSettings): string {
+  return `simulated cluster: ${nodes} node${nodes === 1 ? "" : "s"}, state ${s.state}, faults: ${s.faults.length ? s.faults.join(", ") : "none"}; nothing real is touched`;
 }
 
 function envTiming(): TimingOptions | undefined {
@@ -123,15 +170,21 @@ export async function startSimulation(opts: StartOptions = {}): Promise<Simulati
       k8sVersion = (await topologyP).kubernetesVersion;
     }
   }
-  let faults: Faults;
+  // the state is built healthy and the faults strike afterwards (a node cut off from a running cluster, not a
+  // cluster that could never form): checked now, added once the state stands
+  const faults = new Faults();
   try {
-    faults = new Faults(opts.faults ?? []);
+    new Faults(opts.faults ?? []);
   } catch (e) {
     if (e instanceof FaultError) throw new ConfigError(e.message, "see lib/sim/faults.ts for the fault syntax");
     throw e;
   }
   const dir = mkdtempSync(path.join(tmpdir(), "home-ops-sim-"));
   chmodSync(dir, 0o700);
+  // the folder holds a Talos secrets bundle and admin credentials: whatever ends the process (an error, a second
+  // Ctrl-C, process.exit from a signal handler) removes it
+  const removeDir = () => rmSync(dir, { recursive: true, force: true });
+  process.on("exit", removeDir);
   const store = new SimStore();
   let kubeApi: KubeApi | undefined;
   let apiP: Promise<KubeApi> | undefined;
@@ -181,30 +234,74 @@ export async function startSimulation(opts: StartOptions = {}): Promise<Simulati
       HOMEOPS_CLUSTERCONFIG_DIR: path.join(dir, "clusterconfig"),
       HOMEOPS_TALSECRET_FILE: path.join(dir, "talsecret.yaml"),
       HOMEOPS_STATE_DIR: path.join(dir, "state"),
+      // relative backup folders (etcd snapshots: backups/etcd) resolve here instead of in the repo
+      HOMEOPS_BACKUP_ROOT: dir,
     };
+    await seedClusterFiles(cluster, root, env, opts.seedConfigs ?? cluster.state !== "bare");
+    for (const f of opts.faults ?? []) faults.add(f);
     const c = cluster;
     const k = kubeApi;
-    let stopped = false;
+    let stopping: Promise<void> | undefined;
     return {
       env,
       cluster: c,
       kubeApi: k,
       dir,
-      async stop() {
-        if (stopped) return;
-        stopped = true;
-        await c.stop();
-        await k.stop();
-        rmSync(dir, { recursive: true, force: true });
+      // every caller waits for the one stop under way (an abort and the finally of runSimulated both call it)
+      stop() {
+        stopping ??= (async () => {
+          try {
+            await c.stop().catch(() => {});
+            await k.stop().catch(() => {});
+          } finally {
+            removeDir();
+            process.off("exit", removeDir);
+          }
+        })();
+        return stopping;
       },
     };
   } catch (e) {
     await cluster?.stop().catch(() => {});
     const api = kubeApi ?? (await apiP?.catch(() => undefined));
     await api?.stop().catch(() => {});
-    rmSync(dir, { recursive: true, force: true });
+    removeDir();
+    process.off("exit", removeDir);
     throw e;
   }
+}
+
+/**
+ * The files a real cluster of this state has beside it, in the simulation's folder: the secrets bundle (the
+ * cluster's own, as restored from 1Password), the machine configs talhelper generates from it, and, once etcd
+ * runs, one etcd snapshot (what etcd-snapshot keeps and cluster-emergency-recovery restores from).
+ */
+async function seedClusterFiles(cluster: SimCluster, root: string, env: Record<string, string>, configs: boolean): Promise<void> {
+  const secretFile = env.HOMEOPS_TALSECRET_FILE!;
+  const talosDir = path.join(root, "talos");
+  // a configured state always has them (its machines run them); bare ones unless the script makes them itself
+  if ((configs || cluster.state !== "bare") && existsSync(path.join(talosDir, "talconfig.yaml"))) {
+    writeFileSync(secretFile, yamlStringify(cluster.secrets, { indent: 4 }), { mode: 0o600 });
+    const r = await cluster.tools.call("talhelper", {
+      argv: ["genconfig", "--secret-file", secretFile, "--out-dir", env.HOMEOPS_CLUSTERCONFIG_DIR!],
+      cwd: talosDir,
+      env,
+    }, { record: false });
+    if (r.exitCode !== 0) throw new ConfigError(`the simulation could not generate the machine configs: ${r.stderr.trim().split("\n")[0]}`, "run bun scripts/validate.ts to check talos/");
+    // a state that starts configured runs these configs (sysctls, udev rules... as talosctl shows them)
+    for (const m of cluster.talos.machines) {
+      const file = path.join(env.HOMEOPS_CLUSTERCONFIG_DIR!, `${cluster.topology.clusterName}-${m.hostname}.yaml`);
+      if (m.config && !m.config.text && existsSync(file)) m.config.text = readFileSync(file, "utf8");
+    }
+  }
+  const cp = cluster.talos.machines.find((m) => m.controlPlane && m.etcdService === "Running");
+  if (!cp) return;
+  const backups = path.join(env.HOMEOPS_BACKUP_ROOT!, "backups", "etcd");
+  mkdirSync(backups, { recursive: true, mode: 0o700 });
+  const file = path.join(backups, snapshotName(cluster.topology.clusterName, new Date(Date.now() - 3_600_000)));
+  const r = await cluster.tools.call("talosctl", { argv: ["-n", cp.ip, "etcd", "snapshot", file], env }, { record: false });
+  if (r.exitCode !== 0) throw new ConfigError(`the simulation could not take its first etcd snapshot: ${r.stderr.trim().split("\n")[0]}`);
+  chmodSync(file, 0o600);
 }
 
 /** Hooks in lib/sim/controllers (the helm/flux/vtysh stand-ins and the emulated controllers) when that part exists. */
@@ -237,19 +334,24 @@ export async function runSimulated(
   const sim = await startSimulation({
     root: opts.root,
     ...(opts.nodes !== undefined ? { nodes: opts.nodes } : {}),
-    state: envState(),
-    faults: envFaults(),
+    seedConfigs: opts.seedConfigs ?? true,
+    state: opts.settings.state,
+    faults: opts.settings.faults,
     ...(timing ? { timing } : {}),
   });
   const onAbort = () => {
     void sim.stop();
   };
+  // interrupted while the simulation was starting: nothing of the script has run
+  if (opts.signal.aborted) {
+    await sim.stop();
+    throw new InterruptedError();
+  }
   opts.signal.addEventListener("abort", onAbort, { once: true });
   try {
+    opts.out.log(simBanner(sim.cluster.topology.nodes.length, { state: sim.cluster.state, faults: sim.cluster.faults.list() }));
     for (const w of sim.cluster.topology.warnings ?? []) opts.out.warn(`simulation: ${w}`);
-    opts.out.debug(
-      `simulated cluster: ${sim.cluster.topology.nodes.length} nodes, state ${sim.cluster.state}, API ${sim.kubeApi.url}`,
-    );
+    opts.out.debug(`simulated Kubernetes API ${sim.kubeApi.url}; files in ${sim.dir}`);
     return await fn(sim.env);
   } finally {
     opts.signal.removeEventListener("abort", onAbort);

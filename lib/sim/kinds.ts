@@ -112,11 +112,39 @@ export const BUILTIN_KINDS: readonly KindInfo[] = [
     ],
   }),
   core("ServiceAccount", "serviceaccounts", true, { shortNames: ["sa"] }),
+  core("Endpoints", "endpoints", true, { shortNames: ["ep"] }),
+  core("PersistentVolumeClaim", "persistentvolumeclaims", true, { shortNames: ["pvc"], statusSubresource: true }),
+  core("PersistentVolume", "persistentvolumes", false, { shortNames: ["pv"], statusSubresource: true }),
+  core("LimitRange", "limitranges", true, { shortNames: ["limits"] }),
+  core("ResourceQuota", "resourcequotas", true, { shortNames: ["quota"], statusSubresource: true }),
   apps("Deployment", "deployments", ["deploy"]),
   apps("DaemonSet", "daemonsets", ["ds"]),
   apps("StatefulSet", "statefulsets", ["sts"]),
+  apps("ReplicaSet", "replicasets", ["rs"]),
+  kindInfo({ group: "apps", version: "v1", kind: "ControllerRevision", plural: "controllerrevisions", namespaced: true }),
+  kindInfo({ group: "batch", version: "v1", kind: "Job", plural: "jobs", namespaced: true, statusSubresource: true, categories: ["all"] }),
+  kindInfo({ group: "batch", version: "v1", kind: "CronJob", plural: "cronjobs", namespaced: true, shortNames: ["cj"], statusSubresource: true, categories: ["all"] }),
+  kindInfo({ group: "networking.k8s.io", version: "v1", kind: "Ingress", plural: "ingresses", namespaced: true, shortNames: ["ing"], statusSubresource: true }),
+  kindInfo({ group: "networking.k8s.io", version: "v1", kind: "IngressClass", plural: "ingressclasses", namespaced: false }),
+  kindInfo({ group: "networking.k8s.io", version: "v1", kind: "NetworkPolicy", plural: "networkpolicies", namespaced: true, shortNames: ["netpol"] }),
+  // EndpointSlice is left out until the simulation maintains slices for its Services: served but empty, it would
+  // tell bgp-verify that no node has a local endpoint (externalTrafficPolicy: Local) while the simulated Cilium
+  // advertises from the nodes running the pods
+  kindInfo({ group: "storage.k8s.io", version: "v1", kind: "StorageClass", plural: "storageclasses", namespaced: false, shortNames: ["sc"] }),
+  kindInfo({ group: "storage.k8s.io", version: "v1", kind: "CSIDriver", plural: "csidrivers", namespaced: false }),
+  kindInfo({ group: "storage.k8s.io", version: "v1", kind: "VolumeAttachment", plural: "volumeattachments", namespaced: false, statusSubresource: true }),
   // the maintenance lock (lib/safety/lock.ts) and leader election
   kindInfo({ group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases", namespaced: true }),
+  kindInfo({ group: "policy", version: "v1", kind: "PodDisruptionBudget", plural: "poddisruptionbudgets", namespaced: true, shortNames: ["pdb"], statusSubresource: true }),
+  kindInfo({ group: "scheduling.k8s.io", version: "v1", kind: "PriorityClass", plural: "priorityclasses", namespaced: false, shortNames: ["pc"] }),
+  kindInfo({ group: "autoscaling", version: "v2", kind: "HorizontalPodAutoscaler", plural: "horizontalpodautoscalers", namespaced: true, shortNames: ["hpa"], statusSubresource: true, categories: ["all"] }),
+  kindInfo({ group: "rbac.authorization.k8s.io", version: "v1", kind: "ClusterRole", plural: "clusterroles", namespaced: false }),
+  kindInfo({ group: "rbac.authorization.k8s.io", version: "v1", kind: "ClusterRoleBinding", plural: "clusterrolebindings", namespaced: false }),
+  kindInfo({ group: "rbac.authorization.k8s.io", version: "v1", kind: "Role", plural: "roles", namespaced: true }),
+  kindInfo({ group: "rbac.authorization.k8s.io", version: "v1", kind: "RoleBinding", plural: "rolebindings", namespaced: true }),
+  kindInfo({ group: "admissionregistration.k8s.io", version: "v1", kind: "MutatingWebhookConfiguration", plural: "mutatingwebhookconfigurations", namespaced: false }),
+  kindInfo({ group: "admissionregistration.k8s.io", version: "v1", kind: "ValidatingWebhookConfiguration", plural: "validatingwebhookconfigurations", namespaced: false }),
+  kindInfo({ group: "apiregistration.k8s.io", version: "v1", kind: "APIService", plural: "apiservices", namespaced: false, statusSubresource: true }),
   kindInfo({
     group: "apiextensions.k8s.io",
     version: "v1",
@@ -226,7 +254,47 @@ export const EXTERNAL_SECRETS_KINDS: readonly KindInfo[] = [
 /** Every kind that arrives with a CRD in this cluster. */
 export const THIRD_PARTY_KINDS: readonly KindInfo[] = [...CILIUM_KINDS, ...LONGHORN_KINDS, ...FLUX_KINDS, ...EXTERNAL_SECRETS_KINDS];
 
-/** The CustomResourceDefinition object that defines `k` (accepts any field: the simulation does not validate schemas). */
+type SchemaNode = Record<string, unknown>;
+const str: SchemaNode = { type: "string" };
+const bool: SchemaNode = { type: "boolean" };
+const open = (properties: Record<string, SchemaNode> = {}, required?: string[]): SchemaNode => ({
+  type: "object",
+  "x-kubernetes-preserve-unknown-fields": true,
+  properties,
+  ...(required ? { required } : {}),
+});
+const closed = (properties: Record<string, SchemaNode>, required?: string[]): SchemaNode => ({ type: "object", properties, ...(required ? { required } : {}) });
+const arrayOf = (items: SchemaNode): SchemaNode => ({ type: "array", items });
+const crossRef = closed({ apiVersion: str, kind: str, name: str, namespace: str }, ["kind", "name"]);
+
+/**
+ * The parts of the upstream openAPIV3Schemas that real clients trip over (field types, closed objects), per
+ * `plural.group`. Kinds without an entry (and the parts left open here) accept any field.
+ */
+const CRD_SPEC_SCHEMAS: Record<string, SchemaNode> = {
+  // Cilium 1.17's pool spec is a closed object (reference: the upstream CRD)
+  "ciliumloadbalancerippools.cilium.io": closed({
+    allowFirstLastIPs: { type: "string", enum: ["Yes", "No"] },
+    blocks: arrayOf(closed({ cidr: str, start: str, stop: str })),
+    disabled: bool,
+    serviceSelector: open(),
+  }),
+  "kustomizations.kustomize.toolkit.fluxcd.io": open(
+    { interval: str, retryInterval: str, timeout: str, path: str, prune: bool, suspend: bool, wait: bool, force: bool, targetNamespace: str, serviceAccountName: str, sourceRef: crossRef, dependsOn: arrayOf(closed({ name: str, namespace: str }, ["name"])) },
+    ["interval", "prune", "sourceRef"],
+  ),
+  "helmreleases.helm.toolkit.fluxcd.io": open({ interval: str, timeout: str, suspend: bool, releaseName: str, targetNamespace: str, storageNamespace: str, values: open(), dependsOn: arrayOf(closed({ name: str, namespace: str }, ["name"])) }, ["interval"]),
+  "gitrepositories.source.toolkit.fluxcd.io": open({ url: str, interval: str, timeout: str, suspend: bool }, ["interval", "url"]),
+  "helmrepositories.source.toolkit.fluxcd.io": open({ url: str, interval: str, timeout: str, suspend: bool, type: { type: "string", enum: ["default", "oci"] } }, ["url"]),
+};
+
+function crdSchema(k: KindInfo): SchemaNode {
+  const spec = CRD_SPEC_SCHEMAS[groupResource(k)];
+  if (!spec) return { type: "object", "x-kubernetes-preserve-unknown-fields": true };
+  return { type: "object", properties: { apiVersion: str, kind: str, metadata: { type: "object" }, spec, status: open() } };
+}
+
+/** The CustomResourceDefinition object that defines `k`, with the schema parts of CRD_SPEC_SCHEMAS. */
 export function crdFor(k: KindInfo): Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string } } {
   return {
     apiVersion: "apiextensions.k8s.io/v1",
@@ -249,7 +317,7 @@ export function crdFor(k: KindInfo): Record<string, unknown> & { apiVersion: str
         storage: name === k.version,
         ...(k.statusSubresource ? { subresources: { status: {} } } : {}),
         ...(k.printerColumns ? { additionalPrinterColumns: k.printerColumns.map((c) => ({ ...c })) } : {}),
-        schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } },
+        schema: { openAPIV3Schema: crdSchema(k) },
       })),
     },
   };

@@ -133,6 +133,8 @@ export async function startKubeApi(opts: KubeApiOptions): Promise<KubeApi> {
     if (r.subresource === "scale" && r.name !== undefined && hasScale(k)) return scale(req, k, asked, r.name, r.namespace, dryRun);
     if (r.subresource !== undefined && r.subresource !== "status") return notFoundPath();
     const fieldManager = q.get("fieldManager") ?? defaultManager(req);
+    const fv = q.get("fieldValidation");
+    const fieldValidation = fv === "Strict" || fv === "Warn" || fv === "Ignore" ? { fieldValidation: fv as "Strict" | "Warn" | "Ignore" } : {};
 
     if (r.name === undefined) {
       switch (req.method) {
@@ -158,7 +160,7 @@ export async function startKubeApi(opts: KubeApiOptions): Promise<KubeApi> {
             body.metadata.namespace = r.namespace ?? body.metadata.namespace;
           }
           checkKind(body, k, r.version);
-          const created = store.create(body, { fieldManager, dryRun });
+          const created = store.create(body, { fieldManager, dryRun, ...fieldValidation });
           return json(created, 201);
         }
         case "DELETE": {
@@ -192,7 +194,7 @@ export async function startKubeApi(opts: KubeApiOptions): Promise<KubeApi> {
         body.metadata.name = name;
         if (k.namespaced) body.metadata.namespace = r.namespace;
         checkKind(body, k, r.version);
-        return json(store.update(body, { fieldManager, dryRun, ...(r.subresource ? { subresource: "status" as const } : {}) }));
+        return json(store.update(body, { fieldManager, dryRun, ...fieldValidation, ...(r.subresource ? { subresource: "status" as const } : {}) }));
       }
       case "PATCH": {
         const ctype = (req.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
@@ -222,6 +224,7 @@ export async function startKubeApi(opts: KubeApiOptions): Promise<KubeApi> {
           ...(manager ? { fieldManager: manager } : {}),
           force,
           dryRun,
+          ...fieldValidation,
           ...(r.subresource ? { subresource: "status" as const } : {}),
         });
         return json(result, existed ? 200 : 201);

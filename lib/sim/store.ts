@@ -4,6 +4,7 @@
  * (resourceVersion, generation, conflicts, server-side apply field ownership, watch resume and 410 Gone, Status
  * errors) are the ones a real API server has. The HTTP layer (kube-api.ts) only routes and serialises.
  */
+import { builtinDecodeProblem, builtinDefaults, type FieldValidation, validateCustomResource } from "./schema.ts";
 import { randomUUID } from "node:crypto";
 import {
   apiVersionOf,
@@ -448,6 +449,8 @@ export interface WriteOptions {
   dryRun?: boolean;
   /** Write only the status subresource (kinds with statusSubresource) — everything else in the input is ignored. */
   subresource?: "status";
+  /** fieldValidation query parameter: Strict refuses fields a CRD's schema does not declare (default Warn: pruned) */
+  fieldValidation?: FieldValidation;
 }
 
 export interface PatchOptions extends WriteOptions {
@@ -588,6 +591,7 @@ export class SimStore {
       if (k.crd) delete obj.status;
     }
     this.defaults(k, obj);
+    this.validateSchema(k, obj, opts);
     const now = this.timestamp();
     meta.uid = randomUUID();
     meta.creationTimestamp = now;
@@ -682,7 +686,7 @@ export class SimStore {
     const current = this.bucket(k).get(this.key(k, name, applied.metadata.namespace));
     if (!current) {
       if (sub === "status") throw errors.notFound(k, name);
-      return this.createAs<T>(stripNulls(applied), { fieldManager: manager, ...(opts.dryRun ? { dryRun: true } : {}) }, "Apply");
+      return this.createAs<T>(stripNulls(applied), { fieldManager: manager, ...(opts.dryRun ? { dryRun: true } : {}), ...(opts.fieldValidation ? { fieldValidation: opts.fieldValidation } : {}) }, "Apply");
     }
     if (applied.metadata.resourceVersion && applied.metadata.resourceVersion !== current.metadata.resourceVersion) throw errors.conflict(k, name);
     const live = clone(current) as KubeObject;
@@ -981,8 +985,29 @@ export class SimStore {
     if (causes.length > 0) throw errors.invalid(k, name, causes);
   }
 
+  /**
+   * The write's schema checks (lib/sim/schema.ts): a custom resource against its CRD's openAPIV3Schema (422; unknown
+   * fields pruned, or 400 under fieldValidation=Strict), a built-in workload's typed fields (400).
+   */
+  private validateSchema(k: KindInfo, obj: KubeObject, opts: WriteOptions): void {
+    const name = obj.metadata?.name ?? "";
+    const decode = builtinDecodeProblem(k, obj);
+    if (decode) throw errors.badRequest(decode.message);
+    if (!k.crd) return;
+    const crdKind = this.kinds.tryResolve({ group: "apiextensions.k8s.io", resource: "customresourcedefinitions" });
+    const crd = crdKind ? this.bucket(crdKind).get(this.key(crdKind, k.crd, undefined)) : undefined;
+    const version = splitApiVersion(obj.apiVersion ?? "")[1] || k.version;
+    const versions = (crd?.spec?.versions ?? []) as { name?: string; schema?: { openAPIV3Schema?: unknown } }[];
+    const schema = (versions.find((v) => v.name === version) ?? versions.find((v) => v.name === k.version))?.schema?.openAPIV3Schema;
+    const problems = validateCustomResource(schema as never, obj as Record<string, unknown>, opts.fieldValidation ?? "Warn");
+    const strict = problems.filter((p) => p.code === 400);
+    if (strict.length) throw errors.badRequest(`${k.kind} in version "${version}" cannot be handled as a ${k.kind}: strict decoding error: ${strict.map((p) => p.message).join(", ")}`);
+    if (problems.length) throw errors.invalid(k, name, problems.map((p) => ({ field: p.field, message: p.message, ...(p.reason ? { reason: p.reason } : {}) })));
+  }
+
   private defaults(k: KindInfo, obj: KubeObject): void {
     foldStringData(k, obj);
+    builtinDefaults(k, obj);
     if (k.group === "" && k.kind === "Pod" && !obj.status?.phase) obj.status = { phase: "Pending", ...(obj.status ?? {}) };
     if (k.group === "" && k.kind === "Namespace") {
       obj.metadata.labels = { ...(obj.metadata.labels ?? {}), "kubernetes.io/metadata.name": obj.metadata.name! };
@@ -1029,6 +1054,10 @@ export class SimStore {
       }
     }
     if (k.group === "" && k.kind === "Namespace") this.defaults(k, result);
+    if (opts.subresource !== "status") {
+      builtinDefaults(k, result);
+      this.validateSchema(k, result, opts);
+    }
     foldStringData(k, result);
     // generation: bumped by changes outside metadata (and outside status when status is a subresource)
     const specOf = (o: KubeObject) => {

@@ -564,6 +564,22 @@ export class TalosSim {
     return this.machines.find((x) => x !== except && x.upgrading);
   }
 
+  /**
+   * Marks a state "configured": every node has its machine config and runs it (installed, rebooted), etcd waits in
+   * Preparing for the bootstrap and the kubelets wait for an API server (instantly): what talos-apply-config leaves.
+   */
+  forceConfigured(configFor: (m: TalosMachine) => AppliedConfig): void {
+    for (const m of this.machines) {
+      m.config = configFor(m);
+      if (m.config.installImage) this.install(m, m.config.installImage);
+      m.stage = "running";
+      m.up = true;
+      m.kubeletRunning = true;
+      if (m.controlPlane) m.etcdService = "Preparing";
+    }
+    for (const m of this.machines) this.changed(m);
+  }
+
   /** Marks a state "already bootstrapped": every node configured, running, etcd formed, kubelets up (instantly). */
   forceBootstrapped(configFor: (m: TalosMachine) => AppliedConfig): void {
     for (const m of this.machines) {

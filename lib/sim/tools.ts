@@ -63,8 +63,8 @@ export class ToolRegistry {
     return [...this.handlers.keys()];
   }
 
-  /** Runs a tool in-process (the control server and unit tests use this). */
-  async call(tool: string, call: Partial<ToolCall> & { argv: string[] }): Promise<ToolResult> {
+  /** Runs a tool in-process (the control server and unit tests use this). `record: false` for the simulation's own setup. */
+  async call(tool: string, call: Partial<ToolCall> & { argv: string[] }, opts: { record?: boolean } = {}): Promise<ToolResult> {
     const full: ToolCall = { argv: call.argv, stdin: call.stdin ?? "", env: call.env ?? {}, cwd: call.cwd ?? process.cwd() };
     const t0 = Date.now();
     const handler = this.handlers.get(tool);
@@ -78,7 +78,7 @@ export class ToolRegistry {
         result = { stdout: "", stderr: `${tool}: internal error in the simulation: ${(e as Error).message}\n`, exitCode: 70 };
       }
     }
-    this.calls.push({ tool, argv: [...full.argv], cwd: full.cwd, env: full.env, exitCode: result.exitCode, at: t0 - this.started, ms: Date.now() - t0 });
+    if (opts.record !== false) this.calls.push({ tool, argv: [...full.argv], cwd: full.cwd, env: full.env, exitCode: result.exitCode, at: t0 - this.started, ms: Date.now() - t0 });
     return result;
   }
 }

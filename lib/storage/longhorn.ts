@@ -23,6 +23,20 @@ export interface LonghornLive {
 
 const cond = (o: Obj | undefined, type: string): Obj | undefined => (Array.isArray(o?.conditions) ? o!.conditions.find((c: Obj) => c?.type === type) : undefined);
 
+/** The status each Longhorn volume condition has when all is well; any other status with a message is a problem. */
+const VOLUME_CONDITION_OK: Record<string, string> = { Scheduled: "True", Restore: "False", TooManySnapshots: "False", WaitForBackingImage: "False" };
+
+/**
+ * Longhorn's own words for what is wrong with a volume: the messages of its conditions that are not in their
+ * healthy status (e.g. Scheduled=False "…replica scheduling failed…"), joined; undefined when none says anything.
+ */
+export function volumeConditionMessage(status: Obj | undefined): string | undefined {
+  const msgs = (Array.isArray(status?.conditions) ? (status!.conditions as Obj[]) : [])
+    .filter((c) => c?.message && VOLUME_CONDITION_OK[String(c.type)] !== undefined && String(c.status) !== VOLUME_CONDITION_OK[String(c.type)])
+    .map((c) => `${c.type}: ${c.message}`);
+  return msgs.length ? msgs.join("; ") : undefined;
+}
+
 export function formatBytes(n: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let v = n;
@@ -102,9 +116,11 @@ export function checkLonghorn(live: LonghornLive, facts: StorageFacts): CheckLin
     const robustness = String(v.status?.robustness ?? "unknown");
     const state = String(v.status?.state ?? "unknown");
     const replicas = Number(v.spec?.numberOfReplicas ?? 0);
-    if (robustness === "faulted") out.push(line(subject, "robustness", "fail", `faulted (${state}): no healthy replica`, "salvage the volume in the Longhorn UI; restore from backup if it cannot be salvaged"));
+    const longhornSays = volumeConditionMessage(v.status);
+    const says = longhornSays ? ` (Longhorn: ${longhornSays})` : "";
+    if (robustness === "faulted") out.push(line(subject, "robustness", "fail", `faulted (${state}): no healthy replica${says}`, "salvage the volume in the Longhorn UI; restore from backup if it cannot be salvaged"));
     else if (robustness === "degraded")
-      out.push(line(subject, "robustness", "fail", `degraded (${state}): fewer than ${replicas} healthy replicas`, "wait for the rebuild, or bring back the node holding the failed replica; do not reboot another node meanwhile"));
+      out.push(line(subject, "robustness", "fail", `degraded (${state}): fewer than ${replicas} healthy replicas${says}`, "wait for the rebuild, or bring back the node holding the failed replica; do not reboot another node meanwhile"));
     else if (robustness === "healthy") out.push(line(subject, "robustness", "ok", `healthy (${state})`));
     else out.push(line(subject, "robustness", "info", `${robustness} (${state}): detached volumes report no robustness`));
     if (replicas > schedulable && schedulable > 0)

@@ -90,6 +90,7 @@ export function talsecretFile(root: string, env: Record<string, string | undefin
   return env.HOMEOPS_TALSECRET_FILE || path.join(root, "talos", "talsecret.yaml");
 }
 
+
 /** The talosconfig: $TALOSCONFIG (mise and --simulate set it), else the one in clusterconfigDir(). */
 export function talosconfigPath(root: string, env: Record<string, string | undefined>): string {
   return env.TALOSCONFIG || path.join(clusterconfigDir(root, env), "talosconfig");

@@ -21,6 +21,16 @@ export interface SnapshotFile {
 
 export const SNAPSHOT_SUFFIX = ".snapshot";
 
+/**
+ * The folder etcd snapshots go to and are restored from. A relative folder resolves against
+ * $HOMEOPS_BACKUP_ROOT (--simulate sets it to the simulation's folder, so a rehearsal never reads, writes or prunes
+ * the real backups/), else against the repo.
+ */
+export function snapshotDir(root: string, env: Record<string, string | undefined>, dir = "backups/etcd"): string {
+  return path.resolve(env.HOMEOPS_BACKUP_ROOT || root, dir);
+}
+
+
 export function snapshotName(cluster: string, at = new Date()): string {
   // milliseconds too: two snapshots in one second (a reset right after a backup) must not overwrite each other
   return `etcd-${cluster}-${at.toISOString().replace(/[-:]/g, "")}${SNAPSHOT_SUFFIX}`.replace(/Z\.snapshot$/, "Z.snapshot");
@@ -215,7 +225,7 @@ export interface TakenSnapshot {
 
 export async function takeSnapshot(o: TakeSnapshotOptions): Promise<TakenSnapshot> {
   const dir = path.resolve(o.root, o.dir);
-  // a folder outside the repo (a NAS mount) cannot be committed; inside it, git must ignore the folder
+  // a folder outside the repo (a NAS mount, the simulation's folder) cannot be committed; inside it, git must ignore it
   const inRepo = !path.relative(o.root, dir).startsWith("..") && !path.isAbsolute(path.relative(o.root, dir));
   if (inRepo && !(await isGitIgnored(o.exec, o.root, path.join(dir, "x" + SNAPSHOT_SUFFIX))))
     throw new ConfigError(`refusing to write etcd snapshots to ${path.relative(o.root, dir) || dir}: git does not ignore it`, "use backups/ (git-ignored), a folder outside the repo, or add the folder to .gitignore");

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { type Simulation, startSimulation } from "../../lib/sim/index.ts";
+import { maxConcurrentDown, type Simulation, startSimulation } from "../../lib/sim/index.ts";
 import { parseEtcdMembers, parseMachineStatus, parseSnapshotOutput } from "../../lib/talos/parse.ts";
 import { classifyTalosError } from "../../lib/talos/errors.ts";
 

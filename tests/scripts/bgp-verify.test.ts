@@ -151,7 +151,7 @@ describe("bgp-verify against the simulated cluster", () => {
 describe("bgp-verify with --simulate", () => {
   test("runs its own simulated cluster: without Cilium installed the BGP kinds are reported missing; 0 expected routes while the repo declares LB Services is a failure that says why, exit 1", async () => {
     const r = await runScript({ env: { ...(process.env as Record<string, string>), NO_COLOR: "1", ROUTER_SSH: "" } }, VERIFY, ["--simulate", "--json"], {
-      HOMEOPS_SIM_STATE: "bootstrapped",
+      HOMEOPS_SIM_STATE: "talos",
     });
     expect(r.stderr).toContain("the cluster serves no CiliumBGPClusterConfig");
     const j = JSON.parse(r.stdout);

@@ -28,7 +28,7 @@ const snaps = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((f) =>
 describe("cluster-safe-reset", () => {
   test("refuses without a terminal and --yes: exit 2, no snapshot, nothing reset", async () => {
     const { s, dir } = await start();
-    const r = await runScript("cluster-safe-reset", ["--snapshot-dir", dir.rel], { env: s.env });
+    const r = await runScript("cluster-safe-reset", ["--snapshot-dir", dir.dir], { env: s.env });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("refusing to reset ALL 3 nodes of cluster home-ops");
     expect(events(s, "reset")).toEqual([]);
@@ -37,7 +37,7 @@ describe("cluster-safe-reset", () => {
 
   test("--dry-run prints the snapshot and reset lines (STATE and EPHEMERAL only) and changes nothing", async () => {
     const { s, dir } = await start();
-    const r = await runScript("cluster-safe-reset", ["--snapshot-dir", dir.rel, "--dry-run"], { env: s.env });
+    const r = await runScript("cluster-safe-reset", ["--snapshot-dir", dir.dir, "--dry-run"], { env: s.env });
     expect(r.code).toBe(0);
     const resets = r.stdout.split("\n").filter((l) => l.includes("[dry-run] talosctl") && l.includes(" reset "));
     expect(resets.length).toBe(3);
@@ -51,7 +51,7 @@ describe("cluster-safe-reset", () => {
 
   test("--node on a control plane: snapshot first, graceful leave, node back in maintenance, etcd shrinks", async () => {
     const { s, dir } = await start();
-    const r = await runScript("cluster-safe-reset", ["--snapshot-dir", dir.rel, "--node", "mini03", "--yes", "--json"], { env: s.env });
+    const r = await runScript("cluster-safe-reset", ["--snapshot-dir", dir.dir, "--node", "mini03", "--yes", "--json"], { env: s.env });
     expect(r.code).toBe(0);
     expect(snaps(dir.dir).length).toBe(1);
     expect(events(s, "etcd-leave")).toEqual(["mini03"]);
@@ -62,7 +62,7 @@ describe("cluster-safe-reset", () => {
 
   test("--node refuses when the remaining members would lose quorum (exit 2, nothing changed)", async () => {
     const { s, dir } = await start({ faults: ["unreachable=mini02"] });
-    const r = await runScript("cluster-safe-reset", ["--snapshot-dir", dir.rel, "--node", "mini03", "--yes"], { env: s.env });
+    const r = await runScript("cluster-safe-reset", ["--snapshot-dir", dir.dir, "--node", "mini03", "--yes"], { env: s.env });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("would break etcd quorum");
     expect(events(s, "reset")).toEqual([]);
@@ -80,7 +80,7 @@ describe("cluster-safe-reset", () => {
 
   test("full reset: every node back in maintenance mode, last control plane non-graceful", async () => {
     const { s, dir } = await start();
-    const r = await runScript("cluster-safe-reset", ["--snapshot-dir", dir.rel, "--yes", "--json"], { env: s.env });
+    const r = await runScript("cluster-safe-reset", ["--snapshot-dir", dir.dir, "--yes", "--json"], { env: s.env });
     expect(r.code).toBe(0);
     const j = r.json();
     expect(j.nodes.map((n: any) => [n.node, n.graceful])).toEqual([
@@ -96,11 +96,11 @@ describe("cluster-safe-reset", () => {
 describe("cluster-emergency-recovery", () => {
   test("refuses without --yes; with no snapshot it is a configuration error", async () => {
     const { s, dir } = await start();
-    const none = await runScript("cluster-emergency-recovery", ["--snapshot-dir", dir.rel, "--yes"], { env: s.env });
+    const none = await runScript("cluster-emergency-recovery", ["--snapshot-dir", dir.dir, "--yes"], { env: s.env });
     expect(none.code).toBe(2);
     expect(none.stderr).toContain("no snapshot of home-ops");
-    expect((await runScript("etcd-snapshot", ["--dir", dir.rel], { env: s.env })).code).toBe(0);
-    const r = await runScript("cluster-emergency-recovery", ["--snapshot-dir", dir.rel], { env: s.env });
+    expect((await runScript("etcd-snapshot", ["--dir", dir.dir], { env: s.env })).code).toBe(0);
+    const r = await runScript("cluster-emergency-recovery", ["--snapshot-dir", dir.dir], { env: s.env });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("refusing to wipe etcd on all 3 control planes");
     expect(events(s, "reset")).toEqual([]);
@@ -154,9 +154,9 @@ describe("cluster-emergency-recovery", () => {
 
   test("an unreachable control plane: exit 1 before anything is wiped", async () => {
     const { s, dir } = await start();
-    expect((await runScript("etcd-snapshot", ["--dir", dir.rel], { env: s.env })).code).toBe(0);
+    expect((await runScript("etcd-snapshot", ["--dir", dir.dir], { env: s.env })).code).toBe(0);
     s.cluster.faults.add("unreachable=mini02");
-    const r = await runScript("cluster-emergency-recovery", ["--snapshot-dir", dir.rel, "--yes"], { env: s.env });
+    const r = await runScript("cluster-emergency-recovery", ["--snapshot-dir", dir.dir, "--yes"], { env: s.env });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("mini02 does not answer: nothing was changed");
     expect(events(s, "reset")).toEqual([]);
@@ -166,14 +166,14 @@ describe("cluster-emergency-recovery", () => {
     const { s, dir } = await start();
     const store = s.cluster.store;
     store.create({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "before", namespace: "default" }, data: { a: "1" } });
-    expect((await runScript("etcd-snapshot", ["--dir", dir.rel], { env: s.env })).code).toBe(0);
+    expect((await runScript("etcd-snapshot", ["--dir", dir.dir], { env: s.env })).code).toBe(0);
     store.create({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "after", namespace: "default" }, data: { b: "2" } });
-    const dry = await runScript("cluster-emergency-recovery", ["--snapshot-dir", dir.rel, "--dry-run"], { env: s.env });
+    const dry = await runScript("cluster-emergency-recovery", ["--snapshot-dir", dir.dir, "--dry-run"], { env: s.env });
     expect(dry.code).toBe(0);
     expect(dry.stdout).toContain("--system-labels-to-wipe=EPHEMERAL");
     expect(dry.stdout).toMatch(/bootstrap --recover-from=.*\.snapshot/);
     expect(events(s, "reset")).toEqual([]);
-    const r = await runScript("cluster-emergency-recovery", ["--snapshot-dir", dir.rel, "--yes", "--json"], { env: s.env });
+    const r = await runScript("cluster-emergency-recovery", ["--snapshot-dir", dir.dir, "--yes", "--json"], { env: s.env });
     expect(r.code).toBe(0);
     expect(r.json().members).toBe(3);
     expect(events(s, "recover")).toEqual(["mini01"]);

@@ -20,14 +20,14 @@ describe("etcd-snapshot", () => {
   const snaps = () => (existsSync(s.dir) ? readdirSync(s.dir).filter((f) => f.endsWith(".snapshot")).sort() : []);
 
   test("--dry-run prints the talosctl line and writes nothing", async () => {
-    const r = await runScript("etcd-snapshot", ["--dir", s.rel, "--dry-run"], { env: sim.env });
+    const r = await runScript("etcd-snapshot", ["--dir", s.dir, "--dry-run"], { env: sim.env });
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/\[dry-run\] talosctl .*--nodes=172\.29\.51\.1[123] etcd snapshot .*etcd-home-ops-.*\.snapshot/);
     expect(snaps()).toEqual([]);
   }, T);
 
   test("saves a verified 0600 snapshot from a healthy non-leader member", async () => {
-    const r = await runScript("etcd-snapshot", ["--dir", s.rel, "--json"], { env: sim.env });
+    const r = await runScript("etcd-snapshot", ["--dir", s.dir, "--json"], { env: sim.env });
     expect(r.code).toBe(0);
     const j = r.json();
     expect(j.file).toMatch(/^\.home-ops\/test-[0-9a-f]+\/etcd-home-ops-\d{8}T\d{6}\.\d{3}Z\.snapshot$/);
@@ -40,22 +40,22 @@ describe("etcd-snapshot", () => {
   }, T);
 
   test("keeps only the newest N: the dry run lists exactly what would go, pruning asks first (or --yes)", async () => {
-    for (let i = 0; i < 3; i++) expect((await runScript("etcd-snapshot", ["--dir", s.rel, "--keep", "10"], { env: sim.env })).code).toBe(0);
+    for (let i = 0; i < 3; i++) expect((await runScript("etcd-snapshot", ["--dir", s.dir, "--keep", "10"], { env: sim.env })).code).toBe(0);
     const before = snaps();
     expect(before.length).toBeGreaterThanOrEqual(3);
     // keeping 2 with one new snapshot: everything but the newest one goes
     const wouldGo = before.slice(0, before.length - 1);
-    const dry = await runScript("etcd-snapshot", ["--dir", s.rel, "--keep", "2", "--dry-run"], { env: sim.env });
+    const dry = await runScript("etcd-snapshot", ["--dir", s.dir, "--keep", "2", "--dry-run"], { env: sim.env });
     expect(dry.code).toBe(0);
     const listed = dry.stdout.split("\n").filter((l) => l.startsWith("[dry-run] delete ")).map((l) => path.basename(l.split(" ")[2]!));
     expect(listed.sort()).toEqual(wouldGo);
     expect(snaps()).toEqual(before);
     // without a terminal and without --yes: refused, no new snapshot, nothing deleted
-    const refused = await runScript("etcd-snapshot", ["--dir", s.rel, "--keep", "2"], { env: sim.env });
+    const refused = await runScript("etcd-snapshot", ["--dir", s.dir, "--keep", "2"], { env: sim.env });
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain(`refusing to delete ${wouldGo.length} older snapshots`);
     expect(snaps()).toEqual(before);
-    const r = await runScript("etcd-snapshot", ["--dir", s.rel, "--keep", "2", "--yes", "--json"], { env: sim.env });
+    const r = await runScript("etcd-snapshot", ["--dir", s.dir, "--keep", "2", "--yes", "--json"], { env: sim.env });
     expect(r.code).toBe(0);
     expect(r.json().pruned.map((p: string) => path.basename(p)).sort()).toEqual(wouldGo);
     const files = snaps();
@@ -68,11 +68,11 @@ describe("etcd-snapshot", () => {
     sim.cluster.faults.add("unreachable=mini02");
     sim.cluster.faults.add("unreachable=mini03");
     try {
-      const r = await runScript("etcd-snapshot", ["--dir", s.rel, "--keep", "5", "--yes", "--json"], { env: sim.env });
+      const r = await runScript("etcd-snapshot", ["--dir", s.dir, "--keep", "5", "--yes", "--json"], { env: sim.env });
       expect(r.code).toBe(0);
       expect(r.json().node).toBe("mini01");
       // asking for the unreachable one explicitly is a clear failure
-      const bad = await runScript("etcd-snapshot", ["--dir", s.rel, "--node", "mini02"], { env: sim.env });
+      const bad = await runScript("etcd-snapshot", ["--dir", s.dir, "--node", "mini02"], { env: sim.env });
       expect(bad.code).toBe(1);
       expect(bad.stderr).toContain("mini02 is not a healthy etcd member");
     } finally {
@@ -86,8 +86,8 @@ describe("etcd-snapshot", () => {
       expect(r.exitCode).toBe(0);
     }
     const before = snaps();
-    expect((await runScript("etcd-snapshot", ["--dir", s.rel, "--keep", "0"], { env: sim.env })).code).toBe(2);
-    expect((await runScript("etcd-snapshot", ["--dir", s.rel, "--keep", "many"], { env: sim.env })).code).toBe(2);
+    expect((await runScript("etcd-snapshot", ["--dir", s.dir, "--keep", "0"], { env: sim.env })).code).toBe(2);
+    expect((await runScript("etcd-snapshot", ["--dir", s.dir, "--keep", "many"], { env: sim.env })).code).toBe(2);
     expect(snaps()).toEqual(before);
   }, T);
 });

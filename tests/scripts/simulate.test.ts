@@ -6,6 +6,7 @@ import { expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { SIM_STATES } from "../../lib/sim/cluster.ts";
 
 const root = path.resolve(import.meta.dir, "../..");
 // the emulated controllers are tested on their own; this test is about the script's own job
@@ -18,7 +19,7 @@ async function run(args: string[]) {
 }
 
 /** What `simulate` exports: where the tools find the cluster, and the simulated 1Password account. */
-const EXPORTED = ["HOMEOPS_CLUSTERCONFIG_DIR", "HOMEOPS_SIMULATED", "HOMEOPS_SIM_TOKEN", "HOMEOPS_SIM_URL", "HOMEOPS_STATE_DIR", "HOMEOPS_TALSECRET_FILE", "KUBECONFIG", "OP_ACCOUNT", "OP_VAULT", "PATH", "TALOSCONFIG"];
+const EXPORTED = ["HOMEOPS_BACKUP_ROOT", "HOMEOPS_CLUSTERCONFIG_DIR", "HOMEOPS_SIMULATED", "HOMEOPS_SIM_TOKEN", "HOMEOPS_SIM_URL", "HOMEOPS_STATE_DIR", "HOMEOPS_TALSECRET_FILE", "KUBECONFIG", "OP_ACCOUNT", "OP_VAULT", "PATH", "TALOSCONFIG"];
 
 /** Reads the child's stdout until every export line is there. */
 async function readExports(stream: ReadableStream<Uint8Array>): Promise<Record<string, string>> {
@@ -106,7 +107,7 @@ test("simulate --json prints one document with the environment", async () => {
 test("bad input exits 2 with one clear line and starts nothing", async () => {
   for (const [args, msg] of [
     [["--nodes", "0"], "--nodes must be a whole number from 1 to 1000"],
-    [["--state", "half"], "--state must be one of bare, talos, bootstrapped"],
+    [["--state", "half"], `--state must be one of ${SIM_STATES.join(", ")}`],
     [["--fault", "bogus"], 'unknown fault "bogus"'],
     [["--fault", "unreachable"], 'fault "unreachable" needs a node'],
     [["--time-scale=-1"], "--time-scale must be a number of at least 0"],

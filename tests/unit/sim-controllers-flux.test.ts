@@ -49,6 +49,7 @@ spec:
   path: ./kubernetes/apps/demo/cert-manager/app
   sourceRef: {kind: GitRepository, name: home-ops}
   interval: 1h
+  prune: true
   wait: true
   postBuild: {substituteFrom: [{kind: ConfigMap, name: cluster-settings}]}
 `,
@@ -73,6 +74,7 @@ spec:
   sourceRef: {kind: GitRepository, name: home-ops}
   dependsOn: [{name: cert-manager}]
   interval: 1h
+  prune: true
   wait: true
 `,
   "kubernetes/apps/demo/podinfo/app/helmrelease.yaml": `apiVersion: helm.toolkit.fluxcd.io/v2
@@ -164,13 +166,13 @@ describe("flux stand-in and controllers", () => {
     const r = await withFlux();
     r.store.create({ apiVersion: "v1", kind: "Secret", metadata: { name: "github-deploy-key", namespace: "flux-system" }, data: { identity: "eA==" } } as KObj, { fieldManager: "test" });
     applyDir(r, "kubernetes/flux/cluster");
-    r.store.apply({ apiVersion: "kustomize.toolkit.fluxcd.io/v1", kind: "Kustomization", metadata: { name: "needs-missing", namespace: "flux-system" }, spec: { path: "./kubernetes/apps", sourceRef: { kind: "GitRepository", name: "home-ops" }, dependsOn: [{ name: "nope" }] } }, { fieldManager: "test" });
+    r.store.apply({ apiVersion: "kustomize.toolkit.fluxcd.io/v1", kind: "Kustomization", metadata: { name: "needs-missing", namespace: "flux-system" }, spec: { interval: "1h", prune: true, path: "./kubernetes/apps", sourceRef: { kind: "GitRepository", name: "home-ops" }, dependsOn: [{ name: "nope" }] } }, { fieldManager: "test" });
     await r.settle();
     expect(readyOf(r.get(KS, "needs-missing", "flux-system"))).toMatchObject({ status: "False", reason: "DependencyNotReady", message: "dependency 'flux-system/nope' is not ready" });
     mkdirSync(path.join(root, "kubernetes/stores"), { recursive: true });
     writeFileSync(path.join(root, "kubernetes/stores/store.yaml"), "apiVersion: external-secrets.io/v1\nkind: ClusterSecretStore\nmetadata: {name: onepassword}\nspec: {}\n");
     try {
-      r.store.apply({ apiVersion: "kustomize.toolkit.fluxcd.io/v1", kind: "Kustomization", metadata: { name: "stores", namespace: "flux-system" }, spec: { path: "./kubernetes/stores", sourceRef: { kind: "GitRepository", name: "home-ops" } } }, { fieldManager: "test" });
+      r.store.apply({ apiVersion: "kustomize.toolkit.fluxcd.io/v1", kind: "Kustomization", metadata: { name: "stores", namespace: "flux-system" }, spec: { interval: "1h", prune: true, path: "./kubernetes/stores", sourceRef: { kind: "GitRepository", name: "home-ops" } } }, { fieldManager: "test" });
       await r.settle();
       const c = readyOf(r.get(KS, "stores", "flux-system"));
       expect(c?.status).toBe("False");

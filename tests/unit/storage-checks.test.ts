@@ -1,5 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { checkLonghorn, type LonghornLive } from "../../lib/storage/longhorn.ts";
+import { checkLonghorn, type LonghornLive, volumeConditionMessage } from "../../lib/storage/longhorn.ts";
+import { longhornGate } from "../../lib/safety/gates.ts";
+import { volumeView } from "../../lib/safety/kube-reader.ts";
 import { checkUsbSsd, specsOf, type UsbNodeReads } from "../../lib/storage/usb-ssd.ts";
 import { kebab, type StorageFacts } from "../../lib/storage/facts.ts";
 import { summarize } from "../../lib/storage/result.ts";
@@ -53,6 +55,23 @@ describe("checkLonghorn", () => {
     const lines = checkLonghorn(live, facts);
     expect(failures(lines)).toEqual(["volume pvc-1 (default/data) robustness", "volume pvc-2 robustness"]);
     expect(lines.find((l) => l.subject.startsWith("volume pvc-1") && l.status === "fail")!.fix).toContain("do not reboot another node");
+  });
+  test("an unhealthy volume shows Longhorn's own condition message (storage check and the rolling gate)", () => {
+    const live = lhLive();
+    const message = "replica scheduling failed: 1 of 2 replicas have no schedulable node";
+    live.volumes[0]!.status.robustness = "degraded";
+    live.volumes[0]!.status.conditions = [
+      { type: "Scheduled", status: "False", reason: "ReplicaSchedulingFailure", message },
+      { type: "TooManySnapshots", status: "False", reason: "", message: "" },
+    ];
+    const fail = checkLonghorn(live, facts).find((l) => l.subject.startsWith("volume pvc-1") && l.status === "fail")!;
+    expect(fail.detail).toContain(`Longhorn: Scheduled: ${message}`);
+    const gate = longhornGate(live.volumes.map((v) => volumeView(v as never)));
+    expect(gate.ok).toBe(false);
+    expect(gate.problems[0]).toContain(message);
+    // a healthy condition's message is not a problem
+    live.volumes[0]!.status.conditions = [{ type: "Scheduled", status: "True", reason: "", message: "scheduled" }];
+    expect(volumeConditionMessage(live.volumes[0]!.status)).toBeUndefined();
   });
   test("a disk outside the user volume, a node not schedulable, a missing Longhorn node", () => {
     const live = lhLive();

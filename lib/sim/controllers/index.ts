@@ -19,7 +19,7 @@ import { ConnectController, ExternalSecretsController } from "./external-secrets
 import { CrdEstablishingController } from "./crds.ts";
 import { FluxController, type FluxOptions } from "./flux.ts";
 import { LonghornController, type LonghornOptions } from "./longhorn.ts";
-import { populateBootstrapped } from "./populate.ts";
+import { installCilium, populateBootstrapped } from "./populate.ts";
 import { type RouterConfig, SimRouter } from "./router.ts";
 import { type ControllerDelays, type ControllerHost, Ctx, type Reconciler } from "./runtime.ts";
 import { WorkloadController } from "./workloads.ts";
@@ -35,7 +35,7 @@ export interface ControllerOptions {
   longhorn?: LonghornOptions;
   /**
    * With SimCluster state "bootstrapped": also build what the bootstrap phases leave (Flux installed, the repo's
-   * kubernetes/ reconciled: Cilium, ESO, Connect, Longhorn, apps). Default: HOMEOPS_SIM_POPULATE=1.
+   * kubernetes/ reconciled: Cilium, ESO, Connect, Longhorn, apps). State "complete" always does.
    */
   populate?: boolean;
 }
@@ -43,7 +43,7 @@ export interface ControllerOptions {
 /** What SimCluster offers (lib/sim/cluster.ts). */
 export interface ClusterLike extends ControllerHost {
   topology?: { root?: string; toolVersions?: { helm?: string } };
-  /** "bootstrapped": build the ready-made cluster (populate.ts) when the controllers start */
+  /** "complete": build the ready-made cluster (populate.ts) when the controllers start */
   state?: string;
   registerTool(name: string, handler: ToolHandler): void;
   addController(c: { name: string; start(cluster: unknown): void | Promise<void>; stop(): void | Promise<void> }): void;
@@ -116,7 +116,8 @@ export function registerControllers(cluster: ClusterLike, opts: ControllerOption
     opts = { ...opts, flux: { root, ...(opts.flux ?? {}) } };
   }
   const handle = createControllers(host, opts);
-  cluster.registerTool("helm", createHelmTool(handle.ctx, { version: cluster.topology?.toolVersions?.helm }));
+  const helm = createHelmTool(handle.ctx, { version: cluster.topology?.toolVersions?.helm });
+  cluster.registerTool("helm", helm);
   cluster.registerTool("flux", createFluxTool(handle.ctx, handle.flux));
   cluster.registerTool("vtysh", createVtyshTool(handle.router));
   applyRouterEnv(handle.router, process.env.HOMEOPS_SIM_ROUTER_POLICY);
@@ -124,8 +125,11 @@ export function registerControllers(cluster: ClusterLike, opts: ControllerOption
     name: "sim-controllers",
     start: async () => {
       handle.start();
-      // opt-in (a few seconds): the whole GitOps state on top of SimCluster's "bootstrapped" (Talos + CNI)
-      if (cluster.state === "bootstrapped" && root && (opts.populate ?? process.env.HOMEOPS_SIM_POPULATE === "1")) await populateBootstrapped(handle.ctx, root);
+      // the whole GitOps state (a few seconds) on top of Talos + CNI: state "complete", or "bootstrapped" + populate
+      const populate = cluster.state === "complete" || (cluster.state === "bootstrapped" && opts.populate === true);
+      if (populate && root) await populateBootstrapped(handle.ctx, root);
+      // "bootstrapped": the CNI runs (Nodes Ready), as after bootstrap phase 3
+      else if (cluster.state === "bootstrapped" && root) await installCilium(handle.ctx, root, helm);
     },
     stop: () => handle.stop(),
   });

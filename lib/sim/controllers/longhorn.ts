@@ -81,7 +81,7 @@ export class LonghornController extends Reconciler {
   protected interested(ev: StoreEvent): boolean {
     const k = ev.kind;
     if (k.group === GROUP) return k.kind !== "Volume" && k.kind !== "Node" ? true : ev.type === "DELETED";
-    if (k.group === "") return k.kind === "Node" || (k.kind === "Pod" && ev.object.metadata.namespace === NS) || (k.kind === "ConfigMap" && ev.object.metadata.namespace === NS);
+    if (k.group === "") return k.kind === "Node" || k.kind === "Namespace" || (k.kind === "Pod" && ev.object.metadata.namespace === NS) || (k.kind === "ConfigMap" && ev.object.metadata.namespace === NS);
     return k.group === "apps" && ev.object.metadata.namespace === NS;
   }
 
@@ -229,7 +229,50 @@ export class LonghornController extends Reconciler {
     }
   }
 
+  /**
+   * The PersistentVolume (CSI driver.longhorn.io) and the Bound PersistentVolumeClaim a volume that names a PVC
+   * stands behind, once the claim's namespace exists (what the CSI provisioner leaves).
+   */
+  private bindClaim(vol: KObj): void {
+    const ks = vol.status?.kubernetesStatus as { namespace?: string; pvcName?: string } | undefined;
+    if (!ks?.namespace || !ks.pvcName || !this.ctx.get("namespaces", ks.namespace)) return;
+    if (this.ctx.get("persistentvolumeclaims", ks.pvcName, ks.namespace)) return;
+    const size = `${Math.max(1, Math.round(Number(vol.spec?.size ?? 0) / 2 ** 30))}Gi`;
+    const pv = vol.metadata.name;
+    this.ctx.upsert(
+      {
+        apiVersion: "v1",
+        kind: "PersistentVolume",
+        metadata: { name: pv, annotations: { "pv.kubernetes.io/provisioned-by": "driver.longhorn.io" } },
+        spec: {
+          capacity: { storage: size },
+          accessModes: ["ReadWriteOnce"],
+          persistentVolumeReclaimPolicy: "Delete",
+          storageClassName: "longhorn",
+          volumeMode: "Filesystem",
+          csi: { driver: "driver.longhorn.io", volumeHandle: pv, fsType: "ext4" },
+          claimRef: { apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: ks.namespace, name: ks.pvcName },
+        },
+      } as KObj,
+      "longhorn-csi-provisioner",
+    );
+    const pvObj = this.ctx.get("persistentvolumes", pv);
+    if (pvObj) this.ctx.writeStatus("persistentvolumes", pvObj, { phase: "Bound" }, "kube-controller-manager");
+    this.ctx.upsert(
+      {
+        apiVersion: "v1",
+        kind: "PersistentVolumeClaim",
+        metadata: { name: ks.pvcName, namespace: ks.namespace },
+        spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: size } }, storageClassName: "longhorn", volumeMode: "Filesystem", volumeName: pv },
+      } as KObj,
+      "kube-controller-manager",
+    );
+    const pvc = this.ctx.get("persistentvolumeclaims", ks.pvcName, ks.namespace);
+    if (pvc) this.ctx.writeStatus("persistentvolumeclaims", pvc, { phase: "Bound", accessModes: ["ReadWriteOnce"], capacity: { storage: size } }, "kube-controller-manager");
+  }
+
   private volumeStatus(vol: KObj, up: Set<string>, now: string): void {
+    this.bindClaim(vol);
     const name = vol.metadata.name;
     let reps = this.replicas.get(name);
     if (!reps) {
@@ -237,6 +280,22 @@ export class LonghornController extends Reconciler {
       const nodes = [...up].sort();
       reps = nodes.slice(0, Number(vol.spec?.numberOfReplicas ?? 3)).map((node) => ({ node, mode: "healthy" as const }));
       this.replicas.set(name, reps);
+    }
+    // a volume short of replicas (created while only some managers ran) gets new ones on schedulable nodes that
+    // hold none yet, as Longhorn's replica scheduler retries; each is rebuilt from a healthy one before it counts
+    const want0 = Number(vol.spec?.numberOfReplicas ?? 3);
+    const source = reps.some((r) => r.mode === "healthy");
+    for (const node of [...up].sort()) {
+      if (reps.length >= want0 || !source) break;
+      if (reps.some((r) => r.node === node)) continue;
+      const rec: ReplicaState = { node, mode: "rebuilding" };
+      reps.push(rec);
+      this.ctx.after("longhornRebuild", () => {
+        if (rec.mode === "rebuilding") {
+          rec.mode = "healthy";
+          this.kick();
+        }
+      });
     }
     for (const r of reps) {
       if (!up.has(r.node)) r.mode = "failed";
@@ -264,7 +323,9 @@ export class LonghornController extends Reconciler {
       frontendDisabled: false,
       actualSize: Math.round(Number(vol.spec?.size ?? 0) * 0.12),
       conditions: setConditions(vol.status?.conditions, [
-        { type: "Scheduled", status: reps.length >= want ? "True" : "False", reason: reps.length >= want ? "" : "ReplicaSchedulingFailure", message: reps.length >= want ? "" : "insufficient number of nodes for replica scheduling" },
+        reps.length >= want
+        ? { type: "Scheduled", status: "True", reason: "", message: "" }
+        : { type: "Scheduled", status: "False", reason: "ReplicaSchedulingFailure", message: `replica scheduling failed: ${want - reps.length} of ${want} replicas have no schedulable node (${up.size} node(s) with a ready longhorn-manager)` },
         { type: "Restore", status: "False", reason: "", message: "" },
         { type: "TooManySnapshots", status: "False", reason: "", message: "" },
       ], now),

@@ -13,6 +13,8 @@ import { fakeConnectCredentials } from "./external-secrets.ts";
 import { FLUX_NS, FLUX_VERSION, kustomizeBuild, readObjects, writeFluxComponents } from "./flux.ts";
 import type { KObj } from "./obj.ts";
 import type { Ctx } from "./runtime.ts";
+import type { ToolHandler } from "../tools.ts";
+import { stringify as yamlStringify } from "yaml";
 
 function yamlFiles(dir: string): string[] {
   const out: string[] = [];
@@ -87,6 +89,36 @@ export async function populateBootstrapped(ctx: Ctx, root: string, opts: { vault
         await new Promise((r) => setTimeout(r, 1));
         if (ctx.busy.size === 0) break;
       }
+    }
+  } finally {
+    ctx.fast = false;
+  }
+}
+
+/**
+ * State "bootstrapped": the CNI as bootstrap phase 3 installs it — Cilium from the repo's HelmRelease (chart,
+ * version, values) through the helm stand-in — and nothing else of kubernetes/. Resolves once it runs.
+ */
+export async function installCilium(ctx: Ctx, root: string, helm: ToolHandler): Promise<void> {
+  const objects = repoObjects(root);
+  const hr = objects.find((o) => o.kind === "HelmRelease" && o.spec?.chart?.spec?.chart === "cilium");
+  if (!hr) return;
+  const chart = hr.spec!.chart.spec as { chart: string; version?: string; sourceRef?: { name?: string } };
+  const repo = objects.find((o) => o.kind === "HelmRepository" && o.metadata.name === chart.sourceRef?.name);
+  const ns = String(hr.spec?.targetNamespace ?? hr.metadata.namespace ?? "kube-system");
+  ensureNamespace(ctx, ns);
+  ctx.fast = true;
+  try {
+    const argv = ["upgrade", "--install", String(hr.spec?.releaseName ?? hr.metadata.name), chart.chart];
+    if (repo?.spec?.url) argv.push("--repo", String(repo.spec.url));
+    if (chart.version) argv.push("--version", chart.version);
+    argv.push("--namespace", ns, "--values", "-");
+    // in-process: the helm stand-in only needs to see that a kubeconfig is set
+    const r = await helm({ argv, stdin: yamlStringify(hr.spec?.values ?? {}), env: { KUBECONFIG: "(in-process)" }, cwd: root });
+    if (r.exitCode !== 0) throw new Error(`the simulated Cilium install failed: ${r.stderr.trim().split("\n")[0]}`);
+    for (let i = 0; i < 50; i++) {
+      await ctx.settle();
+      if (ctx.busy.size === 0) break;
     }
   } finally {
     ctx.fast = false;

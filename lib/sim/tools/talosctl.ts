@@ -718,6 +718,21 @@ const COMMANDS: Record<string, Command> = {
     },
   },
 
+  read: {
+    async run(ctx) {
+      const file = ctx.args[0];
+      if (!file || ctx.args.length > 1)
+        throw new TopLevelError(`accepts 1 arg(s), received ${ctx.args.length}\n\n${usage("read <path>")}`);
+      const t = connect(ctx);
+      return perNode(ctx, t, (node) => {
+        const m = reach(ctx, t, node);
+        const text = readMachineFile(m, file);
+        if (text === undefined) throw new TalosError("Unknown", `stat ${file}: no such file or directory`);
+        return text;
+      });
+    },
+  },
+
   "config info": {
     async run(ctx) {
       const cfg = readTalosconfig(ctx);
@@ -1191,6 +1206,76 @@ const RESOURCES: Record<string, ResourceDef> = {
       return out;
     },
   },
+  addresses: {
+    aliases: ["addresses", "address", "addressstatus", "addressstatuses", "addressstatuses.net.talos.dev"],
+    namespace: "network",
+    type: "AddressStatuses.net.talos.dev",
+    shortType: "AddressStatus",
+    owner: "network.AddressStatusController",
+    maintenance: true,
+    columns: [
+      { name: "ADDRESS", value: (s) => s.address },
+      { name: "LINK", value: (s) => s.linkName },
+    ],
+    list(m, host) {
+      const topo = host.talos.topology;
+      const link = "enp3s0f0";
+      const addr = (address: string, linkName: string, linkIndex: number, family: "inet4" | "inet6", scope: string) => ({
+        id: `${linkName}/${address}`,
+        spec: { address, local: family === "inet4" ? address : undefined, linkIndex, linkName, family, scope, flags: "permanent" },
+      });
+      const mac = Bun.hash(m.hostname).toString(16).padStart(12, "0").slice(0, 12);
+      const ll = `fe80::${mac.slice(0, 4)}:${mac.slice(4, 8)}:${mac.slice(8, 12)}:1`.replace(/:0+([0-9a-f])/g, ":$1");
+      const out = [
+        addr("127.0.0.1/8", "lo", 1, "inet4", "host"),
+        addr("::1/128", "lo", 1, "inet6", "host"),
+        addr(`${m.ip}/${prefixLen(topo.nodeSubnetV4, 24)}`, link, 2, "inet4", "global"),
+        addr(`${ll}/64`, link, 2, "inet6", "link"),
+      ];
+      // the static IPv6 address comes with the machine config (maintenance mode has DHCPv4 only)
+      if (m.spec.ipv6 && m.configured) out.push(addr(`${m.spec.ipv6}/${prefixLen(topo.nodeSubnetV6, 64)}`, link, 2, "inet6", "global"));
+      return out.map((a) => ({ id: a.id, spec: Object.fromEntries(Object.entries(a.spec).filter(([, v]) => v !== undefined)) }));
+    },
+  },
+  kernelparamstatus: {
+    aliases: ["kernelparamstatus", "kernelparamstatuses", "kps", "kernelparamstatuses.runtime.talos.dev"],
+    namespace: "runtime",
+    type: "KernelParamStatuses.runtime.talos.dev",
+    shortType: "KernelParamStatus",
+    owner: "runtime.KernelParamSpecController",
+    maintenance: false,
+    columns: [
+      { name: "CURRENT", value: (s) => s.current },
+      { name: "DEFAULT", value: (s) => s.default },
+      { name: "UNSUPPORTED", value: (s) => String(s.unsupported) },
+    ],
+    list: (m) =>
+      Object.entries(sysctlsOf(m)).map(([k, v]) => ({ id: `proc.sys.${k}`, spec: { current: v.current, default: v.default, unsupported: false } })),
+  },
+  mountstatus: {
+    aliases: ["mountstatus", "mountstatuses", "mountstatuses.runtime.talos.dev"],
+    namespace: "runtime",
+    type: "MountStatuses.runtime.talos.dev",
+    shortType: "MountStatus",
+    owner: "block.MountController",
+    maintenance: false,
+    columns: [
+      { name: "SOURCE", value: (s) => s.source },
+      { name: "TARGET", value: (s) => s.target },
+      { name: "FILESYSTEM TYPE", value: (s) => s.filesystemType },
+    ],
+    list(m, host) {
+      const mount = (id: string, source: string, target: string, encrypted: boolean) => ({
+        id,
+        spec: { source, target, filesystemType: "xfs", options: ["rw", "relatime"], encrypted },
+      });
+      return [
+        mount("STATE", "/dev/mapper/luks2-STATE", "/system/state", true),
+        mount("EPHEMERAL", "/dev/mapper/luks2-EPHEMERAL", "/var", true),
+        ...host.userVolumes.map((u) => mount(`u-${u}`, "/dev/sda1", `/var/mnt/${u}`, false)),
+      ];
+    },
+  },
   nodename: {
     aliases: ["nodename", "nodenames", "nodenames.kubernetes.talos.dev"],
     namespace: "controlplane",
@@ -1202,6 +1287,57 @@ const RESOURCES: Record<string, ResourceDef> = {
     list: (m) => [{ id: "nodename", spec: { nodename: m.hostname, hostname: m.hostname, skipNodeRegistration: false } }],
   },
 };
+
+/** The v1alpha1 document of the machine config a node runs (parsed once per config text). */
+const machineDocs = new WeakMap<object, { text: string; doc: any }>();
+function machineConfig(m: TalosMachine): any {
+  const cfg = m.config;
+  if (!cfg?.text) return {};
+  const hit = machineDocs.get(cfg);
+  if (hit && hit.text === cfg.text) return hit.doc;
+  let doc: any = {};
+  try {
+    doc = parseAllDocuments(cfg.text).map((d) => d.toJS()).find((d) => d && typeof d === "object" && d.machine) ?? {};
+  } catch {
+    doc = {};
+  }
+  machineDocs.set(cfg, { text: cfg.text, doc });
+  return doc;
+}
+
+/** The sysctls a running Talos node has: the machine config's machine.sysctls over a few Talos/Kubernetes defaults. */
+const TALOS_DEFAULT_SYSCTLS: Record<string, string> = {
+  "net.ipv4.ip_forward": "1",
+  "net.ipv6.conf.all.forwarding": "1",
+  "kernel.kptr_restrict": "1",
+  "vm.overcommit_memory": "1",
+};
+function sysctlsOf(m: TalosMachine): Record<string, { current: string; default: string }> {
+  const declared = (machineConfig(m).machine?.sysctls ?? {}) as Record<string, unknown>;
+  const out: Record<string, { current: string; default: string }> = {};
+  for (const [k, v] of Object.entries(TALOS_DEFAULT_SYSCTLS)) out[k] = { current: v, default: v };
+  for (const [k, v] of Object.entries(declared)) out[k] = { current: String(v), default: out[k]?.default ?? "0" };
+  return out;
+}
+
+/** The files `talosctl read` can show: the udev rules Talos writes from machine.udev.rules, /proc/sys, hostname. */
+function readMachineFile(m: TalosMachine, file: string): string | undefined {
+  if (file === "/usr/etc/udev/rules.d/99-talos.rules") {
+    const rules = (machineConfig(m).machine?.udev?.rules ?? []) as unknown[];
+    return rules.map((r) => `${String(r)}\n`).join("");
+  }
+  if (file === "/etc/hostname") return `${m.hostname}\n`;
+  if (file.startsWith("/proc/sys/")) {
+    const v = sysctlsOf(m)[file.slice("/proc/sys/".length).replace(/\//g, ".")];
+    return v ? `${v.current}\n` : undefined;
+  }
+  return undefined;
+}
+
+function prefixLen(subnet: string | undefined, fallback: number): number {
+  const n = Number(subnet?.split("/")[1]);
+  return Number.isInteger(n) && n > 0 ? n : fallback;
+}
 
 function extensionVersion(name: string, talos: string): string {
   const base = { "iscsi-tools": "v0.2.0", "util-linux-tools": "2.40.4", "intel-ucode": "20250512", i915: "20250509", lldpd: "1.0.19" } as Record<string, string>;
