@@ -577,16 +577,15 @@ export async function withMaintenanceLock<T>(scope: LockScope, plan: LockPlan, f
   };
   const lock = api ? await acquireLease(api, o) : await acquireLockFile(lockFilePath(scope.root, scope.env), o);
   scope.out.debug(`took the maintenance ${lock.where} as ${lock.holder.identity}`);
-  // Ctrl-C already unwinds through the finally below (lib/cli aborts the run); these would end the process at once
+  // Ctrl-C and SIGTERM unwind through the finally below (lib/cli aborts the run and exits 130 or 143 after it);
+  // a hang-up (the terminal closed) would end the process at once
   const onSignal = () => {
     void lock.release().finally(() => process.exit(ExitCode.interrupted));
   };
-  process.once("SIGTERM", onSignal);
   process.once("SIGHUP", onSignal);
   try {
     return await fn(lock);
   } finally {
-    process.off("SIGTERM", onSignal);
     process.off("SIGHUP", onSignal);
     // after a full reset there may be no API left to answer: do not wait for a TCP timeout, the lease expires anyway
     let timer: ReturnType<typeof setTimeout> | undefined;

@@ -241,10 +241,10 @@ const SCRIPT_CASES: ScriptCase[] = [
   { name: "validate: an unknown flag", script: "validate", argv: ["--frobnicate"], says: /frobnicate/ },
   { name: "validate: a stray argument", script: "validate", argv: ["extra"], says: /unexpected argument "extra"/ },
   { name: "talos-reboot: --node-timeout banana", script: "talos-reboot", argv: ["--node-timeout", "banana"], says: /--node-timeout must be a duration/ },
-  { name: "talos-reboot: --gate-timeout 0", script: "talos-reboot", argv: ["--gate-timeout", "0"], says: /--gate-timeout must be a duration/ },
+  { name: "talos-reboot: --gate-timeout 0", script: "talos-reboot", argv: ["--gate-timeout", "0"], says: /--gate-timeout needs a unit/ },
   { name: "talos-reboot: --break-lock with a value", script: "talos-reboot", argv: ["--break-lock=yes"], says: /break-lock/ },
   { name: "talos-upgrade: --node-timeout soon", script: "talos-upgrade", argv: ["--node-timeout", "soon"], says: /--node-timeout must be a duration/ },
-  { name: "etcd-snapshot: --keep 0", script: "etcd-snapshot", argv: ["--keep", "0"], says: /--keep must be a whole number of at least 1/ },
+  { name: "etcd-snapshot: --keep 0", script: "etcd-snapshot", argv: ["--keep", "0"], says: /--keep must be a whole number from 1 to 1000/ },
   { name: "etcd-snapshot: --keep many", script: "etcd-snapshot", argv: ["--keep", "many"], says: /--keep must be a whole number/ },
   { name: "cluster-safe-reset: --timeout whenever", script: "cluster-safe-reset", argv: ["--timeout", "whenever"], says: /--timeout must be a duration/ },
   { name: "cluster-safe-reset: --keep 1.5", script: "cluster-safe-reset", argv: ["--keep", "1.5"], says: /--keep must be a whole number/ },
@@ -257,8 +257,8 @@ const SCRIPT_CASES: ScriptCase[] = [
   { name: "flux-reconcile: --suspend with --resume", script: "flux-reconcile", argv: ["--suspend", "--resume"], says: /cannot be used together/ },
   { name: "talos-apply-config: --mode sideways", script: "talos-apply-config", argv: ["--mode", "sideways"], says: /--mode must be one of/ },
   { name: "talos-apply-config: --node-timeout x", script: "talos-apply-config", argv: ["--node-timeout", "x"], says: /--node-timeout must be a duration/ },
-  { name: "bootstrap-phased: --from 9", script: "bootstrap-phased", argv: ["--from", "9"], says: /--from must be a phase number from 1 to 6/ },
-  { name: "bootstrap-phased: --only first", script: "bootstrap-phased", argv: ["--only", "first"], says: /--only must be a phase number/ },
+  { name: "bootstrap-phased: --from 9", script: "bootstrap-phased", argv: ["--from", "9"], says: /--from must be a whole number from 1 to 6/ },
+  { name: "bootstrap-phased: --only first", script: "bootstrap-phased", argv: ["--only", "first"], says: /--only must be a whole number from 1 to 6/ },
   { name: "talos-bootstrap: --timeout someday", script: "talos-bootstrap", argv: ["--timeout", "someday"], says: /--timeout must be a duration/ },
 ];
 

@@ -71,7 +71,7 @@ describe("cluster-safe-reset", () => {
 
   test("full reset with a node that does not answer: exit 1 before the snapshot and the first reset", async () => {
     const { s, dir } = await start({ faults: ["unreachable=mini03"] });
-    const r = await runScript("cluster-safe-reset", ["--snapshot-dir", dir.rel, "--yes"], { env: s.env });
+    const r = await runScript("cluster-safe-reset", ["--snapshot-dir", dir.dir, "--yes"], { env: s.env });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("mini03 does not answer: nothing was changed");
     expect(events(s, "reset")).toEqual([]);
@@ -124,11 +124,11 @@ describe("cluster-emergency-recovery", () => {
     }, "simulated cluster restores only its own snapshots"],
   ])("a bad snapshot (%s): exit 2, nothing wiped, no reset in the Talos history", async (_name, corrupt, message) => {
     const { s, dir } = await start();
-    expect((await runScript("etcd-snapshot", ["--dir", dir.rel], { env: s.env })).code).toBe(0);
+    expect((await runScript("etcd-snapshot", ["--dir", dir.dir], { env: s.env })).code).toBe(0);
     const good = snaps(dir.dir)[0]!;
     const bad = path.join(dir.dir, "bad.snapshot");
     writeFileSync(bad, corrupt(readFileSync(path.join(dir.dir, good))));
-    const r = await runScript("cluster-emergency-recovery", ["--snapshot", path.join(dir.rel, "bad.snapshot"), "--yes"], { env: s.env });
+    const r = await runScript("cluster-emergency-recovery", ["--snapshot", path.join(dir.dir, "bad.snapshot"), "--yes"], { env: s.env });
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toContain("refusing to recover from");
     expect(r.stderr).toContain(message);
@@ -140,7 +140,7 @@ describe("cluster-emergency-recovery", () => {
 
   test("a snapshot of the simulated cluster is refused when running for real (outside a rehearsal)", async () => {
     const { s, dir } = await start();
-    expect((await runScript("etcd-snapshot", ["--dir", dir.rel], { env: s.env })).code).toBe(0);
+    expect((await runScript("etcd-snapshot", ["--dir", dir.dir], { env: s.env })).code).toBe(0);
     const { checkSnapshotFile } = await import("../../lib/talos/snapshot.ts");
     const file = path.join(dir.dir, snaps(dir.dir)[0]!);
     const real = await checkSnapshotFile(file, { simulated: false });

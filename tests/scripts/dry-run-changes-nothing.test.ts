@@ -21,6 +21,7 @@ const cps = loadCluster(ROOT).nodes.filter((n) => n.controlPlane).map((n) => n.h
 const DRY_RUNS: Record<string, string[][]> = {
   "apps-deploy-cilium": [[]],
   "apps-deploy-core": [[]],
+  "bgp-migrate": [[], ["--live"]],
   "bootstrap-1password-secrets": [[]],
   "bootstrap-phased": [[]],
   "cluster-emergency-recovery": [["--snapshot-dir", `${s.rel}/snapshots`]],

@@ -37,7 +37,7 @@ for (const cols of [80, 160]) {
     }, T);
 
     test("bgp-verify on a cluster without the BGP CRDs: fits, and says so once", async () => {
-      const r = await runInPty("bgp-verify", ["--simulate"], { cols, env: { HOMEOPS_SIM_STATE: "bootstrapped" } });
+      const r = await runInPty("bgp-verify", ["--simulate"], { cols, env: { HOMEOPS_SIM_STATE: "talos" } });
       expectFitsAndClean(r, cols);
       expect(count(r.lines, /CRDs? (is|are) not installed/)).toBe(1);
     }, T);

@@ -91,7 +91,7 @@ function expectUntouched(what: string) {
 // each rehearsal as a user runs it; the mutating ones with --yes where the change itself is the point (snapshots
 // and resets write files), --dry-run where the rehearsal of the plan is enough
 const RUNS: Array<[string, string[]]> = [
-  ["etcd-snapshot", ["--keep", "1"]],
+  ["etcd-snapshot", ["--keep", "1", "--yes"]],
   ["cluster-safe-reset", ["--yes", "--node", cluster.nodes[cluster.nodes.length - 1]!.hostname]],
   ["cluster-emergency-recovery", ["--dry-run"]],
   ["talos-generate-config", []],
@@ -110,6 +110,7 @@ const RUNS: Array<[string, string[]]> = [
   ["flux-bootstrap", []],
   ["flux-reconcile", []],
   ["bgp-verify", []],
+  ["bgp-migrate", ["--live"]],
   ["network-check-ipv6", []],
   ["storage-validate-usb-ssd", []],
 ];
@@ -140,7 +141,7 @@ describe("a rehearsal leaves the real repo alone", () => {
     expect(r.stdout + r.stderr).not.toContain(DECOY_SNAPSHOT);
   }, 300_000);
 
-  test("interrupted while the simulation is still starting: exit 130, nothing left", async () => {
+  test("interrupted (SIGTERM) while the simulation is still starting: exit 143, nothing left", async () => {
     const p = spawn("cluster-status", []);
     const stderr = new Response(p.stderr).text();
     const stdout = new Response(p.stdout).text();
@@ -150,12 +151,12 @@ describe("a rehearsal leaves the real repo alone", () => {
     const code = await p.exited;
     clearTimeout(timer);
     await Promise.all([stderr, stdout]);
-    expect(code).toBe(130);
+    expect(code).toBe(143);
     expectUntouched("cluster-status SIGTERM while starting");
   }, 300_000);
 
   for (const sig of ["SIGINT", "SIGTERM"] as const) {
-    test(`interrupted with ${sig} mid-run: exit 130, the folder with the simulated secrets is gone`, async () => {
+    test(`interrupted with ${sig} mid-run: exit ${sig === "SIGINT" ? 130 : 143}, the folder with the simulated secrets is gone`, async () => {
       // a rolling reboot waits on every node: long enough to be interrupted in the middle
       const p = spawn("talos-reboot", ["--yes"]);
       const reader = p.stderr.getReader();
@@ -177,7 +178,7 @@ describe("a rehearsal leaves the real repo alone", () => {
       clearTimeout(timer);
       await drained;
       expect(stderr).toContain("interrupted");
-      expect(r.code).toBe(130);
+      expect(r.code).toBe(sig === "SIGINT" ? 130 : 143);
       expectUntouched(`talos-reboot ${sig}`);
     }, 300_000);
   }

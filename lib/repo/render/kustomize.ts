@@ -6,6 +6,7 @@
  * refused (Flux's secure filesystem). `buildMetadata: [originAnnotations]` makes kustomize name the file each object
  * came from, so every rendered object keeps its origin.
  */
+import { inspectEntry } from "../safe-read.ts";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -53,7 +54,9 @@ export class Workspace {
       cpSync(src, path.join(this.dir, top), {
         recursive: true,
         dereference: false,
-        filter: (s) => !SKIP.has(path.basename(s)),
+        // never copied: FIFOs and devices (kustomize would block on them or read /dev/zero until memory runs
+        // out) and links out of the repo; validate reports each of them at the kustomization that lists it
+        filter: (s) => !SKIP.has(path.basename(s)) && inspectEntry(repoRoot, path.relative(repoRoot, s)).kind !== "unsafe",
       });
     }
   }
