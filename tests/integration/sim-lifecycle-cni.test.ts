@@ -66,9 +66,11 @@ test.skipIf(!haveControllers)("a reboot: Node Unknown, its Longhorn volumes degr
       robustness: v.status?.robustness as string | undefined,
       owner: v.spec?.nodeID as string,
     }));
-  const before = await until("Longhorn volumes with a robustness", async () => {
+  // every volume healthy first: the simulated Longhorn schedules each volume's second replica once the managers are
+  // up, and a volume still rebuilding would make "worse after the reboot" a race
+  const before = await until("Longhorn volumes healthy", async () => {
     const v = await volumes();
-    return v.length > 0 && v.every((x) => x.robustness === "healthy" || x.robustness === "degraded") ? v : undefined;
+    return v.length > 0 && v.every((x) => x.robustness === "healthy") ? v : undefined;
   });
   // the node holding the first volume's engine (it holds a replica of it too)
   const node = sim.cluster.topology.nodes.find((n) => n.hostname === before[0]!.owner)!;
