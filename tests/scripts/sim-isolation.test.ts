@@ -177,7 +177,7 @@ describe("a rehearsal leaves the real repo alone", () => {
       const r = { code: await p.exited, stdout: await stdout };
       clearTimeout(timer);
       await drained;
-      expect(stderr).toContain("interrupted");
+      expect(stderr).toContain(sig === "SIGINT" ? "interrupted" : "terminated");
       expect(r.code).toBe(sig === "SIGINT" ? 130 : 143);
       expectUntouched(`talos-reboot ${sig}`);
     }, 300_000);
