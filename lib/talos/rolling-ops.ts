@@ -4,6 +4,7 @@
  * "already done" means for an upgrade (same Talos version and schematic), so a second run continues where the first
  * stopped.
  */
+import type { Duration } from "../cli/flags.ts";
 import type { Output, Waiting } from "../cli/output.ts";
 import type { GateDeps, GateNode } from "../safety/gates.ts";
 import { runRolling, type RollingEvent, type RollingResult } from "../safety/rolling.ts";
@@ -15,9 +16,8 @@ export interface RollingCommon {
   talos: Talosctl;
   gates: GateDeps;
   targets: GateNode[];
-  /** talosctl --timeout for the node to come back (Go duration) */
-  nodeTimeout: string;
-  nodeTimeoutMs: number;
+  /** how long the node may take to come back: `.text` for talosctl --timeout, `.ms` for our own waits */
+  nodeTimeout: Duration;
   gateTimeoutMs: number;
   dryRun: boolean;
   signal?: AbortSignal;
@@ -114,13 +114,13 @@ export async function rollingReboot(o: RollingCommon): Promise<RollingResult> {
   return runRolling({
     ...rollingBase(o, gates),
     action: async (node) => {
-      await waiting(o.out, `${node.hostname}: rebooting (talosctl follows it down and back)`, o.nodeTimeoutMs, () =>
-        o.talos.reboot(node.ip, { timeout: o.nodeTimeout }),
+      await waiting(o.out, `${node.hostname}: rebooting (talosctl follows it down and back)`, o.nodeTimeout.ms, () =>
+        o.talos.reboot(node.ip, { timeout: o.nodeTimeout.text }),
       ).catch((e) => {
-        throw notBack(e, node, o.nodeTimeout, "reboot");
+        throw notBack(e, node, o.nodeTimeout.text, "reboot");
       });
     },
-    waitBack: (node) => waiting(o.out, `${node.hostname}: waiting for Talos to report it running`, o.nodeTimeoutMs, () => waitRunning(o.talos, node, o.nodeTimeoutMs, o.signal)),
+    waitBack: (node) => waiting(o.out, `${node.hostname}: waiting for Talos to report it running`, o.nodeTimeout.ms, () => waitRunning(o.talos, node, o.nodeTimeout.ms, o.signal)),
   }).finally(() => gates.finish());
 }
 
@@ -155,15 +155,15 @@ export async function rollingUpgrade(o: RollingCommon & { target: UpgradeTarget;
     },
     action: async (node) => {
       // fewer than 3 etcd members: Talos refuses to upgrade a control plane unless its data is preserved
-      await waiting(o.out, `${node.hostname}: upgrading to ${o.target.version} (talosctl follows it down and back)`, o.nodeTimeoutMs, () =>
-        o.talos.upgrade(node.ip, o.target.image, { timeout: o.nodeTimeout, preserve: node.controlPlane && o.controlPlanes < 3 }),
+      await waiting(o.out, `${node.hostname}: upgrading to ${o.target.version} (talosctl follows it down and back)`, o.nodeTimeout.ms, () =>
+        o.talos.upgrade(node.ip, o.target.image, { timeout: o.nodeTimeout.text, preserve: node.controlPlane && o.controlPlanes < 3 }),
       ).catch((e) => {
-          throw notBack(e, node, o.nodeTimeout, "upgrade");
+          throw notBack(e, node, o.nodeTimeout.text, "upgrade");
         });
     },
     waitBack: async (node) => {
-      const back = await waiting(o.out, `${node.hostname}: waiting for Talos to report it running`, o.nodeTimeoutMs, () =>
-        waitRunning(o.talos, node, o.nodeTimeoutMs, o.signal),
+      const back = await waiting(o.out, `${node.hostname}: waiting for Talos to report it running`, o.nodeTimeout.ms, () =>
+        waitRunning(o.talos, node, o.nodeTimeout.ms, o.signal),
       );
       const now = await nodeRuns(o.talos, node);
       if (!now.version || !sameVersion(now.version, o.target.version))
