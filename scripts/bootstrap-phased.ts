@@ -1,6 +1,5 @@
-import { defineScript, ExitCode, formatDuration, WAIT_FLAGS } from "../lib/cli/index.ts";
+import { defineScript, ExitCode, formatDuration, WAIT_FLAGS, LOCK_FLAGS } from "../lib/cli/index.ts";
 import type { PhaseResult } from "../lib/bootstrap/index.ts";
-import { LOCK_FLAGS, withMaintenanceLock } from "../lib/safety/lock.ts";
 
 export default defineScript(import.meta, {
   name: "bootstrap-phased",
@@ -47,10 +46,12 @@ memory only. Holds the cluster's maintenance lock (the Lease once the API answer
       { Journal, PHASES, runBootstrap, statusOf },
       { bootstrapContext, printResults },
       { KubeClient },
+      { withMaintenanceLock },
     ] = await Promise.all([
       import("../lib/bootstrap/index.ts"),
       import("../lib/bootstrap/script.ts"),
       import("../lib/kube/client.ts"),
+      import("../lib/safety/lock.ts"),
     ]);
     const { flags, out, json, root } = rc;
     const { from, only } = flags;
