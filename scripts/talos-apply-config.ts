@@ -66,7 +66,7 @@ the lock file in .home-ops/); while another operation holds it, this one exits 2
     if (json) out.result({ ok: failed.length === 0, dryRun, nodes: results });
     else {
       out.printTable(
-        ["node", "ip", "was", "insecure", "mode", "result", "attempts", "detail"],
+        ["node", "ip", "state", "insecure", "mode", "result", "attempts", "detail"],
         results.map((r) => [r.hostname, r.ip, r.state, r.insecure ? "yes" : "no", r.mode, r.result, r.attempts, r.detail]),
       );
       out.line(

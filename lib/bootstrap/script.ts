@@ -34,8 +34,8 @@ export function bootstrapContext(
 
 export function printResults(out: Output, results: PhaseResult[], totalMs?: number): void {
   out.printTable(
-    ["phase", "state", "what the cluster shows", "time"],
-    results.map((r) => [`${r.n} ${r.title}`, r.state, r.summary || (r.error ?? ""), r.ms ? formatDuration(r.ms) : "-"]),
+    ["phase", "result", "what the cluster shows", "time"],
+    results.map((r) => [`${r.n} ${r.title}`, r.result, r.summary || (r.error ?? ""), r.ms ? formatDuration(r.ms) : "-"]),
   );
   if (totalMs !== undefined) out.line(`total time ${formatDuration(totalMs)}`);
 }
