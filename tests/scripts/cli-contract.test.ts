@@ -109,8 +109,28 @@ function keysOf(v: unknown, at = "", out: Array<{ path: string; key: string }> =
   return out;
 }
 
+// a simulated cluster, without the knobs a developer's shell may have set
+const simEnv = { ...process.env, HOMEOPS_SIM_STATE: "", HOMEOPS_SIM_FAULTS: "", HOMEOPS_SIM_POPULATE: "", ROUTER_SSH: "", NO_COLOR: "1" } as Record<string, string>;
+
+describe("a failure in JSON mode, read slowly: the result so far, ok false and the error object", () => {
+  test("a failed check (cluster-status, a node's Talos API not answering): exit 1", async () => {
+    const r = await runSlowReader(["bun", "scripts/cluster-status.ts", "--simulate", "--sim-fault", "unreachable=mini02", "--json"], simEnv);
+    expect(r.code).toBe(1);
+    const doc = expectContract(r, "cluster-status") as JsonDoc & { groups: unknown[] };
+    expect(doc.groups.length).toBeGreaterThan(0);
+  }, 120_000);
+
+  test("a failed operation (talos-reboot stopped by its etcd gate): exit 1, where it stopped and why", async () => {
+    const r = await runSlowReader(["bun", "scripts/talos-reboot.ts", "--simulate", "--yes", "--sim-fault", "unreachable=mini02", "--json"], simEnv);
+    expect(r.code).toBe(1);
+    const doc = expectContract(r, "talos-reboot") as JsonDoc & { stopped: { node: string; message: string } | null };
+    expect(doc.stopped?.message).toContain("etcd");
+    expect(String(doc.error?.message)).toContain(doc.stopped!.message);
+    expect(typeof doc.error?.hint).toBe("string");
+  }, 120_000);
+});
+
 describe("one vocabulary in JSON", () => {
-  const simEnv = { ...process.env, HOMEOPS_SIM_STATE: "", HOMEOPS_SIM_FAULTS: "", HOMEOPS_SIM_POPULATE: "", ROUTER_SSH: "", NO_COLOR: "1" } as Record<string, string>;
   const runs: Array<{ args: string[]; items: (doc: any) => unknown[]; key: string }> = [
     { args: ["bgp-verify", "--simulate", "--sim-fault", "partitioned=mini02"], items: (d) => [...d.rows, ...d.missing], key: "family" },
     { args: ["bootstrap-phased", "--simulate", "--status"], items: (d) => d.phases, key: "result" },
