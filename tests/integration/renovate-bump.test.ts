@@ -42,7 +42,8 @@ function copyRepo(): string {
   const dir = mkdtempSync(path.join(tmpdir(), "home-ops-renovate-"));
   copies.push(dir);
   const ls = Bun.spawnSync(["git", "ls-files", "-co", "--exclude-standard", "-z"], { cwd: ROOT });
-  for (const rel of ls.stdout.toString().split("\0").filter(Boolean)) {
+  // node_modules is linked below (a checkout whose node_modules is itself a link lists it as a file)
+  for (const rel of ls.stdout.toString().split("\0").filter((r) => r && r !== "node_modules")) {
     const from = path.join(ROOT, rel);
     mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
     try {
