@@ -27,6 +27,8 @@ export interface KindInfo {
   crd?: string;
   /** A CRD's additionalPrinterColumns (what plain `kubectl get` shows after NAME). */
   printerColumns?: PrinterColumn[];
+  /** A CRD's openAPIV3Schema when it comes with the kind (the chart CRDs of lib/repo/charts.ts) */
+  schema?: Record<string, unknown>;
 }
 
 export interface PrinterColumn {
@@ -55,6 +57,7 @@ export function kindInfo(k: KindInput): KindInfo {
     fieldSelectors: k.fieldSelectors ?? [],
     ...(k.crd === undefined ? {} : { crd: k.crd }),
     ...(k.printerColumns === undefined ? {} : { printerColumns: k.printerColumns }),
+    ...(k.schema === undefined ? {} : { schema: k.schema }),
   };
 }
 
@@ -289,6 +292,7 @@ const CRD_SPEC_SCHEMAS: Record<string, SchemaNode> = {
 };
 
 function crdSchema(k: KindInfo): SchemaNode {
+  if (k.schema) return structuredClone(k.schema);
   const spec = CRD_SPEC_SCHEMAS[groupResource(k)];
   if (!spec) return { type: "object", "x-kubernetes-preserve-unknown-fields": true };
   return { type: "object", properties: { apiVersion: str, kind: str, metadata: { type: "object" }, spec, status: open() } };

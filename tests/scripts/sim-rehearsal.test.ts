@@ -47,6 +47,9 @@ describe("every live script rehearses with --simulate alone", () => {
     expect(r.all).toMatch(/longhorn\s+\d+ volumes healthy/);
     expect(r.all).toMatch(new RegExp(`flux\\s+(\\d+)/\\1 Kustomizations and HelmReleases Ready`));
     expect(r.all).toContain(`cilium        ${hosts.length}/${hosts.length} agents ready`);
+    // cert-manager's chart installed its CRDs and the repo's Certificates were issued
+    expect(r.all).toMatch(/certificates\s+[1-9]\d* certificates? valid for \d+\+ days/);
+    expect(r.all).not.toContain("not installed");
   }, 300_000);
 
   test("bgp-verify: every session of every node established", async () => {
