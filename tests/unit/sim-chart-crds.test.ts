@@ -7,7 +7,7 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, statSync } from "node:fs";
 import path from "node:path";
-import { chartCrds, knownChartCrds } from "../../lib/repo/charts.ts";
+import { type ChartCrd, chartCrds, knownChartCrds } from "../../lib/repo/charts.ts";
 import { readObjects } from "../../lib/sim/controllers/flux.ts";
 import type { KObj } from "../../lib/sim/controllers/obj.ts";
 import { validateCustomResource } from "../../lib/sim/schema.ts";
@@ -50,7 +50,7 @@ describe("chart CRDs of this repo", () => {
   });
 
   test("every custom resource of the repo whose kind a chart installs is valid under strict field validation", () => {
-    const byKind = new Map(knownChartCrds().flatMap(({ crd }) => crd.versions.map((v) => [`${crd.group}/${v}/${crd.kind}`, crd] as const)));
+    const byKind = new Map<string, ChartCrd>(knownChartCrds().flatMap(({ crd }) => crd.versions.map((v) => [`${crd.group}/${v}/${crd.kind}`, crd] as const)));
     let checked = 0;
     for (const o of objects) {
       const crd = byKind.get(`${o.apiVersion}/${o.kind}`);
