@@ -70,7 +70,7 @@ interface WorkloadSpec {
   namespace: string;
   labels: Record<string, string>;
   podLabels: Record<string, string>;
-  containers: { name: string; image: string; env?: unknown[]; args?: string[] }[];
+  containers: { name: string; image: string; env?: unknown[]; args?: string[]; ports?: { name: string; containerPort: number; protocol: string }[] }[];
   replicas?: number;
   hostNetwork?: boolean;
   volumes?: unknown[];
@@ -391,7 +391,14 @@ const ingressNginx: ChartDef = {
         namespace: r.namespace,
         labels: { ...standardLabels(r, "ingress-nginx", r.version, "controller"), "app.kubernetes.io/name": "ingress-nginx" },
         podLabels,
-        containers: [{ name: "controller", image: "registry.k8s.io/ingress-nginx/controller:v1.12.1" }],
+        // controller-deployment.yaml: the containerPort values, named as the Service's targetPorts refer to them
+        containers: [
+          {
+            name: "controller",
+            image: "registry.k8s.io/ingress-nginx/controller:v1.12.1",
+            ports: Object.entries({ http: 80, https: 443, ...(valueAt(r.values, "controller.containerPort") as Record<string, number> | undefined) }).map(([name, port]) => ({ name, containerPort: Number(port), protocol: "TCP" })),
+          },
+        ],
         replicas: Number(valueAt(r.values, "controller.replicaCount") ?? 1),
       }),
       ...services.map(

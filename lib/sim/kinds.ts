@@ -130,9 +130,8 @@ export const BUILTIN_KINDS: readonly KindInfo[] = [
   kindInfo({ group: "networking.k8s.io", version: "v1", kind: "Ingress", plural: "ingresses", namespaced: true, shortNames: ["ing"], statusSubresource: true }),
   kindInfo({ group: "networking.k8s.io", version: "v1", kind: "IngressClass", plural: "ingressclasses", namespaced: false }),
   kindInfo({ group: "networking.k8s.io", version: "v1", kind: "NetworkPolicy", plural: "networkpolicies", namespaced: true, shortNames: ["netpol"] }),
-  // EndpointSlice is left out until the simulation maintains slices for its Services: served but empty, it would
-  // tell bgp-verify that no node has a local endpoint (externalTrafficPolicy: Local) while the simulated Cilium
-  // advertises from the nodes running the pods
+  // kept for every Service with a selector by the simulated endpointslice controller (controllers/endpoints.ts)
+  kindInfo({ group: "discovery.k8s.io", version: "v1", kind: "EndpointSlice", plural: "endpointslices", namespaced: true }),
   kindInfo({ group: "storage.k8s.io", version: "v1", kind: "StorageClass", plural: "storageclasses", namespaced: false, shortNames: ["sc"] }),
   kindInfo({ group: "storage.k8s.io", version: "v1", kind: "CSIDriver", plural: "csidrivers", namespaced: false }),
   kindInfo({ group: "storage.k8s.io", version: "v1", kind: "VolumeAttachment", plural: "volumeattachments", namespaced: false, statusSubresource: true }),

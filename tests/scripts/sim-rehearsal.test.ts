@@ -6,12 +6,14 @@
  */
 import { describe, expect, test } from "bun:test";
 import path from "node:path";
+import { loadRepo } from "../../lib/repo/model.ts";
 import { loadCluster } from "../../lib/talos/cluster.ts";
 import { FAULT_HELP, startSimulation } from "../../lib/sim/index.ts";
 import { SIM_STATES } from "../../lib/sim/cluster.ts";
 
 const ROOT = path.resolve(import.meta.dir, "../..");
 const cluster = loadCluster(ROOT);
+const repo = loadRepo(ROOT);
 const hosts = cluster.nodes.map((n) => n.hostname);
 const cps = cluster.nodes.filter((n) => n.controlPlane).map((n) => n.hostname);
 const BANNER = /^simulated cluster: (\d+) nodes?, state (\w+), faults: (.+); nothing real is touched$/m;
@@ -52,12 +54,28 @@ describe("every live script rehearses with --simulate alone", () => {
     expect(r.all).not.toContain("not installed");
   }, 300_000);
 
-  test("bgp-verify: every session of every node established", async () => {
+  test("bgp-verify: expects and finds this repo's routes, every LB IP x family x node x peer", async () => {
     const r = await rehearse("bgp-verify", ["--json"]);
     expect(r.code).toBe(0);
-    const report = JSON.parse(r.stdout);
-    const rows = JSON.stringify(report);
-    for (const h of hosts) expect(rows).toContain(h);
+    const report = JSON.parse(r.stdout) as { ok: boolean; expectedTotal: number; rows: { node: string; peer: string; afi: string; expected: number; advertised?: number; missing: number; ciliumSession: string }[] };
+    // the LoadBalancer IPs the repo asks for (the chart-rendered ingress Services included), per family
+    const lbIPs = repo.services.filter((s) => s.type === "LoadBalancer").flatMap((s) => s.requestedIPs);
+    const byFamily = { ipv4: lbIPs.filter((ip) => !ip.includes(":")).length, ipv6: lbIPs.filter((ip) => ip.includes(":")).length };
+    expect(byFamily.ipv4).toBeGreaterThan(0);
+    let total = 0;
+    for (const h of hosts) {
+      for (const [afi, n] of Object.entries(byFamily)) {
+        if (n === 0) continue;
+        const rows = report.rows.filter((row) => row.node === h && row.afi === afi);
+        expect({ h, afi, peers: rows.length > 0 }).toEqual({ h, afi, peers: true });
+        for (const row of rows) {
+          expect(row).toMatchObject({ expected: n, advertised: n, missing: 0, ciliumSession: "established" });
+          total += n;
+        }
+      }
+    }
+    expect(report.expectedTotal).toBe(total);
+    expect(report.ok).toBe(true);
     expect(r.all).not.toContain("x509");
   }, 300_000);
 

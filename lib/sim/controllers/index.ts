@@ -1,8 +1,8 @@
 /**
  * The in-cluster half of the simulated cluster: every emulated controller (what runs INSIDE a real cluster:
- * apiextensions establishing, kube-controller-manager + kubelet for workloads, Cilium agent/operator, Flux,
- * External Secrets, 1Password Connect, Longhorn, cert-manager and CloudNativePG) and the router peer, plus the
- * `helm`, `flux` and `vtysh` stand-ins that act on them.
+ * apiextensions establishing, kube-controller-manager + kubelet for workloads and endpoints, Cilium
+ * agent/operator, Flux, External Secrets, 1Password Connect, Longhorn, cert-manager and CloudNativePG) and the
+ * router peer, plus the `helm`, `flux` and `vtysh` stand-ins that act on them.
  *
  * SimCluster calls `registerControllers(cluster)` once; it registers the tools and one controller
  * ("sim-controllers") whose start()/stop() start and stop all of them in dependency order.
@@ -17,6 +17,7 @@ import { createVtyshTool } from "../tools/vtysh.ts";
 import { CiliumController } from "./cilium.ts";
 import { ConnectController, ExternalSecretsController } from "./external-secrets.ts";
 import { CrdEstablishingController } from "./crds.ts";
+import { EndpointsController } from "./endpoints.ts";
 import { FluxController, type FluxOptions } from "./flux.ts";
 import { LonghornController, type LonghornOptions } from "./longhorn.ts";
 import { ChartOperatorsController } from "./operators.ts";
@@ -56,6 +57,7 @@ export interface SimControllers {
   ctx: Ctx;
   crds: CrdEstablishingController;
   workloads: WorkloadController;
+  endpoints: EndpointsController;
   cilium: CiliumController;
   router: SimRouter;
   flux: FluxController;
@@ -84,12 +86,14 @@ export function createControllers(host: ControllerHost & { root?: string }, opts
   const longhorn = new LonghornController(ctx, opts.longhorn);
   const flux = new FluxController(ctx, { ...(host.root ? { root: host.root } : {}), ...(opts.flux ?? {}) });
   const chartOperators = new ChartOperatorsController(ctx);
-  const order: Reconciler[] = [crds, workloads, cilium, connect, externalSecrets, longhorn, chartOperators, flux];
+  const endpoints = new EndpointsController(ctx);
+  const order: Reconciler[] = [crds, workloads, endpoints, cilium, connect, externalSecrets, longhorn, chartOperators, flux];
   let started = false;
   const handle: SimControllers = {
     ctx,
     crds,
     workloads,
+    endpoints,
     cilium,
     router,
     flux,
