@@ -33,7 +33,12 @@ async function run(name: string, args: string[], env: Record<string, string> = {
   return { code, stdout, stderr, all: stdout + stderr };
 }
 
-const rehearse = (name: string, args: string[] = []) => run(name, ["--simulate", ...args]);
+/** the live scripts rehearsed below with --simulate and no other simulation knob */
+const rehearsed = new Set<string>();
+const rehearse = (name: string, args: string[] = []) => {
+  if (!args.some((a) => a.startsWith("--sim-"))) rehearsed.add(name);
+  return run(name, ["--simulate", ...args]);
+};
 
 function expectBanner(text: string, state: string, faults = "none") {
   const m = text.match(BANNER);
@@ -162,6 +167,27 @@ describe("every live script rehearses with --simulate alone", () => {
     }
   }, 300_000);
 
+  test("bootstrap-phased --dry-run starts from bare nodes and plans every phase", async () => {
+    const r = await rehearse("bootstrap-phased", ["--dry-run"]);
+    expect({ code: r.code, tail: r.code === 0 ? "" : r.all.slice(-800) }).toEqual({ code: 0, tail: "" });
+    expectBanner(r.stderr, "bare");
+    for (const h of hosts) expect(r.all).toContain(`${h} (${cluster.nodes.find((n) => n.hostname === h)!.ip}) is in maintenance mode`);
+    expect((r.all.match(/--insecure$/gm) ?? []).length).toBe(hosts.length);
+    expect(r.all).toMatch(/phase 3\/6 networking \(Cilium\)/);
+  }, 300_000);
+
+  test("bgp-migrate: what the repo's and the cluster's BGP v1 policies say (here: nothing to migrate, said so)", async () => {
+    const policies = repo.bgp.peeringPolicies.length;
+    const fromRepo = await rehearse("bgp-migrate", ["--dry-run"]);
+    expect(fromRepo.code).toBe(0);
+    if (policies === 0) expect(fromRepo.all).toContain("nothing to migrate: the repo declares no CiliumBGPPeeringPolicy");
+    else expect(fromRepo.all).toContain("CiliumBGPClusterConfig");
+    const live = await rehearse("bgp-migrate", ["--live", "--dry-run"]);
+    expect(live.code).toBe(0);
+    // the complete cluster holds what the repo declares
+    if (policies === 0) expect(live.all).toContain("nothing to migrate: the cluster has no CiliumBGPPeeringPolicy");
+  }, 300_000);
+
   test("--help of every live script lists --simulate, --sim-state with its states and --sim-fault with every fault", async () => {
     const scripts = new Bun.Glob("*.ts").scanSync(path.join(ROOT, "scripts"));
     let live = 0;
@@ -250,7 +276,12 @@ describe("each fault shows the diagnosis a user sees", () => {
   });
   fault("router-rejects-routes", "bgp-verify shows the router's sessions held by policy", async () => {
     const r = await rehearse("bgp-verify", ["--router-cmd", "vtysh", "--sim-fault", "router-rejects-routes"]);
+    expect(r.code).toBe(1);
     expect(r.all).toContain("Established (Policy)");
+    // the cause and the fix, once per node and session
+    for (const h of hosts) expect(r.all).toMatch(new RegExp(`FAIL ${h} -> \\S+ ipv4: cause 11: the router holds its session with node\\s+${h}`));
+    expect(r.all).toContain("fix: upload the router config from `bun scripts/bgp-router-config.ts`");
+    expect(r.all).toMatch(/FAIL (\d+) of \1 expected route\(s\) missing, \d+ router session\(s\) in \(Policy\)/);
   });
 
   test("every fault of FAULT_HELP has a rehearsal above", () => {
@@ -272,3 +303,13 @@ test("a simulated bootstrap from bare nodes ends in what cluster-status calls he
     await sim.stop();
   }
 }, 300_000);
+
+test("every live script is rehearsed above with --simulate and no other simulation knob", async () => {
+  const live: string[] = [];
+  for (const file of new Bun.Glob("*.ts").scanSync(path.join(ROOT, "scripts"))) {
+    const mod = await import(path.join(ROOT, "scripts", file));
+    if (mod.default?.def?.live) live.push(file.replace(/\.ts$/, ""));
+  }
+  expect(live.length).toBeGreaterThan(10);
+  expect(live.filter((n) => !rehearsed.has(n)).sort()).toEqual([]);
+});
