@@ -1,10 +1,6 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { stringify } from "yaml";
 import { defineScript, ExitCode, UsageError } from "../lib/cli/index.ts";
-import { KubeClient } from "../lib/kube/index.ts";
-import { loadRepo } from "../lib/repo/model.ts";
-import { inputsFromModel, migrateV1, printMigrationPlan, readLiveInputs, renderMigration, type BgpInputs } from "../lib/bgp/index.ts";
+import type { BgpInputs } from "../lib/bgp/index.ts";
 
 export default defineScript(import.meta, {
   name: "bgp-migrate",
@@ -34,6 +30,20 @@ node), and delete the policy: each switch resets the BGP sessions.`,
     "bun scripts/bgp-migrate.ts --json | jq '.differences'",
   ],
   async run({ flags, out, root, json, dryRun, env }) {
+    // loaded here, not at the top: --help and flag errors answer without the library
+    const [
+      { existsSync, readFileSync, writeFileSync },
+      { stringify },
+      { KubeClient },
+      { loadRepo },
+      { inputsFromModel, migrateV1, printMigrationPlan, readLiveInputs, renderMigration },
+    ] = await Promise.all([
+      import("node:fs"),
+      import("yaml"),
+      import("../lib/kube/index.ts"),
+      import("../lib/repo/model.ts"),
+      import("../lib/bgp/index.ts"),
+    ]);
     let inputs: BgpInputs;
     let policyFile: string | undefined;
     if (flags.live) {

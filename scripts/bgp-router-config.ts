@@ -1,8 +1,6 @@
-import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { defineScript, UsageError } from "../lib/cli/index.ts";
-import { planRouterConfig, renderPlan, type NeighborMode } from "../lib/bgp/router-config.ts";
-import { loadRepo } from "../lib/repo/model.ts";
+import type { NeighborMode } from "../lib/bgp/router-config.ts";
 
 export default defineScript(import.meta, {
   name: "bgp-router-config",
@@ -31,7 +29,17 @@ soft-reconfiguration inbound so \`show bgp ipv4 unicast neighbors <ip> received-
     "bun scripts/bgp-router-config.ts --out udm-bgp.conf",
     "bun scripts/bgp-router-config.ts --mode per-node --json | jq .plan.families",
   ],
-  run({ flags, out, root, json }) {
+  async run({ flags, out, root, json }) {
+    // loaded here, not at the top: --help and flag errors answer without the library
+    const [
+      { writeFileSync },
+      { planRouterConfig, renderPlan },
+      { loadRepo },
+    ] = await Promise.all([
+      import("node:fs"),
+      import("../lib/bgp/router-config.ts"),
+      import("../lib/repo/model.ts"),
+    ]);
     const model = loadRepo(root);
     const plan = planRouterConfig(model, { mode: flags.mode as NeighborMode });
     const text = renderPlan(plan);

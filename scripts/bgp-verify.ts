@@ -1,7 +1,5 @@
 import { defineScript, ExitCode } from "../lib/cli/index.ts";
-import { KubeClient } from "../lib/kube/index.ts";
-import { loadRepo } from "../lib/repo/model.ts";
-import { announcedServices, declaredLoadBalancers, inputsFromModel, printVerifyReport, readLiveInputs, readRouterState, routerAccess, verifyBgp, type BgpInputs } from "../lib/bgp/index.ts";
+import type { BgpInputs } from "../lib/bgp/index.ts";
 
 export default defineScript(import.meta, {
   name: "bgp-verify",
@@ -38,6 +36,16 @@ and there is not one route to check (it says why).`,
     "bun scripts/bgp-verify.ts --simulate",
   ],
   async run({ flags, out, exec, env, root, json }) {
+    // loaded here, not at the top: --help and flag errors answer without the library
+    const [
+      { KubeClient },
+      { loadRepo },
+      { announcedServices, declaredLoadBalancers, inputsFromModel, printVerifyReport, readLiveInputs, readRouterState, routerAccess, verifyBgp },
+    ] = await Promise.all([
+      import("../lib/kube/index.ts"),
+      import("../lib/repo/model.ts"),
+      import("../lib/bgp/index.ts"),
+    ]);
     const access = routerAccess({ routerCmd: flags["router-cmd"], env });
     let inputs: BgpInputs;
     let missingKinds: string[] = [];

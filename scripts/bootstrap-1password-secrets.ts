@@ -1,16 +1,4 @@
-import { defineScript, ExitCode } from "../lib/cli/index.ts";
-import { applyConnectSecrets, secretsState } from "../lib/bootstrap/phases/core.ts";
-import { bootstrapContext, TIMEOUT_FLAGS } from "../lib/bootstrap/script.ts";
-import {
-  CONNECT_CREDENTIALS,
-  CONNECT_TOKEN,
-  connectCredentialsTarget,
-  connectCredentialsValue,
-  connectTokenTarget,
-  readSecret,
-  referenceOf,
-  requireOpSignedIn,
-} from "../lib/bootstrap/secrets.ts";
+import { defineScript, ExitCode, WAIT_FLAGS } from "../lib/cli/index.ts";
 
 export default defineScript(import.meta, {
   name: "bootstrap-1password-secrets",
@@ -30,10 +18,20 @@ cluster exist, decode correctly and match 1Password.`,
   mutates: true,
   flags: {
     check: { type: "boolean", description: "validate instead of write (exit 1 when anything is wrong)" },
-    ...TIMEOUT_FLAGS,
+    ...WAIT_FLAGS,
   },
   examples: ["bun scripts/bootstrap-1password-secrets.ts", "bun scripts/bootstrap-1password-secrets.ts --check", "bun scripts/bootstrap-1password-secrets.ts --dry-run"],
   async run(rc) {
+    // loaded here, not at the top: --help and flag errors answer without the library
+    const [
+      { applyConnectSecrets, secretsState },
+      { bootstrapContext },
+      { CONNECT_CREDENTIALS, CONNECT_TOKEN, connectCredentialsTarget, connectCredentialsValue, connectTokenTarget, readSecret, referenceOf, requireOpSignedIn },
+    ] = await Promise.all([
+      import("../lib/bootstrap/phases/core.ts"),
+      import("../lib/bootstrap/script.ts"),
+      import("../lib/bootstrap/secrets.ts"),
+    ]);
     const { out, json } = rc;
     const ctx = bootstrapContext(rc, rc.flags);
     try {

@@ -1,6 +1,5 @@
-import { defineScript, ExitCode, formatDuration, WAIT_FLAGS } from "../lib/cli/index.ts";
+import { defineScript, ExitCode, formatDuration, WAIT_FLAGS, LOCK_FLAGS } from "../lib/cli/index.ts";
 import type { PhaseResult } from "../lib/bootstrap/index.ts";
-import { LOCK_FLAGS, withMaintenanceLock } from "../lib/safety/lock.ts";
 
 export default defineScript(import.meta, {
   name: "bootstrap-phased",
@@ -47,10 +46,12 @@ memory only. Holds the cluster's maintenance lock (the Lease once the API answer
       { Journal, PHASES, runBootstrap, statusOf },
       { bootstrapContext, printResults },
       { KubeClient },
+      { withMaintenanceLock },
     ] = await Promise.all([
       import("../lib/bootstrap/index.ts"),
       import("../lib/bootstrap/script.ts"),
       import("../lib/kube/client.ts"),
+      import("../lib/safety/lock.ts"),
     ]);
     const { flags, out, json, root } = rc;
     const { from, only } = flags;
@@ -63,19 +64,19 @@ memory only. Holds the cluster's maintenance lock (the Lease once the API answer
         if (json) {
           out.result({
             phases: results.map((r) => ({ ...r, lastRun: last.get(r.n) ?? null })),
-            done: results.every((r) => r.state === "done"),
+            done: results.every((r) => r.result === "done"),
           });
           return ExitCode.ok;
         }
         out.printTable(
-          ["phase", "state", "what the cluster shows", "last run (journal)"],
+          ["phase", "result", "what the cluster shows", "last run (journal)"],
           results.map((r) => {
             const j = last.get(r.n);
-            return [`${r.n} ${r.title}`, r.state, r.summary, j ? `${j.event} ${j.at}` : "-"];
+            return [`${r.n} ${r.title}`, r.result, r.summary, j ? `${j.event} ${j.at}` : "-"];
           }),
         );
         for (const r of results) for (const m of r.missing.slice(0, 5)) out.line(`  ${r.n}: ${m}`);
-        const next = results.find((r) => r.state !== "done");
+        const next = results.find((r) => r.result !== "done");
         out.line(next ? `next: phase ${next.n} (${next.title})` : "every phase is done");
         return ExitCode.ok;
       }
@@ -104,7 +105,7 @@ memory only. Holds the cluster's maintenance lock (the Lease once the API answer
       }
       out.line();
       printResults(out, run.results, run.totalMs);
-      const ran = run.results.filter((r) => r.state === "ran").length;
+      const ran = run.results.filter((r) => r.result === "ran").length;
       if (rc.dryRun) out.line("dry run: nothing was changed");
       else if (ran === 0) out.line(`every phase was already done: nothing changed (${PHASES.length === run.results.length ? "all phases" : "selected phases"})`);
       return ExitCode.ok;

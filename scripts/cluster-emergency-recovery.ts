@@ -1,14 +1,5 @@
-import { existsSync } from "node:fs";
 import path from "node:path";
-import { ConfigError, defineScript, ExitCode, OperationError, snapshotDirFlag, UsageError, displayPath } from "../lib/cli/index.ts";
-import { clusterReader } from "../lib/safety/kube-reader.ts";
-import { LOCK_FLAGS, withMaintenanceLock } from "../lib/safety/lock.ts";
-import { bootstrapEtcd, deadlineIn, remaining } from "../lib/talos/bootstrap.ts";
-import { loadCluster, makeTalosctl, selectNodes } from "../lib/talos/cluster.ts";
-import { formatMs } from "../lib/talos/poll.ts";
-import { requireReachable, waitEtcdPreparing, waitRecovered } from "../lib/talos/recovery.ts";
-import { gateNodes, openKube } from "../lib/talos/script-support.ts";
-import { checkSnapshotFile, listSnapshots, snapshotDir } from "../lib/talos/snapshot.ts";
+import { ConfigError, defineScript, displayPath, ExitCode, LOCK_FLAGS, OperationError, snapshotDirFlag, UsageError } from "../lib/cli/index.ts";
 
 export default defineScript(import.meta, {
   name: "cluster-emergency-recovery",
@@ -39,6 +30,28 @@ Asks for the cluster name to be typed back (or --yes); without a terminal it ref
   },
   examples: ["bun scripts/cluster-emergency-recovery.ts --dry-run", "bun scripts/cluster-emergency-recovery.ts --snapshot backups/etcd/etcd-home-ops-20260101T000000.000Z.snapshot"],
   async run({ flags, out, exec, root, env, json, dryRun, signal, confirm }) {
+    // loaded here, not at the top: --help and flag errors answer without the library
+    const [
+      { existsSync },
+      { clusterReader },
+      { withMaintenanceLock },
+      { bootstrapEtcd, deadlineIn, remaining },
+      { loadCluster, makeTalosctl, selectNodes },
+      { formatMs },
+      { requireReachable, waitEtcdPreparing, waitRecovered },
+      { gateNodes, openKube },
+      { checkSnapshotFile, listSnapshots, snapshotDir },
+    ] = await Promise.all([
+      import("node:fs"),
+      import("../lib/safety/kube-reader.ts"),
+      import("../lib/safety/lock.ts"),
+      import("../lib/talos/bootstrap.ts"),
+      import("../lib/talos/cluster.ts"),
+      import("../lib/talos/poll.ts"),
+      import("../lib/talos/recovery.ts"),
+      import("../lib/talos/script-support.ts"),
+      import("../lib/talos/snapshot.ts"),
+    ]);
     const { timeout } = flags;
     const cluster = loadCluster(root);
     const cps = gateNodes(cluster.nodes.filter((n) => n.controlPlane));

@@ -1,11 +1,4 @@
-import { defineScript, displayPath, ExitCode, OperationError, snapshotDirFlag, UsageError } from "../lib/cli/index.ts";
-import { readEtcd } from "../lib/safety/gates.ts";
-import { LOCK_FLAGS, withMaintenanceLock } from "../lib/safety/lock.ts";
-import { loadCluster, makeTalosctl, selectNodes } from "../lib/talos/cluster.ts";
-import { requireReachable } from "../lib/talos/recovery.ts";
-import { checkSingleReset, planReset, resetNode } from "../lib/talos/reset.ts";
-import { gateNodes, openKube } from "../lib/talos/script-support.ts";
-import { snapshotDir, snapshotsToPrune, takeSnapshot } from "../lib/talos/snapshot.ts";
+import { defineScript, displayPath, ExitCode, LOCK_FLAGS, OperationError, snapshotDirFlag, UsageError } from "../lib/cli/index.ts";
 
 export default defineScript(import.meta, {
   name: "cluster-safe-reset",
@@ -33,6 +26,24 @@ talos-apply-config brings them back. Holds the cluster's maintenance lock from t
   },
   examples: ["bun scripts/cluster-safe-reset.ts --dry-run", "bun scripts/cluster-safe-reset.ts --node mini03"],
   async run({ flags, out, exec, root, env, json, dryRun, signal, confirm }) {
+    // loaded here, not at the top: --help and flag errors answer without the library
+    const [
+      { readEtcd },
+      { withMaintenanceLock },
+      { loadCluster, makeTalosctl, selectNodes },
+      { requireReachable },
+      { checkSingleReset, planReset, resetNode },
+      { gateNodes, openKube },
+      { snapshotDir, snapshotsToPrune, takeSnapshot },
+    ] = await Promise.all([
+      import("../lib/safety/gates.ts"),
+      import("../lib/safety/lock.ts"),
+      import("../lib/talos/cluster.ts"),
+      import("../lib/talos/recovery.ts"),
+      import("../lib/talos/reset.ts"),
+      import("../lib/talos/script-support.ts"),
+      import("../lib/talos/snapshot.ts"),
+    ]);
     const { timeout, keep } = flags;
     const cluster = loadCluster(root);
     const all = gateNodes(cluster.nodes);

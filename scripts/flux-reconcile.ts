@@ -1,8 +1,6 @@
-import { defineScript, ExitCode, UsageError } from "../lib/cli/index.ts";
+import { defineScript, ExitCode, UsageError, WAIT_FLAGS } from "../lib/cli/index.ts";
 import type { Waiting } from "../lib/cli/output.ts";
-import { syncDocuments } from "../lib/bootstrap/phases/gitops.ts";
-import { bootstrapContext, TIMEOUT_FLAGS } from "../lib/bootstrap/script.ts";
-import { allTargets, readinessOfTargets, reconcile, setSuspended, targetLabel, type FluxApi, type Target } from "../lib/flux/ops.ts";
+import type { FluxApi, Target } from "../lib/flux/ops.ts";
 
 export default defineScript(import.meta, {
   name: "flux-reconcile",
@@ -22,7 +20,7 @@ to be typed back (or --yes); --dry-run lists them and changes nothing.`,
     suspend: { type: "boolean", description: "suspend every Kustomization and HelmRelease (or the named Kustomizations)" },
     resume: { type: "boolean", description: "resume every Kustomization and HelmRelease (or the named Kustomizations)" },
     namespace: { type: "string", short: "n", placeholder: "ns", default: "flux-system", description: "namespace of named Kustomizations" },
-    timeout: TIMEOUT_FLAGS.timeout,
+    timeout: WAIT_FLAGS.timeout,
   },
   examples: [
     "bun scripts/flux-reconcile.ts",
@@ -31,6 +29,16 @@ to be typed back (or --yes); --dry-run lists them and changes nothing.`,
     "bun scripts/flux-reconcile.ts --resume",
   ],
   async run(rc) {
+    // loaded here, not at the top: --help and flag errors answer without the library
+    const [
+      { syncDocuments },
+      { bootstrapContext },
+      { allTargets, readinessOfTargets, reconcile, setSuspended, targetLabel },
+    ] = await Promise.all([
+      import("../lib/bootstrap/phases/gitops.ts"),
+      import("../lib/bootstrap/script.ts"),
+      import("../lib/flux/ops.ts"),
+    ]);
     const { flags, args, out, json } = rc;
     if (flags.suspend && flags.resume) throw new UsageError("--suspend and --resume cannot be used together");
     const ctx = bootstrapContext(rc, { timeout: flags.timeout });

@@ -1,7 +1,7 @@
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { defineScript, UsageError } from "../lib/cli/index.ts";
-import { FAULT_HELP, SIM_STATES, type SimState, startSimulation } from "../lib/sim/index.ts";
+import { FAULT_HELP } from "../lib/sim/faults.ts";
+import { SIM_STATES, type SimState } from "../lib/sim/states.ts";
 
 export default defineScript(import.meta, {
   name: "simulate",
@@ -45,6 +45,14 @@ Faults (--fault, repeatable): ${Object.keys(FAULT_HELP).join(", ")}.`,
     "bun scripts/simulate.ts --env-file .home-ops/sim.env   # then, elsewhere: source .home-ops/sim.env",
   ],
   async run({ flags, out, root, signal, json }) {
+    // loaded here, not at the top: --help and flag errors answer without the library
+    const [
+      { mkdirSync, rmSync, writeFileSync },
+      { startSimulation },
+    ] = await Promise.all([
+      import("node:fs"),
+      import("../lib/sim/index.ts"),
+    ]);
     const nodes = flags.nodes;
     const envFile = flags["env-file"] === undefined ? undefined : path.resolve(flags["env-file"]);
     const scale = Number(flags["time-scale"]);

@@ -1,7 +1,6 @@
 import path from "node:path";
-import { defineScript, ExitCode, UsageError } from "../lib/cli/index.ts";
-import { LOCK_FLAGS, withMaintenanceLock } from "../lib/safety/lock.ts";
-import { APPLY_MODES, type ApplyMode } from "../lib/talos/talosctl.ts";
+import { defineScript, ExitCode, UsageError, LOCK_FLAGS } from "../lib/cli/index.ts";
+import { APPLY_MODES, type ApplyMode } from "../lib/talos/apply-modes.ts";
 
 export default defineScript(import.meta, {
   name: "talos-apply-config",
@@ -35,10 +34,12 @@ the lock file in .home-ops/); while another operation holds it, this one exits 2
       { applyToNodes },
       { clusterconfigDir, loadCluster, makeTalosctl, selectNodes },
       { openKube },
+      { withMaintenanceLock },
     ] = await Promise.all([
       import("../lib/talos/apply.ts"),
       import("../lib/talos/cluster.ts"),
       import("../lib/talos/script-support.ts"),
+      import("../lib/safety/lock.ts"),
     ]);
     const retries = flags.retries;
     const nodeTimeout = flags["node-timeout"];
@@ -65,7 +66,7 @@ the lock file in .home-ops/); while another operation holds it, this one exits 2
     if (json) out.result({ ok: failed.length === 0, dryRun, nodes: results });
     else {
       out.printTable(
-        ["node", "ip", "was", "insecure", "mode", "result", "attempts", "detail"],
+        ["node", "ip", "state", "insecure", "mode", "result", "attempts", "detail"],
         results.map((r) => [r.hostname, r.ip, r.state, r.insecure ? "yes" : "no", r.mode, r.result, r.attempts, r.detail]),
       );
       out.line(

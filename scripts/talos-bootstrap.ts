@@ -1,6 +1,5 @@
 import path from "node:path";
-import { defineScript, ExitCode, UsageError, displayPath } from "../lib/cli/index.ts";
-import { LOCK_FLAGS, withMaintenanceLock } from "../lib/safety/lock.ts";
+import { defineScript, ExitCode, UsageError, displayPath, LOCK_FLAGS } from "../lib/cli/index.ts";
 
 export default defineScript(import.meta, {
   name: "talos-bootstrap",
@@ -30,12 +29,14 @@ the API until every node of the repo has registered (NotReady is expected until 
       { bootstrapEtcd, deadlineIn, fetchKubeconfig, remaining, waitConfiguredRunning },
       { kubeconfigPath, loadCluster, makeTalosctl, selectNodes },
       { formatMs },
+      { withMaintenanceLock },
     ] = await Promise.all([
       import("../lib/kube/client.ts"),
       import("../lib/safety/kube-reader.ts"),
       import("../lib/talos/bootstrap.ts"),
       import("../lib/talos/cluster.ts"),
       import("../lib/talos/poll.ts"),
+      import("../lib/safety/lock.ts"),
     ]);
     const { timeout } = flags;
     const cluster = loadCluster(root);

@@ -1,9 +1,5 @@
-import { existsSync } from "node:fs";
 import path from "node:path";
 import { ConfigError, defineScript, ExitCode, OperationError, displayPath } from "../lib/cli/index.ts";
-import { talsecretRef } from "../lib/secrets/op.ts";
-import { clusterconfigDir, loadCluster, talsecretFile } from "../lib/talos/cluster.ts";
-import { generateClusterConfig } from "../lib/talos/generate.ts";
 
 export default defineScript(import.meta, {
   name: "talos-generate-config",
@@ -32,6 +28,18 @@ The 1Password reference comes from --secret-ref, else $TALSECRET_OP_REF (.env), 
   },
   examples: ["bun scripts/talos-generate-config.ts", "bun scripts/talos-generate-config.ts --dry-run"],
   async run({ flags, out, exec, root, env, json, dryRun, confirm }) {
+    // loaded here, not at the top: --help and flag errors answer without the library
+    const [
+      { existsSync },
+      { talsecretRef },
+      { clusterconfigDir, loadCluster, talsecretFile },
+      { generateClusterConfig },
+    ] = await Promise.all([
+      import("node:fs"),
+      import("../lib/secrets/op.ts"),
+      import("../lib/talos/cluster.ts"),
+      import("../lib/talos/generate.ts"),
+    ]);
     const cluster = loadCluster(root);
     const secretFile = flags["secret-file"] ? path.resolve(root, flags["secret-file"]) : talsecretFile(root, env);
     const outDir = flags["out-dir"] ? path.resolve(root, flags["out-dir"]) : clusterconfigDir(root, env);

@@ -1,9 +1,4 @@
-import { defineScript, ExitCode, OperationError, plural, rollingFlags } from "../lib/cli/index.ts";
-import { LOCK_FLAGS, withMaintenanceLock } from "../lib/safety/lock.ts";
-import { rollingOrder } from "../lib/safety/rolling.ts";
-import { makeTalosctl, selectNodes } from "../lib/talos/cluster.ts";
-import { rollingReboot } from "../lib/talos/rolling-ops.ts";
-import { gateDeps, gateNodes, loadClusterWithDiscovery, openKube, printRolling } from "../lib/talos/script-support.ts";
+import { defineScript, ExitCode, LOCK_FLAGS, OperationError, plural, rollingFlags } from "../lib/cli/index.ts";
 
 export default defineScript(import.meta, {
   name: "talos-reboot",
@@ -25,26 +20,23 @@ holds it, this one exits 2 naming it.`,
   },
   examples: ["bun scripts/talos-reboot.ts --dry-run", "bun scripts/talos-reboot.ts --node mini02 --yes"],
   async run({ flags, out, exec, root, env, json, dryRun, signal, confirm }) {
-    const { "node-timeout": nodeTimeout, "gate-timeout": gateTimeout } = flags;
+    // loaded here, not at the top: --help and flag errors answer without the library
+    const [{ rollingOrder }, { makeTalosctl, selectNodes }, { rollingReboot }, { gateNodes, loadClusterWithDiscovery, lockedRolling, printRolling }] =
+      await Promise.all([
+        import("../lib/safety/rolling.ts"),
+        import("../lib/talos/cluster.ts"),
+        import("../lib/talos/rolling-ops.ts"),
+        import("../lib/talos/script-support.ts"),
+      ]);
     const talos = makeTalosctl(exec, root, env);
     const cluster = await loadClusterWithDiscovery(talos, root, out);
     const targets = rollingOrder(gateNodes(selectNodes(cluster.nodes, flags.node)));
     if (!dryRun) await confirm(`reboot ${targets.length} node${targets.length === 1 ? "" : "s"} of cluster ${cluster.name} one at a time`, cluster.name);
-    const kube = openKube(env);
     const operation = `talos-reboot ${flags.node.length ? flags.node.map((n) => `--node ${n}`).join(" ") : "(all nodes)"}`;
-    const lockScope = { root, env, out, dryRun, signal, confirm, breakLock: flags["break-lock"] };
-    const result = await withMaintenanceLock(lockScope, { operation, via: "lease", kube: () => kube }, (lock) =>
-      rollingReboot({
-        talos,
-        guard: () => lock.check(),
-        gates: gateDeps(talos, env, cluster.nodes, kube),
-        targets,
-        nodeTimeout,
-        gateTimeoutMs: gateTimeout.ms,
-        dryRun,
-        signal,
-        out,
-      }),
+    const result = await lockedRolling(
+      { root, env, out, dryRun, signal, confirm, breakLock: flags["break-lock"] },
+      { operation, talos, nodes: cluster.nodes, targets, nodeTimeout: flags["node-timeout"], gateTimeout: flags["gate-timeout"] },
+      rollingReboot,
     );
     printRolling(out, json, result, { dryRun, operation: "reboot" });
     if (result.stopped) {

@@ -1,5 +1,4 @@
-import { ConfigError, defineScript, ExitCode, OperationError, UsageError } from "../lib/cli/index.ts";
-import { LOCK_FLAGS, withMaintenanceLock } from "../lib/safety/lock.ts";
+import { ConfigError, defineScript, ExitCode, OperationError, UsageError, LOCK_FLAGS } from "../lib/cli/index.ts";
 
 export default defineScript(import.meta, {
   name: "talos-upgrade-k8s",
@@ -28,12 +27,14 @@ cluster's maintenance lock while it runs: while another operation holds it, this
       { kubernetesUpgradePath, normaliseVersion, talosSupportsKubernetes },
       { openKube },
       { clusterReader },
+      { withMaintenanceLock },
     ] = await Promise.all([
       import("../lib/exec.ts"),
       import("../lib/talos/cluster.ts"),
       import("../lib/talos/versions.ts"),
       import("../lib/talos/script-support.ts"),
       import("../lib/safety/kube-reader.ts"),
+      import("../lib/safety/lock.ts"),
     ]);
     const cluster = loadCluster(root);
     const to = normaliseVersion(flags.to ?? cluster.kubernetesVersion);

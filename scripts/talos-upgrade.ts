@@ -1,5 +1,4 @@
-import { ConfigError, defineScript, ExitCode, OperationError, plural, rollingFlags } from "../lib/cli/index.ts";
-import { LOCK_FLAGS, withMaintenanceLock } from "../lib/safety/lock.ts";
+import { ConfigError, defineScript, ExitCode, OperationError, plural, rollingFlags, LOCK_FLAGS } from "../lib/cli/index.ts";
 
 export default defineScript(import.meta, {
   name: "talos-upgrade",
@@ -31,7 +30,7 @@ cluster's maintenance lock throughout: while another operation holds it, this on
       { rollingUpgrade },
       { parseVersion },
       { clusterReader },
-      { gateDeps, gateNodes, loadClusterWithDiscovery, openKube, printRolling },
+      { gateNodes, loadClusterWithDiscovery, lockedRolling, openKube, printRolling },
       { checkUpgradeImage, installerImageFor, normaliseVersion, talosSupportsKubernetes, talosUpgradePath },
     ] = await Promise.all([
       import("../lib/safety/rolling.ts"),
@@ -85,23 +84,11 @@ cluster's maintenance lock throughout: while another operation holds it, this on
     out.log(`target: ${image}`);
     if (!dryRun) await confirm(`upgrade ${targets.length} node${targets.length === 1 ? "" : "s"} of cluster ${cluster.name} to Talos ${version}`, cluster.name);
     const schematic = cluster.schematicId;
-    const kube = openKube(env);
     const operation = `talos-upgrade to ${version} ${flags.node.length ? flags.node.map((n) => `--node ${n}`).join(" ") : "(all nodes)"}`;
-    const lockScope = { root, env, out, dryRun, signal, confirm, breakLock: flags["break-lock"] };
-    const result = await withMaintenanceLock(lockScope, { operation, via: "lease", kube: () => kube }, (lock) =>
-      rollingUpgrade({
-        talos,
-        guard: () => lock.check(),
-        gates: gateDeps(talos, env, cluster.nodes, kube),
-        targets,
-        nodeTimeout,
-        gateTimeoutMs: gateTimeout.ms,
-        dryRun,
-        signal,
-        out,
-        controlPlanes,
-        target: { image, version, schematic },
-      }),
+    const result = await lockedRolling(
+      { root, env, out, dryRun, signal, confirm, breakLock: flags["break-lock"] },
+      { operation, talos, nodes: cluster.nodes, targets, nodeTimeout, gateTimeout },
+      (common) => rollingUpgrade({ ...common, controlPlanes, target: { image, version, schematic } }),
     );
     printRolling(out, json, result, { dryRun, operation: "upgrade", image, version });
     if (result.stopped)

@@ -1,6 +1,6 @@
 import path from "node:path";
+import { FAMILIES } from "../lib/checks/types.ts";
 import { defineScript } from "../lib/cli/index.ts";
-import { FAMILIES, groupByFile, parseOnly, validateRepo } from "../lib/checks/index.ts";
 
 export default defineScript(import.meta, {
   name: "validate",
@@ -29,6 +29,8 @@ Check families: ${FAMILIES.join(", ")}.
     "bun scripts/validate.ts --json | jq '.findings[] | select(.severity == \"error\")'",
   ],
   async run({ flags, out, root, json, exec }) {
+    // loaded here, not at the top: --help and flag errors answer without the library
+    const { FAMILIES, groupByFile, parseOnly, validateRepo } = await import("../lib/checks/index.ts");
     const only = parseOnly(flags.only);
     const repo = flags.root ? path.resolve(flags.root) : root;
     const started = performance.now();

@@ -60,7 +60,8 @@ export interface Expectation {
 
 export interface ServiceIssue {
   service: string;
-  afi?: Afi;
+  /** address family: ipv4 or ipv6 */
+  family?: Afi;
   diagnosis: Diagnosis;
 }
 
@@ -427,7 +428,7 @@ export function expectedAdvertisements(inputs: BgpInputs): ExpectedAdvertisement
     const key = serviceKey(s);
     const mine: IntendedPrefix[] = [];
     for (const f of families) {
-      if (f.problem) serviceIssues.push({ service: key, afi: f.afi, diagnosis: f.problem });
+      if (f.problem) serviceIssues.push({ service: key, family: f.afi, diagnosis: f.problem });
       else if (f.assignment && "ips" in f.assignment) for (const ip of f.assignment.ips) mine.push({ service: s, afi: f.afi, prefix: hostRoute(ip).prefix });
       else if (f.assignment) {
         mine.push({ service: s, afi: f.afi, prefix: `${f.afi} address of pool ${f.assignment.pool}`, pool: f.assignment.pool });

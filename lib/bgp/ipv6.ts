@@ -97,8 +97,8 @@ export function checkIpv6(i: Ipv6Inputs): CheckLine[] {
       out.push(line(key, "IPv6 LB IP", "fail", "no IPv6 LoadBalancer IP assigned", "make an IPv6 pool's serviceSelector match the Service (cause 7)"));
     else out.push(line(key, "dual-stack", "ok", `${families.join(", ")}${v6ip.length ? `; ${v6ip.join(", ")}` : ""}`));
   }
-  const v6rows = i.report.rows.filter((r) => r.afi === "ipv6");
-  const v6missing = i.report.missing.filter((m) => m.afi === "ipv6");
+  const v6rows = i.report.rows.filter((r) => r.family === "ipv6");
+  const v6missing = i.report.missing.filter((m) => m.family === "ipv6");
   if (v6rows.length === 0) out.push(line("bgp", "IPv6 advertised", "fail", "no node has an IPv6 BGP peer", "add a peer with an IPv6 peerAddress to the CiliumBGPClusterConfig (cause 9)"));
   for (const r of v6rows) {
     const subject = `${r.node} -> ${r.peer}`;

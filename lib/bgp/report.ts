@@ -21,7 +21,7 @@ export function printVerifyReport(out: Output, r: BgpVerifyReport): void {
   const rows = r.rows.map((row) => {
     // a v1 neighbor has no name but its address
     const peer = row.peerAddress && row.peerAddress !== row.peer ? `${row.peer} (${row.peerAddress})` : row.peer;
-    const cells: Array<string | number | undefined> = [row.node, peer, row.afi];
+    const cells: Array<string | number | undefined> = [row.node, peer, row.family];
     if (r.ciliumChecked) cells.push(row.ciliumSession);
     if (r.routerChecked) cells.push(row.routerSession);
     cells.push(row.expected);
@@ -34,7 +34,7 @@ export function printVerifyReport(out: Output, r: BgpVerifyReport): void {
 
   const groups = new Map<string, MissingPrefix[]>();
   for (const m of r.missing) {
-    const k = `${m.node}|${m.peer}|${m.afi}|${m.cause}|${m.message}`;
+    const k = `${m.node}|${m.peer}|${m.family}|${m.cause}|${m.message}`;
     let g = groups.get(k);
     if (!g) groups.set(k, (g = []));
     g.push(m);
@@ -44,7 +44,7 @@ export function printVerifyReport(out: Output, r: BgpVerifyReport): void {
     out.line(out.bold(`Missing at the router: ${r.missing.length} prefix(es)`));
     for (const g of groups.values()) {
       const m = g[0]!;
-      out.line(`${out.mark("fail")} ${m.node} -> ${m.peer} ${m.afi}: ${g.map((x) => `${x.prefix} (${x.service})`).join(", ")}`);
+      out.line(`${out.mark("fail")} ${m.node} -> ${m.peer} ${m.family}: ${g.map((x) => `${x.prefix} (${x.service})`).join(", ")}`);
       out.line(`    ${causeLabel(m.cause)}: ${m.message}`);
       out.line(`    fix: ${m.fix}`);
     }
@@ -53,7 +53,7 @@ export function printVerifyReport(out: Output, r: BgpVerifyReport): void {
     out.line();
     out.line(out.bold("Services without an advertisable IP"));
     for (const i of r.serviceIssues) {
-      out.line(`${out.mark("fail")} ${i.service}${i.afi ? ` ${i.afi}` : ""}: cause ${i.diagnosis.cause}: ${i.diagnosis.message}`);
+      out.line(`${out.mark("fail")} ${i.service}${i.family ? ` ${i.family}` : ""}: cause ${i.diagnosis.cause}: ${i.diagnosis.message}`);
       out.line(`    fix: ${i.diagnosis.fix}`);
     }
   }
@@ -61,7 +61,7 @@ export function printVerifyReport(out: Output, r: BgpVerifyReport): void {
     out.line();
     out.line(out.bold("Router sessions that drop every route"));
     for (const p of r.sessionProblems) {
-      out.line(`${out.mark("fail")} ${p.node} -> ${p.peer} ${p.afi}: cause ${p.diagnosis.cause}: ${p.diagnosis.message}`);
+      out.line(`${out.mark("fail")} ${p.node} -> ${p.peer} ${p.family}: cause ${p.diagnosis.cause}: ${p.diagnosis.message}`);
       out.line(`    fix: ${p.diagnosis.fix}`);
     }
   }

@@ -22,7 +22,8 @@ export interface VerifyRow {
   node: string;
   peer: string;
   peerAddress?: string;
-  afi: Afi;
+  /** address family: ipv4 or ipv6 (the table's "family" column) */
+  family: Afi;
   /** the node's address the router sees for this session */
   nodeAddress?: string;
   /** Cilium's peeringState from the node's CiliumBGPNodeConfig */
@@ -40,7 +41,7 @@ export interface VerifyRow {
 export interface MissingPrefix {
   node: string;
   peer: string;
-  afi: Afi;
+  family: Afi;
   service: string;
   prefix: string;
   cause: CauseId;
@@ -59,9 +60,9 @@ export interface BgpVerifyReport {
   missing: MissingPrefix[];
   serviceIssues: ServiceIssue[];
   /** prefixes the router holds from a node that nothing expects (stale Services, foreign announcements) */
-  unexpectedAtRouter: Array<{ node: string; neighbor: string; afi: Afi; prefix: string }>;
+  unexpectedAtRouter: Array<{ node: string; neighbor: string; family: Afi; prefix: string }>;
   /** router sessions that fail on their own, whatever they carry: `(Policy)` rejects every route (cause 11) */
-  sessionProblems: Array<{ node: string; peer: string; afi: Afi; diagnosis: Diagnosis }>;
+  sessionProblems: Array<{ node: string; peer: string; family: Afi; diagnosis: Diagnosis }>;
   /** problems that block no route: a legacy CiliumBGPPeeringPolicy overriding the v2 objects on a node */
   warnings: Array<{ node: string; diagnosis: Diagnosis }>;
   /** how many expected routes were checked; when 0, `nothingChecked` says why */
@@ -136,7 +137,7 @@ export function verifyBgp(inputs: BgpInputs, router?: RouterState, context: Veri
     if (!row) {
       const status = findStatusPeer(statuses.get(node), slot);
       const addr = nodeAddress(nodes.get(node), slot);
-      row = { node, peer: slot.peer, afi, expected: 0, missing: 0, items: [] };
+      row = { node, peer: slot.peer, family: afi, expected: 0, missing: 0, items: [] };
       if (slot.peerAddress) row.peerAddress = slot.peerAddress;
       if (addr) row.nodeAddress = addr;
       if (ciliumChecked && slot.policy !== undefined) row.ciliumSession = "v1 (no status)";
@@ -164,13 +165,13 @@ export function verifyBgp(inputs: BgpInputs, router?: RouterState, context: Veri
 
   const missing: MissingPrefix[] = [];
   const miss = (e: Expectation, d: Diagnosis) =>
-    missing.push({ node: e.node, peer: e.slot.peer, afi: e.afi, service: e.service, prefix: e.prefix, cause: d.cause, title: d.title, message: d.message, fix: d.fix, objects: d.objects });
+    missing.push({ node: e.node, peer: e.slot.peer, family: e.afi, service: e.service, prefix: e.prefix, cause: d.cause, title: d.title, message: d.message, fix: d.fix, objects: d.objects });
 
   for (const row of rows.values()) {
     const status = findStatusPeer(statuses.get(row.node), row.items[0]?.slot ?? { peer: row.peer, instance: "" });
-    const routerPeer = routerPeerFor(row.nodeAddress, row.afi);
-    const atRouter = row.nodeAddress ? held.get(row.afi)?.get(row.nodeAddress) : undefined;
-    const received = router?.received?.get(`${row.afi}|${row.nodeAddress}`);
+    const routerPeer = routerPeerFor(row.nodeAddress, row.family);
+    const atRouter = row.nodeAddress ? held.get(row.family)?.get(row.nodeAddress) : undefined;
+    const received = router?.received?.get(`${row.family}|${row.nodeAddress}`);
     for (const e of row.items) {
       if (router && atRouter && heldAtRouter(e, atRouter, inputs)) {
         row.receivedAtRouter = (row.receivedAtRouter ?? 0) + 1;
@@ -189,7 +190,7 @@ export function verifyBgp(inputs: BgpInputs, router?: RouterState, context: Veri
     const expectedBy = new Map<string, Set<string>>();
     for (const row of rows.values()) {
       if (!row.nodeAddress) continue;
-      const k = `${row.afi}|${row.nodeAddress}`;
+      const k = `${row.family}|${row.nodeAddress}`;
       let set = expectedBy.get(k);
       if (!set) expectedBy.set(k, (set = new Set()));
       for (const e of row.items) set.add(e.prefix);
@@ -201,19 +202,19 @@ export function verifyBgp(inputs: BgpInputs, router?: RouterState, context: Veri
           const got = held.get(afi)?.get(addr);
           if (!got) continue;
           const want = expectedBy.get(`${afi}|${addr}`) ?? new Set<string>();
-          for (const prefix of got) if (!want.has(prefix)) unexpectedAtRouter.push({ node: node.name, neighbor: addr, afi, prefix });
+          for (const prefix of got) if (!want.has(prefix)) unexpectedAtRouter.push({ node: node.name, neighbor: addr, family: afi, prefix });
         }
   }
 
   const sessionProblems: BgpVerifyReport["sessionProblems"] = [];
   if (router)
     for (const row of rows.values()) {
-      const p = routerPeerFor(row.nodeAddress, row.afi);
+      const p = routerPeerFor(row.nodeAddress, row.family);
       if (p?.policyBlocked)
         sessionProblems.push({
           node: row.node,
           peer: row.peer,
-          afi: row.afi,
+          family: row.family,
           diagnosis: diagnosis(11, `the router holds its session with node ${row.node} (${p.address}) in the (Policy) state: FRR's ebgp-requires-policy is on and no inbound route-map applies, so it accepts no route from this node${row.expected ? "" : " (none is expected now, but any would be dropped)"}`),
         });
     }

@@ -129,7 +129,7 @@ export interface PhaseResult {
   id: string;
   title: string;
   /** done = detect found it done (skipped); ran = run + verify passed; failed; pending = not reached; planned = dry run */
-  state: "done" | "ran" | "failed" | "interrupted" | "pending" | "planned";
+  result: "done" | "ran" | "failed" | "interrupted" | "pending" | "planned";
   summary: string;
   missing: string[];
   ms: number;
@@ -175,7 +175,7 @@ export async function statusOf(ctx: BootstrapContext, opts: Pick<RunOptions, "fr
   for (const p of selectPhases(opts)) {
     const started = performance.now();
     const d = await safeDetect(ctx, p);
-    out.push({ n: p.n, id: p.id, title: p.title, state: d.done ? "done" : "pending", summary: d.summary, missing: d.missing, ms: performance.now() - started });
+    out.push({ n: p.n, id: p.id, title: p.title, result: d.done ? "done" : "pending", summary: d.summary, missing: d.missing, ms: performance.now() - started });
   }
   return out;
 }
@@ -194,7 +194,7 @@ export async function runBootstrap(ctx: BootstrapContext, opts: RunOptions = {})
     n: p.n,
     id: p.id,
     title: p.title,
-    state: "pending",
+    result: "pending",
     summary: "",
     missing: [],
     ms: 0,
@@ -211,7 +211,7 @@ export async function runBootstrap(ctx: BootstrapContext, opts: RunOptions = {})
       r.summary = d.summary;
       r.missing = d.missing;
       if (d.done && opts.only === undefined) {
-        r.state = "done";
+        r.result = "done";
         r.ms = performance.now() - t0;
         out.log(`${out.mark("skip")} ${phaseLabel(p)}: already done (${d.summary})`);
         continue;
@@ -223,7 +223,7 @@ export async function runBootstrap(ctx: BootstrapContext, opts: RunOptions = {})
       opts.onPhase?.(p, "run");
       await p.run(ctx);
       if (ctx.dryRun) {
-        r.state = "planned";
+        r.result = "planned";
         r.ms = performance.now() - t0;
         continue;
       }
@@ -235,7 +235,7 @@ export async function runBootstrap(ctx: BootstrapContext, opts: RunOptions = {})
           `${phaseLabel(p)} finished its steps but the cluster does not show it done: ${v.missing.slice(0, 3).join("; ")}`,
           "run again (it continues from what the cluster shows); --status lists what each phase sees",
         );
-      r.state = "ran";
+      r.result = "ran";
       r.ms = performance.now() - t0;
       opts.journal?.record({ phase: p.n, event: "done", ms: Math.round(r.ms) });
       opts.onPhase?.(p, "done");
@@ -243,7 +243,7 @@ export async function runBootstrap(ctx: BootstrapContext, opts: RunOptions = {})
     } catch (e) {
       r.ms = performance.now() - t0;
       const interrupted = e instanceof InterruptedError || ctx.signal.aborted;
-      r.state = interrupted ? "interrupted" : "failed";
+      r.result = interrupted ? "interrupted" : "failed";
       r.error = e instanceof Error ? e.message : String(e);
       opts.journal?.record({ phase: p.n, event: interrupted ? "interrupted" : "failed", ms: Math.round(r.ms), message: interrupted ? undefined : r.error });
       if (!interrupted) out.log(`${out.mark("fail")} ${phaseLabel(p)} failed after ${formatDuration(r.ms)}`);

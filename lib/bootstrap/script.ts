@@ -10,8 +10,6 @@ import { loadRepo } from "../repo/model.ts";
 import { createContext, type PhaseResult } from "./index.ts";
 import type { BootstrapContext, Phase } from "./types.ts";
 
-/** The wait flags of the bootstrap, apps and flux scripts (a flag group of lib/cli). */
-export const TIMEOUT_FLAGS = WAIT_FLAGS;
 
 /** Loads the repo and builds the phase context for a script run. */
 export function bootstrapContext(
@@ -28,16 +26,16 @@ export function bootstrapContext(
     signal: run.signal,
     dryRun: run.dryRun,
     timeouts: {
-      waitMs: (flags.timeout ?? durationValue("timeout", TIMEOUT_FLAGS.timeout.default)).ms,
-      talosMs: (flags["talos-timeout"] ?? durationValue("talos-timeout", TIMEOUT_FLAGS["talos-timeout"].default)).ms,
+      waitMs: (flags.timeout ?? durationValue("timeout", WAIT_FLAGS.timeout.default)).ms,
+      talosMs: (flags["talos-timeout"] ?? durationValue("talos-timeout", WAIT_FLAGS["talos-timeout"].default)).ms,
     },
   });
 }
 
 export function printResults(out: Output, results: PhaseResult[], totalMs?: number): void {
   out.printTable(
-    ["phase", "state", "what the cluster shows", "time"],
-    results.map((r) => [`${r.n} ${r.title}`, r.state, r.summary || (r.error ?? ""), r.ms ? formatDuration(r.ms) : "-"]),
+    ["phase", "result", "what the cluster shows", "time"],
+    results.map((r) => [`${r.n} ${r.title}`, r.result, r.summary || (r.error ?? ""), r.ms ? formatDuration(r.ms) : "-"]),
   );
   if (totalMs !== undefined) out.line(`total time ${formatDuration(totalMs)}`);
 }

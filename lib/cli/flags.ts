@@ -155,6 +155,14 @@ export function rollingFlags<T extends string>(verb: string, nodeTimeout: T) {
   } as const satisfies FlagDefs;
 }
 
+/** The flag every script that takes the maintenance lock (lib/safety/lock.ts) offers. */
+export const LOCK_FLAGS = {
+  "break-lock": {
+    type: "boolean",
+    description: "take the maintenance lock even though another operation holds it (asks for a typed confirmation)",
+  },
+} as const satisfies FlagDefs;
+
 /**
  * The waits of a bootstrap step: each Kubernetes wait (rollouts, nodes Ready, CRDs, Kustomizations) and the Talos
  * waits (nodes answering, etcd bootstrapping).

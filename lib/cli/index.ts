@@ -1,9 +1,8 @@
-import { existsSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, ExitCode, InterruptedError, ToolkitError, UsageError } from "./errors.ts";
 import { durationValue, integerValue, versionValue, type FlagDef, type FlagDefs, type FlagValues } from "./flags.ts";
-import { DrainingStream, Output, outputWidth, wrapLine, type Stream } from "./output.ts";
+import { Output, ProcessStream, outputWidth, wrapLine, type Stream } from "./output.ts";
 import type { Exec } from "../exec.ts";
 // the fault names only (a leaf module): the simulation itself is loaded on --simulate
 import { FAULT_HELP } from "../sim/faults.ts";
@@ -19,7 +18,7 @@ export { Output, renderTable, formatDuration, plural, type Status, type Waiting 
  */
 
 export type { FlagDef, FlagDefs, FlagValues, Duration } from "./flags.ts";
-export { nodeFlag, nodesFlag, rollingFlags, snapshotDirFlag, parseDurationText, WAIT_FLAGS } from "./flags.ts";
+export { LOCK_FLAGS, nodeFlag, nodesFlag, rollingFlags, snapshotDirFlag, parseDurationText, WAIT_FLAGS } from "./flags.ts";
 
 /** Areas group scripts in `bun scripts/help.ts`, in this order. */
 export const AREAS = [
@@ -195,6 +194,8 @@ export function renderHelp<F extends FlagDefs>(def: ScriptDef<F>, width?: number
 
 /** Finds the repository root: the nearest folder upwards holding package.json and kubernetes/. */
 export function findRepoRoot(start: string): string {
+  // required here: node:fs costs Bun a few ms to load, and --help answers without it
+  const { existsSync } = require("node:fs") as typeof import("node:fs");
   let dir = path.resolve(start);
   for (;;) {
     if (existsSync(path.join(dir, "package.json")) && existsSync(path.join(dir, "scripts"))) return dir;
@@ -409,8 +410,8 @@ export function defineScript<F extends FlagDefs>(meta: ImportMeta | null, def: S
     },
   };
   if (meta?.main) {
-    const stdout = new DrainingStream(process.stdout);
-    const stderr = new DrainingStream(process.stderr);
+    const stdout = new ProcessStream(1);
+    const stderr = new ProcessStream(2);
     script
       .main(process.argv.slice(2), { stdout, stderr })
       .then(async (code) => {

@@ -66,32 +66,65 @@ export function truncateText(text: string, width: number): string {
 }
 
 /**
- * A stream wrapper that remembers its last write, so the process can wait for every byte to reach a slow reader
- * before it exits (process.exit drops what the pipe has not taken yet: JSON cut at 64 KiB).
+ * stdout or stderr of this process, written through Bun's FileSink. Creating process.stdout costs Bun about 10 ms
+ * (it builds Node's stream machinery), more than an empty script takes to run: --help and flag errors answer
+ * without it. `drained()` lets the process wait for every byte to reach a slow reader before it exits
+ * (process.exit drops what the pipe has not taken yet: JSON cut at 64 KiB). A reader that went away (EPIPE) gets
+ * nothing more and is not an error.
  */
-export class DrainingStream implements Stream {
-  private pending: Promise<void> = Promise.resolve();
-  constructor(private readonly inner: Stream & { columns?: number }) {}
-  get isTTY(): boolean | undefined {
-    return this.inner.isTTY;
+export class ProcessStream implements Stream {
+  private sink: ReturnType<typeof Bun.stdout.writer> | undefined;
+  private pending: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  private tty: { getWindowSize(size: number[]): unknown } | null | undefined;
+  readonly isTTY: boolean;
+  constructor(private readonly fd: 1 | 2) {
+    this.isTTY = ttyBinding()?.isTTY(fd) ?? (fd === 1 ? process.stdout : process.stderr).isTTY === true;
   }
+  /** the terminal's width now (it follows a resize) */
   get columns(): number | undefined {
-    return this.inner.columns;
+    if (!this.isTTY) return undefined;
+    const size = [0, 0];
+    try {
+      this.tty ??= new (ttyBinding()!.TTY)(this.fd, {});
+      this.tty.getWindowSize(size);
+    } catch {
+      this.tty = null;
+      return (this.fd === 1 ? process.stdout : process.stderr).columns;
+    }
+    return size[0]! > 0 ? size[0] : undefined;
   }
-  write(text: string): boolean {
-    if (text === "") return true;
-    this.pending = new Promise<void>((resolve) => {
-      try {
-        this.inner.write(text, () => resolve());
-      } catch {
-        resolve();
-      }
-    });
+  write(text: string, done?: (err?: Error | null) => void): boolean {
+    if (text === "" || this.closed) {
+      done?.();
+      return true;
+    }
+    try {
+      this.sink ??= (this.fd === 1 ? Bun.stdout : Bun.stderr).writer();
+      this.sink.write(text);
+      const flushed = this.sink.flush();
+      if (flushed instanceof Promise) this.pending = flushed.catch(() => (this.closed = true));
+    } catch {
+      this.closed = true;
+    }
+    done?.();
     return true;
   }
   /** Resolves once everything written so far was taken by the reader (or the reader went away). */
   drained(): Promise<void> {
-    return this.pending;
+    return this.pending.then(() => undefined);
+  }
+}
+
+/** Node's tty_wrap binding as Bun exposes it: isatty and the window size without building process.stdout. */
+function ttyBinding():
+  | { isTTY(fd: number): boolean; TTY: new (fd: number, ctx: object) => { getWindowSize(size: number[]): unknown } }
+  | undefined {
+  try {
+    const b = (process as unknown as { binding(name: string): unknown }).binding("tty_wrap") as ReturnType<typeof ttyBinding>;
+    return typeof b?.isTTY === "function" ? b : undefined;
+  } catch {
+    return undefined;
   }
 }
 

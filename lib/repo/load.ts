@@ -527,12 +527,17 @@ export async function loadRenderedRepo(root: string, opts: LoadRepoOptions & Ren
   const index = indexRepo(ctx);
   // kustomize expands YAML aliases without a bound: a file with more aliases than the loader allows would hang it
   // (or fewer aliases nested into an exponential expansion, which the parser has already refused)
-  const refused = new Set(ctx.problems.filter((p) => /Excessive alias count/.test(p.message)).map((p) => p.file));
+  // and a document holding its own alias sends it into a recursion that takes half a minute to fail
+  const refused = new Set(ctx.problems.filter((p) => /Excessive alias count|contains itself/.test(p.message)).map((p) => p.file));
   const bombs = [...index.texts]
     .filter(([f, t]) => refused.has(f) || (t.match(/(^|[\s,[{])\*[A-Za-z0-9_.-]+/g)?.length ?? 0) > MAX_ALIASES)
     .map(([f]) => f);
+  const why = (file: string) =>
+    ctx.problems.some((p) => p.file === file && /contains itself/.test(p.message))
+      ? "holds a YAML alias inside its own anchor"
+      : `uses more than ${MAX_ALIASES} YAML aliases`;
   const render: RenderResult = bombs.length
-    ? ({ clusters: [], findings: bombs.map((file) => ({ id: "kustomize/render-skipped", severity: "info" as const, file, line: 1, message: `${file} uses more than ${MAX_ALIASES} YAML aliases: kustomize would expand them without bound, so nothing was rendered and the repo is checked as written`, fix: "write the repeated values out (or use fewer aliases)" })), unreferenced: [], complete: false, builds: 0, fromCache: false } satisfies RenderResult)
+    ? ({ clusters: [], findings: bombs.map((file) => ({ id: "kustomize/render-skipped", severity: "info" as const, file, line: 1, message: `${file} ${why(file)}: kustomize would expand it without bound, so nothing was rendered and the repo is checked as written`, fix: "write the repeated values out (or use fewer aliases)" })), unreferenced: [], complete: false, builds: 0, fromCache: false } satisfies RenderResult)
     : await renderRepo(ctx.root, index.documents, opts);
   // a finding about a place inside a document gets that place's line
   for (const f of render.findings) {

@@ -25,7 +25,6 @@ import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, uti
 import os from "node:os";
 import path from "node:path";
 import { ExitCode, OperationError, ToolkitError, UsageError } from "../cli/errors.ts";
-import type { FlagDefs } from "../cli/index.ts";
 import type { Output } from "../cli/output.ts";
 import type { KubeClient, KubeObject } from "../kube/client.ts";
 import { isConflict, isNotFound } from "../kube/errors.ts";
@@ -37,13 +36,6 @@ export const OPERATION_ANNOTATION = "home-ops.dev/operation";
 export const HOLDER_ANNOTATION = "home-ops.dev/holder";
 export const DEFAULT_LEASE_SECONDS = 60;
 
-/** The flag every locking script offers. */
-export const LOCK_FLAGS = {
-  "break-lock": {
-    type: "boolean",
-    description: "take the maintenance lock even though another operation holds it (asks for a typed confirmation)",
-  },
-} as const satisfies FlagDefs;
 
 export interface LockHolder {
   /** unique per acquisition: `user@host pid N #nonce` */

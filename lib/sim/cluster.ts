@@ -34,8 +34,8 @@ export interface SimController {
  *   complete      what the bootstrap phases leave: Flux installed and the repo's kubernetes/ reconciled (Cilium,
  *                 External Secrets, Connect, Longhorn, apps): the healthy cluster every day-2 script expects
  */
-export const SIM_STATES = ["bare", "configured", "talos", "bootstrapped", "complete"] as const;
-export type SimState = (typeof SIM_STATES)[number];
+import { SIM_STATES, type SimState } from "./states.ts";
+export { SIM_STATES, type SimState };
 
 export interface SimClusterOptions {
   topology: SimTopology;

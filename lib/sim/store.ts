@@ -1207,8 +1207,33 @@ function deepFreeze<T>(v: T): T {
   return v;
 }
 
+/**
+ * A copy of a JSON value with JSON's semantics (what a round trip through the API's wire format gives: undefined
+ * members dropped, undefined array items null, toJSON honoured), without the round trip: every read and list of
+ * the store copies, and stringify + parse was a fifth of a simulated script's start-up.
+ */
 export function clone<T>(v: T): T {
-  return v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T);
+  return v === undefined ? v : (cloneJson(v) as T);
+}
+
+function cloneJson(v: unknown): unknown {
+  if (v === null || typeof v !== "object") return typeof v === "number" && !Number.isFinite(v) ? null : v;
+  if (typeof (v as { toJSON?: unknown }).toJSON === "function") return cloneJson((v as { toJSON(): unknown }).toJSON());
+  if (Array.isArray(v)) {
+    const out = new Array<unknown>(v.length);
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i];
+      out[i] = x === undefined || typeof x === "function" || typeof x === "symbol" ? null : cloneJson(x);
+    }
+    return out;
+  }
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) {
+    const x = (v as Record<string, unknown>)[k];
+    if (x === undefined || typeof x === "function" || typeof x === "symbol") continue;
+    out[k] = cloneJson(x);
+  }
+  return out;
 }
 
 export function deepEqual(a: unknown, b: unknown): boolean {

@@ -1,12 +1,16 @@
 /**
-  * Small pieces the Talos scripts share: the gates' dependencies, rendering a rolling result.
+ * Small pieces the Talos scripts share: the gates' dependencies, a rolling operation under the lock, rendering its
+ * result.
  */
+import type { Duration } from "../cli/flags.ts";
 import type { Output } from "../cli/output.ts";
 import { KubeClient } from "../kube/client.ts";
 import type { GateDeps, GateNode } from "../safety/gates.ts";
 import { clusterReader } from "../safety/kube-reader.ts";
+import { withMaintenanceLock, type LockScope } from "../safety/lock.ts";
 import type { RollingResult } from "../safety/rolling.ts";
 import { loadCluster, withDiscoveredNodes, type TalosNode } from "./cluster.ts";
+import type { RollingCommon } from "./rolling-ops.ts";
 import type { Talosctl } from "./talosctl.ts";
 
 export function gateNodes(nodes: TalosNode[]): GateNode[] {
@@ -19,6 +23,31 @@ export function openKube(env: Record<string, string | undefined>): KubeClient {
 
 export function gateDeps(talos: Talosctl, env: Record<string, string | undefined>, nodes: TalosNode[], kube?: KubeClient): GateDeps {
   return { talos, kube: clusterReader(kube ?? openKube(env)), nodes: gateNodes(nodes) };
+}
+
+/**
+ * A rolling operation (reboot, upgrade) as the scripts run it: under the maintenance Lease, re-checking the lock
+ * before each step, the health gates reading the cluster through one Kubernetes client.
+ */
+export async function lockedRolling(
+  scope: LockScope,
+  o: { operation: string; talos: Talosctl; nodes: TalosNode[]; targets: GateNode[]; nodeTimeout: Duration; gateTimeout: Duration },
+  roll: (common: RollingCommon) => Promise<RollingResult>,
+): Promise<RollingResult> {
+  const kube = openKube(scope.env);
+  return withMaintenanceLock(scope, { operation: o.operation, via: "lease", kube: () => kube }, (lock) =>
+    roll({
+      talos: o.talos,
+      guard: () => lock.check(),
+      gates: gateDeps(o.talos, scope.env, o.nodes, kube),
+      targets: o.targets,
+      nodeTimeout: o.nodeTimeout,
+      gateTimeoutMs: o.gateTimeout.ms,
+      dryRun: scope.dryRun,
+      signal: scope.signal,
+      out: scope.out,
+    }),
+  );
 }
 
 export function printRolling(out: Output, json: boolean, result: RollingResult, extra: Record<string, unknown> = {}): void {

@@ -554,15 +554,16 @@ export function groupProblems(
       c.n += 1;
       counts.set(one, c);
     }
-    const follows = [...counts.values()].map((c) => (c.n === 1 ? c.one : `${c.n} ${c.many}`));
-    const cause =
+    // the part the cause already names is not said again among what follows from it
+    const [cause, named] =
       n.talosError === "not answering" && n.ready !== true
-        ? `${n.hostname} down`
+        ? [`${n.hostname} down`, undefined]
         : n.talosError !== undefined
-          ? `${n.hostname}: Talos API ${n.talosError}`
+          ? [`${n.hostname}: Talos API ${n.talosError}`, "Talos API"]
           : n.ready === false
-            ? `${n.hostname} NotReady`
-            : `${n.hostname} in stage ${n.stage}`;
+            ? [`${n.hostname} NotReady`, "kubelet"]
+            : [`${n.hostname} in stage ${n.stage}`, "boot stage"];
+    const follows = [...counts.values()].filter((c) => c.one !== named).map((c) => (c.n === 1 ? c.one : `${c.n} ${c.many}`));
     groups.push({ cause, follows, problems: mine });
   }
   for (const p of problems) if (!claimed.has(p)) groups.push({ cause: p, follows: [], problems: [p] });

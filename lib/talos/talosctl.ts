@@ -65,10 +65,8 @@ function hintFor(kind: TalosErrorKind): string | undefined {
   }
 }
 
-export const APPLY_MODES = ["auto", "no-reboot", "reboot", "staged", "try"] as const;
-export type ApplyMode = (typeof APPLY_MODES)[number];
-/** Maintenance mode accepts only these (talos.md). */
-export const MAINTENANCE_APPLY_MODES: readonly ApplyMode[] = ["auto", "reboot", "try"];
+import { APPLY_MODES, MAINTENANCE_APPLY_MODES, type ApplyMode } from "./apply-modes.ts";
+export { APPLY_MODES, MAINTENANCE_APPLY_MODES, type ApplyMode };
 
 export type NodeMode = "maintenance" | "configured" | "unreachable";
 

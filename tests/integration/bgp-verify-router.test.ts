@@ -81,15 +81,15 @@ describe.skipIf(!enabled)("bgp-verify against a real FRR router without inbound 
     expect(code, stderr).toBe(1);
     const report = JSON.parse(stdout);
     expect(report.routerChecked).toBe(true);
-    const v4missing = report.missing.filter((m: any) => m.afi === "ipv4");
+    const v4missing = report.missing.filter((m: any) => m.family === "ipv4");
     expect(v4missing.length).toBeGreaterThan(0);
     expect(report.missing.length).toBe(expectedCount);
-    for (const m of report.missing.filter((x: any) => x.node === "mini01" || x.afi === "ipv4")) {
+    for (const m of report.missing.filter((x: any) => x.node === "mini01" || x.family === "ipv4")) {
       expect(m.cause).toBe(11);
       expect(m.message).toContain("(Policy)");
       expect(m.fix).toContain("bun scripts/bgp-router-config.ts");
     }
-    expect(report.rows.find((r: any) => r.node === "mini01" && r.afi === "ipv4").routerSession).toBe("Established (Policy)");
+    expect(report.rows.find((r: any) => r.node === "mini01" && r.family === "ipv4").routerSession).toBe("Established (Policy)");
   }, 30_000);
 
   test("(b) the human table names the router state and the cause once per group", async () => {
@@ -113,9 +113,9 @@ describe.skipIf(!enabled)("bgp-verify against a real FRR router without inbound 
     });
     // every IPv4 route and node 1's IPv6 routes are at the router now; loopback has one IPv6 address, so the other
     // two nodes have no IPv6 session in the lab and bgp-verify says exactly that
-    expect(report.rows.filter((r: any) => r.afi === "ipv4").every((r: any) => r.missing === 0 && r.receivedAtRouter === r.expected)).toBe(true);
-    expect(report.rows.find((r: any) => r.node === "mini01" && r.afi === "ipv6").missing).toBe(0);
-    expect([...new Set(report.missing.map((m: any) => `${m.node} ${m.afi} ${m.cause}`))].sort()).toEqual(["mini02 ipv6 session", "mini03 ipv6 session"]);
+    expect(report.rows.filter((r: any) => r.family === "ipv4").every((r: any) => r.missing === 0 && r.receivedAtRouter === r.expected)).toBe(true);
+    expect(report.rows.find((r: any) => r.node === "mini01" && r.family === "ipv6").missing).toBe(0);
+    expect([...new Set(report.missing.map((m: any) => `${m.node} ${m.family} ${m.cause}`))].sort()).toEqual(["mini02 ipv6 session", "mini03 ipv6 session"]);
     expect(last.code).toBe(1);
   }, 60_000);
 });

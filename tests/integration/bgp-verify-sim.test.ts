@@ -66,12 +66,12 @@ describe.skipIf(!enabled)("(c) a node advertising nothing: real FRR + gobgpd, cl
     const r = await runScript(d, "bgp-verify", ["--router-cmd", routerCmd, "--json"]);
     expect(r.code, r.stderr).toBe(1);
     const j = JSON.parse(r.stdout);
-    const v4 = j.missing.filter((m: any) => m.afi === "ipv4");
+    const v4 = j.missing.filter((m: any) => m.family === "ipv4");
     expect(v4.length).toBeGreaterThan(0);
     expect(new Set(v4.map((m: any) => m.node))).toEqual(new Set(["mini03"]));
     expect(new Set(j.missing.filter((m: any) => m.node === "mini03").map((m: any) => m.cause))).toEqual(new Set([8]));
     expect(v4[0].message).toContain("mini03");
-    const rows = j.rows.filter((x: any) => x.afi === "ipv4");
+    const rows = j.rows.filter((x: any) => x.family === "ipv4");
     for (const node of ["mini01", "mini02"]) {
       const row = rows.find((x: any) => x.node === node);
       expect(row.routerSession).toBe("Established");

@@ -75,7 +75,7 @@ describe("bgp-verify --simulate on BGP v1", () => {
     const r = await runScript(d, "bgp-verify", ["--router-cmd", "vtysh", "--json"]);
     expect(r.code).toBe(1);
     const j = JSON.parse(r.stdout);
-    expect([...new Set(j.missing.map((m: { afi: string; cause: unknown }) => `${m.afi} ${m.cause}`))]).toEqual(["ipv6 14"]);
+    expect([...new Set(j.missing.map((m: { family: string; cause: unknown }) => `${m.family} ${m.cause}`))]).toEqual(["ipv6 14"]);
     expect(j.missing).toHaveLength(v2Routes.v6.length * model.nodes.length);
     const human = await runScript(d, "bgp-verify", ["--router-cmd", "vtysh"]);
     expect(human.stdout).toContain("cause 14: CiliumBGPPeeringPolicy legacy: virtual router 1 repeats localASN");

@@ -61,7 +61,7 @@ describe("bgp-verify against the simulated cluster", () => {
       const j = JSON.parse(r.stdout);
       expect(j.ok).toBe(false);
       expect([...new Set(j.missing.map((m: any) => `${m.node} ${m.peer} ${m.cause}`))]).toEqual(["mini02 udm-pro-v4 session"]);
-      expect(j.rows.find((x: any) => x.node === "mini02" && x.afi === "ipv4").ciliumSession).not.toBe("established");
+      expect(j.rows.find((x: any) => x.node === "mini02" && x.family === "ipv4").ciliumSession).not.toBe("established");
       const human = await runScript(d, VERIFY, ["--router-cmd", "vtysh"]);
       expect(human.stdout).toContain("mini02 -> udm-pro-v4 ipv4");
       expect(human.stdout).toContain("session down: node mini02 -> peer udm-pro-v4 (172.29.51.1) is");

@@ -123,9 +123,9 @@ describe("bootstrap-phased against the simulated cluster", () => {
       // --status --json: every phase done, the journal's last run shown
       const st = await run(e, "bootstrap-phased", ["--status", "--json"]);
       expect(st.code).toBe(0);
-      const doc = JSON.parse(st.stdout) as { done: boolean; phases: Array<{ n: number; state: string; lastRun: { event: string } | null }> };
+      const doc = JSON.parse(st.stdout) as { done: boolean; phases: Array<{ n: number; result: string; lastRun: { event: string } | null }> };
       expect(doc.done).toBe(true);
-      expect(doc.phases.map((p) => p.state)).toEqual(["done", "done", "done", "done", "done", "done"]);
+      expect(doc.phases.map((p) => p.result)).toEqual(["done", "done", "done", "done", "done", "done"]);
       expect(doc.phases[1]!.lastRun?.event).toBe("done");
     },
     600_000,
@@ -220,9 +220,9 @@ describe("state is observed, not remembered", () => {
     for (let n = 1; n <= 6; n++) journal.record({ phase: n, event: "done", ms: 1 });
     const r = await run(e, "bootstrap-phased", ["--status", "--json"], { timeoutMs: 120_000 });
     expect(r.code).toBe(0);
-    const doc = JSON.parse(r.stdout) as { done: boolean; phases: Array<{ n: number; state: string; lastRun: { event: string } | null }> };
+    const doc = JSON.parse(r.stdout) as { done: boolean; phases: Array<{ n: number; result: string; lastRun: { event: string } | null }> };
     expect(doc.done).toBe(false);
-    expect(doc.phases.filter((p) => p.n >= 2).every((p) => p.state === "pending")).toBe(true);
+    expect(doc.phases.filter((p) => p.n >= 2).every((p) => p.result === "pending")).toBe(true);
     expect(doc.phases.every((p) => p.lastRun?.event === "done")).toBe(true);
   }, 120_000);
 });

@@ -92,6 +92,63 @@ describe("JSON output", () => {
   }
 });
 
+/**
+ * One word for one idea in every script's JSON, the word its table uses: an address family is `family` (never
+ * `afi`), the outcome of a step of an operation (a bootstrap phase, a node of a rolling or apply run) is `result`,
+ * the observed state of a thing (an etcd member, a session, a node's mode) is `state`, a check's verdict `status`.
+ */
+const RETIRED: Record<string, string> = { afi: "family", outcome: "result", was: "state" };
+
+function keysOf(v: unknown, at = "", out: Array<{ path: string; key: string }> = []) {
+  if (Array.isArray(v)) v.forEach((x) => keysOf(x, `${at}[]`, out));
+  else if (v !== null && typeof v === "object")
+    for (const [k, x] of Object.entries(v)) {
+      out.push({ path: `${at}.${k}`, key: k });
+      keysOf(x, `${at}.${k}`, out);
+    }
+  return out;
+}
+
+// a simulated cluster, without the knobs a developer's shell may have set
+const simEnv = { ...process.env, HOMEOPS_SIM_STATE: "", HOMEOPS_SIM_FAULTS: "", HOMEOPS_SIM_POPULATE: "", ROUTER_SSH: "", NO_COLOR: "1" } as Record<string, string>;
+
+describe("a failure in JSON mode, read slowly: the result so far, ok false and the error object", () => {
+  test("a failed check (cluster-status, a node's Talos API not answering): exit 1", async () => {
+    const r = await runSlowReader(["bun", "scripts/cluster-status.ts", "--simulate", "--sim-fault", "unreachable=mini02", "--json"], simEnv);
+    expect(r.code).toBe(1);
+    const doc = expectContract(r, "cluster-status") as JsonDoc & { groups: unknown[] };
+    expect(doc.groups.length).toBeGreaterThan(0);
+  }, 120_000);
+
+  test("a failed operation (talos-reboot stopped by its etcd gate): exit 1, where it stopped and why", async () => {
+    const r = await runSlowReader(["bun", "scripts/talos-reboot.ts", "--simulate", "--yes", "--sim-fault", "unreachable=mini02", "--json"], simEnv);
+    expect(r.code).toBe(1);
+    const doc = expectContract(r, "talos-reboot") as JsonDoc & { stopped: { node: string; message: string } | null };
+    expect(doc.stopped?.message).toContain("etcd");
+    expect(String(doc.error?.message)).toContain(doc.stopped!.message);
+    expect(typeof doc.error?.hint).toBe("string");
+  }, 120_000);
+});
+
+describe("one vocabulary in JSON", () => {
+  const runs: Array<{ args: string[]; items: (doc: any) => unknown[]; key: string }> = [
+    { args: ["bgp-verify", "--simulate", "--sim-fault", "partitioned=mini02"], items: (d) => [...d.rows, ...d.missing], key: "family" },
+    { args: ["bootstrap-phased", "--simulate", "--status"], items: (d) => d.phases, key: "result" },
+    { args: ["talos-reboot", "--simulate", "--dry-run"], items: (d) => d.nodes, key: "result" },
+    { args: ["talos-apply-config", "--simulate", "--dry-run"], items: (d) => d.nodes, key: "result" },
+  ];
+  for (const { args, items, key } of runs)
+    test(`${args.join(" ")} --json: each item says \`${key}\`, and no retired word is a key`, async () => {
+      const r = await runSlowReader(["bun", `scripts/${args[0]}.ts`, ...args.slice(1), "--json"], simEnv);
+      const doc = expectContract(r, args.join(" "));
+      const list = items(doc);
+      expect(list.length, `${args.join(" ")}: items to check`).toBeGreaterThan(0);
+      for (const item of list) expect(Object.keys(item as object), args.join(" ")).toContain(key);
+      const retired = keysOf(doc).filter((k) => k.key in RETIRED).map((k) => `${k.path} (say ${RETIRED[k.key]})`);
+      expect(retired, args.join(" ")).toEqual([]);
+    }, 120_000);
+});
+
 class Capture {
   text = "";
   isTTY = false;

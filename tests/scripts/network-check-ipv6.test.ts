@@ -54,7 +54,7 @@ describe("network-check-ipv6 against the simulated cluster", () => {
       const v = await runScript(d, "bgp-verify", ["--json"]);
       expect(v.code).toBe(1);
       const issues = JSON.parse(v.stdout).serviceIssues;
-      expect(issues.map((x: any) => [x.service, x.afi, x.diagnosis.cause])).toEqual([["default/dual-test", "ipv6", 7]]);
+      expect(issues.map((x: any) => [x.service, x.family, x.diagnosis.cause])).toEqual([["default/dual-test", "ipv6", 7]]);
       expect(issues[0].diagnosis.message).toContain("no ipv6 pool selects LoadBalancer Service default/dual-test");
     } finally {
       await d.client.delete(svc, { ignoreNotFound: true });

@@ -23,7 +23,7 @@ export interface PtyRun {
 /** A progress line of lib/cli (Output.wait): "… what (elapsed, deadline)". */
 export const PROGRESS = /^\s*… /;
 
-class Screen {
+export class Screen {
   lines: string[] = [];
   cur = "";
   col = 0;
@@ -32,12 +32,22 @@ class Screen {
   private pendingClear = false;
   constructor(private readonly cols: number) {}
 
-  feed(text: string): void {
+  /** the start of an escape sequence a chunk ended in (the pty splits output anywhere, even inside `\x1b[90m`) */
+  private partial = "";
+
+  feed(chunk: string): void {
+    const text = this.partial + chunk;
+    this.partial = "";
     let i = 0;
     while (i < text.length) {
       const ch = text[i]!;
       if (ch === "\x1b") {
-        const m = /^\x1b\[[0-9;?]*[A-Za-z]/.exec(text.slice(i));
+        const rest = text.slice(i);
+        const m = /^\x1b\[[0-9;?]*[A-Za-z]/.exec(rest);
+        if (!m && /^\x1b(\[[0-9;?]*)?$/.test(rest)) {
+          this.partial = rest; // the rest of it comes with the next chunk
+          return;
+        }
         if (m) {
           if (m[0] === "\x1b[2K") {
             this.cur = "";

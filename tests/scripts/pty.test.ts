@@ -33,6 +33,8 @@ for (const cols of [80, 160]) {
       const problems = r.lines.slice(r.lines.findIndex((l) => /^\d+ problems?/.test(l)));
       expect(problems.length).toBeGreaterThan(1);
       expect(count(problems, /mini03/)).toBe(1);
+      // the part the cause names is not listed again among what follows from it
+      expect(problems.join("\n")).not.toMatch(/Talos API[^\n]*Talos API/);
       expect(r.lines.join("\n")).not.toContain("transport:");
     }, T);
 

@@ -5,7 +5,7 @@
  * backups/etcd/ and clusterconfig/ prove they are not read either: a newer decoy snapshot would be restored and a
  * pruned one would be gone; a broken decoy machine config would fail talos-apply-config.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -54,6 +54,10 @@ beforeAll(() => {
   // a decoy snapshot newer than any the rehearsal takes, and a broken machine config for every node
   decoy(path.join("backups", "etcd", DECOY_SNAPSHOT), "not an etcd snapshot\n");
   for (const n of cluster.nodes) decoy(path.join("clusterconfig", `${cluster.name}-${n.hostname}.yaml`), "decoy: [not a machine config\n");
+});
+
+// taken before each run (not once for the file): an edit made elsewhere while the suite runs is not the rehearsal's
+beforeEach(() => {
   before = fingerprint();
 });
 

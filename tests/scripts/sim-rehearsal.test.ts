@@ -230,6 +230,7 @@ describe("each fault shows the diagnosis a user sees", () => {
     expect(r.code).toBe(1);
     // one problem, said once, under its root cause (the raw "no route to host" only with --verbose)
     expect(r.all).toMatch(new RegExp(`FAIL ${second}: Talos API not answering: .*etcd peer, 2 BGP sessions`));
+    expect(r.all, "the Talos API is the cause, not again what follows from it").not.toMatch(/Talos API not answering: .*Talos API/);
     expect(r.all).toMatch(new RegExp(`etcd on ${second} does not answer`));
   });
   fault("partitioned", "cluster-status shows the node NotReady, its etcd silent and degraded volumes", async () => {

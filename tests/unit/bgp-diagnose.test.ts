@@ -174,7 +174,7 @@ describe("expectedAdvertisements", () => {
     a.services[0]!.ingressIPs = ["172.29.52.200"];
     a.services[0]!.labels = { "bgp.home/advertise": "true" };
     const issues = expectedAdvertisements(a).serviceIssues;
-    expect(issues.map((i) => [i.service, i.afi, i.diagnosis.cause])).toEqual([["network/ingress", "ipv6", 7]]);
+    expect(issues.map((i) => [i.service, i.family, i.diagnosis.cause])).toEqual([["network/ingress", "ipv6", 7]]);
     expect(issues[0]!.diagnosis.message).toContain("no ipv6 pool selects LoadBalancer Service network/ingress");
     const b = good();
     b.services[1]!.ingressIPs = [];
@@ -285,7 +285,7 @@ describe("verifyBgp", () => {
     expect(r.missing).toEqual([]);
     expect(r.ok).toBe(true);
     expect(r.rows).toHaveLength(6);
-    const row = r.rows.find((x) => x.node === "k8s-1" && x.afi === "ipv4")!;
+    const row = r.rows.find((x) => x.node === "k8s-1" && x.family === "ipv4")!;
     expect(row).toMatchObject({ peer: "udm-v4", ciliumSession: "established", routerSession: "Established", expected: 2, advertised: 2, receivedAtRouter: 2, missing: 0, nodeAddress: "192.168.10.11" });
     expect(r.unexpectedAtRouter).toEqual([]);
   });
@@ -330,7 +330,7 @@ describe("verifyBgp", () => {
     i.nodeConfigs = statuses(i);
     i.nodeConfigs[1]!.peers[0]!.peeringState = "active";
     const r = verifyBgp(i, routerFor(i, { dropNode: "k8s-2" }));
-    const m = r.missing.filter((x) => x.afi === "ipv4");
+    const m = r.missing.filter((x) => x.family === "ipv4");
     expect(m.map((x) => [x.node, x.cause])).toEqual([
       ["k8s-2", "session"],
       ["k8s-2", "session"],
@@ -343,7 +343,7 @@ describe("verifyBgp", () => {
     const router = routerFor(i);
     i.nodes[0]!.ipv4 = "192.168.10.99";
     const r = verifyBgp(i, router);
-    expect(r.missing.filter((m) => m.node === "k8s-1" && m.afi === "ipv4").every((m) => m.cause === "session")).toBe(true);
+    expect(r.missing.filter((m) => m.node === "k8s-1" && m.family === "ipv4").every((m) => m.cause === "session")).toBe(true);
   });
 
   test("without the router: judged from Cilium's counts only", () => {
