@@ -134,9 +134,9 @@ describe("bgp-verify against the simulated cluster", () => {
       const r = await runScript(d, VERIFY, ["--router-cmd", "vtysh", "--json"]);
       expect(r.code, r.stderr).toBe(0);
       const j = JSON.parse(r.stdout);
-      for (const row of j.rows as { node: string; afi: string; expected: number; receivedAtRouter: number }[]) {
-        const mine = ips.filter((ip) => (row.afi === "ipv6") === ip.includes(":")).length;
-        expect({ node: row.node, afi: row.afi, expected: row.expected }).toEqual({ node: row.node, afi: row.afi, expected: local.has(row.node) ? 2 : 2 - mine });
+      for (const row of j.rows as { node: string; family: string; expected: number; receivedAtRouter: number }[]) {
+        const mine = ips.filter((ip) => (row.family === "ipv6") === ip.includes(":")).length;
+        expect({ node: row.node, family: row.family, expected: row.expected }).toEqual({ node: row.node, family: row.family, expected: local.has(row.node) ? 2 : 2 - mine });
         expect(row.receivedAtRouter).toBe(row.expected);
       }
     } finally {

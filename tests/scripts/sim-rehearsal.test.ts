@@ -62,17 +62,17 @@ describe("every live script rehearses with --simulate alone", () => {
   test("bgp-verify: expects and finds this repo's routes, every LB IP x family x node x peer", async () => {
     const r = await rehearse("bgp-verify", ["--json"]);
     expect(r.code).toBe(0);
-    const report = JSON.parse(r.stdout) as { ok: boolean; expectedTotal: number; rows: { node: string; peer: string; afi: string; expected: number; advertised?: number; missing: number; ciliumSession: string }[] };
+    const report = JSON.parse(r.stdout) as { ok: boolean; expectedTotal: number; rows: { node: string; peer: string; family: string; expected: number; advertised?: number; missing: number; ciliumSession: string }[] };
     // the LoadBalancer IPs the repo asks for (the chart-rendered ingress Services included), per family
     const lbIPs = repo.services.filter((s) => s.type === "LoadBalancer").flatMap((s) => s.requestedIPs);
     const byFamily = { ipv4: lbIPs.filter((ip) => !ip.includes(":")).length, ipv6: lbIPs.filter((ip) => ip.includes(":")).length };
     expect(byFamily.ipv4).toBeGreaterThan(0);
     let total = 0;
     for (const h of hosts) {
-      for (const [afi, n] of Object.entries(byFamily)) {
+      for (const [family, n] of Object.entries(byFamily)) {
         if (n === 0) continue;
-        const rows = report.rows.filter((row) => row.node === h && row.afi === afi);
-        expect({ h, afi, peers: rows.length > 0 }).toEqual({ h, afi, peers: true });
+        const rows = report.rows.filter((row) => row.node === h && row.family === family);
+        expect({ h, family, peers: rows.length > 0 }).toEqual({ h, family, peers: true });
         for (const row of rows) {
           expect(row).toMatchObject({ expected: n, advertised: n, missing: 0, ciliumSession: "established" });
           total += n;
