@@ -110,3 +110,379 @@ export function chartKnowledge(chart: string): ChartKnowledge | undefined {
 export function chartServices(chart: string, r: ChartRelease): ChartService[] {
   return KNOWLEDGE[chart]?.services(r) ?? [];
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// CRDs the charts install
+// ---------------------------------------------------------------------------------------------------------------
+
+/** A structural OpenAPI v3 schema, as a CustomResourceDefinition version carries it. */
+export interface CrdSchema {
+  type?: "object" | "array" | "string" | "integer" | "number" | "boolean";
+  properties?: Record<string, CrdSchema>;
+  additionalProperties?: CrdSchema | boolean;
+  items?: CrdSchema;
+  required?: string[];
+  enum?: unknown[];
+  nullable?: boolean;
+  "x-kubernetes-preserve-unknown-fields"?: boolean;
+  "x-kubernetes-int-or-string"?: boolean;
+}
+
+/**
+ * A CustomResourceDefinition a chart installs: names, scope, served versions and its openAPIV3Schema. The schema is
+ * the upstream one where this repo's objects go (closed objects, types, enums, required fields: a typo or a wrong
+ * type is refused as the real API server refuses it); parts the repo does not use are left open (any field
+ * accepted), so the schema never refuses what the real one accepts.
+ */
+export interface ChartCrd {
+  group: string;
+  kind: string;
+  plural: string;
+  singular: string;
+  namespaced: boolean;
+  /** served versions, the storage version first */
+  versions: string[];
+  shortNames: string[];
+  categories: string[];
+  /** additionalPrinterColumns (what plain `kubectl get` shows) */
+  printerColumns: { name: string; type: "string" | "integer" | "number" | "boolean" | "date"; jsonPath: string; priority?: number }[];
+  /** the openAPIV3Schema of every served version */
+  schema: CrdSchema;
+}
+
+const S: CrdSchema = { type: "string" };
+const I: CrdSchema = { type: "integer" };
+const B: CrdSchema = { type: "boolean" };
+const intOrString: CrdSchema = { "x-kubernetes-int-or-string": true };
+const oneOf = (...values: string[]): CrdSchema => ({ type: "string", enum: values });
+const list = (items: CrdSchema): CrdSchema => ({ type: "array", items });
+const map = (of: CrdSchema = S): CrdSchema => ({ type: "object", additionalProperties: of });
+/** an object whose fields are all listed: anything else is unknown (pruned, or refused under strict validation) */
+const closed = (properties: Record<string, CrdSchema>, required?: string[]): CrdSchema => ({ type: "object", properties, ...(required ? { required } : {}) });
+/** an object the toolkit does not describe: every field accepted */
+const open: CrdSchema = { type: "object", "x-kubernetes-preserve-unknown-fields": true };
+/** every listed field, each of them an object the toolkit does not describe */
+const openFields = (...names: string[]): Record<string, CrdSchema> => Object.fromEntries(names.map((n) => [n, open]));
+const secretKeySelector = closed({ name: S, key: S }, ["name"]);
+const labelSelector = closed({ matchLabels: map(), matchExpressions: list(closed({ key: S, operator: S, values: list(S) }, ["key", "operator"])) });
+const resources = closed({ claims: list(closed({ name: S, request: S }, ["name"])), limits: map(intOrString), requests: map(intOrString) });
+
+/** apiVersion, kind, metadata, spec and status, as every CRD's root schema has them. */
+const root = (spec: CrdSchema, required: string[] = []): CrdSchema => ({
+  type: "object",
+  properties: { apiVersion: S, kind: S, metadata: { type: "object" }, spec, status: open },
+  ...(required.length ? { required } : {}),
+});
+
+const AGE = { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" } as const;
+const readyColumns = (...more: ChartCrd["printerColumns"]): ChartCrd["printerColumns"] => [
+  { name: "Ready", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
+  ...more,
+  { name: "Status", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].message', priority: 1 },
+  AGE,
+];
+
+const crd = (group: string, kind: string, plural: string, more: Partial<ChartCrd> = {}): ChartCrd => ({
+  group,
+  kind,
+  plural,
+  singular: kind.toLowerCase(),
+  namespaced: true,
+  versions: ["v1"],
+  shortNames: [],
+  categories: [],
+  printerColumns: [AGE],
+  schema: root(open),
+  ...more,
+});
+
+// cert-manager (jetstack/cert-manager deploy/crds, v1.18): the cert-manager.io and acme.cert-manager.io kinds.
+const certificateSpec = closed(
+  {
+    additionalOutputFormats: list(closed({ type: oneOf("DER", "CombinedPEM") }, ["type"])),
+    commonName: S,
+    dnsNames: list(S),
+    duration: S,
+    emailAddresses: list(S),
+    encodeUsagesInRequest: B,
+    ipAddresses: list(S),
+    isCA: B,
+    issuerRef: closed({ group: S, kind: S, name: S }, ["name"]),
+    keystores: open,
+    literalSubject: S,
+    nameConstraints: open,
+    otherNames: list(closed({ oid: S, utf8Value: S })),
+    privateKey: closed({ algorithm: oneOf("RSA", "ECDSA", "Ed25519"), encoding: oneOf("PKCS1", "PKCS8"), rotationPolicy: oneOf("Never", "Always"), size: I }),
+    renewBefore: S,
+    renewBeforePercentage: I,
+    revisionHistoryLimit: I,
+    secretName: S,
+    secretTemplate: closed({ annotations: map(), labels: map() }),
+    signatureAlgorithm: oneOf("SHA256WithRSA", "SHA384WithRSA", "SHA512WithRSA", "ECDSAWithSHA256", "ECDSAWithSHA384", "ECDSAWithSHA512", "PureEd25519"),
+    subject: open,
+    uris: list(S),
+    usages: list(S),
+  },
+  ["issuerRef", "secretName"],
+);
+const acmeSolver = closed({
+  dns01: closed({
+    ...openFields("acmeDNS", "akamai", "azureDNS", "cloudDNS", "digitalocean", "rfc2136", "route53", "webhook"),
+    cloudflare: closed({ apiKeySecretRef: secretKeySelector, apiTokenSecretRef: secretKeySelector, email: S }),
+    cnameStrategy: oneOf("None", "Follow"),
+  }),
+  http01: open,
+  selector: closed({ dnsNames: list(S), dnsZones: list(S), matchLabels: map() }),
+});
+const issuerSpec = closed({
+  acme: closed(
+    {
+      caBundle: S,
+      disableAccountKeyGeneration: B,
+      email: S,
+      enableDurationFeature: B,
+      externalAccountBinding: open,
+      preferredChain: S,
+      privateKeySecretRef: secretKeySelector,
+      profile: S,
+      server: S,
+      skipTLSVerify: B,
+      solvers: list(acmeSolver),
+    },
+    ["privateKeySecretRef", "server"],
+  ),
+  ...openFields("ca", "selfSigned", "vault", "venafi"),
+});
+const CM = "cert-manager.io";
+const CM_CATEGORIES = ["cert-manager"];
+const CERT_MANAGER_CRDS: ChartCrd[] = [
+  crd(CM, "Certificate", "certificates", {
+    shortNames: ["cert", "certs"],
+    categories: CM_CATEGORIES,
+    printerColumns: readyColumns({ name: "Secret", type: "string", jsonPath: ".spec.secretName" }, { name: "Issuer", type: "string", jsonPath: ".spec.issuerRef.name", priority: 1 }),
+    schema: root(certificateSpec, ["spec"]),
+  }),
+  crd(CM, "CertificateRequest", "certificaterequests", { shortNames: ["cr", "crs"], categories: CM_CATEGORIES, printerColumns: readyColumns() }),
+  crd(CM, "Issuer", "issuers", { categories: CM_CATEGORIES, printerColumns: readyColumns(), schema: root(issuerSpec, ["spec"]) }),
+  crd(CM, "ClusterIssuer", "clusterissuers", { namespaced: false, categories: CM_CATEGORIES, printerColumns: readyColumns(), schema: root(issuerSpec, ["spec"]) }),
+  crd("acme.cert-manager.io", "Order", "orders", { categories: CM_CATEGORIES }),
+  crd("acme.cert-manager.io", "Challenge", "challenges", { categories: CM_CATEGORIES }),
+];
+
+// prometheus-operator (its CRDs as kube-prometheus-stack 7x ships them with crds.enabled): monitoring.coreos.com.
+const relabeling = closed({
+  action: oneOf("replace", "Replace", "keep", "Keep", "drop", "Drop", "hashmod", "HashMod", "labelmap", "LabelMap", "labeldrop", "LabelDrop", "labelkeep", "LabelKeep", "lowercase", "Lowercase", "uppercase", "Uppercase", "keepequal", "KeepEqual", "dropequal", "DropEqual"),
+  modulus: I,
+  regex: S,
+  replacement: S,
+  separator: S,
+  sourceLabels: list(S),
+  targetLabel: S,
+});
+const scrapeEndpoint = closed({
+  ...openFields("authorization", "basicAuth", "bearerTokenSecret", "oauth2", "tlsConfig", "proxyConnectHeader"),
+  bearerTokenFile: S,
+  enableHttp2: B,
+  filterRunning: B,
+  followRedirects: B,
+  honorLabels: B,
+  honorTimestamps: B,
+  interval: S,
+  metricRelabelings: list(relabeling),
+  noProxy: S,
+  params: map(list(S)),
+  path: S,
+  port: S,
+  proxyFromEnvironment: B,
+  proxyUrl: S,
+  relabelings: list(relabeling),
+  scheme: oneOf("http", "https", "HTTP", "HTTPS"),
+  scrapeTimeout: S,
+  targetPort: intOrString,
+  trackTimestampsStaleness: B,
+});
+const serviceMonitorSpec = closed(
+  {
+    attachMetadata: closed({ node: B }),
+    bodySizeLimit: S,
+    convertClassicHistogramsToNHCB: B,
+    endpoints: list(scrapeEndpoint),
+    fallbackScrapeProtocol: S,
+    jobLabel: S,
+    keepDroppedTargets: I,
+    labelLimit: I,
+    labelNameLengthLimit: I,
+    labelValueLengthLimit: I,
+    namespaceSelector: closed({ any: B, matchNames: list(S) }),
+    nativeHistogramBucketLimit: I,
+    nativeHistogramMinBucketFactor: intOrString,
+    podTargetLabels: list(S),
+    sampleLimit: I,
+    scrapeClass: S,
+    scrapeClassicHistograms: B,
+    scrapeNativeHistograms: B,
+    scrapeProtocols: list(S),
+    selector: labelSelector,
+    selectorMechanism: oneOf("RelabelConfig", "RoleSelector"),
+    serviceDiscoveryRole: oneOf("Endpoints", "EndpointSlice"),
+    targetLabels: list(S),
+    targetLimit: I,
+  },
+  ["selector"],
+);
+const MON = "monitoring.coreos.com";
+const MON_CATEGORIES = ["prometheus-operator"];
+const mon = (kind: string, plural: string, shortNames: string[], more: Partial<ChartCrd> = {}) => crd(MON, kind, plural, { shortNames, categories: MON_CATEGORIES, ...more });
+const PROMETHEUS_OPERATOR_CRDS: ChartCrd[] = [
+  mon("Alertmanager", "alertmanagers", ["am"]),
+  mon("AlertmanagerConfig", "alertmanagerconfigs", ["amcfg"], { versions: ["v1alpha1"] }),
+  mon("PodMonitor", "podmonitors", ["pmon"]),
+  mon("Probe", "probes", ["prb"]),
+  mon("Prometheus", "prometheuses", ["prom"]),
+  mon("PrometheusAgent", "prometheusagents", ["promagent"], { versions: ["v1alpha1"] }),
+  mon("PrometheusRule", "prometheusrules", ["promrule"]),
+  mon("ScrapeConfig", "scrapeconfigs", ["scfg"], { versions: ["v1alpha1"] }),
+  mon("ServiceMonitor", "servicemonitors", ["smon"], { schema: root(serviceMonitorSpec, ["spec"]) }),
+  mon("ThanosRuler", "thanosrulers", ["ruler"]),
+];
+
+// CloudNativePG (cloudnative-pg/cloudnative-pg config/crd/bases, 1.26): postgresql.cnpg.io/v1.
+const barmanObjectStore = closed(
+  {
+    ...openFields("azureCredentials", "endpointCA", "googleCredentials"),
+    data: closed({ additionalCommandArgs: list(S), compression: oneOf("bzip2", "gzip", "snappy"), encryption: oneOf("AES256", "aws:kms"), immediateCheckpoint: B, jobs: I }),
+    destinationPath: S,
+    endpointURL: S,
+    historyTags: map(),
+    s3Credentials: closed({ accessKeyId: secretKeySelector, inheritFromIAMRole: B, region: secretKeySelector, secretAccessKey: secretKeySelector, sessionToken: secretKeySelector }),
+    serverName: S,
+    tags: map(),
+    wal: closed({ archiveAdditionalCommandArgs: list(S), compression: oneOf("bzip2", "gzip", "lz4", "snappy", "xz", "zstd"), encryption: oneOf("AES256", "aws:kms"), maxParallel: I, restoreAdditionalCommandArgs: list(S) }),
+  },
+  ["destinationPath"],
+);
+const cnpgClusterSpec = closed(
+  {
+    ...openFields("certificates", "ephemeralVolumeSource", "ephemeralVolumesSizeLimit", "imageCatalogRef", "inheritedMetadata", "managed", "monitoring", "nodeMaintenanceWindow", "postgresql", "probes", "projectedVolumeTemplate", "replica", "replicationSlots", "seccompProfile", "serviceAccountTemplate", "superuserSecret", "walStorage"),
+    affinity: closed({ ...openFields("additionalPodAffinity", "additionalPodAntiAffinity", "nodeAffinity"), enablePodAntiAffinity: B, nodeSelector: map(), podAntiAffinityType: S, tolerations: list(open), topologyKey: S }),
+    backup: closed({ barmanObjectStore, retentionPolicy: S, target: oneOf("primary", "prefer-standby"), volumeSnapshot: open }),
+    bootstrap: closed({
+      initdb: closed({
+        ...openFields("import", "postInitApplicationSQLRefs", "postInitSQLRefs", "postInitTemplateSQLRefs"),
+        builtinLocale: S,
+        dataChecksums: B,
+        database: S,
+        encoding: S,
+        icuLocale: S,
+        icuRules: S,
+        locale: S,
+        localeCType: S,
+        localeCollate: S,
+        localeProvider: S,
+        options: list(S),
+        owner: S,
+        postInitApplicationSQL: list(S),
+        postInitSQL: list(S),
+        postInitTemplateSQL: list(S),
+        secret: closed({ name: S }, ["name"]),
+        walSegmentSize: I,
+      }),
+      pg_basebackup: open,
+      recovery: open,
+    }),
+    description: S,
+    enablePDB: B,
+    enableSuperuserAccess: B,
+    env: list(open),
+    envFrom: list(open),
+    externalClusters: list(open),
+    failoverDelay: I,
+    imageName: S,
+    imagePullPolicy: S,
+    imagePullSecrets: list(closed({ name: S }, ["name"])),
+    instances: I,
+    livenessProbeTimeout: I,
+    logLevel: oneOf("error", "warning", "info", "debug", "trace"),
+    maxSyncReplicas: I,
+    minSyncReplicas: I,
+    plugins: list(open),
+    postgresGID: I,
+    postgresUID: I,
+    primaryUpdateMethod: oneOf("switchover", "restart"),
+    primaryUpdateStrategy: oneOf("unsupervised", "supervised"),
+    priorityClassName: S,
+    resources,
+    schedulerName: S,
+    smartShutdownTimeout: I,
+    startDelay: I,
+    stopDelay: I,
+    storage: closed({ pvcTemplate: open, resizeInUseVolumes: B, size: S, storageClass: S }),
+    switchoverDelay: I,
+    tablespaces: list(open),
+    topologySpreadConstraints: list(open),
+  },
+  ["instances"],
+);
+const scheduledBackupSpec = closed(
+  {
+    backupOwnerReference: oneOf("none", "self", "cluster"),
+    cluster: closed({ name: S }, ["name"]),
+    immediate: B,
+    method: oneOf("barmanObjectStore", "volumeSnapshot", "plugin"),
+    online: B,
+    onlineConfiguration: closed({ immediateCheckpoint: B, waitForArchive: B }),
+    pluginConfiguration: closed({ name: S, parameters: map() }, ["name"]),
+    schedule: S,
+    suspend: B,
+    target: oneOf("primary", "prefer-standby"),
+  },
+  ["cluster", "schedule"],
+);
+const PG = "postgresql.cnpg.io";
+const pg = (kind: string, plural: string, more: Partial<ChartCrd> = {}) => crd(PG, kind, plural, more);
+const CLOUDNATIVE_PG_CRDS: ChartCrd[] = [
+  pg("Backup", "backups"),
+  pg("Cluster", "clusters", {
+    printerColumns: [
+      AGE,
+      { name: "Instances", type: "integer", jsonPath: ".status.instances" },
+      { name: "Ready", type: "integer", jsonPath: ".status.readyInstances" },
+      { name: "Status", type: "string", jsonPath: ".status.phase" },
+      { name: "Primary", type: "string", jsonPath: ".status.currentPrimary" },
+    ],
+    schema: root(cnpgClusterSpec, ["metadata", "spec"]),
+  }),
+  pg("ClusterImageCatalog", "clusterimagecatalogs", { namespaced: false }),
+  pg("Database", "databases"),
+  pg("ImageCatalog", "imagecatalogs"),
+  pg("Pooler", "poolers"),
+  pg("Publication", "publications"),
+  pg("ScheduledBackup", "scheduledbackups", { schema: root(scheduledBackupSpec, ["metadata", "spec"]) }),
+  pg("Subscription", "subscriptions"),
+];
+
+const on = (values: Obj, path: string[], dflt: boolean): boolean => {
+  const v = at(values, ...path);
+  return v === undefined || v === null ? dflt : v === true || v === "true";
+};
+
+/**
+ * Per chart: the CRDs a release installs, given its values (each chart's switch and its default: cert-manager's
+ * `crds.enabled` (false; the deprecated `installCRDs` too), kube-prometheus-stack's `crds.enabled` (true),
+ * cloudnative-pg's `crds.create` (true)).
+ */
+const CHART_CRDS: Record<string, (values: Obj) => ChartCrd[]> = {
+  "cert-manager": (v) => (on(v, ["crds", "enabled"], false) || on(v, ["installCRDs"], false) ? CERT_MANAGER_CRDS : []),
+  "kube-prometheus-stack": (v) => (on(v, ["crds", "enabled"], true) ? PROMETHEUS_OPERATOR_CRDS : []),
+  "cloudnative-pg": (v) => (on(v, ["crds", "create"], true) ? CLOUDNATIVE_PG_CRDS : []),
+};
+
+/** The CRDs a release of `chart` installs with these values ([] for a chart whose CRDs the toolkit does not know). */
+export function chartCrds(chart: string, values: Obj = {}): ChartCrd[] {
+  return CHART_CRDS[chart]?.(values) ?? [];
+}
+
+/** Every CRD some chart of the toolkit's knowledge installs, with the chart (the kinds a chart could make known). */
+export function knownChartCrds(): { chart: string; crd: ChartCrd }[] {
+  return Object.entries(CHART_CRDS).flatMap(([chart, f]) => f({ crds: { enabled: true, create: true } }).map((crd) => ({ chart, crd })));
+}

@@ -9,7 +9,7 @@
  */
 import { type KindInfo, kindInfo, LONGHORN_KINDS } from "./kinds.ts";
 import type { KObj } from "./controllers/obj.ts";
-import { chartServices, ingressNginxFullname } from "../repo/charts.ts";
+import { type ChartCrd, chartCrds, chartServices, ingressNginxFullname } from "../repo/charts.ts";
 
 export type Values = Record<string, unknown>;
 
@@ -70,7 +70,7 @@ interface WorkloadSpec {
   namespace: string;
   labels: Record<string, string>;
   podLabels: Record<string, string>;
-  containers: { name: string; image: string; env?: unknown[]; args?: string[] }[];
+  containers: { name: string; image: string; env?: unknown[]; args?: string[]; ports?: { name: string; containerPort: number; protocol: string }[] }[];
   replicas?: number;
   hostNetwork?: boolean;
   volumes?: unknown[];
@@ -125,6 +125,28 @@ export const ESO_CHART_KINDS: readonly KindInfo[] = [
   esoKind("ClusterSecretStore", "clustersecretstores", false, ["css"]),
   esoKind("ClusterExternalSecret", "clusterexternalsecrets", false, ["ces"]),
 ];
+
+/** A chart CRD of the shared chart knowledge (lib/repo/charts.ts) as the kind the simulated API serves. */
+export function chartCrdKind(c: ChartCrd): KindInfo {
+  const k = kindInfo({
+    group: c.group,
+    version: c.versions[0]!,
+    versions: c.versions,
+    kind: c.kind,
+    plural: c.plural,
+    singular: c.singular,
+    namespaced: c.namespaced,
+    shortNames: c.shortNames,
+    categories: c.categories,
+    statusSubresource: true,
+    printerColumns: c.printerColumns,
+    schema: c.schema as Record<string, unknown>,
+  });
+  return { ...k, crd: `${c.plural}.${c.group}` };
+}
+
+/** The kinds whose CRDs a release of `chart` installs with `values` (the shared chart knowledge). */
+export const chartCrdKinds = (chart: string, values: Values): KindInfo[] => chartCrds(chart, values).map(chartCrdKind);
 
 // ---------------------------------------------------------------------------------------------------------------
 
@@ -321,14 +343,17 @@ const longhorn: ChartDef = {
   },
 };
 
-/** A chart whose emulation is one Deployment named after the release (enough for readiness and listing). */
+/**
+ * A chart whose emulation is one Deployment named after the release (enough for readiness and listing), plus the
+ * CRDs the shared chart knowledge says it installs.
+ */
 function simpleChart(name: string, repos: string[], description: string, appVersion: (v: string) => string, image: string): ChartDef {
   return {
     name,
     repos,
     description,
     appVersion,
-    crds: () => [],
+    crds: (values) => chartCrdKinds(name, values),
     render(r) {
       return [
         workload(r, {
@@ -366,7 +391,14 @@ const ingressNginx: ChartDef = {
         namespace: r.namespace,
         labels: { ...standardLabels(r, "ingress-nginx", r.version, "controller"), "app.kubernetes.io/name": "ingress-nginx" },
         podLabels,
-        containers: [{ name: "controller", image: "registry.k8s.io/ingress-nginx/controller:v1.12.1" }],
+        // controller-deployment.yaml: the containerPort values, named as the Service's targetPorts refer to them
+        containers: [
+          {
+            name: "controller",
+            image: "registry.k8s.io/ingress-nginx/controller:v1.12.1",
+            ports: Object.entries({ http: 80, https: 443, ...(valueAt(r.values, "controller.containerPort") as Record<string, number> | undefined) }).map(([name, port]) => ({ name, containerPort: Number(port), protocol: "TCP" })),
+          },
+        ],
         replicas: Number(valueAt(r.values, "controller.replicaCount") ?? 1),
       }),
       ...services.map(
@@ -398,6 +430,8 @@ export const CHARTS: readonly ChartDef[] = [
   longhorn,
   simpleChart("coredns", ["https://coredns.github.io/helm", "oci://ghcr.io/coredns/charts"], "CoreDNS is a DNS server that chains plugins and provides Kubernetes DNS Services", () => "1.12.0", "coredns/coredns"),
   simpleChart("cert-manager", ["https://charts.jetstack.io", "oci://quay.io/jetstack/charts"], "A Helm chart for cert-manager", (v) => (v.startsWith("v") ? v : `v${v}`), "quay.io/jetstack/cert-manager-controller"),
+  simpleChart("kube-prometheus-stack", ["https://prometheus-community.github.io/helm-charts", "oci://ghcr.io/prometheus-community/charts"], "kube-prometheus-stack collects Kubernetes manifests, Grafana dashboards, and Prometheus rules", () => "v0.83.0", "quay.io/prometheus-operator/prometheus-operator"),
+  simpleChart("cloudnative-pg", ["https://cloudnative-pg.github.io/charts", "https://cloudnative-pg.io/charts/"], "CloudNativePG Operator Helm Chart", () => "1.26.0", "ghcr.io/cloudnative-pg/cloudnative-pg"),
   simpleChart("spegel", ["oci://ghcr.io/spegel-org/helm-charts"], "Stateless cluster local OCI registry mirror.", (v) => v, "ghcr.io/spegel-org/spegel"),
 ];
 

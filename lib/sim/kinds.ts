@@ -27,6 +27,8 @@ export interface KindInfo {
   crd?: string;
   /** A CRD's additionalPrinterColumns (what plain `kubectl get` shows after NAME). */
   printerColumns?: PrinterColumn[];
+  /** A CRD's openAPIV3Schema when it comes with the kind (the chart CRDs of lib/repo/charts.ts) */
+  schema?: Record<string, unknown>;
 }
 
 export interface PrinterColumn {
@@ -55,6 +57,7 @@ export function kindInfo(k: KindInput): KindInfo {
     fieldSelectors: k.fieldSelectors ?? [],
     ...(k.crd === undefined ? {} : { crd: k.crd }),
     ...(k.printerColumns === undefined ? {} : { printerColumns: k.printerColumns }),
+    ...(k.schema === undefined ? {} : { schema: k.schema }),
   };
 }
 
@@ -127,9 +130,8 @@ export const BUILTIN_KINDS: readonly KindInfo[] = [
   kindInfo({ group: "networking.k8s.io", version: "v1", kind: "Ingress", plural: "ingresses", namespaced: true, shortNames: ["ing"], statusSubresource: true }),
   kindInfo({ group: "networking.k8s.io", version: "v1", kind: "IngressClass", plural: "ingressclasses", namespaced: false }),
   kindInfo({ group: "networking.k8s.io", version: "v1", kind: "NetworkPolicy", plural: "networkpolicies", namespaced: true, shortNames: ["netpol"] }),
-  // EndpointSlice is left out until the simulation maintains slices for its Services: served but empty, it would
-  // tell bgp-verify that no node has a local endpoint (externalTrafficPolicy: Local) while the simulated Cilium
-  // advertises from the nodes running the pods
+  // kept for every Service with a selector by the simulated endpointslice controller (controllers/endpoints.ts)
+  kindInfo({ group: "discovery.k8s.io", version: "v1", kind: "EndpointSlice", plural: "endpointslices", namespaced: true }),
   kindInfo({ group: "storage.k8s.io", version: "v1", kind: "StorageClass", plural: "storageclasses", namespaced: false, shortNames: ["sc"] }),
   kindInfo({ group: "storage.k8s.io", version: "v1", kind: "CSIDriver", plural: "csidrivers", namespaced: false }),
   kindInfo({ group: "storage.k8s.io", version: "v1", kind: "VolumeAttachment", plural: "volumeattachments", namespaced: false, statusSubresource: true }),
@@ -289,6 +291,7 @@ const CRD_SPEC_SCHEMAS: Record<string, SchemaNode> = {
 };
 
 function crdSchema(k: KindInfo): SchemaNode {
+  if (k.schema) return structuredClone(k.schema);
   const spec = CRD_SPEC_SCHEMAS[groupResource(k)];
   if (!spec) return { type: "object", "x-kubernetes-preserve-unknown-fields": true };
   return { type: "object", properties: { apiVersion: str, kind: str, metadata: { type: "object" }, spec, status: open() } };

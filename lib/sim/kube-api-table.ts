@@ -129,6 +129,9 @@ function crdColumn(c: PrinterColumn): Column {
   );
 }
 
+/** kubectl's printers list three addresses, then "+ N more...". */
+const firstThree = (items: string[]): string => (items.length > 3 ? `${items.slice(0, 3).join(",")} + ${items.length - 3} more...` : items.join(","));
+
 function columnsFor(k: KindInfo): Column[] {
   if (k.crd) return k.printerColumns && k.printerColumns.length > 0 ? [name, ...k.printerColumns.map(crdColumn)] : [name, age];
   if (k.group === "") {
@@ -163,7 +166,27 @@ function columnsFor(k: KindInfo): Column[] {
           ),
           age,
         ];
+      case "Endpoints":
+        return [
+          name,
+          col("Endpoints", (o) => {
+            const all = ((o.subsets ?? []) as { addresses?: { ip: string }[]; ports?: { port: number }[] }[]).flatMap((s) =>
+              (s.ports?.length ? s.ports : [undefined]).flatMap((p) => (s.addresses ?? []).map((a) => (p ? `${a.ip}:${p.port}` : a.ip))),
+            );
+            return firstThree(all) || "<none>";
+          }),
+          age,
+        ];
     }
+  }
+  if (k.group === "discovery.k8s.io" && k.kind === "EndpointSlice") {
+    return [
+      name,
+      col("AddressType", (o) => String(o.addressType ?? "")),
+      col("Ports", (o) => ((o.ports ?? []) as { port?: number }[]).map((p) => p.port).join(",") || "<unset>"),
+      col("Endpoints", (o) => firstThree(((o.endpoints ?? []) as { addresses?: string[] }[]).flatMap((e) => e.addresses ?? [])) || "<unset>"),
+      age,
+    ];
   }
   if (k.group === "apps" && k.kind === "Deployment") {
     return [

@@ -477,7 +477,7 @@ export function buildReport(i: ReportInput): StatusReport {
     certificatesSection = {
       ok: expiring.length === 0,
       installed: true,
-      detail: expiring.length ? `${expiring.length} of ${i.certificates.value.length} certificates not ready or expiring within ${i.certDays} days` : `${i.certificates.value.length} certificates valid for ${i.certDays}+ days`,
+      detail: expiring.length ? `${expiring.length} of ${i.certificates.value.length} certificates not ready or expiring within ${i.certDays} days` : `${i.certificates.value.length} certificate${i.certificates.value.length === 1 ? "" : "s"} valid for ${i.certDays}+ days`,
       problems: expiring.map((e) => `${e.namespace}/${e.name}: ${e.ready ? `expires in ${e.days} days` : "not Ready"}`),
       expiring,
     };

@@ -97,6 +97,54 @@ describe("bgp-verify against the simulated cluster", () => {
     }
   }, 90_000);
 
+  test("externalTrafficPolicy: Local: routes expected only from the nodes the Service's EndpointSlices name, and found there", async () => {
+    const services = (await d.client.list({ apiVersion: "v1", kind: "Service" })).items.filter((s) => s.spec?.type === "LoadBalancer" && Object.keys(s.spec?.selector ?? {}).length > 0);
+    type Endpoint = { nodeName: string; conditions?: { ready?: boolean } };
+    const svc = services[0]!;
+    const ns = svc.metadata.namespace!;
+    const ref = { apiVersion: "v1", kind: "Service", name: svc.metadata.name!, namespace: ns };
+    const ips = ((svc.status?.loadBalancer?.ingress ?? []) as { ip: string }[]).map((i) => i.ip);
+    expect(ips.length).toBeGreaterThan(0);
+    // one pod behind the Service: one node has a local endpoint, the others none
+    const backend = { apiVersion: "apps/v1", kind: "Deployment", name: "etp-local-backend", namespace: ns };
+    await d.client.apply({
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: backend.name, namespace: ns },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: svc.spec.selector },
+        template: { metadata: { labels: svc.spec.selector }, spec: { containers: [{ name: "web", image: "registry.invalid/web:1", ports: [{ name: "https", containerPort: 443 }] }] } },
+      },
+    }, { force: true });
+    await d.client.patch(ref, { spec: { externalTrafficPolicy: "Local" } }, "merge");
+    try {
+      const slices = await until("the Service's EndpointSlice names a ready endpoint", 30_000, async () => {
+        const mine = (await d.client.list({ apiVersion: "discovery.k8s.io/v1", kind: "EndpointSlice" })).items.filter(
+          (s) => s.metadata.namespace === ns && s.metadata.labels?.["kubernetes.io/service-name"] === svc.metadata.name,
+        );
+        return mine.some((s) => ((s.endpoints ?? []) as Endpoint[]).some((e) => e.conditions?.ready)) ? mine : undefined;
+      });
+      const local = new Set(slices.flatMap((s) => ((s.endpoints ?? []) as Endpoint[]).filter((e) => e.conditions?.ready).map((e) => e.nodeName)));
+      expect(local.size).toBe(1);
+      await until("Cilium withdrew the Service's routes from the nodes without a local endpoint", 30_000, async () => {
+        const j = JSON.parse((await runScript(d, VERIFY, ["--json"])).stdout);
+        return j.ok === true && j.rows.some((row: { node: string; expected: number }) => !local.has(row.node) && row.expected < 2) ? j : undefined;
+      });
+      const r = await runScript(d, VERIFY, ["--router-cmd", "vtysh", "--json"]);
+      expect(r.code, r.stderr).toBe(0);
+      const j = JSON.parse(r.stdout);
+      for (const row of j.rows as { node: string; family: string; expected: number; receivedAtRouter: number }[]) {
+        const mine = ips.filter((ip) => (row.family === "ipv6") === ip.includes(":")).length;
+        expect({ node: row.node, family: row.family, expected: row.expected }).toEqual({ node: row.node, family: row.family, expected: local.has(row.node) ? 2 : 2 - mine });
+        expect(row.receivedAtRouter).toBe(row.expected);
+      }
+    } finally {
+      await d.client.patch(ref, { spec: { externalTrafficPolicy: svc.spec?.externalTrafficPolicy ?? "Cluster" } }, "merge");
+      await d.client.delete(backend, { ignoreNotFound: true });
+    }
+  }, 90_000);
+
   test("the router rejects every route (router-rejects-routes): cause 11 with the fix, exit 1", async () => {
     d.sim.cluster.faults.add("router-rejects-routes");
     try {

@@ -6,12 +6,14 @@
  */
 import { describe, expect, test } from "bun:test";
 import path from "node:path";
+import { loadRepo } from "../../lib/repo/model.ts";
 import { loadCluster } from "../../lib/talos/cluster.ts";
 import { FAULT_HELP, startSimulation } from "../../lib/sim/index.ts";
 import { SIM_STATES } from "../../lib/sim/cluster.ts";
 
 const ROOT = path.resolve(import.meta.dir, "../..");
 const cluster = loadCluster(ROOT);
+const repo = loadRepo(ROOT);
 const hosts = cluster.nodes.map((n) => n.hostname);
 const cps = cluster.nodes.filter((n) => n.controlPlane).map((n) => n.hostname);
 const BANNER = /^simulated cluster: (\d+) nodes?, state (\w+), faults: (.+); nothing real is touched$/m;
@@ -31,7 +33,12 @@ async function run(name: string, args: string[], env: Record<string, string> = {
   return { code, stdout, stderr, all: stdout + stderr };
 }
 
-const rehearse = (name: string, args: string[] = []) => run(name, ["--simulate", ...args]);
+/** the live scripts rehearsed below with --simulate and no other simulation knob */
+const rehearsed = new Set<string>();
+const rehearse = (name: string, args: string[] = []) => {
+  if (!args.some((a) => a.startsWith("--sim-"))) rehearsed.add(name);
+  return run(name, ["--simulate", ...args]);
+};
 
 function expectBanner(text: string, state: string, faults = "none") {
   const m = text.match(BANNER);
@@ -47,14 +54,33 @@ describe("every live script rehearses with --simulate alone", () => {
     expect(r.all).toMatch(/longhorn\s+\d+ volumes healthy/);
     expect(r.all).toMatch(new RegExp(`flux\\s+(\\d+)/\\1 Kustomizations and HelmReleases Ready`));
     expect(r.all).toContain(`cilium        ${hosts.length}/${hosts.length} agents ready`);
+    // cert-manager's chart installed its CRDs and the repo's Certificates were issued
+    expect(r.all).toMatch(/certificates\s+[1-9]\d* certificates? valid for \d+\+ days/);
+    expect(r.all).not.toContain("not installed");
   }, 300_000);
 
-  test("bgp-verify: every session of every node established", async () => {
+  test("bgp-verify: expects and finds this repo's routes, every LB IP x family x node x peer", async () => {
     const r = await rehearse("bgp-verify", ["--json"]);
     expect(r.code).toBe(0);
-    const report = JSON.parse(r.stdout);
-    const rows = JSON.stringify(report);
-    for (const h of hosts) expect(rows).toContain(h);
+    const report = JSON.parse(r.stdout) as { ok: boolean; expectedTotal: number; rows: { node: string; peer: string; family: string; expected: number; advertised?: number; missing: number; ciliumSession: string }[] };
+    // the LoadBalancer IPs the repo asks for (the chart-rendered ingress Services included), per family
+    const lbIPs = repo.services.filter((s) => s.type === "LoadBalancer").flatMap((s) => s.requestedIPs);
+    const byFamily = { ipv4: lbIPs.filter((ip) => !ip.includes(":")).length, ipv6: lbIPs.filter((ip) => ip.includes(":")).length };
+    expect(byFamily.ipv4).toBeGreaterThan(0);
+    let total = 0;
+    for (const h of hosts) {
+      for (const [family, n] of Object.entries(byFamily)) {
+        if (n === 0) continue;
+        const rows = report.rows.filter((row) => row.node === h && row.family === family);
+        expect({ h, family, peers: rows.length > 0 }).toEqual({ h, family, peers: true });
+        for (const row of rows) {
+          expect(row).toMatchObject({ expected: n, advertised: n, missing: 0, ciliumSession: "established" });
+          total += n;
+        }
+      }
+    }
+    expect(report.expectedTotal).toBe(total);
+    expect(report.ok).toBe(true);
     expect(r.all).not.toContain("x509");
   }, 300_000);
 
@@ -139,6 +165,27 @@ describe("every live script rehearses with --simulate alone", () => {
       expect({ name, code: r.code, tail: r.code === 0 ? "" : r.all.slice(-800) }).toEqual({ name, code: 0, tail: "" });
       expect(r.all).toMatch(want);
     }
+  }, 300_000);
+
+  test("bootstrap-phased --dry-run starts from bare nodes and plans every phase", async () => {
+    const r = await rehearse("bootstrap-phased", ["--dry-run"]);
+    expect({ code: r.code, tail: r.code === 0 ? "" : r.all.slice(-800) }).toEqual({ code: 0, tail: "" });
+    expectBanner(r.stderr, "bare");
+    for (const h of hosts) expect(r.all).toContain(`${h} (${cluster.nodes.find((n) => n.hostname === h)!.ip}) is in maintenance mode`);
+    expect((r.all.match(/--insecure$/gm) ?? []).length).toBe(hosts.length);
+    expect(r.all).toMatch(/phase 3\/6 networking \(Cilium\)/);
+  }, 300_000);
+
+  test("bgp-migrate: what the repo's and the cluster's BGP v1 policies say (here: nothing to migrate, said so)", async () => {
+    const policies = repo.bgp.peeringPolicies.length;
+    const fromRepo = await rehearse("bgp-migrate", ["--dry-run"]);
+    expect(fromRepo.code).toBe(0);
+    if (policies === 0) expect(fromRepo.all).toContain("nothing to migrate: the repo declares no CiliumBGPPeeringPolicy");
+    else expect(fromRepo.all).toContain("CiliumBGPClusterConfig");
+    const live = await rehearse("bgp-migrate", ["--live", "--dry-run"]);
+    expect(live.code).toBe(0);
+    // the complete cluster holds what the repo declares
+    if (policies === 0) expect(live.all).toContain("nothing to migrate: the cluster has no CiliumBGPPeeringPolicy");
   }, 300_000);
 
   test("--help of every live script lists --simulate, --sim-state with its states and --sim-fault with every fault", async () => {
@@ -230,7 +277,12 @@ describe("each fault shows the diagnosis a user sees", () => {
   });
   fault("router-rejects-routes", "bgp-verify shows the router's sessions held by policy", async () => {
     const r = await rehearse("bgp-verify", ["--router-cmd", "vtysh", "--sim-fault", "router-rejects-routes"]);
+    expect(r.code).toBe(1);
     expect(r.all).toContain("Established (Policy)");
+    // the cause and the fix, once per node and session
+    for (const h of hosts) expect(r.all).toMatch(new RegExp(`FAIL ${h} -> \\S+ ipv4: cause 11: the router holds its session with node\\s+${h}`));
+    expect(r.all).toContain("fix: upload the router config from `bun scripts/bgp-router-config.ts`");
+    expect(r.all).toMatch(/FAIL (\d+) of \1 expected route\(s\) missing, \d+ router session\(s\) in \(Policy\)/);
   });
 
   test("every fault of FAULT_HELP has a rehearsal above", () => {
@@ -252,3 +304,13 @@ test("a simulated bootstrap from bare nodes ends in what cluster-status calls he
     await sim.stop();
   }
 }, 300_000);
+
+test("every live script is rehearsed above with --simulate and no other simulation knob", async () => {
+  const live: string[] = [];
+  for (const file of new Bun.Glob("*.ts").scanSync(path.join(ROOT, "scripts"))) {
+    const mod = await import(path.join(ROOT, "scripts", file));
+    if (mod.default?.def?.live) live.push(file.replace(/\.ts$/, ""));
+  }
+  expect(live.length).toBeGreaterThan(10);
+  expect(live.filter((n) => !rehearsed.has(n)).sort()).toEqual([]);
+});

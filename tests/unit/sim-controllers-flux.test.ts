@@ -53,7 +53,7 @@ spec:
   wait: true
   postBuild: {substituteFrom: [{kind: ConfigMap, name: cluster-settings}]}
 `,
-  "kubernetes/apps/demo/cert-manager/app/kustomization.yaml": "resources:\n  - ./helmrelease.yaml\n  - ./config.yaml\n  - ./servicemonitor.yaml\n",
+  "kubernetes/apps/demo/cert-manager/app/kustomization.yaml": "resources:\n  - ./helmrelease.yaml\n  - ./config.yaml\n  - ./middleware.yaml\n",
   "kubernetes/apps/demo/cert-manager/app/helmrelease.yaml": `apiVersion: helm.toolkit.fluxcd.io/v2
 kind: HelmRelease
 metadata: {name: cert-manager}
@@ -64,7 +64,8 @@ spec:
     replicaCount: \${REPLICAS}
 `,
   "kubernetes/apps/demo/cert-manager/app/config.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: greeting}\ndata: {text: \"${GREETING} world ${UNSET:=fallback}\"}\n",
-  "kubernetes/apps/demo/cert-manager/app/servicemonitor.yaml": "apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata: {name: cm}\nspec: {}\n",
+  // a kind of a chart the simulation has no knowledge of (its CRD never appears): counted as applied, not stored
+  "kubernetes/apps/demo/cert-manager/app/middleware.yaml": "apiVersion: traefik.io/v1alpha1\nkind: Middleware\nmetadata: {name: cm}\nspec: {}\n",
   "kubernetes/apps/demo/podinfo/ks.yaml": `apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata: {name: podinfo, namespace: flux-system}

@@ -1,4 +1,4 @@
-/** 1Password Connect, External Secrets and Longhorn emulations, against the store in-process. */
+/** 1Password Connect, External Secrets, Longhorn, endpoints and cert-manager emulations, against the store in-process. */
 import { afterEach, describe, expect, test } from "bun:test";
 import { checkConnectSession, fakeConnectCredentials } from "../../lib/sim/controllers/external-secrets.ts";
 import type { KObj } from "../../lib/sim/controllers/obj.ts";
@@ -177,5 +177,73 @@ describe("Longhorn", () => {
     r.setNodeReady("mini02", "False"); // kubelet back, CNI (Cilium agent) comes up, manager restarts, replicas rebuild
     await r.settle();
     expect(robust().every((x) => x === "healthy")).toBe(true);
+  });
+});
+
+describe("Endpoints and EndpointSlices", () => {
+  test("a Service with a selector gets its Endpoints and one slice per IP family, kept as pods come and go", async () => {
+    const r = (current = rig());
+    threeNodes(r);
+    await installCilium(r);
+    const values = "controller:\n  replicaCount: 2\n  service:\n    ipFamilyPolicy: RequireDualStack\n    ipFamilies: [IPv4, IPv6]\n";
+    const res = await r.helmStdin(values, "upgrade", "--install", "internal", "ingress-nginx", "--repo", "https://kubernetes.github.io/ingress-nginx", "--version", "4.13.0", "-n", "network", "--create-namespace", "-f", "-", "--wait");
+    expect(res.exitCode).toBe(0);
+    await r.settle();
+    const svc = "internal-ingress-nginx-controller";
+    const slices = r.list("endpointslices.discovery.k8s.io", "network").filter((s) => s.metadata.labels?.["kubernetes.io/service-name"] === svc);
+    expect(slices.map((s) => s.addressType).sort()).toEqual(["IPv4", "IPv6"]);
+    type Slice = { endpoints: { nodeName: string; conditions: { ready: boolean } }[]; ports: { name: string; port: number }[]; metadata: { ownerReferences: unknown[] } };
+    const v4 = slices.find((s) => s.addressType === "IPv4") as unknown as Slice;
+    const pods = r.list("pods", "network").filter((p) => p.metadata.labels?.["app.kubernetes.io/instance"] === "internal");
+    expect(pods.length).toBe(2);
+    expect(v4.endpoints.map((e) => e.nodeName).sort()).toEqual(pods.map((p) => p.spec.nodeName).sort());
+    expect(v4.endpoints.every((e) => e.conditions.ready)).toBe(true);
+    // the named targetPorts resolve through the controller's container ports
+    expect(v4.ports.map((p) => `${p.name}:${p.port}`).sort()).toEqual(["http:80", "https:443"]);
+    expect(v4.metadata.ownerReferences[0]).toMatchObject({ kind: "Service", name: svc });
+    const ep = r.get("endpoints", svc, "network");
+    expect((ep?.subsets as { addresses?: unknown[] }[] | undefined)?.[0]?.addresses?.length).toBe(2);
+    // scaled to zero: the slices stay, empty; the Endpoints have no subsets
+    const d = r.get("deployments", svc, "network")!;
+    r.store.update({ ...d, spec: { ...d.spec, replicas: 0 } } as KObj, { fieldManager: "test" });
+    await r.settle();
+    expect(r.list("endpointslices.discovery.k8s.io", "network").filter((s) => s.metadata.labels?.["kubernetes.io/service-name"] === svc).map((s) => (s.endpoints as unknown[]).length)).toEqual([0, 0]);
+    expect(r.get("endpoints", svc, "network")?.subsets).toBeUndefined();
+    // the Service gone: so are its slices and Endpoints
+    r.store.delete("services", svc, "network");
+    await r.settle();
+    expect(r.list("endpointslices.discovery.k8s.io", "network").filter((s) => s.metadata.labels?.["kubernetes.io/service-name"] === svc)).toEqual([]);
+    expect(r.get("endpoints", svc, "network")).toBeUndefined();
+  });
+});
+
+describe("cert-manager", () => {
+  test("with crds.enabled the chart installs its CRDs; a Certificate of a Ready ClusterIssuer is issued into its Secret", async () => {
+    const r = (current = rig());
+    threeNodes(r);
+    await installCilium(r);
+    const res = await r.helmStdin("crds:\n  enabled: true\n", "upgrade", "--install", "cert-manager", "cert-manager", "--repo", "https://charts.jetstack.io", "--version", "v1.18.2", "-n", "cert-manager", "--create-namespace", "-f", "-", "--wait");
+    expect(res.exitCode).toBe(0);
+    await r.settle();
+    r.store.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: "network" } } as KObj, { fieldManager: "test" });
+    r.store.create({ apiVersion: "cert-manager.io/v1", kind: "Certificate", metadata: { name: "wildcard", namespace: "network" }, spec: { secretName: "wildcard-tls", issuerRef: { kind: "ClusterIssuer", name: "letsencrypt" }, dnsNames: ["example.org"] } } as KObj, { fieldManager: "test" });
+    await r.settle();
+    expect(readyOf(r.get("certificates.cert-manager.io", "wildcard", "network"))).toMatchObject({ status: "False", message: "Issuing certificate as Secret does not exist" });
+    r.store.create({ apiVersion: "cert-manager.io/v1", kind: "ClusterIssuer", metadata: { name: "letsencrypt" }, spec: { acme: { server: "https://acme-staging-v02.api.letsencrypt.org/directory", privateKeySecretRef: { name: "le-account" }, solvers: [{ dns01: { cloudflare: { apiTokenSecretRef: { name: "cf", key: "token" } } } }] } } } as KObj, { fieldManager: "test" });
+    await r.settle();
+    expect(readyOf(r.get("clusterissuers.cert-manager.io", "letsencrypt"))).toMatchObject({ status: "True", reason: "ACMEAccountRegistered" });
+    const cert = r.get("certificates.cert-manager.io", "wildcard", "network");
+    expect(readyOf(cert)).toMatchObject({ status: "True", reason: "Ready" });
+    expect(Date.parse(cert?.status?.notAfter) - Date.now()).toBeGreaterThan(80 * 86_400_000);
+    expect(r.get("secrets", "wildcard-tls", "network")?.type).toBe("kubernetes.io/tls");
+  });
+
+  test("without crds.enabled (the chart's default) no CRD is installed", async () => {
+    const r = (current = rig());
+    threeNodes(r);
+    await installCilium(r);
+    const res = await r.helm("upgrade", "--install", "cert-manager", "cert-manager", "--repo", "https://charts.jetstack.io", "--version", "v1.18.2", "-n", "cert-manager", "--create-namespace", "--wait");
+    expect(res.exitCode).toBe(0);
+    expect(r.get("customresourcedefinitions", "certificates.cert-manager.io")).toBeUndefined();
   });
 });

@@ -8,14 +8,15 @@
  * file of a directory without one), substitutes `postBuild` variables (`${VAR}`, `${VAR:=default}`), sets
  * `targetNamespace`, server-side applies the result (field manager kustomize-controller) and, with `wait: true`,
  * is Ready only once what it applied is healthy. dependsOn is honoured ("dependency 'ns/name' is not ready").
- * Objects of API groups the simulation does not model at all (monitoring.coreos.com, cert-manager.io, ...) are
- * counted as applied without being stored; those of modelled groups whose CRD is missing fail the Kustomization like
- * the real `dry-run failed: no matches for kind` error. HelmReleases install through the same release engine as the
+ * Objects of API groups the simulation does not model at all (a CRD of a chart it has no knowledge of) are counted
+ * as applied without being stored; those of modelled groups whose CRD is missing fail the Kustomization like the
+ * real `dry-run failed: no matches for kind` error. HelmReleases install through the same release engine as the
  * helm stand-in (charts.ts; an unknown chart renders one Deployment named after the release).
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { parse as parseYaml, parseAllDocuments, stringify as stringifyYaml } from "yaml";
+import { knownChartCrds } from "../../repo/charts.ts";
 import { type ChartDef, chartForReference, type Values } from "../charts.ts";
 import { crdFor, type KindInfo, kindInfo } from "../kinds.ts";
 import type { StoreEvent } from "../store.ts";
@@ -63,8 +64,11 @@ export const FLUX_INSTALL_KINDS: readonly KindInfo[] = [
   fluxKind(NTF, "v1beta3", ["v1beta3", "v1beta2"], "Provider", "providers"),
 ];
 
-/** API groups the simulated cluster models: a missing CRD of these fails an apply, other groups are not stored. */
-const MODELLED_GROUPS = new Set(["", "apps", "apiextensions.k8s.io", "cilium.io", "longhorn.io", "external-secrets.io", SRC, KUS, HLM, NTF]);
+/**
+ * API groups the simulated cluster models (the built-in ones, Flux's, and those whose CRDs a chart installs): a
+ * missing CRD of these fails an apply, other groups are not stored.
+ */
+const MODELLED_GROUPS = new Set(["", "apps", "apiextensions.k8s.io", "cilium.io", "longhorn.io", "external-secrets.io", SRC, KUS, HLM, NTF, ...knownChartCrds().map((c) => c.crd.group)]);
 
 export interface FluxOptions {
   /** the repository the GitRepository serves (default: the cluster's root) */

@@ -1,8 +1,8 @@
 /**
  * The in-cluster half of the simulated cluster: every emulated controller (what runs INSIDE a real cluster:
- * apiextensions establishing, kube-controller-manager + kubelet for workloads, Cilium agent/operator, Flux,
- * External Secrets, 1Password Connect, Longhorn) and the router peer, plus the `helm`, `flux` and `vtysh`
- * stand-ins that act on them.
+ * apiextensions establishing, kube-controller-manager + kubelet for workloads and endpoints, Cilium
+ * agent/operator, Flux, External Secrets, 1Password Connect, Longhorn, cert-manager and CloudNativePG) and the
+ * router peer, plus the `helm`, `flux` and `vtysh` stand-ins that act on them.
  *
  * SimCluster calls `registerControllers(cluster)` once; it registers the tools and one controller
  * ("sim-controllers") whose start()/stop() start and stop all of them in dependency order.
@@ -17,8 +17,10 @@ import { createVtyshTool } from "../tools/vtysh.ts";
 import { CiliumController } from "./cilium.ts";
 import { ConnectController, ExternalSecretsController } from "./external-secrets.ts";
 import { CrdEstablishingController } from "./crds.ts";
+import { EndpointsController } from "./endpoints.ts";
 import { FluxController, type FluxOptions } from "./flux.ts";
 import { LonghornController, type LonghornOptions } from "./longhorn.ts";
+import { ChartOperatorsController } from "./operators.ts";
 import { installCilium, populateBootstrapped } from "./populate.ts";
 import { type RouterConfig, SimRouter } from "./router.ts";
 import { type ControllerDelays, type ControllerHost, Ctx, type Reconciler } from "./runtime.ts";
@@ -55,12 +57,14 @@ export interface SimControllers {
   ctx: Ctx;
   crds: CrdEstablishingController;
   workloads: WorkloadController;
+  endpoints: EndpointsController;
   cilium: CiliumController;
   router: SimRouter;
   flux: FluxController;
   externalSecrets: ExternalSecretsController;
   connect: ConnectController;
   longhorn: LonghornController;
+  chartOperators: ChartOperatorsController;
   /** starts every controller (registerControllers' controller calls this) */
   start(): void;
   stop(): void;
@@ -81,18 +85,22 @@ export function createControllers(host: ControllerHost & { root?: string }, opts
   const externalSecrets = new ExternalSecretsController(ctx);
   const longhorn = new LonghornController(ctx, opts.longhorn);
   const flux = new FluxController(ctx, { ...(host.root ? { root: host.root } : {}), ...(opts.flux ?? {}) });
-  const order: Reconciler[] = [crds, workloads, cilium, connect, externalSecrets, longhorn, flux];
+  const chartOperators = new ChartOperatorsController(ctx);
+  const endpoints = new EndpointsController(ctx);
+  const order: Reconciler[] = [crds, workloads, endpoints, cilium, connect, externalSecrets, longhorn, chartOperators, flux];
   let started = false;
   const handle: SimControllers = {
     ctx,
     crds,
     workloads,
+    endpoints,
     cilium,
     router,
     flux,
     externalSecrets,
     connect,
     longhorn,
+    chartOperators,
     start() {
       if (started) return;
       started = true;

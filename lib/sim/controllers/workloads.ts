@@ -20,7 +20,8 @@ export type HealthGate = (node: string) => Health;
 
 const MANAGER = "kube-controller-manager";
 
-const hash5 = (s: string): string => {
+/** A 5-character suffix from `s`, in the alphabet Kubernetes uses for generated names. */
+export const hash5 = (s: string): string => {
   const alphabet = "bcdfghjklmnpqrstvwxz2456789";
   const h = createHash("sha256").update(s).digest();
   let out = "";
