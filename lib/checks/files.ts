@@ -55,6 +55,11 @@ export class GitIgnore {
     return this.matchOne(rel, isDir) === true;
   }
 
+  /** ignores() for a path whose parent folders are known not to be ignored (a walk that skips ignored folders). */
+  ignoresEntry(rel: string, isDir: boolean): boolean {
+    return this.matchOne(rel, isDir) === true;
+  }
+
   private matchOne(rel: string, isDir: boolean): boolean | undefined {
     let result: boolean | undefined;
     const base = rel.slice(rel.lastIndexOf("/") + 1);
@@ -90,9 +95,9 @@ export function listRepoFiles(root: string, subdirs?: string[], ignore = GitIgno
       if (ALWAYS_SKIPPED.has(e.name)) continue;
       const rel = relDir ? `${relDir}/${e.name}` : e.name;
       if (e.isDirectory()) {
-        if (!opts.topOnly && !ignore.ignores(rel, true)) walk(rel);
+        if (!opts.topOnly && !ignore.ignoresEntry(rel, true)) walk(rel);
       } else if (e.isFile() || e.isSymbolicLink()) {
-        if (ignore.ignores(rel, false)) continue;
+        if (ignore.ignoresEntry(rel, false)) continue;
         const abs = path.join(root, rel);
         // a link is followed only to a regular file inside the repo (the loader reports the others)
         if (e.isSymbolicLink() && inspectEntry(root, rel).kind !== "file") continue;
@@ -100,7 +105,8 @@ export function listRepoFiles(root: string, subdirs?: string[], ignore = GitIgno
       }
     }
   };
-  for (const sub of subdirs ?? [""]) walk(sub);
+  // a subfolder's own parents are checked once, then the walk only looks at each entry
+  for (const sub of subdirs ?? [""]) if (sub === "" || !ignore.ignores(sub, true)) walk(sub);
   return out.sort((a, b) => a.rel.localeCompare(b.rel));
 }
 
@@ -123,14 +129,39 @@ export function lineAt(text: string, offset: number): number {
   return line;
 }
 
-const textCache = new WeakMap<object, Map<string, string | undefined>>();
+/** What the checks read of one repo: file texts and per-file results, shared by the models of one load. */
+interface FileScope {
+  texts: Map<string, string | undefined>;
+  memo: Map<string, unknown>;
+}
+const scopes = new WeakMap<object, FileScope>();
+function scopeOf(model: object): FileScope {
+  let s = scopes.get(model);
+  if (!s) scopes.set(model, (s = { texts: new Map(), memo: new Map() }));
+  return s;
+}
+
+/**
+ * The models of one repo (one per cluster) read the same files: each file is read and each raw-file result
+ * computed once for all of them. Call right after loading, while the files are as loaded.
+ */
+export function shareRepoFiles(models: readonly object[]): void {
+  const s: FileScope = { texts: new Map(), memo: new Map() };
+  for (const m of models) scopes.set(m, s);
+}
 
 /** A repo file's text, read once per model (the yaml and secrets families both need them). */
 export function modelText(model: { root: string }, rel: string): string | undefined {
-  let cache = textCache.get(model);
-  if (!cache) textCache.set(model, (cache = new Map()));
+  const cache = scopeOf(model).texts;
   if (cache.has(rel)) return cache.get(rel);
   const t = readText(path.join(model.root, rel));
   cache.set(rel, t);
   return t;
+}
+
+/** A result that depends only on the repo's files (not on the cluster), computed once per shared scope. */
+export function repoOnce<T>(model: object, key: string, compute: () => T): T {
+  const memo = scopeOf(model).memo;
+  if (!memo.has(key)) memo.set(key, compute());
+  return memo.get(key) as T;
 }

@@ -124,12 +124,47 @@ function fluxInstanceSyncs(docs: readonly RepoDocument[]): { sync: Obj; namespac
       if (isObj(sync)) out.push({ sync, namespace: d.namespace ?? "flux-system", doc: d, at: ["spec", "sync"] });
     } else if (d.kind === "HelmRelease") {
       const chart = str(get(d.object, "spec", "chart", "spec", "chart")) ?? str(get(d.object, "spec", "chartRef", "name"));
+      if (!chart?.includes("flux-instance")) continue;
+      const namespace = str(get(d.object, "spec", "targetNamespace")) ?? d.namespace ?? "flux-system";
       const sync = get(d.object, "spec", "values", "instance", "sync");
-      if (chart?.includes("flux-instance") && isObj(sync))
-        out.push({ sync, namespace: str(get(d.object, "spec", "targetNamespace")) ?? d.namespace ?? "flux-system", doc: d, at: ["spec", "values", "instance", "sync"] });
+      if (isObj(sync)) {
+        out.push({ sync, namespace, doc: d, at: ["spec", "values", "instance", "sync"] });
+        continue;
+      }
+      // the values in a file that a configMapGenerator turns into the valuesFrom ConfigMap (cluster-template)
+      for (const vf of Array.isArray(get(d.object, "spec", "valuesFrom")) ? (get(d.object, "spec", "valuesFrom") as unknown[]) : []) {
+        if (str(get(vf, "kind")) !== "ConfigMap") continue;
+        const file = generatedFile(docs, path.posix.dirname(d.file), str(get(vf, "name")) ?? "", str(get(vf, "valuesKey")) ?? "values.yaml");
+        const vdoc = file ? docs.find((x) => x.file === file) : undefined;
+        const s = get(vdoc?.object, "instance", "sync");
+        if (vdoc && isObj(s)) out.push({ sync: s, namespace, doc: vdoc, at: ["instance", "sync"] });
+      }
     }
   }
   return out;
+}
+
+/**
+ * The repo file a kustomize configMapGenerator named `name` puts under `key`: the generator of the folder `dir`
+ * first, then of its parents, then any in the repo.
+ */
+export function generatedFile(docs: readonly RepoDocument[], dir: string, name: string, key: string): string | undefined {
+  const kustomizations = docs.filter((d) => KUSTOMIZATION_FILES.includes(path.posix.basename(d.file)) && isObj(d.object));
+  const rank = (d: RepoDocument) => {
+    const k = path.posix.dirname(d.file);
+    return k === dir ? 0 : dir.startsWith(`${k}/`) ? 1 : 2;
+  };
+  for (const k of [...kustomizations].sort((a, b) => rank(a) - rank(b))) {
+    for (const g of Array.isArray(get(k.object, "configMapGenerator")) ? (get(k.object, "configMapGenerator") as unknown[]) : []) {
+      if (str(get(g, "name")) !== name) continue;
+      for (const f of Array.isArray(get(g, "files")) ? (get(g, "files") as unknown[]) : []) {
+        const spec = String(f);
+        const [fkey, fpath] = spec.includes("=") ? [spec.slice(0, spec.indexOf("=")), spec.slice(spec.indexOf("=") + 1)] : [path.posix.basename(spec), spec];
+        if (fkey === key && fpath) return path.posix.normalize(path.posix.join(path.posix.dirname(k.file), fpath));
+      }
+    }
+  }
+  return undefined;
 }
 
 export function findRoots(docs: readonly RepoDocument[], exists: (rel: string) => boolean): SyncRoot[] {
