@@ -1,6 +1,9 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import path from "node:path";
+import { GitIgnore } from "../repo/gitignore.ts";
 import { inspectEntry, readBounded } from "../repo/safe-read.ts";
+
+export { GitIgnore };
 
 /**
  * The repo's files as the raw-file checks (yaml, secrets) see them: every file git would track, found by walking the
@@ -9,68 +12,6 @@ import { inspectEntry, readBounded } from "../repo/safe-read.ts";
  */
 
 const ALWAYS_SKIPPED = new Set([".git", "node_modules"]);
-
-interface IgnoreRule {
-  negate: boolean;
-  dirOnly: boolean;
-  anchored: boolean;
-  glob: InstanceType<typeof Bun.Glob>;
-  pattern: string;
-}
-
-export class GitIgnore {
-  private readonly rules: IgnoreRule[];
-  constructor(text: string) {
-    this.rules = [];
-    for (const raw of text.split(/\r?\n/)) {
-      let line = raw.trim();
-      if (line === "" || line.startsWith("#")) continue;
-      const negate = line.startsWith("!");
-      if (negate) line = line.slice(1);
-      const dirOnly = line.endsWith("/");
-      if (dirOnly) line = line.slice(0, -1);
-      const anchored = line.includes("/");
-      if (line.startsWith("/")) line = line.slice(1);
-      if (line === "") continue;
-      this.rules.push({ negate, dirOnly, anchored, glob: new Bun.Glob(line), pattern: line });
-    }
-  }
-
-  static load(root: string): GitIgnore {
-    try {
-      return new GitIgnore(readFileSync(path.join(root, ".gitignore"), "utf8"));
-    } catch {
-      return new GitIgnore("");
-    }
-  }
-
-  /** Is this repo-relative path (file or directory) ignored? Parents count: `a/` ignores `a/b/c`. */
-  ignores(rel: string, isDir = false): boolean {
-    const parts = rel.split("/");
-    // git: a path is ignored if it or any parent directory is; a negation cannot re-include below an ignored dir,
-    // but home-ops only negates files directly inside an ignored-by-glob dir (`clusterconfig/*` + `!…/README.md`).
-    for (let i = 1; i < parts.length; i++) {
-      if (this.matchOne(parts.slice(0, i).join("/"), true) === true) return true;
-    }
-    return this.matchOne(rel, isDir) === true;
-  }
-
-  /** ignores() for a path whose parent folders are known not to be ignored (a walk that skips ignored folders). */
-  ignoresEntry(rel: string, isDir: boolean): boolean {
-    return this.matchOne(rel, isDir) === true;
-  }
-
-  private matchOne(rel: string, isDir: boolean): boolean | undefined {
-    let result: boolean | undefined;
-    const base = rel.slice(rel.lastIndexOf("/") + 1);
-    for (const r of this.rules) {
-      if (r.dirOnly && !isDir) continue;
-      const hit = r.anchored ? r.glob.match(rel) : r.glob.match(base);
-      if (hit) result = !r.negate;
-    }
-    return result;
-  }
-}
 
 export interface RepoFile {
   /** repo-relative, forward slashes */

@@ -641,7 +641,8 @@ function buildModel(ctx: Ctx, index: RepoIndex, objects: ModelObjects): ClusterM
   const externalSecrets: ExternalSecret[] = [];
   const secretStores: SecretStore[] = [];
   const namespaces: Namespace[] = [];
-  const configMaps: RepoDocument[] = [];
+  /** ConfigMaps and Secrets: what a HelmRelease valuesFrom can name */
+  const valueSources: RepoDocument[] = [];
 
   for (const d of objects.docs) {
     if (!isObj(d.object)) continue;
@@ -706,7 +707,7 @@ function buildModel(ctx: Ctx, index: RepoIndex, objects: ModelObjects): ClusterM
         );
       } else if (kind === "Namespace") {
         namespaces.push({ name, labels, annotations: strRecord(get(o, "metadata", "annotations")), source: src });
-      } else if (kind === "ConfigMap") configMaps.push(d);
+      } else if (kind === "ConfigMap" || kind === "Secret") valueSources.push(d);
       continue;
     }
     if (group === "kustomize.toolkit.fluxcd.io" && kind === "Kustomization") {
@@ -798,7 +799,7 @@ function buildModel(ctx: Ctx, index: RepoIndex, objects: ModelObjects): ClusterM
   }
 
   // ---- HelmReleases (values merged over valuesFrom ConfigMaps of the same app folder)
-  const helmReleases: HelmRelease[] = helmDocs.map((d) => helmRelease(d, configMaps, byFile, absRoot, nsOf(d), fluxSources));
+  const helmReleases: HelmRelease[] = helmDocs.map((d) => helmRelease(d, valueSources, byFile, absRoot, nsOf(d), fluxSources, nsOf));
   // Services the charts create from their values (lib/repo/charts.ts, shared with the simulated cluster)
   for (const hr of helmReleases) {
     const made = chartServices(hr.chart, { name: hr.releaseName ?? hr.name, namespace: hr.targetNamespace ?? hr.namespace ?? "default", values: hr.values });
@@ -1143,11 +1144,12 @@ function normaliseAdvertisementSpec(spec: Obj): BgpAdvertisement["spec"] {
 
 function helmRelease(
   d: RepoDocument,
-  configMaps: RepoDocument[],
+  valueSources: RepoDocument[],
   byFile: Map<string, RepoDocument[]>,
   root: string,
   namespace: string | undefined,
   fluxSources: FluxSource[],
+  nsOf: (d: RepoDocument) => string | undefined = () => undefined,
 ): HelmRelease {
   const o = d.object as Obj;
   const spec = isObj(o.spec) ? o.spec : {};
@@ -1160,11 +1162,21 @@ function helmRelease(
     .map((v) => ({ kind: str(v.kind) ?? "", name: str(v.name) ?? "", valuesKey: str(v.valuesKey) }));
   let values: Obj = {};
   for (const vf of valuesFrom) {
-    if (vf.kind !== "ConfigMap") continue;
+    if (vf.kind !== "ConfigMap" && vf.kind !== "Secret") continue;
     const key = vf.valuesKey ?? "values.yaml";
-    const cm = configMaps.find((c) => c.name === vf.name && dirOf(c.file) === dir);
-    let text = str(get(cm?.object, "data", key));
-    if (text === undefined) text = generatedConfigMapFile(dir, vf.name, key, byFile, root);
+    // Flux reads the object by name in the HelmRelease's namespace, wherever the repo makes it (another folder's
+    // generator, a shared component); as written, without namespaces, the one of the same folder
+    const same = valueSources.filter((c) => c.kind === vf.kind && c.name === vf.name);
+    const cm = same.find((c) => dirOf(c.file) === dir) ?? (namespace !== undefined ? same.find((c) => nsOf(c) === namespace) : undefined);
+    let text: string | undefined;
+    if (vf.kind === "Secret") {
+      // a SOPS-encrypted Secret's values are not known here
+      if (cm && !isObj(get(cm.object, "sops"))) {
+        const b64 = str(get(cm.object, "data", key));
+        text = b64 !== undefined ? Buffer.from(b64, "base64").toString("utf8") : str(get(cm.object, "stringData", key));
+      }
+    } else text = str(get(cm?.object, "data", key));
+    if (text === undefined && vf.kind === "ConfigMap") text = generatedConfigMapFile(dir, vf.name, key, byFile, root);
     if (text === undefined) continue;
     try {
       const v = fastParse(text);

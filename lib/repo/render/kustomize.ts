@@ -6,6 +6,7 @@
  * refused (Flux's secure filesystem). `buildMetadata: [originAnnotations]` makes kustomize name the file each object
  * came from, so every rendered object keeps its origin.
  */
+import type { GitIgnore } from "../gitignore.ts";
 import { inspectEntry } from "../safe-read.ts";
 import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -46,9 +47,10 @@ export const REMOTE_RESOURCE = /^(https?:\/\/|git@|ssh:\/\/|github\.com\/|gitlab
 export class Workspace {
   readonly dir: string;
   private busy = false;
-  constructor(readonly repoRoot: string, topDirs: readonly string[]) {
+  /** `ignore`: what the source leaves out of its artifact (Flux's source-ignore rules): never copied, never built */
+  constructor(readonly repoRoot: string, topDirs: readonly string[], private readonly ignore?: GitIgnore) {
     this.dir = mkdtempSync(path.join(tmpdir(), "home-ops-render-"));
-    for (const top of new Set(topDirs)) if (existsSync(path.join(repoRoot, top))) this.copy(top);
+    for (const top of new Set(topDirs)) if (existsSync(path.join(repoRoot, top)) && !ignore?.ignores(top, true)) this.copy(top);
   }
 
   /**
@@ -84,6 +86,7 @@ export class Workspace {
     for (const e of entries) {
       if (SKIP.has(e.name)) continue;
       const r = `${rel}/${e.name}`;
+      if (this.ignore?.ignoresEntry(r, e.isDirectory())) continue;
       if (e.isDirectory()) this.copy(r);
       else if (e.isFile()) this.place(path.join(this.repoRoot, r), path.join(this.dir, r), KUSTOMIZATION_FILES.includes(e.name));
       else if (e.isSymbolicLink()) {
@@ -235,6 +238,22 @@ export class Workspace {
       rmSync(batchDir, { recursive: true, force: true });
       this.busy = false;
     }
+  }
+}
+
+/**
+ * `objects` with kustomize `patches` applied (a FluxInstance's spec.kustomize.patches on what flux-operator
+ * generates), built by the real kustomize in a scratch folder. undefined when the build fails.
+ */
+export async function patchObjects(objects: readonly Record<string, unknown>[], patches: readonly unknown[], exec: Exec, kubectl = "kubectl"): Promise<Record<string, unknown>[] | undefined> {
+  const dir = mkdtempSync(path.join(tmpdir(), "home-ops-render-patch-"));
+  try {
+    writeFileSync(path.join(dir, "objects.yaml"), objects.map((o) => JSON.stringify(o)).join("\n---\n"));
+    writeFileSync(path.join(dir, "kustomization.yaml"), JSON.stringify({ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: ["objects.yaml"], patches }));
+    const r = await exec.run(kubectl, ["kustomize", dir], { readOnly: true, allowFailure: true, timeoutMs: 60_000, purpose: "kustomize patches of a FluxInstance" });
+    return r.exitCode === 0 ? parseStream(r.stdout) : undefined;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
