@@ -798,7 +798,7 @@ function buildModel(ctx: Ctx, index: RepoIndex, objects: ModelObjects): ClusterM
     }
   }
 
-  // ---- HelmReleases (values merged over valuesFrom ConfigMaps of the same app folder)
+  // ---- HelmReleases (values merged over their valuesFrom ConfigMaps and Secrets)
   const helmReleases: HelmRelease[] = helmDocs.map((d) => helmRelease(d, valueSources, byFile, absRoot, nsOf(d), fluxSources, nsOf));
   // Services the charts create from their values (lib/repo/charts.ts, shared with the simulated cluster)
   for (const hr of helmReleases) {

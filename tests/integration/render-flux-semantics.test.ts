@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, type Dirent } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { loadRenderedRepo } from "../../lib/repo/load.ts";
@@ -113,6 +113,13 @@ spec:
     kind: GitRepository
     name: flux-system
 `,
+    // a Flux path with its own kustomization.yaml: Flux's fields are written into it (in the scratch copy only)
+    "kubernetes/apps/kustomization.yaml": `apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - ./values
+  - ./app
+`,
     "kubernetes/apps/values/kustomization.yaml": `apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
 namespace: demo
@@ -166,6 +173,22 @@ spec:
       const hr = models[0]!.helmReleases.find((h) => h.name === "app");
       expect(hr?.namespace).toBe("demo");
       expect(hr?.values).toEqual({ replicaCount: 3, ui: { color: "blue" }, auth: { enabled: true } });
+    },
+    { timeout: 120_000 },
+  );
+
+  test(
+    "the render never writes into the repo (its scratch copy links the files it does not write)",
+    async () => {
+      const snapshot = () =>
+        (readdirSync(dir, { recursive: true, withFileTypes: true }) as Dirent[])
+          .filter((e) => e.isFile())
+          // the modification time too: a write put back afterwards is still a write (an editor or a crash sees it)
+          .map((e) => `${path.relative(dir, path.join(e.parentPath, e.name))} ${statSync(path.join(e.parentPath, e.name)).mtimeMs} ${readFileSync(path.join(e.parentPath, e.name), "utf8")}`)
+          .sort();
+      const before = snapshot();
+      await loadRenderedRepo(dir, { mode: "lenient" });
+      expect(snapshot()).toEqual(before);
     },
     { timeout: 120_000 },
   );
