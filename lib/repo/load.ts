@@ -543,13 +543,14 @@ export async function loadRenderedRepo(root: string, opts: LoadRepoOptions & Ren
   const clusterNames = render.clusters.map((c) => c.name);
   // When a Flux path did not build, what it would apply is unknown: the files no build reached are read as written.
   const unreached = new Set(render.complete ? [] : render.unreferenced.map((u) => u.file));
-  const fallback = literalObjects(index.documents);
+  // (read as written only when something was not reached: it costs a pass over every document)
+  const fallback = unreached.size ? literalObjects(index.documents) : undefined;
   const models = render.clusters.map((c, i) => {
     const cctx = i === 0 ? ctx : Object.assign(new Ctx(ctx.root, ctx.strict), { problems: [...ctx.problems] });
     const objects = renderedObjects(c, index.byFile);
-    for (const d of fallback.docs) if (unreached.has(d.file)) objects.docs.push(d);
+    if (fallback) for (const d of fallback.docs) if (unreached.has(d.file)) objects.docs.push(d);
     const rendered = new Set(objects.docs);
-    const model = buildModel(cctx, index, { docs: objects.docs, nsOf: (d) => (rendered.has(d) && !unreached.has(d.file) ? d.namespace : fallback.nsOf(d)) });
+    const model = buildModel(cctx, index, { docs: objects.docs, nsOf: (d) => (rendered.has(d) && !unreached.has(d.file) ? d.namespace : fallback?.nsOf(d)) });
     model.render = { cluster: c.name, clusters: clusterNames, rootPath: c.rootPath, paths: c.paths, fromCache: render.fromCache };
     return model;
   });
