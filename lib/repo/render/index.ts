@@ -267,6 +267,8 @@ interface ClusterCtx {
   batchSize: number;
   /** scratch copies building at the same time */
   workspaces: number;
+  /** builds of this render by their Flux build spec (shared by the clusters that use one pool) */
+  built: Map<string, BuildResult>;
 }
 
 function nsName(o: Obj): string {
@@ -387,7 +389,23 @@ const nested = (a: string, b: string) => a === b || a.startsWith(`${b}/`) || b.s
  * Builds one round of Flux Kustomizations: in as few kustomize runs as possible (one per workspace, each listing
  * paths that do not contain one another); a combined run that fails is redone path by path.
  */
-async function buildRound<T extends { spec: FluxBuildSpec }>(items: T[], ctx: ClusterCtx): Promise<(T & { result: BuildResult })[]> {
+async function buildRound<T extends { spec: FluxBuildSpec }>(all: T[], ctx: ClusterCtx): Promise<(T & { result: BuildResult })[]> {
+  // a path another cluster of the repo built with the same Flux fields gives the same objects (substitution, which
+  // differs per cluster, comes after): built once
+  const reused: (T & { result: BuildResult })[] = [];
+  const items: T[] = [];
+  for (const it of all) {
+    const hit = ctx.built.get(JSON.stringify(it.spec));
+    if (hit) reused.push({ ...it, result: hit });
+    else items.push(it);
+  }
+  const fresh = await buildItems(items, ctx);
+  for (const r of fresh) ctx.built.set(JSON.stringify(r.spec), r.result);
+  return [...reused, ...fresh];
+}
+
+async function buildItems<T extends { spec: FluxBuildSpec }>(items: T[], ctx: ClusterCtx): Promise<(T & { result: BuildResult })[]> {
+  if (items.length === 0) return [];
   const groups: T[][] = [];
   const per = Math.max(1, Math.min(ctx.batchSize, Math.ceil(items.length / ctx.workspaces)));
   for (const it of items) {
@@ -660,6 +678,7 @@ export async function renderRepo(root: string, docs: readonly RepoDocument[], op
     const kubectl = opts.kubectl ?? "kubectl";
     // one scratch copy per source-ignore set: what a source leaves out of its artifact is not there to build
     const pools = new Map<string, WorkspacePool>();
+    const builtBy = new Map<string, Map<string, BuildResult>>();
     const ignores = sourceIgnoreFiles(abs, tops);
     try {
       for (const r of roots) {
@@ -671,7 +690,9 @@ export async function renderRepo(root: string, docs: readonly RepoDocument[], op
         const { ignore, text } = fluxSourceIgnore(ignores, rootSourceIgnore(r, docs));
         let pool = pools.get(text);
         if (!pool) pools.set(text, (pool = new WorkspacePool(abs, tops, workspaces, ignore)));
-        const ctx: ClusterCtx = { byFile, pool, exec, kubectl, findings, builds: 0, used, incomplete: false, batchSize: opts.batchSize ?? 64, workspaces };
+        let built = builtBy.get(text);
+        if (!built) builtBy.set(text, (built = new Map()));
+        const ctx: ClusterCtx = { byFile, pool, exec, kubectl, findings, builds: 0, used, incomplete: false, batchSize: opts.batchSize ?? 64, workspaces, built };
         clusters.push(await renderCluster(r, ctx));
         builds += ctx.builds;
         if (ctx.incomplete) incomplete = true;
