@@ -1,7 +1,6 @@
 import { isIP } from "../net/index.ts";
 import type { ClusterModel, Source } from "../repo/model.ts";
 import { bgpDiagnoses, findingIdOf, inputsFromModel, ruleInfo, type Diagnosis, type ObjectRef } from "../bgp/index.ts";
-import { isKustomizationDoc } from "./kustomize.ts";
 import { at, docAt, get, type PathSeg } from "./locate.ts";
 import { finding, type Finding } from "./types.ts";
 
@@ -37,17 +36,12 @@ function apiVersions(model: ClusterModel): Finding[] {
       out.push(finding("bgp/api-version", "error", at(d, ["apiVersion"]), `${d.kind} cilium.io/v2 does not exist in Cilium ${model.versions.cilium.value || "1.17"}: the object is rejected`, "use apiVersion: cilium.io/v2alpha1 (v2 arrives with Cilium 1.18)"));
     else if (d.apiVersion !== "cilium.io/v2alpha1" && d.apiVersion !== "cilium.io/v2")
       out.push(finding("bgp/api-version", "error", at(d, ["apiVersion"]), `${d.kind} ${d.apiVersion} is not served by Cilium ${model.versions.cilium.value}`, "use apiVersion: cilium.io/v2alpha1"));
-    const ns = get(d.object, "metadata", "namespace");
+    // only a namespace written on the object itself: the one a kustomization `namespace:` or a Flux
+    // targetNamespace stamps on every object it builds is dropped by the API server for a cluster-scoped kind, so
+    // the repo is right as it is (cluster-template's pools live under a Flux Kustomization with targetNamespace)
+    const ns = d.doc?.getIn?.(["metadata", "namespace"]);
     if (typeof ns === "string")
       out.push(finding("bgp/cluster-scoped-namespace", "warning", at(d, ["metadata", "namespace"]), `${d.kind} ${d.name ?? ""} is cluster-scoped: its namespace "${ns}" is ignored`, "remove metadata.namespace"));
-  }
-  // a kustomization `namespace:` stamps a namespace on the cluster-scoped Cilium objects it builds
-  for (const k of model.documents) {
-    if (!isKustomizationDoc(k) || typeof get(k.object, "namespace") !== "string") continue;
-    const dir = k.file.slice(0, k.file.lastIndexOf("/") + 1);
-    const hit = model.documents.find((d) => d.kind && BGP_KINDS.has(d.kind) && d.file.startsWith(dir) && d.namespace === undefined);
-    if (hit)
-      out.push(finding("bgp/cluster-scoped-namespace", "warning", at(k, ["namespace"]), `this kustomization sets namespace "${String(get(k.object, "namespace"))}" on cluster-scoped ${hit.kind} objects`, "move the Cilium BGP/pool objects to a kustomization without `namespace:`"));
   }
   return out;
 }

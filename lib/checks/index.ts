@@ -14,7 +14,7 @@ import { isTalhelperRepo, talosCheck } from "./talos.ts";
 import { FAMILIES, finding, sortFindings, type Check, type Family, type Finding } from "./types.ts";
 import { versionsCheck } from "./versions.ts";
 import { checkYamlFiles, yamlCheck } from "./yaml.ts";
-import { modelText } from "./files.ts";
+import { modelText, shareRepoFiles } from "./files.ts";
 
 export * from "./types.ts";
 
@@ -146,6 +146,7 @@ export async function validateRepo(root: string, opts: ValidateOptions = {}): Pr
       }
     }
   }
+  shareRepoFiles(models);
   const cache = opts.cacheFile && models.length ? new FileSchemaCache(opts.cacheFile) : undefined;
   for (const model of models) {
     for (const family of families)

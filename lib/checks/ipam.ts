@@ -85,7 +85,17 @@ function networks(model: ClusterModel, out: Finding[]): { vlans: Net[]; cidrs: N
   return { vlans, cidrs, hosts };
 }
 
-function overlapFindings(blocks: Block[], nets: ReturnType<typeof networks>): Finding[] {
+/**
+ * Cilium answers ARP for LoadBalancer IPs on the node LAN: a CiliumL2AnnouncementPolicy with loadBalancerIPs and
+ * `l2announcements.enabled` in the Cilium values (cluster-template's pool is the node CIDR itself).
+ */
+function announcesOnLan(model: ClusterModel): boolean {
+  const cilium = model.helmReleases.find((h) => h.chart === "cilium");
+  const enabled = (cilium?.values as { l2announcements?: { enabled?: unknown } } | undefined)?.l2announcements?.enabled === true;
+  return enabled && model.documents.some((d) => d.kind === "CiliumL2AnnouncementPolicy" && (d.object as { spec?: { loadBalancerIPs?: unknown } })?.spec?.loadBalancerIPs === true);
+}
+
+function overlapFindings(blocks: Block[], nets: ReturnType<typeof networks>, l2 = false): Finding[] {
   const out: Finding[] = [];
   for (const [a, b] of findOverlaps(blocks)) {
     if (a.pool === b.pool && a.index === b.index) continue;
@@ -104,7 +114,8 @@ function overlapFindings(blocks: Block[], nets: ReturnType<typeof networks>): Fi
     }
   for (const blk of blocks) {
     const inVlan = nets.vlans.find((v) => overlaps(v.range, blk.range));
-    if (inVlan) {
+    // announced by L2 (ARP) on the node LAN: there the pool belongs in the node VLAN
+    if (inVlan && !l2) {
       out.push(finding("ipam/pool-in-node-vlan", "error", blk.source, `pool ${blk.pool.name} block ${formatRange(blk.range)} lies in the node VLAN ${formatRange(inVlan.range)}: the router sends those addresses to the LAN, not to the BGP routes`, "move the pool to a prefix outside the node VLAN (e.g. the next /24)"));
       continue;
     }
@@ -174,7 +185,7 @@ export function ipamCheck(model: ClusterModel): Finding[] {
   const out: Finding[] = [];
   const blocks = poolBlocks(model, out);
   const nets = networks(model, out);
-  out.push(...overlapFindings(blocks, nets));
+  out.push(...overlapFindings(blocks, nets, announcesOnLan(model)));
   out.push(...serviceShapeFindings(model), ...rulebookFindings(model, "ipam"));
   return out;
 }

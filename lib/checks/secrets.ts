@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { isTalhelperRepo } from "./talos.ts";
 import type { ClusterModel } from "../repo/model.ts";
-import { GitIgnore, lineAt, listRepoFiles, modelText, readText } from "./files.ts";
+import { GitIgnore, lineAt, listRepoFiles, modelText, readText, repoOnce } from "./files.ts";
 import { at } from "./locate.ts";
 import { finding, type Finding } from "./types.ts";
 
@@ -80,6 +80,7 @@ export function scanText(file: string, text: string): Finding[] {
   if (KEYED_EXT.test(file) && KEYWORDS.test(text)) {
     const lines = text.split("\n");
     lines.forEach((l, i) => {
+      if (!KEYWORDS.test(l)) return; // every KEYED key holds one of the keywords: the cheap test first
       const m = KEYED.exec(l);
       if (m && looksLikeSecretValue(m[2]!))
         out.push(
@@ -146,11 +147,16 @@ export function gitignoreCheck(root: string, talhelper = true): Finding[] {
 
 export function secretsCheck(model: ClusterModel): Finding[] {
   const out: Finding[] = [...secretManifests(model), ...gitignoreCheck(model.root, isTalhelperRepo(model))];
-  for (const f of listRepoFiles(model.root)) {
-    if (!TEXT_EXT.test(f.rel)) continue;
-    const text = modelText(model, f.rel);
-    if (text === undefined || text.length > MAX_SCAN_BYTES || text.includes("\u0000")) continue;
-    out.push(...scanText(f.rel, text));
-  }
-  return out;
+  // every committed file, whichever cluster it belongs to: scanned once for all the repo's clusters
+  const scanned = repoOnce(model, "secrets/scan", () => {
+    const found: Finding[] = [];
+    for (const f of listRepoFiles(model.root)) {
+      if (!TEXT_EXT.test(f.rel)) continue;
+      const text = modelText(model, f.rel);
+      if (text === undefined || text.length > MAX_SCAN_BYTES || text.includes("\u0000")) continue;
+      found.push(...scanText(f.rel, text));
+    }
+    return found;
+  });
+  return [...out, ...scanned];
 }

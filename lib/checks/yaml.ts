@@ -1,6 +1,6 @@
 import { LineCounter, parseAllDocuments, type Document, type YAMLError } from "yaml";
 import type { ClusterModel } from "../repo/model.ts";
-import { GitIgnore, isYamlFile, lineAt, listRepoFiles, modelText, readText } from "./files.ts";
+import { GitIgnore, isYamlFile, lineAt, listRepoFiles, modelText, readText, repoOnce } from "./files.ts";
 import { finding, type Finding } from "./types.ts";
 
 /**
@@ -270,9 +270,12 @@ export function yamlCheck(model: ClusterModel): Finding[] {
   for (const file of loaded) {
     if (problems.has(file)) continue;
     const text = modelText(model, file);
-    if (text !== undefined) out.push(...scanDuplicateKeys(file, text));
+    if (text !== undefined) out.push(...repoOnce(model, `yaml/keys\0${file}`, () => scanDuplicateKeys(file, text)));
   }
   // the loader reads every YAML file under kubernetes/ and talos/; the rest of the YAML roots is parsed here
-  out.push(...checkYamlFiles(model.root, new Set([...loaded, ...problems.keys()]), YAML_ROOTS.filter((r) => r !== "kubernetes" && r !== "talos")));
+  const skip = new Set([...loaded, ...problems.keys()]);
+  const rest = YAML_ROOTS.filter((r) => r !== "kubernetes" && r !== "talos");
+  const raw = repoOnce(model, `yaml/raw\0${[...skip].filter((f) => !/^(kubernetes|talos)\//.test(f)).sort().join("\0")}`, () => checkYamlFiles(model.root, skip, rest));
+  out.push(...raw);
   return out;
 }

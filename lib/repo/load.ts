@@ -548,13 +548,14 @@ export async function loadRenderedRepo(root: string, opts: LoadRepoOptions & Ren
   const clusterNames = render.clusters.map((c) => c.name);
   // When a Flux path did not build, what it would apply is unknown: the files no build reached are read as written.
   const unreached = new Set(render.complete ? [] : render.unreferenced.map((u) => u.file));
-  const fallback = literalObjects(index.documents);
+  // (read as written only when something was not reached: it costs a pass over every document)
+  const fallback = unreached.size ? literalObjects(index.documents) : undefined;
   const models = render.clusters.map((c, i) => {
     const cctx = i === 0 ? ctx : Object.assign(new Ctx(ctx.root, ctx.strict), { problems: [...ctx.problems] });
     const objects = renderedObjects(c, index.byFile);
-    for (const d of fallback.docs) if (unreached.has(d.file)) objects.docs.push(d);
+    if (fallback) for (const d of fallback.docs) if (unreached.has(d.file)) objects.docs.push(d);
     const rendered = new Set(objects.docs);
-    const model = buildModel(cctx, index, { docs: objects.docs, nsOf: (d) => (rendered.has(d) && !unreached.has(d.file) ? d.namespace : fallback.nsOf(d)) });
+    const model = buildModel(cctx, index, { docs: objects.docs, nsOf: (d) => (rendered.has(d) && !unreached.has(d.file) ? d.namespace : fallback?.nsOf(d)) });
     model.render = { cluster: c.name, clusters: clusterNames, rootPath: c.rootPath, paths: c.paths, fromCache: render.fromCache };
     return model;
   });
@@ -646,7 +647,8 @@ function buildModel(ctx: Ctx, index: RepoIndex, objects: ModelObjects): ClusterM
   const externalSecrets: ExternalSecret[] = [];
   const secretStores: SecretStore[] = [];
   const namespaces: Namespace[] = [];
-  const configMaps: RepoDocument[] = [];
+  /** ConfigMaps and Secrets: what a HelmRelease valuesFrom can name */
+  const valueSources: RepoDocument[] = [];
 
   for (const d of objects.docs) {
     if (!isObj(d.object)) continue;
@@ -711,7 +713,7 @@ function buildModel(ctx: Ctx, index: RepoIndex, objects: ModelObjects): ClusterM
         );
       } else if (kind === "Namespace") {
         namespaces.push({ name, labels, annotations: strRecord(get(o, "metadata", "annotations")), source: src });
-      } else if (kind === "ConfigMap") configMaps.push(d);
+      } else if (kind === "ConfigMap" || kind === "Secret") valueSources.push(d);
       continue;
     }
     if (group === "kustomize.toolkit.fluxcd.io" && kind === "Kustomization") {
@@ -802,8 +804,8 @@ function buildModel(ctx: Ctx, index: RepoIndex, objects: ModelObjects): ClusterM
     }
   }
 
-  // ---- HelmReleases (values merged over valuesFrom ConfigMaps of the same app folder)
-  const helmReleases: HelmRelease[] = helmDocs.map((d) => helmRelease(d, configMaps, byFile, absRoot, nsOf(d), fluxSources));
+  // ---- HelmReleases (values merged over their valuesFrom ConfigMaps and Secrets)
+  const helmReleases: HelmRelease[] = helmDocs.map((d) => helmRelease(d, valueSources, byFile, absRoot, nsOf(d), fluxSources, nsOf));
   // Services the charts create from their values (lib/repo/charts.ts, shared with the simulated cluster)
   for (const hr of helmReleases) {
     const made = chartServices(hr.chart, { name: hr.releaseName ?? hr.name, namespace: hr.targetNamespace ?? hr.namespace ?? "default", values: hr.values });
@@ -1148,11 +1150,12 @@ function normaliseAdvertisementSpec(spec: Obj): BgpAdvertisement["spec"] {
 
 function helmRelease(
   d: RepoDocument,
-  configMaps: RepoDocument[],
+  valueSources: RepoDocument[],
   byFile: Map<string, RepoDocument[]>,
   root: string,
   namespace: string | undefined,
   fluxSources: FluxSource[],
+  nsOf: (d: RepoDocument) => string | undefined = () => undefined,
 ): HelmRelease {
   const o = d.object as Obj;
   const spec = isObj(o.spec) ? o.spec : {};
@@ -1165,11 +1168,21 @@ function helmRelease(
     .map((v) => ({ kind: str(v.kind) ?? "", name: str(v.name) ?? "", valuesKey: str(v.valuesKey) }));
   let values: Obj = {};
   for (const vf of valuesFrom) {
-    if (vf.kind !== "ConfigMap") continue;
+    if (vf.kind !== "ConfigMap" && vf.kind !== "Secret") continue;
     const key = vf.valuesKey ?? "values.yaml";
-    const cm = configMaps.find((c) => c.name === vf.name && dirOf(c.file) === dir);
-    let text = str(get(cm?.object, "data", key));
-    if (text === undefined) text = generatedConfigMapFile(dir, vf.name, key, byFile, root);
+    // Flux reads the object by name in the HelmRelease's namespace, wherever the repo makes it (another folder's
+    // generator, a shared component); as written, without namespaces, the one of the same folder
+    const same = valueSources.filter((c) => c.kind === vf.kind && c.name === vf.name);
+    const cm = same.find((c) => dirOf(c.file) === dir) ?? (namespace !== undefined ? same.find((c) => nsOf(c) === namespace) : undefined);
+    let text: string | undefined;
+    if (vf.kind === "Secret") {
+      // a SOPS-encrypted Secret's values are not known here
+      if (cm && !isObj(get(cm.object, "sops"))) {
+        const b64 = str(get(cm.object, "data", key));
+        text = b64 !== undefined ? Buffer.from(b64, "base64").toString("utf8") : str(get(cm.object, "stringData", key));
+      }
+    } else text = str(get(cm?.object, "data", key));
+    if (text === undefined && vf.kind === "ConfigMap") text = generatedConfigMapFile(dir, vf.name, key, byFile, root);
     if (text === undefined) continue;
     try {
       const v = fastParse(text);

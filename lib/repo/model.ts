@@ -312,7 +312,7 @@ export const HelmReleaseSchema = z.object({
   sourceRef: SourceRefSchema,
   releaseName: z.string().optional(),
   targetNamespace: z.string().optional(),
-  /** spec.values deep-merged over the valuesFrom ConfigMaps found in the same app folder (Flux's merge order). */
+  /** spec.values deep-merged over the valuesFrom ConfigMaps and Secrets the repo makes (Flux's merge order). */
   values: z.record(z.string(), z.unknown()),
   valuesFrom: z.array(z.object({ kind: z.string(), name: z.string(), valuesKey: z.string().optional() })),
   dependsOn: z.array(z.object({ name: z.string(), namespace: z.string().optional() })),

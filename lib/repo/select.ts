@@ -1,9 +1,13 @@
 /**
  * Label selectors as Kubernetes and Cilium evaluate them, and the LB-IPAM / BGP selection questions the model is
- * asked most: which pools a Service draws from, which advertisements a peer config selects.
+ * asked most: which pools a Service draws from, which advertisements a peer config selects. The LB-IPAM rules
+ * themselves (families, pool selection, which Services LB-IPAM serves) live in lib/bgp/lbipam.ts; these are that
+ * rulebook asked about a ClusterModel.
  */
 import { selectorMatches } from "../kube/selector.ts";
-import { blockRange, contains, parseIP, type Family } from "../net/index.ts";
+import { parseIP, type Family } from "../net/index.ts";
+import { lbIpamServes, poolFamilies as lbPoolFamilies, poolHolds, poolsSelecting, serviceFamilies as lbServiceFamilies, serviceSelectorLabels } from "../bgp/lbipam.ts";
+import type { PoolInput } from "../bgp/types.ts";
 import type { BgpAdvertisement, BgpPeerConfig, ClusterModel, LabelSelector, Pool, Service } from "./model.ts";
 
 /**
@@ -19,42 +23,23 @@ export function matchesSelector(
   return selectorMatches(selector, labels, nilMatches ? "all" : "none");
 }
 
-/** The labels Cilium matches Service selectors against: the Service's own plus its synthetic name/namespace keys. */
+/** The labels Cilium matches Service selectors against (the rulebook's, lib/bgp/lbipam.ts), for a model Service. */
 export function ciliumServiceLabels(svc: Pick<Service, "labels" | "name" | "namespace">): Record<string, string> {
-  return {
-    ...svc.labels,
-    "io.kubernetes.service.name": svc.name,
-    "io.kubernetes.service.namespace": svc.namespace ?? "default",
-  };
+  return serviceSelectorLabels({ labels: svc.labels, name: svc.name, namespace: svc.namespace ?? "default" });
 }
 
-/** IP families of a pool's blocks (a pool may mix both). Blocks that do not parse are skipped. */
-export function poolFamilies(pool: Pool): Set<Family> {
-  const out = new Set<Family>();
-  for (const b of pool.blocks) {
-    try {
-      out.add(blockRange(b).family);
-    } catch {
-      /* reported by validate's ipam check */
-    }
-  }
-  return out;
-}
+/** IP families of a pool's blocks (a pool may mix both): lib/bgp/lbipam.ts's rule. */
+export const poolFamilies: (pool: Pool) => Set<Family> = lbPoolFamilies;
 
-/** Families a Service asks for (ipFamilies, or single-stack IPv4 when unset, like the API server's default). */
-export function serviceFamilies(svc: Service): Family[] {
-  const fams = svc.ipFamilies.map((f) => (f === "IPv6" ? "ipv6" : "ipv4") as Family);
-  if (fams.length === 0) return ["ipv4"];
-  if (svc.ipFamilyPolicy === undefined || svc.ipFamilyPolicy === "SingleStack") return fams.slice(0, 1);
-  return fams;
-}
+/** Families a Service asks for (the API server's defaults): lib/bgp/lbipam.ts's rule. */
+export const serviceFamilies: (svc: Pick<Service, "ipFamilies" | "ipFamilyPolicy">) => Family[] = lbServiceFamilies;
 
 /** Enabled pools whose serviceSelector matches the Service (nil selector = every Service), optionally one family. */
 export function poolsForService(model: Pick<ClusterModel, "pools">, svc: Service, family?: Family): Pool[] {
-  const labels = ciliumServiceLabels(svc);
-  return model.pools.filter(
-    (p) => !p.disabled && matchesSelector(labels, p.serviceSelector, true) && (family === undefined || poolFamilies(p).has(family)),
-  );
+  const input = { ...svc, namespace: svc.namespace ?? "default" };
+  const fams: Family[] = family ? [family] : ["ipv4", "ipv6"];
+  const picked = new Set<PoolInput>(fams.flatMap((f) => poolsSelecting(input, f, model.pools)));
+  return model.pools.filter((p) => picked.has(p));
 }
 
 /** The pool whose blocks contain `ip`, if any. */
@@ -65,21 +50,11 @@ export function poolContaining(model: Pick<ClusterModel, "pools">, ip: string): 
   } catch {
     return undefined;
   }
-  return model.pools.find((p) =>
-    p.blocks.some((b) => {
-      try {
-        return contains(blockRange(b), addr);
-      } catch {
-        return false;
-      }
-    }),
-  );
+  return model.pools.find((p) => poolHolds(p, addr));
 }
 
-/** Services that ask LB-IPAM for an address: type LoadBalancer, no foreign loadBalancerClass. */
-export function isLoadBalancerService(svc: Service): boolean {
-  return svc.type === "LoadBalancer" && (svc.loadBalancerClass === undefined || svc.loadBalancerClass === "io.cilium/bgp-control-plane");
-}
+/** Services that ask LB-IPAM for an address (type LoadBalancer, no foreign loadBalancerClass): lib/bgp/lbipam.ts's rule. */
+export const isLoadBalancerService: (svc: Pick<Service, "type" | "loadBalancerClass">) => boolean = lbIpamServes;
 
 /** Advertisements a peer config's family selects by label (a family without a selector selects none). */
 export function advertisementsForFamily(

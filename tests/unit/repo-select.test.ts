@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import {
   advertisesService,
   ciliumServiceLabels,
+  isLoadBalancerService,
   matchesSelector,
   poolContaining,
   poolFamilies,
@@ -13,6 +14,7 @@ import {
   type Pool,
   type Service,
 } from "../../lib/repo/index.ts";
+import { poolFamilies as lbPoolFamilies, serviceFamilies as lbServiceFamilies } from "../../lib/bgp/lbipam.ts";
 
 const src = { file: "x.yaml", line: 1 };
 const svc = (over: Partial<Service> = {}): Service => ({
@@ -80,6 +82,15 @@ describe("pools for a Service", () => {
     expect(serviceFamilies(svc())).toEqual(["ipv4"]);
     expect(serviceFamilies(svc({ ipFamilies: ["IPv6", "IPv4"] }))).toEqual(["ipv6"]);
     expect(serviceFamilies(svc({ ipFamilyPolicy: "RequireDualStack", ipFamilies: ["IPv4", "IPv6"] }))).toEqual(["ipv4", "ipv6"]);
+    // dual-stack without ipFamilies: the API server fills in both
+    expect(serviceFamilies(svc({ ipFamilyPolicy: "PreferDualStack" }))).toEqual(["ipv4", "ipv6"]);
+  });
+  test("one home per rule: the model's LB-IPAM questions are answered by lib/bgp/lbipam.ts", () => {
+    expect(serviceFamilies).toBe(lbServiceFamilies);
+    expect(poolFamilies).toBe(lbPoolFamilies);
+    // a Cilium class other than the BGP one is still served by LB-IPAM (cc lbipam.go isResponsibleForService)
+    expect(isLoadBalancerService(svc({ loadBalancerClass: "io.cilium/l2-announcer" }))).toBe(true);
+    expect(isLoadBalancerService(svc({ loadBalancerClass: "example.com/other" }))).toBe(false);
   });
 });
 

@@ -17,7 +17,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFile
 import path from "node:path";
 import { Exec } from "../../exec.ts";
 import type { RepoDocument, Source } from "../model.ts";
-import { KUSTOMIZATION_FILES, Workspace, type BuildResult, type BuiltObject, type FluxBuildSpec } from "./kustomize.ts";
+import { fluxSourceIgnore, type GitIgnore } from "../gitignore.ts";
+import { KUSTOMIZATION_FILES, patchObjects, Workspace, type BuildResult, type BuiltObject, type FluxBuildSpec } from "./kustomize.ts";
 import { isValidVarName, substituteObject, substitutionDisabled } from "./substitute.ts";
 
 type Obj = Record<string, unknown>;
@@ -38,7 +39,7 @@ const normRel = (p: string): string => {
 const FLUX_KS = (o: Obj) => o.kind === "Kustomization" && String(o.apiVersion ?? "").startsWith("kustomize.toolkit.fluxcd.io/");
 
 /** Bump when the render output's shape or semantics change (invalidates caches). */
-const RENDER_VERSION = 4;
+const RENDER_VERSION = 5;
 
 export interface RenderedObject {
   object: Obj;
@@ -112,29 +113,66 @@ export interface SyncRoot {
   /** objects that exist before anything in git is built (flux-operator's source + Kustomization) */
   seeds: RenderedObject[];
   source: Source;
+  /** a FluxInstance's spec.kustomize.patches: flux-operator applies them to the seeds (and to Flux itself) */
+  patches?: unknown[];
 }
 
 /** A FluxInstance's spec.sync, written as a FluxInstance or as the values of the flux-instance chart. */
-function fluxInstanceSyncs(docs: readonly RepoDocument[]): { sync: Obj; namespace: string; doc: RepoDocument; at: (string | number)[] }[] {
-  const out: { sync: Obj; namespace: string; doc: RepoDocument; at: (string | number)[] }[] = [];
+function fluxInstanceSyncs(docs: readonly RepoDocument[]): { sync: Obj; namespace: string; doc: RepoDocument; at: (string | number)[]; instance: Obj }[] {
+  const out: { sync: Obj; namespace: string; doc: RepoDocument; at: (string | number)[]; instance: Obj }[] = [];
   for (const d of docs) {
     if (!d.file.startsWith("kubernetes/")) continue;
     if (d.kind === "FluxInstance") {
       const sync = get(d.object, "spec", "sync");
-      if (isObj(sync)) out.push({ sync, namespace: d.namespace ?? "flux-system", doc: d, at: ["spec", "sync"] });
+      if (isObj(sync)) out.push({ sync, namespace: d.namespace ?? "flux-system", doc: d, at: ["spec", "sync"], instance: get(d.object, "spec") as Obj });
     } else if (d.kind === "HelmRelease") {
       const chart = str(get(d.object, "spec", "chart", "spec", "chart")) ?? str(get(d.object, "spec", "chartRef", "name"));
+      if (!chart?.includes("flux-instance")) continue;
+      const namespace = str(get(d.object, "spec", "targetNamespace")) ?? d.namespace ?? "flux-system";
       const sync = get(d.object, "spec", "values", "instance", "sync");
-      if (chart?.includes("flux-instance") && isObj(sync))
-        out.push({ sync, namespace: str(get(d.object, "spec", "targetNamespace")) ?? d.namespace ?? "flux-system", doc: d, at: ["spec", "values", "instance", "sync"] });
+      if (isObj(sync)) {
+        out.push({ sync, namespace, doc: d, at: ["spec", "values", "instance", "sync"], instance: get(d.object, "spec", "values", "instance") as Obj });
+        continue;
+      }
+      // the values in a file that a configMapGenerator turns into the valuesFrom ConfigMap (cluster-template)
+      for (const vf of Array.isArray(get(d.object, "spec", "valuesFrom")) ? (get(d.object, "spec", "valuesFrom") as unknown[]) : []) {
+        if (str(get(vf, "kind")) !== "ConfigMap") continue;
+        const file = generatedFile(docs, path.posix.dirname(d.file), str(get(vf, "name")) ?? "", str(get(vf, "valuesKey")) ?? "values.yaml");
+        const vdoc = file ? docs.find((x) => x.file === file) : undefined;
+        const s = get(vdoc?.object, "instance", "sync");
+        if (vdoc && isObj(s)) out.push({ sync: s, namespace, doc: vdoc, at: ["instance", "sync"], instance: get(vdoc.object, "instance") as Obj });
+      }
     }
   }
   return out;
 }
 
+/**
+ * The repo file a kustomize configMapGenerator named `name` puts under `key`: the generator of the folder `dir`
+ * first, then of its parents, then any in the repo.
+ */
+export function generatedFile(docs: readonly RepoDocument[], dir: string, name: string, key: string): string | undefined {
+  const kustomizations = docs.filter((d) => KUSTOMIZATION_FILES.includes(path.posix.basename(d.file)) && isObj(d.object));
+  const rank = (d: RepoDocument) => {
+    const k = path.posix.dirname(d.file);
+    return k === dir ? 0 : dir.startsWith(`${k}/`) ? 1 : 2;
+  };
+  for (const k of [...kustomizations].sort((a, b) => rank(a) - rank(b))) {
+    for (const g of Array.isArray(get(k.object, "configMapGenerator")) ? (get(k.object, "configMapGenerator") as unknown[]) : []) {
+      if (str(get(g, "name")) !== name) continue;
+      for (const f of Array.isArray(get(g, "files")) ? (get(g, "files") as unknown[]) : []) {
+        const spec = String(f);
+        const [fkey, fpath] = spec.includes("=") ? [spec.slice(0, spec.indexOf("=")), spec.slice(spec.indexOf("=") + 1)] : [path.posix.basename(spec), spec];
+        if (fkey === key && fpath) return path.posix.normalize(path.posix.join(path.posix.dirname(k.file), fpath));
+      }
+    }
+  }
+  return undefined;
+}
+
 export function findRoots(docs: readonly RepoDocument[], exists: (rel: string) => boolean): SyncRoot[] {
   const roots: SyncRoot[] = [];
-  for (const { sync, namespace, doc } of fluxInstanceSyncs(docs)) {
+  for (const { sync, namespace, doc, instance } of fluxInstanceSyncs(docs)) {
     const p = str(sync.path);
     if (p === undefined || roots.some((r) => r.path === normRel(p))) continue;
     const name = str(sync.name) ?? namespace;
@@ -158,6 +196,7 @@ export function findRoots(docs: readonly RepoDocument[], exists: (rel: string) =
       path: normRel(p),
       source: origin,
       seeds: [source, ks].map((object) => ({ object, origin, appliedBy: "flux-operator", encrypted: false, synthetic: true })),
+      patches: Array.isArray(get(instance, "kustomize", "patches")) ? (get(instance, "kustomize", "patches") as unknown[]) : undefined,
     });
   }
   // flux bootstrap: <path>/flux-system/gotk-sync.yaml, applied by the bootstrap with the folder's kustomization
@@ -191,12 +230,13 @@ class WorkspacePool {
     private readonly root: string,
     private readonly tops: string[],
     private readonly size: number,
+    private readonly ignore?: GitIgnore,
   ) {}
   async take(): Promise<Workspace> {
     const w = this.free.pop();
     if (w) return w;
     if (this.all.length < this.size) {
-      const n = new Workspace(this.root, this.tops);
+      const n = new Workspace(this.root, this.tops, this.ignore);
       this.all.push(n);
       return n;
     }
@@ -227,6 +267,8 @@ interface ClusterCtx {
   batchSize: number;
   /** scratch copies building at the same time */
   workspaces: number;
+  /** builds of this render by their Flux build spec (shared by the clusters that use one pool) */
+  built: Map<string, BuildResult>;
 }
 
 function nsName(o: Obj): string {
@@ -347,7 +389,23 @@ const nested = (a: string, b: string) => a === b || a.startsWith(`${b}/`) || b.s
  * Builds one round of Flux Kustomizations: in as few kustomize runs as possible (one per workspace, each listing
  * paths that do not contain one another); a combined run that fails is redone path by path.
  */
-async function buildRound<T extends { spec: FluxBuildSpec }>(items: T[], ctx: ClusterCtx): Promise<(T & { result: BuildResult })[]> {
+async function buildRound<T extends { spec: FluxBuildSpec }>(all: T[], ctx: ClusterCtx): Promise<(T & { result: BuildResult })[]> {
+  // a path another cluster of the repo built with the same Flux fields gives the same objects (substitution, which
+  // differs per cluster, comes after): built once
+  const reused: (T & { result: BuildResult })[] = [];
+  const items: T[] = [];
+  for (const it of all) {
+    const hit = ctx.built.get(JSON.stringify(it.spec));
+    if (hit) reused.push({ ...it, result: hit });
+    else items.push(it);
+  }
+  const fresh = await buildItems(items, ctx);
+  for (const r of fresh) ctx.built.set(JSON.stringify(r.spec), r.result);
+  return [...reused, ...fresh];
+}
+
+async function buildItems<T extends { spec: FluxBuildSpec }>(items: T[], ctx: ClusterCtx): Promise<(T & { result: BuildResult })[]> {
+  if (items.length === 0) return [];
   const groups: T[][] = [];
   const per = Math.max(1, Math.min(ctx.batchSize, Math.ceil(items.length / ctx.workspaces)));
   for (const it of items) {
@@ -511,7 +569,7 @@ function unreferencedFiles(docs: readonly RepoDocument[], used: Set<string>): So
 // ---------------------------------------------------------------------------------------------------------------
 
 /** Content hash of every file a build can read (the top folders the roots live in). */
-function treeHash(root: string, tops: readonly string[]): string {
+function treeHash(root: string, tops: readonly string[], extra: readonly string[] = []): string {
   const h = createHash("sha1");
   h.update(`render v${RENDER_VERSION}\0`);
   const walk = (rel: string) => {
@@ -535,7 +593,59 @@ function treeHash(root: string, tops: readonly string[]): string {
     }
   };
   for (const t of tops) walk(t);
+  for (const f of extra) {
+    h.update(`${f}\0`);
+    try {
+      h.update(readFileSync(path.join(root, f)));
+    } catch {
+      h.update("-");
+    }
+  }
   return h.digest("hex");
+}
+
+/** Every `.sourceignore` Flux would read for the built folders: the root's and those under the top folders. */
+function sourceIgnoreFiles(root: string, tops: readonly string[]): { dir: string; text: string }[] {
+  const out: { dir: string; text: string }[] = [];
+  const read = (dir: string) => {
+    try {
+      out.push({ dir, text: readFileSync(path.join(root, dir, ".sourceignore"), "utf8") });
+    } catch {
+      // none here
+    }
+  };
+  read("");
+  const walk = (rel: string) => {
+    let entries;
+    try {
+      entries = readdirSync(path.join(root, rel), { withFileTypes: true });
+    } catch {
+      return;
+    }
+    if (entries.some((e) => e.name === ".sourceignore" && e.isFile())) read(rel);
+    for (const e of entries) if (e.isDirectory() && ![".git", "node_modules", ".home-ops"].includes(e.name)) walk(`${rel}/${e.name}`);
+  };
+  for (const t of tops) walk(t);
+  return out;
+}
+
+/**
+ * The source object the root syncs from (flux-operator's seed, else the GitRepository/OCIRepository its
+ * Kustomizations name): its spec.ignore decides, with the .sourceignore files, what the artifact leaves out.
+ */
+function rootSourceIgnore(root: SyncRoot, docs: readonly RepoDocument[]): string | undefined {
+  const seed = root.seeds.find((x) => !FLUX_KS(x.object));
+  if (seed) return str(get(seed.object, "spec", "ignore"));
+  const file = root.source.file;
+  const inRoot = docs.filter((d) => (d.file === file || d.file.startsWith(`${root.path}/`)) && isObj(d.object) && FLUX_KS(d.object as Obj));
+  for (const k of inRoot) {
+    const kind = str(get(k.object, "spec", "sourceRef", "kind")) ?? "GitRepository";
+    const name = str(get(k.object, "spec", "sourceRef", "name"));
+    const ns = str(get(k.object, "spec", "sourceRef", "namespace")) ?? k.namespace;
+    const src = docs.find((d) => d.kind === kind && d.name === name && (ns === undefined || d.namespace === undefined || d.namespace === ns));
+    if (src) return str(get(src.object, "spec", "ignore"));
+  }
+  return undefined;
 }
 
 /**
@@ -548,7 +658,7 @@ export async function renderRepo(root: string, docs: readonly RepoDocument[], op
   for (const d of docs) byFile.set(d.file, [...(byFile.get(d.file) ?? []), d]);
   const roots = findRoots(docs, (rel) => existsSync(path.join(abs, rel)));
   const tops = [...new Set(["kubernetes", ...roots.map((r) => r.path.split("/")[0] ?? "kubernetes")])];
-  const hash = opts.cacheFile ? treeHash(abs, tops) : "";
+  const hash = opts.cacheFile ? treeHash(abs, tops, [".sourceignore"]) : "";
   if (opts.cacheFile) {
     try {
       const cached = JSON.parse(readFileSync(opts.cacheFile, "utf8")) as { hash: string; result: RenderResult };
@@ -564,16 +674,31 @@ export async function renderRepo(root: string, docs: readonly RepoDocument[], op
   let incomplete = false;
   if (roots.length) {
     const workspaces = opts.concurrency ?? Math.max(2, cpus().length);
-    const pool = new WorkspacePool(abs, tops, workspaces);
+    const exec = opts.exec ?? new Exec({});
+    const kubectl = opts.kubectl ?? "kubectl";
+    // one scratch copy per source-ignore set: what a source leaves out of its artifact is not there to build
+    const pools = new Map<string, WorkspacePool>();
+    const builtBy = new Map<string, Map<string, BuildResult>>();
+    const ignores = sourceIgnoreFiles(abs, tops);
     try {
       for (const r of roots) {
-        const ctx: ClusterCtx = { byFile, pool, exec: opts.exec ?? new Exec({}), kubectl: opts.kubectl ?? "kubectl", findings, builds: 0, used, incomplete: false, batchSize: opts.batchSize ?? 64, workspaces };
+        if (r.patches?.length) {
+          const patched = await patchObjects(r.seeds.map((x) => x.object), r.patches, exec, kubectl);
+          if (patched) r.seeds = r.seeds.map((x, i) => ({ ...x, object: patched.find((o) => o.kind === x.object.kind) ?? patched[i] ?? x.object }));
+          else findings.push({ id: "kustomize/build", severity: "error", file: r.source.file, line: r.source.line, message: "the FluxInstance's kustomize.patches do not apply to the source and Kustomization flux-operator makes from spec.sync", fix: "fix the patches (`kubectl kustomize` on the sync objects with them shows the error)" });
+        }
+        const { ignore, text } = fluxSourceIgnore(ignores, rootSourceIgnore(r, docs));
+        let pool = pools.get(text);
+        if (!pool) pools.set(text, (pool = new WorkspacePool(abs, tops, workspaces, ignore)));
+        let built = builtBy.get(text);
+        if (!built) builtBy.set(text, (built = new Map()));
+        const ctx: ClusterCtx = { byFile, pool, exec, kubectl, findings, builds: 0, used, incomplete: false, batchSize: opts.batchSize ?? 64, workspaces, built };
         clusters.push(await renderCluster(r, ctx));
         builds += ctx.builds;
         if (ctx.incomplete) incomplete = true;
       }
     } finally {
-      pool.dispose();
+      for (const p of pools.values()) p.dispose();
     }
   }
   const result: RenderResult = { clusters, findings, unreferenced: roots.length ? unreferencedFiles(docs, used) : [], complete: !incomplete, builds, fromCache: false };

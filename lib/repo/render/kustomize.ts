@@ -6,8 +6,9 @@
  * refused (Flux's secure filesystem). `buildMetadata: [originAnnotations]` makes kustomize name the file each object
  * came from, so every rendered object keeps its origin.
  */
+import type { GitIgnore } from "../gitignore.ts";
 import { inspectEntry } from "../safe-read.ts";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Exec } from "../../exec.ts";
@@ -46,18 +47,56 @@ export const REMOTE_RESOURCE = /^(https?:\/\/|git@|ssh:\/\/|github\.com\/|gitlab
 export class Workspace {
   readonly dir: string;
   private busy = false;
-  constructor(readonly repoRoot: string, topDirs: readonly string[]) {
+  /** `ignore`: what the source leaves out of its artifact (Flux's source-ignore rules): never copied, never built */
+  constructor(readonly repoRoot: string, topDirs: readonly string[], private readonly ignore?: GitIgnore) {
     this.dir = mkdtempSync(path.join(tmpdir(), "home-ops-render-"));
-    for (const top of new Set(topDirs)) {
-      const src = path.join(repoRoot, top);
-      if (!existsSync(src)) continue;
-      cpSync(src, path.join(this.dir, top), {
-        recursive: true,
-        dereference: false,
-        // never copied: FIFOs and devices (kustomize would block on them or read /dev/zero until memory runs
-        // out) and links out of the repo; validate reports each of them at the kustomization that lists it
-        filter: (s) => !SKIP.has(path.basename(s)) && inspectEntry(repoRoot, path.relative(repoRoot, s)).kind !== "unsafe",
-      });
+    for (const top of new Set(topDirs)) if (existsSync(path.join(repoRoot, top)) && !ignore?.ignores(top, true)) this.copy(top);
+  }
+
+  /**
+   * A file into the workspace: a hard link (no data copied) when it is never written here, a copy for a
+   * kustomization file (prepare writes Flux's fields into it: a link would write into the repo).
+   */
+  private place(src: string, dest: string, written: boolean): void {
+    if (!written && this.linkable) {
+      try {
+        linkSync(src, dest);
+        return;
+      } catch {
+        this.linkable = false; // another filesystem, or links refused: copy from now on
+      }
+    }
+    copyFileSync(src, dest);
+  }
+  private linkable = true;
+
+  /**
+   * Copies a repo folder into the workspace: folders and regular files by their directory entry (no stat each);
+   * never copied: FIFOs and devices (kustomize would block on them or read /dev/zero until memory runs out),
+   * unreadable folders and links out of the repo; validate reports each of them at the kustomization that lists it.
+   */
+  private copy(rel: string): void {
+    let entries;
+    try {
+      entries = readdirSync(path.join(this.repoRoot, rel), { withFileTypes: true });
+    } catch {
+      return;
+    }
+    mkdirSync(path.join(this.dir, rel), { recursive: true });
+    for (const e of entries) {
+      if (SKIP.has(e.name)) continue;
+      const r = `${rel}/${e.name}`;
+      if (this.ignore?.ignoresEntry(r, e.isDirectory())) continue;
+      if (e.isDirectory()) this.copy(r);
+      else if (e.isFile()) this.place(path.join(this.repoRoot, r), path.join(this.dir, r), KUSTOMIZATION_FILES.includes(e.name));
+      else if (e.isSymbolicLink()) {
+        // a link inside the repo: a file is copied (a write through a link could reach the repo), a folder is
+        // linked to the same folder of the workspace
+        const kind = inspectEntry(this.repoRoot, r).kind;
+        const src = path.join(this.repoRoot, r);
+        if (kind === "file") copyFileSync(src, path.join(this.dir, r));
+        else if (kind === "dir") symlinkSync(path.join(this.dir, path.relative(realpathSync(this.repoRoot), realpathSync(src))), path.join(this.dir, r));
+      }
     }
   }
   dispose(): void {
@@ -199,6 +238,22 @@ export class Workspace {
       rmSync(batchDir, { recursive: true, force: true });
       this.busy = false;
     }
+  }
+}
+
+/**
+ * `objects` with kustomize `patches` applied (a FluxInstance's spec.kustomize.patches on what flux-operator
+ * generates), built by the real kustomize in a scratch folder. undefined when the build fails.
+ */
+export async function patchObjects(objects: readonly Record<string, unknown>[], patches: readonly unknown[], exec: Exec, kubectl = "kubectl"): Promise<Record<string, unknown>[] | undefined> {
+  const dir = mkdtempSync(path.join(tmpdir(), "home-ops-render-patch-"));
+  try {
+    writeFileSync(path.join(dir, "objects.yaml"), objects.map((o) => JSON.stringify(o)).join("\n---\n"));
+    writeFileSync(path.join(dir, "kustomization.yaml"), JSON.stringify({ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: ["objects.yaml"], patches }));
+    const r = await exec.run(kubectl, ["kustomize", dir], { readOnly: true, allowFailure: true, timeoutMs: 60_000, purpose: "kustomize patches of a FluxInstance" });
+    return r.exitCode === 0 ? parseStream(r.stdout) : undefined;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -1,0 +1,195 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, type Dirent } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { loadRenderedRepo } from "../../lib/repo/load.ts";
+
+/**
+ * Flux semantics the render stage follows beyond the kustomize build (reference/flux-render.md): what the source
+ * leaves out of its artifact (spec.ignore, .sourceignore), a FluxInstance's kustomize.patches on the objects
+ * flux-operator makes, HelmRelease valuesFrom an object generated in another folder. Small repos written here;
+ * needs kubectl (kustomize) like tests/integration/kustomize.test.ts.
+ */
+
+const made: string[] = [];
+afterAll(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
+function repo(files: Record<string, string>): string {
+  const dir = mkdtempSync(path.join(tmpdir(), "home-ops-render-semantics-"));
+  made.push(dir);
+  for (const [rel, text] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+    writeFileSync(path.join(dir, rel), text);
+  }
+  return dir;
+}
+
+const configMap = (name: string) => `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: ${name}
+  namespace: default
+data:
+  a: b
+`;
+
+describe("what the source leaves out of its artifact never renders", () => {
+  // flux-operator makes the GitRepository from spec.sync; the FluxInstance's patch gives it spec.ignore
+  const dir = repo({
+    "kubernetes/flux/instance.yaml": `apiVersion: fluxcd.controlplane.io/v1
+kind: FluxInstance
+metadata:
+  name: flux
+  namespace: flux-system
+spec:
+  distribution:
+    version: 2.6.x
+    registry: ghcr.io/fluxcd
+  sync:
+    kind: GitRepository
+    url: https://example.com/home-ops.git
+    ref: refs/heads/main
+    path: kubernetes/cluster
+  kustomize:
+    patches:
+      - target:
+          kind: GitRepository
+        patch: |
+          - op: add
+            path: /spec/ignore
+            value: |
+              /kubernetes/cluster/by-spec-ignore.yaml
+`,
+    "kubernetes/cluster/kept.yaml": configMap("kept"),
+    "kubernetes/cluster/by-spec-ignore.yaml": configMap("by-spec-ignore"),
+    "kubernetes/cluster/extra/by-sourceignore.yaml": configMap("by-sourceignore"),
+    "kubernetes/cluster/extra/also-kept.yaml": configMap("also-kept"),
+    "kubernetes/cluster/.sourceignore": "by-sourceignore.yaml\n",
+  });
+
+  const rendered = () => loadRenderedRepo(dir, { mode: "lenient" }).then((r) => r.render);
+  const configMaps = (r: Awaited<ReturnType<typeof rendered>>) =>
+    r.clusters[0]!.objects.filter((o) => o.object.kind === "ConfigMap").map((o) => (o.object.metadata as { name: string }).name);
+  // Flux never sees them: nothing applies them (the FluxInstance itself is the bootstrap's, outside the sync path)
+  const unreferenced = (r: Awaited<ReturnType<typeof rendered>>) => r.unreferenced.map((u) => u.file).filter((f) => f.startsWith("kubernetes/cluster/"));
+
+  test(
+    "a FluxInstance's kustomize.patches reach the GitRepository flux-operator makes; its spec.ignore leaves a file out",
+    async () => {
+      const r = await rendered();
+      const source = r.clusters[0]!.objects.find((o) => o.object.kind === "GitRepository");
+      expect((source!.object.spec as { ignore?: string }).ignore).toContain("/kubernetes/cluster/by-spec-ignore.yaml");
+      expect(configMaps(r)).not.toContain("by-spec-ignore");
+      expect(unreferenced(r)).toContain("kubernetes/cluster/by-spec-ignore.yaml");
+    },
+    { timeout: 120_000 },
+  );
+
+  test(
+    "a .sourceignore leaves out what it names in its folder and below",
+    async () => {
+      const r = await rendered();
+      expect(configMaps(r).sort()).toEqual(["also-kept", "kept"]);
+      expect(unreferenced(r)).toContain("kubernetes/cluster/extra/by-sourceignore.yaml");
+    },
+    { timeout: 120_000 },
+  );
+});
+
+describe("HelmRelease valuesFrom an object generated in another folder", () => {
+  const dir = repo({
+    "kubernetes/flux/cluster/ks.yaml": `apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: apps
+  namespace: flux-system
+spec:
+  interval: 1h
+  path: ./kubernetes/apps
+  prune: true
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+`,
+    // a Flux path with its own kustomization.yaml: Flux's fields are written into it (in the scratch copy only)
+    "kubernetes/apps/kustomization.yaml": `apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - ./values
+  - ./app
+`,
+    "kubernetes/apps/values/kustomization.yaml": `apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+namespace: demo
+generatorOptions:
+  disableNameSuffixHash: true
+configMapGenerator:
+  - name: app-values
+    files:
+      - values.yaml=./app-values.yaml
+secretGenerator:
+  - name: app-secret-values
+    files:
+      - values.yaml=./secret-values.yaml
+`,
+    "kubernetes/apps/values/app-values.yaml": "replicaCount: 3\nui:\n  color: red\n",
+    "kubernetes/apps/values/secret-values.yaml": "auth:\n  enabled: true\n",
+    "kubernetes/apps/app/kustomization.yaml": `apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+namespace: demo
+resources:
+  - ./helmrelease.yaml
+`,
+    "kubernetes/apps/app/helmrelease.yaml": `apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: app
+spec:
+  interval: 1h
+  chart:
+    spec:
+      chart: podinfo
+      sourceRef:
+        kind: HelmRepository
+        name: podinfo
+        namespace: flux-system
+  valuesFrom:
+    - kind: ConfigMap
+      name: app-values
+    - kind: Secret
+      name: app-secret-values
+  values:
+    ui:
+      color: blue
+`,
+  });
+
+  test(
+    "ConfigMap and Secret values merged in order, spec.values last",
+    async () => {
+      const { models } = await loadRenderedRepo(dir, { mode: "lenient" });
+      const hr = models[0]!.helmReleases.find((h) => h.name === "app");
+      expect(hr?.namespace).toBe("demo");
+      expect(hr?.values).toEqual({ replicaCount: 3, ui: { color: "blue" }, auth: { enabled: true } });
+    },
+    { timeout: 120_000 },
+  );
+
+  test(
+    "the render never writes into the repo (its scratch copy links the files it does not write)",
+    async () => {
+      const snapshot = () =>
+        (readdirSync(dir, { recursive: true, withFileTypes: true }) as Dirent[])
+          .filter((e) => e.isFile())
+          // the modification time too: a write put back afterwards is still a write (an editor or a crash sees it)
+          .map((e) => `${path.relative(dir, path.join(e.parentPath, e.name))} ${statSync(path.join(e.parentPath, e.name)).mtimeMs} ${readFileSync(path.join(e.parentPath, e.name), "utf8")}`)
+          .sort();
+      const before = snapshot();
+      await loadRenderedRepo(dir, { mode: "lenient" });
+      expect(snapshot()).toEqual(before);
+    },
+    { timeout: 120_000 },
+  );
+});
