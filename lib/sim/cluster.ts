@@ -434,7 +434,7 @@ export class SimCluster {
     let keys = 0;
     for (const k of this.store.kinds.all()) {
       try {
-        keys += this.store.list(k).items.length;
+        keys += this.store.count(k);
       } catch {
         /* a kind whose CRD just went */
       }

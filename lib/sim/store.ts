@@ -553,6 +553,11 @@ export class SimStore {
     return obj ? (this.out(obj, kind) as StoredObject<T>) : undefined;
   }
 
+  /** How many objects of a kind are stored (what etcd's key count sees), without copying them. */
+  count(kind: KindRef): number {
+    return this.bucket(this.kinds.resolve(kind)).size;
+  }
+
   list<T extends KubeObject = KubeObject>(kind: KindRef, opts: ListOptions = {}): { items: StoredObject<T>[]; resourceVersion: string; kind: KindInfo } {
     const k = this.kinds.resolve(kind);
     const labels = parseLabelSelector(opts.labelSelector);
