@@ -553,6 +553,29 @@ export class SimStore {
     return obj ? (this.out(obj, kind) as StoredObject<T>) : undefined;
   }
 
+  /**
+   * The stored object itself, not a copy: frozen and in its storage version. For readers that only look (a
+   * controller checking a condition); everything else gets copies from get/list.
+   */
+  peek(kind: KindRef, name: string, namespace?: string): Readonly<StoredObject> | undefined {
+    const k = this.kinds.tryResolve(kind);
+    return k ? this.bucket(k).get(this.key(k, name, namespace)) : undefined;
+  }
+
+  /** Every stored object of a kind (of one namespace, if given), not copies: frozen, as peek. */
+  peekList(kind: KindRef, namespace?: string): readonly Readonly<StoredObject>[] {
+    const k = this.kinds.tryResolve(kind);
+    if (!k) return [];
+    const b = this.bucket(k);
+    const out: Readonly<StoredObject>[] = [];
+    // the order and the namespace test of list()
+    for (const key of [...b.keys()].sort()) {
+      const obj = b.get(key)!;
+      if (!(k.namespaced && namespace && obj.metadata.namespace !== namespace)) out.push(obj);
+    }
+    return out;
+  }
+
   /** How many objects of a kind are stored (what etcd's key count sees), without copying them. */
   count(kind: KindRef): number {
     return this.bucket(this.kinds.resolve(kind)).size;

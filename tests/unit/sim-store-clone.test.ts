@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { Glob } from "bun";
 import { parseAllDocuments } from "yaml";
-import { clone } from "../../lib/sim/store.ts";
+import { clone, SimStore } from "../../lib/sim/store.ts";
 
 const ROOT = path.resolve(import.meta.dir, "../..");
 const viaJson = (v: unknown) => JSON.parse(JSON.stringify(v));
@@ -38,5 +38,33 @@ describe("clone", () => {
     c.metadata.labels.a = "2";
     c.spec.ports[0]!.port = 81;
     expect(v).toEqual({ metadata: { labels: { a: "1" } }, spec: { ports: [{ port: 80 }] } });
+  });
+});
+
+describe("peek and peekList: the stored objects themselves, for readers that only look", () => {
+  const store = () => {
+    const s = new SimStore();
+    for (const ns of ["a", "b"]) s.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
+    for (const [ns, name] of [["b", "two"], ["a", "one"], ["a", "three"]] as const)
+      s.create({ apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace: ns }, data: { k: name } });
+    return s;
+  };
+
+  test("what get and list give, in list's order and namespace filter", () => {
+    const s = store();
+    expect(s.peek("configmaps", "one", "a")).toEqual(s.get("configmaps", "one", "a"));
+    expect(s.peek("configmaps", "one", "b")).toBeUndefined();
+    expect(s.peekList("configmaps")).toEqual(s.list("configmaps").items);
+    expect(s.peekList("configmaps", "a")).toEqual(s.list("configmaps", { namespace: "a" }).items);
+    expect(s.peekList("nosuchkinds")).toEqual([]);
+  });
+
+  test("frozen: a reader that changes one fails loudly and the store keeps its object", () => {
+    const s = store();
+    const o = s.peek("configmaps", "one", "a") as { data: Record<string, string> };
+    expect(() => {
+      o.data.k = "changed";
+    }).toThrow();
+    expect(s.get<{ apiVersion: string; kind: string; metadata: { name: string }; data: Record<string, string> }>("configmaps", "one", "a").data.k).toBe("one");
   });
 });

@@ -50,13 +50,13 @@ export class CrdEstablishingController extends Reconciler {
   private withdrawUnestablished(): void {
     for (const k of this.ctx.store.kinds.all()) {
       if (!k.crd) continue;
-      const crd = this.ctx.get("customresourcedefinitions", k.crd);
+      const crd = this.ctx.view("customresourcedefinitions", k.crd);
       if (crd && !crdEstablished(crd)) this.ctx.store.kinds.unregister(k);
     }
   }
 
   protected reconcile(): void {
-    for (const crd of this.ctx.list("customresourcedefinitions")) {
+    for (const crd of this.ctx.viewList("customresourcedefinitions")) {
       const name = crd.metadata.name;
       const kind = kindFromCrd(crd);
       if (crdEstablished(crd)) {
@@ -68,7 +68,7 @@ export class CrdEstablishingController extends Reconciler {
       const lag = this.ctx.delays.crdEstablish + this.ctx.host.faults.crdsSlowMs;
       this.ctx.after(lag, () => {
         this.pending.delete(name);
-        const current = this.ctx.get("customresourcedefinitions", name);
+        const current = this.ctx.view("customresourcedefinitions", name);
         if (!current || crdEstablished(current)) return;
         this.ctx.store.establishCrd(name);
         const k = kindFromCrd(current);

@@ -40,7 +40,7 @@ export function decodeRelease(secretValue: string): HelmRelease {
 
 /** Every revision of every release (or of one namespace), oldest first. */
 export function releaseHistory(ctx: Ctx, namespace?: string, name?: string): HelmRelease[] {
-  const secrets = ctx.list("secrets", namespace).filter((s) => s.type === RELEASE_TYPE && s.metadata.labels?.owner === "helm" && (!name || s.metadata.labels?.name === name));
+  const secrets = ctx.viewList("secrets", namespace).filter((s) => s.type === RELEASE_TYPE && s.metadata.labels?.owner === "helm" && (!name || s.metadata.labels?.name === name));
   const out: HelmRelease[] = [];
   for (const s of secrets) {
     const data = s.data?.release;

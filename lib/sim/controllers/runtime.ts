@@ -127,6 +127,16 @@ export class Ctx {
     return this.store.list(kind, namespace ? { namespace } : {}).items as KObj[];
   }
 
+  /** The stored object itself (frozen: read it, never change it); get() for a copy to change. */
+  view(kind: KindRef, name: string, namespace?: string): KObj | undefined {
+    return this.store.peek(kind, name, namespace) as KObj | undefined;
+  }
+
+  /** Every stored object of a kind, not copies (frozen, as view); [] when the kind is not served. */
+  viewList(kind: KindRef, namespace?: string): readonly KObj[] {
+    return this.store.peekList(kind, namespace) as readonly KObj[];
+  }
+
   get(kind: KindRef, name: string, namespace?: string): KObj | undefined {
     try {
       return this.store.tryGet(kind, name, namespace) as KObj | undefined;
