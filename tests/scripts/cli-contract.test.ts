@@ -22,12 +22,26 @@ const modules = await Promise.all(
 // A world with no cluster, no tools and no kubeconfig: every script must still answer in JSON, whatever it finds.
 const home = mkdtempSync(path.join(tmpdir(), "home-ops-contract-"));
 process.on("exit", () => rmSync(home, { recursive: true, force: true }));
-// bun, git and a shell; not the pinned cluster tools (talosctl, op, helm): scripts must say they are missing
-const bareEnv = { PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin`, HOME: home, NO_COLOR: "1" };
+// bun, git and a shell; not the pinned cluster tools (talosctl, op, helm): scripts must say they are missing.
+// Nothing real within reach: on its owner's machine the repo's clusterconfig/ holds the real cluster's kubeconfig
+// and talosconfig, and its .env (which Bun loads from the working directory) the router's SSH address; every script
+// runs here without --simulate, so each of those points into the empty temp home, and the scripts run from there.
+const bareEnv = {
+  PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin`,
+  HOME: home,
+  NO_COLOR: "1",
+  KUBECONFIG: path.join(home, "no-kubeconfig"),
+  TALOSCONFIG: path.join(home, "no-talosconfig"),
+  HOMEOPS_CLUSTERCONFIG_DIR: path.join(home, "clusterconfig"),
+  HOMEOPS_TALSECRET_FILE: path.join(home, "no-talsecret.yaml"),
+  HOMEOPS_BACKUP_ROOT: home,
+  HOMEOPS_STATE_DIR: path.join(home, "state"),
+};
 
 /** Runs a command and reads its stdout only after a pause, as a slow consumer (`| (sleep 1; wc -c)`) would. */
 async function runSlowReader(cmd: string[], env: Record<string, string> = bareEnv) {
-  const proc = Bun.spawn([process.execPath, ...cmd.slice(1)], { cwd: root, env, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const args = cmd.slice(1).map((a) => (/^(scripts|tests)\//.test(a) ? path.join(root, a) : a));
+  const proc = Bun.spawn([process.execPath, ...args], { cwd: env === bareEnv ? home : root, env, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
   const stderr = new Response(proc.stderr).text();
   await Bun.sleep(300);
   const stdout = await new Response(proc.stdout).text();

@@ -61,7 +61,7 @@ describe("peek and peekList: the stored objects themselves, for readers that onl
 
   test("frozen: a reader that changes one fails loudly and the store keeps its object", () => {
     const s = store();
-    const o = s.peek("configmaps", "one", "a") as { data: Record<string, string> };
+    const o = s.peek("configmaps", "one", "a") as unknown as { data: Record<string, string> };
     expect(() => {
       o.data.k = "changed";
     }).toThrow();
