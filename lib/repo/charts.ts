@@ -534,6 +534,8 @@ interface ChartCrdTable {
   /** the chart versions the CRDs and schemas were written from, as a user reads them */
   known: string;
   covers: RegExp;
+  /** the values that make a release install them, where the chart has a switch */
+  enableWith?: string;
   /** the chart's switch and its default */
   crds(values: Obj): ChartCrd[];
 }
@@ -544,10 +546,10 @@ interface ChartCrdTable {
  * (true); cloudnative-pg: `crds.create` (true); external-secrets: `installCRDs` (true); longhorn: always.
  */
 const CHART_CRDS: Record<string, ChartCrdTable> = {
-  "cert-manager": { known: "v1.18", covers: /^v?1\.18(\.|$)/, crds: (v) => (on(v, ["crds", "enabled"], false) || on(v, ["installCRDs"], false) ? CERT_MANAGER_CRDS : []) },
-  "kube-prometheus-stack": { known: "70.x to 79.x", covers: /^v?7\d(\.|$)/, crds: (v) => (on(v, ["crds", "enabled"], true) ? PROMETHEUS_OPERATOR_CRDS : []) },
-  "cloudnative-pg": { known: "0.25 (CloudNativePG 1.26)", covers: /^v?0\.25(\.|$)/, crds: (v) => (on(v, ["crds", "create"], true) ? CLOUDNATIVE_PG_CRDS : []) },
-  "external-secrets": { known: "0.18", covers: /^v?0\.18(\.|$)/, crds: (v) => (on(v, ["installCRDs"], true) ? EXTERNAL_SECRETS_CRDS : []) },
+  "cert-manager": { known: "v1.18", covers: /^v?1\.18(\.|$)/, enableWith: "crds.enabled: true", crds: (v) => (on(v, ["crds", "enabled"], false) || on(v, ["installCRDs"], false) ? CERT_MANAGER_CRDS : []) },
+  "kube-prometheus-stack": { known: "70.x to 79.x", covers: /^v?7\d(\.|$)/, enableWith: "crds.enabled: true", crds: (v) => (on(v, ["crds", "enabled"], true) ? PROMETHEUS_OPERATOR_CRDS : []) },
+  "cloudnative-pg": { known: "0.25 (CloudNativePG 1.26)", covers: /^v?0\.25(\.|$)/, enableWith: "crds.create: true", crds: (v) => (on(v, ["crds", "create"], true) ? CLOUDNATIVE_PG_CRDS : []) },
+  "external-secrets": { known: "0.18", covers: /^v?0\.18(\.|$)/, enableWith: "installCRDs: true", crds: (v) => (on(v, ["installCRDs"], true) ? EXTERNAL_SECRETS_CRDS : []) },
   longhorn: { known: "1.9", covers: /^v?1\.9(\.|$)/, crds: () => LONGHORN_CRDS },
 };
 
@@ -560,9 +562,9 @@ export function chartCrds(chart: string, values: Obj = {}): ChartCrd[] {
  * Whether the chart-CRD table covers `version` of `chart` (the HelmRelease's chart version): `known` says which
  * versions it does. undefined for a chart whose CRDs the toolkit does not know.
  */
-export function chartCrdCoverage(chart: string, version: string | undefined): { covered: boolean; known: string } | undefined {
+export function chartCrdCoverage(chart: string, version: string | undefined): { covered: boolean; known: string; enableWith?: string } | undefined {
   const t = CHART_CRDS[chart];
-  return t && { covered: version !== undefined && t.covers.test(version.trim()), known: t.known };
+  return t && { covered: version !== undefined && t.covers.test(version.trim()), known: t.known, ...(t.enableWith ? { enableWith: t.enableWith } : {}) };
 }
 
 /** Every CRD some chart of the toolkit's knowledge installs, with the chart (the kinds a chart could make known). */
