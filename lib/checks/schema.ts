@@ -403,16 +403,21 @@ function chartCrdIndex(model: ClusterModel): ChartCrdIndex {
   return { installed, withheld, defined };
 }
 
-function crdProblemFinding(d: RepoDocument, p: CrdProblem, what: string, use: ChartCrdUse): Finding | undefined {
+/**
+ * One schema problem as a finding. Against the CRDs of another chart version than the release's (`known` set), it is
+ * a warning naming the version checked against: a field a newer chart added is not an error the table can prove.
+ */
+function crdProblemFinding(d: RepoDocument, p: CrdProblem, what: string, use: ChartCrdUse, known?: string): Finding | undefined {
   const apiVersion = d.apiVersion ?? "";
   if (p.kind !== "required" && !judgeable(d.object, p.path, apiVersion, p.kind === "enum")) return undefined;
   const field = dotted(p.path) || "(document)";
-  const source = `the ${use.crd.plural}.${use.crd.group} CRD of the ${use.release.chart} chart`;
-  if (p.kind === "unknown") return finding("schema/unknown-field", "error", at(d, p.path), `${what}: unknown field \`${field}\``, `remove it or fix its spelling (${source} has no such field)`);
+  const source = `the ${use.crd.plural}.${use.crd.group} CRD of the ${use.release.chart} chart${known ? ` ${known} (the release runs ${use.release.version ?? "an unwritten version"})` : ""}`;
+  const severity = known ? "warning" : "error";
+  if (p.kind === "unknown") return finding("schema/unknown-field", severity, at(d, p.path), `${what}: unknown field \`${field}\``, `remove it or fix its spelling (${source} has no such field)`);
   const detail =
     p.kind === "required" ? "is required" : p.kind === "enum" ? `must be one of ${p.allowed.map(String).join(", ")}` : `must be ${p.expected.replace(",", " or ")}`;
   // a missing field has no line of its own: point at the object holding it
-  return finding("schema/invalid", "error", at(d, p.kind === "required" ? p.path.slice(0, -1) : p.path), `${what}: \`${field}\` ${detail}`, `set the field to the type and value ${source} documents`);
+  return finding("schema/invalid", severity, at(d, p.kind === "required" ? p.path.slice(0, -1) : p.path), `${what}: \`${field}\` ${detail}`, `set the field to the type and value ${source} documents`);
 }
 
 /** A custom resource of a kind the repo's charts install or withhold. undefined: not a chart kind. */
@@ -429,7 +434,7 @@ function chartCrdFindings(d: RepoDocument, what: string, index: ChartCrdIndex): 
       if (!covered) return [];
       return [finding("schema/api-version", "error", at(d, ["apiVersion"]), `${d.kind} ${apiVersion} is not served by the ${use.release.chart} chart ${use.release.version} (${known})`, `use apiVersion: ${use.crd.versions.map((v) => `${use.crd.group}/${v}`).join(" or ")}`)];
     }
-    return checkCustomResource(use.crd.schema, d.object).flatMap((p) => crdProblemFinding(d, p, what, use) ?? []);
+    return checkCustomResource(use.crd.schema, d.object).flatMap((p) => crdProblemFinding(d, p, what, use, covered ? undefined : known) ?? []);
   }
   const w = index.withheld.get(key);
   if (!w) return undefined;
@@ -459,18 +464,21 @@ function withheldCounts(index: ChartCrdIndex): void {
 }
 
 /** One info line per release whose chart version the CRD table does not cover, when objects were checked with it. */
-function chartCrdVersionNotes(index: ChartCrdIndex): Finding[] {
+function chartCrdVersionNotes(index: ChartCrdIndex, model: ClusterModel): Finding[] {
   const notes = new Map<HelmRelease, number>();
   for (const use of index.installed.values()) if (use.checked > 0) notes.set(use.release, (notes.get(use.release) ?? 0) + use.checked);
   const out: Finding[] = [];
   for (const [r, checked] of notes) {
     const cov = chartCrdCoverage(r.chart, r.version);
     if (!cov || cov.covered) continue;
+    // the chart version's own line where the HelmRelease writes it (a chartRef's version is in its OCIRepository)
+    const doc = model.documents.find((d) => d.file === r.source.file && d.kind === "HelmRelease" && d.name === r.name);
+    const versionAt = doc && get(doc.object, "spec", "chart", "spec", "version") !== undefined ? at(doc, ["spec", "chart", "spec", "version"]) : r.source;
     out.push(
       finding(
         "schema/chart-crds-version-unknown",
         "info",
-        r.source,
+        versionAt,
         `CRDs of ${r.chart} ${r.version ?? "(no chart version written)"} not known; checked against ${r.chart} ${cov.known} (${checked} object${checked === 1 ? "" : "s"})`,
         "nothing to fix; the table grows with the chart versions home-ops runs",
       ),
@@ -523,10 +531,11 @@ function kubernetesDocFindings(d: RepoDocument, fluxVersion: string, charts: Cha
   return onePerLine(out);
 }
 
-/** The chart's CRD schema and a library schema may both see one problem: it is said once (the first wording). */
+/** The chart's CRD schema and a library schema may both see one problem: it is said once (an error before a warning). */
 function onePerLine(findings: Finding[]): Finding[] {
   const seen = new Set<string>();
-  return findings.filter((f) => {
+  const rank = (f: Finding) => (f.severity === "error" ? 0 : 1);
+  return [...findings].sort((a, b) => rank(a) - rank(b)).filter((f) => {
     const k = `${f.id}|${f.line}|${/`([^`]*)`/.exec(f.message)?.[1] ?? f.message}`;
     if (seen.has(k)) return false;
     seen.add(k);
@@ -570,7 +579,7 @@ export function schemaCheck(model: ClusterModel, cache?: SchemaCache): Finding[]
     out.push(...kubernetesDocFindings(d, flux, charts, cache));
   }
   withheldCounts(charts);
-  out.push(...chartCrdVersionNotes(charts));
+  out.push(...chartCrdVersionNotes(charts, model));
   // a Flux the table does not know: say once that API versions were not checked (never guess, never stay silent)
   const minor = /^v?(\d+\.\d+)(\.|$)/.exec(flux)?.[1];
   if (fluxDocs > 0 && (!minor || !FLUX_SERVED[minor]))
