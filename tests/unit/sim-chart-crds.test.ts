@@ -104,4 +104,18 @@ describe("one home for what a chart installs", () => {
     // no error appears because the version is unknown: the objects are still checked against the known schemas
     expect(schemaCheck(newer).filter((f) => f.severity !== "info")).toEqual(schemaCheck(model).filter((f) => f.severity !== "info"));
   });
+
+  test("a field the known CRDs lack is an error for the version they describe, a warning for another version", () => {
+    const model = loadRepo(ROOT);
+    const cnpg = model.helmReleases.find((r) => r.chart === "cloudnative-pg")!;
+    const cluster = model.documents.find((d) => d.apiVersion === "postgresql.cnpg.io/v1" && d.kind === "Cluster")!;
+    // this test's own model (a document keeps its parsed YAML for line lookups: change the object in place)
+    (cluster.object as { spec: Record<string, unknown> }).spec.instancez = 2;
+    const misspelt = model;
+    const about = (m: typeof model) => schemaCheck(m).filter((f) => f.message.includes("spec.instancez")).map((f) => `${f.severity} ${f.id}`);
+    const covered = chartCrdCoverage("cloudnative-pg", cnpg.version)!.covered;
+    expect(about(misspelt)).toEqual([`${covered ? "error" : "warning"} schema/unknown-field`]);
+    const other = { ...misspelt, helmReleases: misspelt.helmReleases.map((r) => (r === cnpg ? { ...r, version: "0.99.0" } : r)) };
+    expect(about(other)).toEqual(["warning schema/unknown-field"]);
+  });
 });
