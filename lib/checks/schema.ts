@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { type ChartCrd, chartCrdCoverage, chartCrds, knownChartCrds } from "../repo/charts.ts";
 import { checkCustomResource, type CrdProblem } from "../repo/crd-schema.ts";
+import { bootstrapHelmfileCharts } from "../repo/helmfile.ts";
 import type { ClusterModel, HelmRelease, RepoDocument } from "../repo/model.ts";
 import { at, dotted, get, isObj, zodFindings, type PathSeg } from "./locate.ts";
 import { CILIUM_SCHEMAS } from "./schemas/cilium.ts";
@@ -19,8 +20,9 @@ import { finding, type Finding } from "./types.ts";
  * - Cilium BGP + LB-IPAM kinds, Longhorn settings, talconfig and Talos patches: zod schemas (schemas/*.ts), strict.
  * - The kinds a chart of the repo installs (its HelmReleases, lib/repo/charts.ts): the CRD schema that chart
  *   installs, judged as the API server judges it (lib/repo/crd-schema.ts) — the schemas the simulated cluster serves.
- *   A kind a chart of the repo could install but, with its values, does not (and no CRD in the repo defines) is a
- *   finding; a chart version the table does not cover is one info line.
+ *   A kind a chart of the repo could install but, with its values, does not (and no CRD in the repo or bootstrap
+ *   helmfile brings) is a finding; a chart version the table does not cover is one info line, and the problems found
+ *   against the CRDs of the version it does cover are warnings.
  * - API versions: a Flux kind must use a version that the Flux release the repo pins still serves.
  */
 
@@ -376,7 +378,8 @@ interface ChartCrdUse {
 interface ChartCrdIndex {
   /** group/kind -> the CRD and the release that installs it */
   installed: Map<string, ChartCrdUse>;
-  /** group/kind -> the releases of the repo whose chart could install it, but with their values does not */
+  /** group/kind -> the releases of the repo whose chart could install it, but with their values does not (and no
+   * bootstrap helmfile installs that chart) */
   withheld: Map<string, { releases: HelmRelease[]; first?: Finding; more: number }>;
   /** plural.group of every CustomResourceDefinition the repo applies */
   defined: Set<string>;
@@ -393,9 +396,11 @@ function chartCrdIndex(model: ClusterModel): ChartCrdIndex {
       const key = `${crd.group}/${crd.kind}`;
       if (!installed.has(key)) installed.set(key, { crd, release, checked: 0 });
     }
+  // a chart the bootstrap helmfile installs may bring its CRDs before Flux runs, whatever its HelmRelease says
+  const bootstrapped = model.helmReleases.length > 0 ? bootstrapHelmfileCharts(model.root) : new Map<string, string>();
   for (const { chart, crd } of knownChartCrds()) {
     const key = `${crd.group}/${crd.kind}`;
-    if (installed.has(key)) continue;
+    if (installed.has(key) || bootstrapped.has(chart)) continue;
     const releases = model.helmReleases.filter((r) => r.chart === chart);
     if (releases.length > 0) withheld.set(key, { releases, more: 0 });
   }

@@ -543,11 +543,14 @@ interface ChartCrdTable {
 /**
  * Per chart: the CRDs a release installs, given its values, and the chart versions they were taken from.
  * cert-manager: `crds.enabled` (false; the deprecated `installCRDs` too); kube-prometheus-stack: `crds.enabled`
- * (true); cloudnative-pg: `crds.create` (true); external-secrets: `installCRDs` (true); longhorn: always.
+ * (true); prometheus-operator-crds: always; cloudnative-pg: `crds.create` (true); external-secrets: `installCRDs`
+ * (true); longhorn: always.
  */
 const CHART_CRDS: Record<string, ChartCrdTable> = {
   "cert-manager": { known: "v1.18", covers: /^v?1\.18(\.|$)/, enableWith: "crds.enabled: true", crds: (v) => (on(v, ["crds", "enabled"], false) || on(v, ["installCRDs"], false) ? CERT_MANAGER_CRDS : []) },
   "kube-prometheus-stack": { known: "70.x to 79.x", covers: /^v?7\d(\.|$)/, enableWith: "crds.enabled: true", crds: (v) => (on(v, ["crds", "enabled"], true) ? PROMETHEUS_OPERATOR_CRDS : []) },
+  // prometheus-community's CRD-only chart, which repos run next to kube-prometheus-stack with its crds.enabled off
+  "prometheus-operator-crds": { known: "22.x (prometheus-operator 0.83)", covers: /^v?22(\.|$)/, crds: () => PROMETHEUS_OPERATOR_CRDS },
   "cloudnative-pg": { known: "0.25 (CloudNativePG 1.26)", covers: /^v?0\.25(\.|$)/, enableWith: "crds.create: true", crds: (v) => (on(v, ["crds", "create"], true) ? CLOUDNATIVE_PG_CRDS : []) },
   "external-secrets": { known: "0.18", covers: /^v?0\.18(\.|$)/, enableWith: "installCRDs: true", crds: (v) => (on(v, ["installCRDs"], true) ? EXTERNAL_SECRETS_CRDS : []) },
   longhorn: { known: "1.9", covers: /^v?1\.9(\.|$)/, crds: () => LONGHORN_CRDS },

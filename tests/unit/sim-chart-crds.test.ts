@@ -5,7 +5,8 @@
  * required fields as the upstream schema has them.
  */
 import { describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { schemaCheck } from "../../lib/checks/schema.ts";
 import { type ChartCrd, chartCrdCoverage, chartCrds, knownChartCrds } from "../../lib/repo/charts.ts";
@@ -117,5 +118,24 @@ describe("one home for what a chart installs", () => {
     expect(about(misspelt)).toEqual([`${covered ? "error" : "warning"} schema/unknown-field`]);
     const other = { ...misspelt, helmReleases: misspelt.helmReleases.map((r) => (r === cnpg ? { ...r, version: "0.99.0" } : r)) };
     expect(about(other)).toEqual(["warning schema/unknown-field"]);
+  });
+
+  test("a kind whose chart release leaves its CRDs off is missing, unless a bootstrap helmfile installs that chart", () => {
+    const model = loadRepo(ROOT);
+    const cm = model.helmReleases.find((r) => r.chart === "cert-manager")!;
+    const off = { ...model, helmReleases: model.helmReleases.map((r) => (r === cm ? { ...r, values: { ...r.values, crds: { enabled: false } } } : r)) };
+    const missing = (m: typeof model) => schemaCheck(m).filter((f) => f.id === "schema/crd-not-installed");
+    expect(missing(model)).toEqual([]);
+    const kinds = new Set(chartCrds("cert-manager", { crds: { enabled: true } }).map((c) => c.kind));
+    const used = new Set(model.documents.filter((d) => d.apiVersion?.startsWith("cert-manager.io/") && kinds.has(d.kind ?? "")).map((d) => d.kind));
+    expect(missing(off).length).toBe(used.size); // one finding per kind
+    const dir = mkdtempSync(path.join(tmpdir(), "home-ops-helmfile-"));
+    try {
+      mkdirSync(path.join(dir, "bootstrap"));
+      writeFileSync(path.join(dir, "bootstrap/helmfile.yaml"), `releases:\n  - name: cert-manager\n    namespace: ${cm.namespace}\n    chart: oci://quay.io/jetstack/charts/cert-manager\n`);
+      expect(missing({ ...off, root: dir })).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
