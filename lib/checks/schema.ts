@@ -1,7 +1,10 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import type { ClusterModel, RepoDocument } from "../repo/model.ts";
+import { type ChartCrd, chartCrdCoverage, chartCrds, knownChartCrds } from "../repo/charts.ts";
+import { checkCustomResource, type CrdProblem } from "../repo/crd-schema.ts";
+import { bootstrapHelmfileCharts } from "../repo/helmfile.ts";
+import type { ClusterModel, HelmRelease, RepoDocument } from "../repo/model.ts";
 import { at, dotted, get, isObj, zodFindings, type PathSeg } from "./locate.ts";
 import { CILIUM_SCHEMAS } from "./schemas/cilium.ts";
 import { longhornDefaultSettings, longhornSettingObject } from "./schemas/longhorn.ts";
@@ -15,6 +18,11 @@ import { finding, type Finding } from "./types.ts";
  *   not reject unknown fields (CRDs prune them silently), so unknown fields are found by recording which properties
  *   the validator reads: a key it never looks at, in an object whose other keys it does read, is not in the schema.
  * - Cilium BGP + LB-IPAM kinds, Longhorn settings, talconfig and Talos patches: zod schemas (schemas/*.ts), strict.
+ * - The kinds a chart of the repo installs (its HelmReleases, lib/repo/charts.ts): the CRD schema that chart
+ *   installs, judged as the API server judges it (lib/repo/crd-schema.ts) — the schemas the simulated cluster serves.
+ *   A kind a chart of the repo could install but, with its values, does not (and no CRD in the repo or bootstrap
+ *   helmfile brings) is a finding; a chart version the table does not cover is one info line, and the problems found
+ *   against the CRDs of the version it does cover are warnings.
  * - API versions: a Flux kind must use a version that the Flux release the repo pins still serves.
  */
 
@@ -356,10 +364,139 @@ function fluxVersionFindings(d: RepoDocument, fluxVersion: string): Finding[] {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// The kinds the repo's charts install
+// ---------------------------------------------------------------------------------------------------------------
+
+interface ChartCrdUse {
+  crd: ChartCrd;
+  release: HelmRelease;
+  /** objects checked against this release's CRDs (an info line about an unknown chart version only when > 0) */
+  checked: number;
+}
+
+/** What the repo's HelmReleases install, what they could install, and the CRDs the repo defines itself. */
+interface ChartCrdIndex {
+  /** group/kind -> the CRD and the release that installs it */
+  installed: Map<string, ChartCrdUse>;
+  /** group/kind -> the releases of the repo whose chart could install it, but with their values does not (and no
+   * bootstrap helmfile installs that chart) */
+  withheld: Map<string, { releases: HelmRelease[]; first?: Finding; more: number }>;
+  /** plural.group of every CustomResourceDefinition the repo applies */
+  defined: Set<string>;
+}
+
+const groupOf = (apiVersion: string) => (apiVersion.includes("/") ? apiVersion.slice(0, apiVersion.indexOf("/")) : "");
+const versionOf = (apiVersion: string) => apiVersion.slice(apiVersion.indexOf("/") + 1);
+
+function chartCrdIndex(model: ClusterModel): ChartCrdIndex {
+  const installed = new Map<string, ChartCrdUse>();
+  const withheld: ChartCrdIndex["withheld"] = new Map();
+  for (const release of model.helmReleases)
+    for (const crd of chartCrds(release.chart, release.values)) {
+      const key = `${crd.group}/${crd.kind}`;
+      if (!installed.has(key)) installed.set(key, { crd, release, checked: 0 });
+    }
+  // a chart the bootstrap helmfile installs may bring its CRDs before Flux runs, whatever its HelmRelease says
+  const bootstrapped = model.helmReleases.length > 0 ? bootstrapHelmfileCharts(model.root) : new Map<string, string>();
+  for (const { chart, crd } of knownChartCrds()) {
+    const key = `${crd.group}/${crd.kind}`;
+    if (installed.has(key) || bootstrapped.has(chart)) continue;
+    const releases = model.helmReleases.filter((r) => r.chart === chart);
+    if (releases.length > 0) withheld.set(key, { releases, more: 0 });
+  }
+  const defined = new Set(model.documents.filter((d) => d.kind === "CustomResourceDefinition" && d.name).map((d) => d.name!));
+  return { installed, withheld, defined };
+}
+
+/**
+ * One schema problem as a finding. Against the CRDs of another chart version than the release's (`known` set), it is
+ * a warning naming the version checked against: a field a newer chart added is not an error the table can prove.
+ */
+function crdProblemFinding(d: RepoDocument, p: CrdProblem, what: string, use: ChartCrdUse, known?: string): Finding | undefined {
+  const apiVersion = d.apiVersion ?? "";
+  if (p.kind !== "required" && !judgeable(d.object, p.path, apiVersion, p.kind === "enum")) return undefined;
+  const field = dotted(p.path) || "(document)";
+  const source = `the ${use.crd.plural}.${use.crd.group} CRD of the ${use.release.chart} chart${known ? ` ${known} (the release runs ${use.release.version ?? "an unwritten version"})` : ""}`;
+  const severity = known ? "warning" : "error";
+  if (p.kind === "unknown") return finding("schema/unknown-field", severity, at(d, p.path), `${what}: unknown field \`${field}\``, `remove it or fix its spelling (${source} has no such field)`);
+  const detail =
+    p.kind === "required" ? "is required" : p.kind === "enum" ? `must be one of ${p.allowed.map(String).join(", ")}` : `must be ${p.expected.replace(",", " or ")}`;
+  // a missing field has no line of its own: point at the object holding it
+  return finding("schema/invalid", severity, at(d, p.kind === "required" ? p.path.slice(0, -1) : p.path), `${what}: \`${field}\` ${detail}`, `set the field to the type and value ${source} documents`);
+}
+
+/** A custom resource of a kind the repo's charts install or withhold. undefined: not a chart kind. */
+function chartCrdFindings(d: RepoDocument, what: string, index: ChartCrdIndex): Finding[] | undefined {
+  const apiVersion = d.apiVersion ?? "";
+  const key = `${groupOf(apiVersion)}/${d.kind}`;
+  const use = index.installed.get(key);
+  if (use) {
+    use.checked++;
+    const version = versionOf(apiVersion);
+    const { covered, known } = chartCrdCoverage(use.release.chart, use.release.version) ?? { covered: false, known: "" };
+    if (!use.crd.versions.includes(version)) {
+      // a version the table does not list is only wrong when the table is the release's own
+      if (!covered) return [];
+      return [finding("schema/api-version", "error", at(d, ["apiVersion"]), `${d.kind} ${apiVersion} is not served by the ${use.release.chart} chart ${use.release.version} (${known})`, `use apiVersion: ${use.crd.versions.map((v) => `${use.crd.group}/${v}`).join(" or ")}`)];
+    }
+    return checkCustomResource(use.crd.schema, d.object).flatMap((p) => crdProblemFinding(d, p, what, use, covered ? undefined : known) ?? []);
+  }
+  const w = index.withheld.get(key);
+  if (!w) return undefined;
+  const crd = knownChartCrds().find((c) => `${c.crd.group}/${c.crd.kind}` === key)!.crd;
+  if (index.defined.has(`${crd.plural}.${crd.group}`)) return undefined;
+  // one finding per kind, at its first object: the cause is one switch in one HelmRelease
+  if (w.first) {
+    w.more++;
+    return [];
+  }
+  const r = w.releases[0]!;
+  const enable = chartCrdCoverage(r.chart, r.version)?.enableWith;
+  w.first = finding(
+    "schema/crd-not-installed",
+    "error",
+    at(d, ["kind"]),
+    `${what}: nothing installs the ${crd.plural}.${crd.group} CRD (the ${r.chart} HelmRelease at ${r.source.file}:${r.source.line} leaves its CRDs off; no CRD in the repo defines it)`,
+    `turn the chart's CRDs on in the HelmRelease values${enable ? ` (${enable})` : ""}, or apply the CRDs another way`,
+  );
+  return [w.first];
+}
+
+/** The objects after the first of a kind without CRD, counted in its finding. */
+function withheldCounts(index: ChartCrdIndex): void {
+  for (const w of index.withheld.values())
+    if (w.first && w.more > 0) w.first.message = w.first.message.replace(/: nothing installs /, ` (and ${w.more} more): nothing installs `);
+}
+
+/** One info line per release whose chart version the CRD table does not cover, when objects were checked with it. */
+function chartCrdVersionNotes(index: ChartCrdIndex, model: ClusterModel): Finding[] {
+  const notes = new Map<HelmRelease, number>();
+  for (const use of index.installed.values()) if (use.checked > 0) notes.set(use.release, (notes.get(use.release) ?? 0) + use.checked);
+  const out: Finding[] = [];
+  for (const [r, checked] of notes) {
+    const cov = chartCrdCoverage(r.chart, r.version);
+    if (!cov || cov.covered) continue;
+    // the chart version's own line where the HelmRelease writes it (a chartRef's version is in its OCIRepository)
+    const doc = model.documents.find((d) => d.file === r.source.file && d.kind === "HelmRelease" && d.name === r.name);
+    const versionAt = doc && get(doc.object, "spec", "chart", "spec", "version") !== undefined ? at(doc, ["spec", "chart", "spec", "version"]) : r.source;
+    out.push(
+      finding(
+        "schema/chart-crds-version-unknown",
+        "info",
+        versionAt,
+        `CRDs of ${r.chart} ${r.version ?? "(no chart version written)"} not known; checked against ${r.chart} ${cov.known} (${checked} object${checked === 1 ? "" : "s"})`,
+        "nothing to fix; the table grows with the chart versions home-ops runs",
+      ),
+    );
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // The family
 // ---------------------------------------------------------------------------------------------------------------
 
-function kubernetesDocFindings(d: RepoDocument, fluxVersion: string, cache?: SchemaCache): Finding[] {
+function kubernetesDocFindings(d: RepoDocument, fluxVersion: string, charts: ChartCrdIndex, cache?: SchemaCache): Finding[] {
   const o = d.object;
   const what = `${d.kind ?? "object"}${d.name ? ` ${d.name}` : ""}`;
   if (!isObj(o)) return [];
@@ -371,13 +508,19 @@ function kubernetesDocFindings(d: RepoDocument, fluxVersion: string, cache?: Sch
   const served = fluxVersionFindings(d, fluxVersion);
   // a version Flux no longer serves: its old schema would only add noise to the one finding that matters
   if (served.length > 0) return [...out, ...served];
+  const fromChart = chartCrdFindings(d, what, charts);
+  if (fromChart) {
+    out.push(...fromChart);
+    // no CRD, or an API version its CRD does not serve: nothing else to say about its fields
+    if (fromChart.some((f) => f.id === "schema/crd-not-installed" || f.id === "schema/api-version")) return out;
+  }
   if (d.apiVersion.startsWith("cilium.io/") && d.kind in CILIUM_SCHEMAS) {
     out.push(...zodFindings(CILIUM_SCHEMAS[d.kind]!, o, d, [], what));
-    return out;
+    return onePerLine(out);
   }
   if (d.apiVersion.startsWith("longhorn.io/") && d.kind === "Setting") {
     out.push(...zodFindings(longhornSettingObject, o, d, [], what));
-    return out;
+    return onePerLine(out);
   }
   const key = cache ? FileSchemaCache.keyOf(d.apiVersion, d.kind, o) : "";
   let lib = cache?.get(key);
@@ -390,7 +533,19 @@ function kubernetesDocFindings(d: RepoDocument, fluxVersion: string, cache?: Sch
     const ds = get(o, "spec", "values", "defaultSettings");
     if (ds !== undefined) out.push(...zodFindings(longhornDefaultSettings, ds, d, ["spec", "values", "defaultSettings"], "Longhorn defaultSettings"));
   }
-  return out;
+  return onePerLine(out);
+}
+
+/** The chart's CRD schema and a library schema may both see one problem: it is said once (an error before a warning). */
+function onePerLine(findings: Finding[]): Finding[] {
+  const seen = new Set<string>();
+  const rank = (f: Finding) => (f.severity === "error" ? 0 : 1);
+  return [...findings].sort((a, b) => rank(a) - rank(b)).filter((f) => {
+    const k = `${f.id}|${f.line}|${/`([^`]*)`/.exec(f.message)?.[1] ?? f.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
 }
 
 function talosFindings(model: ClusterModel): Finding[] {
@@ -422,11 +577,14 @@ export function schemaCheck(model: ClusterModel, cache?: SchemaCache): Finding[]
   const out: Finding[] = [];
   const flux = model.versions.flux?.value ?? "2.4";
   let fluxDocs = 0;
+  const charts = chartCrdIndex(model);
   for (const d of model.documents) {
     if (!d.file.startsWith("kubernetes/")) continue;
     if (d.apiVersion?.includes(".toolkit.fluxcd.io/")) fluxDocs++;
-    out.push(...kubernetesDocFindings(d, flux, cache));
+    out.push(...kubernetesDocFindings(d, flux, charts, cache));
   }
+  withheldCounts(charts);
+  out.push(...chartCrdVersionNotes(charts, model));
   // a Flux the table does not know: say once that API versions were not checked (never guess, never stay silent)
   const minor = /^v?(\d+\.\d+)(\.|$)/.exec(flux)?.[1];
   if (fluxDocs > 0 && (!minor || !FLUX_SERVED[minor]))

@@ -46,8 +46,6 @@ export interface ChartService {
 
 export interface ChartKnowledge {
   services(r: ChartRelease): ChartService[];
-  /** CRD kinds (plural.group) the chart installs from its crds/ folder or templates */
-  crds(values: Obj): string[];
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -96,7 +94,6 @@ const ingressNginx: ChartKnowledge = {
       },
     ];
   },
-  crds: () => [],
 };
 
 const KNOWLEDGE: Record<string, ChartKnowledge> = { "ingress-nginx": ingressNginx };
@@ -461,28 +458,119 @@ const CLOUDNATIVE_PG_CRDS: ChartCrd[] = [
   pg("Subscription", "subscriptions"),
 ];
 
+
+// External Secrets Operator (external-secrets/external-secrets deploy/crds, chart 0.18): external-secrets.io, v1 the
+// storage version, v1beta1 still served. Schemas left open: the kubernetes-models schema checks these kinds in full.
+const ES = "external-secrets.io";
+const ES_CATEGORIES = ["external-secrets"];
+const ES_STATUS = { name: "Status", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].reason' } as const;
+const ES_READY = { name: "Ready", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].status' } as const;
+const es = (kind: string, plural: string, shortNames: string[], more: Partial<ChartCrd> = {}) => crd(ES, kind, plural, { versions: ["v1", "v1beta1"], shortNames, categories: ES_CATEGORIES, ...more });
+const storeColumns: ChartCrd["printerColumns"] = [AGE, ES_STATUS, { name: "Capabilities", type: "string", jsonPath: ".status.capabilities" }, ES_READY];
+const EXTERNAL_SECRETS_CRDS: ChartCrd[] = [
+  es("ExternalSecret", "externalsecrets", ["es"], {
+    printerColumns: [{ name: "Store", type: "string", jsonPath: ".spec.secretStoreRef.name" }, { name: "Refresh Interval", type: "string", jsonPath: ".spec.refreshInterval" }, ES_STATUS, ES_READY],
+  }),
+  es("SecretStore", "secretstores", ["ss"], { printerColumns: storeColumns }),
+  es("ClusterSecretStore", "clustersecretstores", ["css"], { namespaced: false, printerColumns: storeColumns }),
+  es("ClusterExternalSecret", "clusterexternalsecrets", ["ces"], { namespaced: false }),
+  es("PushSecret", "pushsecrets", [], { versions: ["v1alpha1"] }),
+  es("ClusterPushSecret", "clusterpushsecrets", [], { versions: ["v1alpha1"], namespaced: false }),
+];
+
+// Longhorn (longhorn/longhorn chart templates/crds.yaml, 1.9): longhorn.io/v1beta2, installed by every release.
+const LH = "longhorn.io";
+const lh = (kind: string, plural: string, shortNames: string[], more: Partial<ChartCrd> = {}) => crd(LH, kind, plural, { versions: ["v1beta2"], shortNames, categories: ["longhorn"], ...more });
+const LONGHORN_CRDS: ChartCrd[] = [
+  lh("Node", "nodes", ["lhn"], {
+    printerColumns: [
+      { name: "Ready", type: "string", jsonPath: ".status.conditions[?(@.type=='Ready')].status" },
+      { name: "AllowScheduling", type: "boolean", jsonPath: ".spec.allowScheduling" },
+      { name: "Schedulable", type: "string", jsonPath: ".status.conditions[?(@.type=='Schedulable')].status" },
+      AGE,
+    ],
+  }),
+  lh("Volume", "volumes", ["lhv"], {
+    printerColumns: [
+      { name: "State", type: "string", jsonPath: ".status.state" },
+      { name: "Robustness", type: "string", jsonPath: ".status.robustness" },
+      { name: "Size", type: "string", jsonPath: ".spec.size" },
+      { name: "Node", type: "string", jsonPath: ".status.currentNodeID" },
+      AGE,
+    ],
+  }),
+  // a Setting has no spec: its value is a top-level string
+  lh("Setting", "settings", ["lhs"], {
+    printerColumns: [{ name: "Value", type: "string", jsonPath: ".value" }, AGE],
+    schema: { type: "object", properties: { apiVersion: S, kind: S, metadata: { type: "object" }, value: S, status: open }, required: ["value"] },
+  }),
+  lh("BackingImage", "backingimages", ["lhbi"]),
+  lh("BackingImageDataSource", "backingimagedatasources", ["lhbids"]),
+  lh("BackingImageManager", "backingimagemanagers", ["lhbim"]),
+  lh("Backup", "backups", ["lhb"]),
+  lh("BackupBackingImage", "backupbackingimages", ["lhbbi"]),
+  lh("BackupTarget", "backuptargets", ["lhbt"]),
+  lh("BackupVolume", "backupvolumes", ["lhbv"]),
+  lh("Engine", "engines", ["lhe"]),
+  lh("EngineImage", "engineimages", ["lhei"]),
+  lh("InstanceManager", "instancemanagers", ["lhim"]),
+  lh("Orphan", "orphans", ["lho"]),
+  lh("RecurringJob", "recurringjobs", ["lhrj"]),
+  lh("Replica", "replicas", ["lhr"]),
+  lh("ShareManager", "sharemanagers", ["lhsm"]),
+  lh("Snapshot", "snapshots", ["lhsnap"]),
+  lh("SupportBundle", "supportbundles", ["lhbundle"]),
+  lh("SystemBackup", "systembackups", ["lhsb"]),
+  lh("SystemRestore", "systemrestores", ["lhsr"]),
+  lh("VolumeAttachment", "volumeattachments", ["lhva"]),
+];
+
 const on = (values: Obj, path: string[], dflt: boolean): boolean => {
   const v = at(values, ...path);
   return v === undefined || v === null ? dflt : v === true || v === "true";
 };
 
+interface ChartCrdTable {
+  /** the chart versions the CRDs and schemas were written from, as a user reads them */
+  known: string;
+  covers: RegExp;
+  /** the values that make a release install them, where the chart has a switch */
+  enableWith?: string;
+  /** the chart's switch and its default */
+  crds(values: Obj): ChartCrd[];
+}
+
 /**
- * Per chart: the CRDs a release installs, given its values (each chart's switch and its default: cert-manager's
- * `crds.enabled` (false; the deprecated `installCRDs` too), kube-prometheus-stack's `crds.enabled` (true),
- * cloudnative-pg's `crds.create` (true)).
+ * Per chart: the CRDs a release installs, given its values, and the chart versions they were taken from.
+ * cert-manager: `crds.enabled` (false; the deprecated `installCRDs` too); kube-prometheus-stack: `crds.enabled`
+ * (true); prometheus-operator-crds: always; cloudnative-pg: `crds.create` (true); external-secrets: `installCRDs`
+ * (true); longhorn: always.
  */
-const CHART_CRDS: Record<string, (values: Obj) => ChartCrd[]> = {
-  "cert-manager": (v) => (on(v, ["crds", "enabled"], false) || on(v, ["installCRDs"], false) ? CERT_MANAGER_CRDS : []),
-  "kube-prometheus-stack": (v) => (on(v, ["crds", "enabled"], true) ? PROMETHEUS_OPERATOR_CRDS : []),
-  "cloudnative-pg": (v) => (on(v, ["crds", "create"], true) ? CLOUDNATIVE_PG_CRDS : []),
+const CHART_CRDS: Record<string, ChartCrdTable> = {
+  "cert-manager": { known: "v1.18", covers: /^v?1\.18(\.|$)/, enableWith: "crds.enabled: true", crds: (v) => (on(v, ["crds", "enabled"], false) || on(v, ["installCRDs"], false) ? CERT_MANAGER_CRDS : []) },
+  "kube-prometheus-stack": { known: "70.x to 79.x", covers: /^v?7\d(\.|$)/, enableWith: "crds.enabled: true", crds: (v) => (on(v, ["crds", "enabled"], true) ? PROMETHEUS_OPERATOR_CRDS : []) },
+  // prometheus-community's CRD-only chart, which repos run next to kube-prometheus-stack with its crds.enabled off
+  "prometheus-operator-crds": { known: "22.x (prometheus-operator 0.83)", covers: /^v?22(\.|$)/, crds: () => PROMETHEUS_OPERATOR_CRDS },
+  "cloudnative-pg": { known: "0.25 (CloudNativePG 1.26)", covers: /^v?0\.25(\.|$)/, enableWith: "crds.create: true", crds: (v) => (on(v, ["crds", "create"], true) ? CLOUDNATIVE_PG_CRDS : []) },
+  "external-secrets": { known: "0.18", covers: /^v?0\.18(\.|$)/, enableWith: "installCRDs: true", crds: (v) => (on(v, ["installCRDs"], true) ? EXTERNAL_SECRETS_CRDS : []) },
+  longhorn: { known: "1.9", covers: /^v?1\.9(\.|$)/, crds: () => LONGHORN_CRDS },
 };
 
 /** The CRDs a release of `chart` installs with these values ([] for a chart whose CRDs the toolkit does not know). */
 export function chartCrds(chart: string, values: Obj = {}): ChartCrd[] {
-  return CHART_CRDS[chart]?.(values) ?? [];
+  return CHART_CRDS[chart]?.crds(values) ?? [];
+}
+
+/**
+ * Whether the chart-CRD table covers `version` of `chart` (the HelmRelease's chart version): `known` says which
+ * versions it does. undefined for a chart whose CRDs the toolkit does not know.
+ */
+export function chartCrdCoverage(chart: string, version: string | undefined): { covered: boolean; known: string; enableWith?: string } | undefined {
+  const t = CHART_CRDS[chart];
+  return t && { covered: version !== undefined && t.covers.test(version.trim()), known: t.known, ...(t.enableWith ? { enableWith: t.enableWith } : {}) };
 }
 
 /** Every CRD some chart of the toolkit's knowledge installs, with the chart (the kinds a chart could make known). */
 export function knownChartCrds(): { chart: string; crd: ChartCrd }[] {
-  return Object.entries(CHART_CRDS).flatMap(([chart, f]) => f({ crds: { enabled: true, create: true } }).map((crd) => ({ chart, crd })));
+  return Object.entries(CHART_CRDS).flatMap(([chart, t]) => t.crds({ crds: { enabled: true, create: true }, installCRDs: true }).map((crd) => ({ chart, crd })));
 }

@@ -7,9 +7,9 @@
  * settings from (cilium-config, longhorn-default-setting), Services, and CRDs shipped as templates. CRDs the
  * software registers itself at run time (Cilium's, by cilium-operator) are created by the emulated controllers.
  */
-import { type KindInfo, kindInfo, LONGHORN_KINDS } from "./kinds.ts";
+import { chartCrdKind, type KindInfo } from "./kinds.ts";
 import type { KObj } from "./controllers/obj.ts";
-import { type ChartCrd, chartCrds, chartServices, ingressNginxFullname } from "../repo/charts.ts";
+import { chartCrds, chartServices, ingressNginxFullname } from "../repo/charts.ts";
 
 export type Values = Record<string, unknown>;
 
@@ -111,40 +111,6 @@ const configMap = (r: ReleaseInput, name: string, labels: Record<string, string>
   data,
 });
 
-/**
- * The External Secrets Operator CRDs as chart 0.1x ships them: v1 is the storage version, v1beta1 still served
- * (the repo's manifests use external-secrets.io/v1).
- */
-const esoKind = (kind: string, plural: string, namespaced: boolean, shortNames: string[]): KindInfo => {
-  const k = kindInfo({ group: "external-secrets.io", version: "v1", versions: ["v1", "v1beta1"], kind, plural, namespaced, shortNames, categories: ["external-secrets"], statusSubresource: true });
-  return { ...k, crd: `${plural}.external-secrets.io` };
-};
-export const ESO_CHART_KINDS: readonly KindInfo[] = [
-  esoKind("ExternalSecret", "externalsecrets", true, ["es"]),
-  esoKind("SecretStore", "secretstores", true, ["ss"]),
-  esoKind("ClusterSecretStore", "clustersecretstores", false, ["css"]),
-  esoKind("ClusterExternalSecret", "clusterexternalsecrets", false, ["ces"]),
-];
-
-/** A chart CRD of the shared chart knowledge (lib/repo/charts.ts) as the kind the simulated API serves. */
-export function chartCrdKind(c: ChartCrd): KindInfo {
-  const k = kindInfo({
-    group: c.group,
-    version: c.versions[0]!,
-    versions: c.versions,
-    kind: c.kind,
-    plural: c.plural,
-    singular: c.singular,
-    namespaced: c.namespaced,
-    shortNames: c.shortNames,
-    categories: c.categories,
-    statusSubresource: true,
-    printerColumns: c.printerColumns,
-    schema: c.schema as Record<string, unknown>,
-  });
-  return { ...k, crd: `${c.plural}.${c.group}` };
-}
-
 /** The kinds whose CRDs a release of `chart` installs with `values` (the shared chart knowledge). */
 export const chartCrdKinds = (chart: string, values: Values): KindInfo[] => chartCrds(chart, values).map(chartCrdKind);
 
@@ -208,7 +174,7 @@ const externalSecrets: ChartDef = {
   repos: ["https://charts.external-secrets.io", "oci://ghcr.io/external-secrets/charts"],
   description: "External secret management for Kubernetes",
   appVersion: (v) => `v${v}`,
-  crds: (v) => (truthy(valueAt(v, "installCRDs"), true) ? ESO_CHART_KINDS : []),
+  crds: (values) => chartCrdKinds("external-secrets", values),
   render(r) {
     const labels = standardLabels(r, "external-secrets", r.version);
     const img = `oci.external-secrets.io/external-secrets/external-secrets:v${r.version}`;
@@ -301,7 +267,7 @@ const longhorn: ChartDef = {
   repos: ["https://charts.longhorn.io", "https://charts.longhorn.io/"],
   description: "Longhorn is a distributed block storage system for Kubernetes.",
   appVersion: (v) => `v${v}`,
-  crds: () => LONGHORN_KINDS,
+  crds: (values) => chartCrdKinds("longhorn", values),
   render(r) {
     const labels = { ...standardLabels(r, "longhorn", r.version), "app.kubernetes.io/name": "longhorn", "app.kubernetes.io/version": `v${r.version}` };
     const defaults = (valueAt(r.values, "defaultSettings") ?? {}) as Record<string, unknown>;

@@ -3,6 +3,7 @@
  * ones (Cilium, Longhorn, Flux, External Secrets) that appear when their CustomResourceDefinition is created —
  * exactly as on a real cluster, where `kubectl get ciliumbgpnodeconfigs` fails until Cilium installed its CRDs.
  */
+import { type ChartCrd, chartCrds } from "../repo/charts.ts";
 
 export interface KindInfo {
   /** API group; "" for the core group. */
@@ -190,28 +191,25 @@ export const CILIUM_KINDS: readonly KindInfo[] = [
   { ...cilium("CiliumNode", "ciliumnodes", ["cn", "ciliumn"], "v2"), categories: ["cilium"] },
 ];
 
-const longhorn = (kind: string, plural: string, shortNames: string[], printerColumns: PrinterColumn[]) =>
-  crdKind({ group: "longhorn.io", version: "v1beta2", kind, plural, namespaced: true, shortNames, categories: ["longhorn"], printerColumns });
+/** A chart CRD of the shared chart knowledge (lib/repo/charts.ts) as the kind the simulated API serves. */
+export function chartCrdKind(c: ChartCrd): KindInfo {
+  return crdKind({
+    group: c.group,
+    version: c.versions[0]!,
+    versions: c.versions,
+    kind: c.kind,
+    plural: c.plural,
+    singular: c.singular,
+    namespaced: c.namespaced,
+    shortNames: c.shortNames,
+    categories: c.categories,
+    printerColumns: c.printerColumns,
+    schema: c.schema as Record<string, unknown>,
+  });
+}
 
-export const LONGHORN_KINDS: readonly KindInfo[] = [
-  longhorn("Node", "nodes", ["lhn"], [
-    { name: "Ready", type: "string", jsonPath: '.status.conditions[?(@.type==\'Ready\')].status' },
-    { name: "AllowScheduling", type: "boolean", jsonPath: ".spec.allowScheduling" },
-    { name: "Schedulable", type: "string", jsonPath: '.status.conditions[?(@.type==\'Schedulable\')].status' },
-    AGE,
-  ]),
-  longhorn("Volume", "volumes", ["lhv"], [
-    { name: "State", type: "string", jsonPath: ".status.state" },
-    { name: "Robustness", type: "string", jsonPath: ".status.robustness" },
-    { name: "Size", type: "string", jsonPath: ".spec.size" },
-    { name: "Node", type: "string", jsonPath: ".status.currentNodeID" },
-    AGE,
-  ]),
-  longhorn("Setting", "settings", ["lhs"], [
-    { name: "Value", type: "string", jsonPath: ".value" },
-    AGE,
-  ]),
-];
+/** Longhorn's kinds, as its chart installs them (lib/repo/charts.ts). */
+export const LONGHORN_KINDS: readonly KindInfo[] = chartCrds("longhorn").map(chartCrdKind);
 
 const URL_COLUMN: PrinterColumn = { name: "URL", type: "string", jsonPath: ".spec.url" };
 const flux = (group: string, version: string, kind: string, plural: string, shortNames: string[], printerColumns: PrinterColumn[]) =>
@@ -224,34 +222,8 @@ export const FLUX_KINDS: readonly KindInfo[] = [
   flux("helm.toolkit.fluxcd.io", "v2", "HelmRelease", "helmreleases", ["hr"], [AGE, READY, READY_MESSAGE]),
 ];
 
-const ESO_STATUS: PrinterColumn = { name: "Status", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].reason' };
-export const EXTERNAL_SECRETS_KINDS: readonly KindInfo[] = [
-  crdKind({
-    group: "external-secrets.io",
-    version: "v1beta1",
-    kind: "ExternalSecret",
-    plural: "externalsecrets",
-    namespaced: true,
-    shortNames: ["es"],
-    categories: ["external-secrets"],
-    printerColumns: [
-      { name: "Store", type: "string", jsonPath: ".spec.secretStoreRef.name" },
-      { name: "Refresh Interval", type: "string", jsonPath: ".spec.refreshInterval" },
-      ESO_STATUS,
-      READY,
-    ],
-  }),
-  crdKind({
-    group: "external-secrets.io",
-    version: "v1beta1",
-    kind: "ClusterSecretStore",
-    plural: "clustersecretstores",
-    namespaced: false,
-    shortNames: ["css"],
-    categories: ["external-secrets"],
-    printerColumns: [AGE, ESO_STATUS, { name: "Capabilities", type: "string", jsonPath: ".status.capabilities" }, READY],
-  }),
-];
+/** External Secrets' kinds, as its chart installs them (lib/repo/charts.ts). */
+export const EXTERNAL_SECRETS_KINDS: readonly KindInfo[] = chartCrds("external-secrets").map(chartCrdKind);
 
 /** Every kind that arrives with a CRD in this cluster. */
 export const THIRD_PARTY_KINDS: readonly KindInfo[] = [...CILIUM_KINDS, ...LONGHORN_KINDS, ...FLUX_KINDS, ...EXTERNAL_SECRETS_KINDS];

@@ -10,6 +10,7 @@
  *   needs them; replicas; revisionHistoryLimit).
  */
 import type { KindInfo } from "./kinds.ts";
+import { checkCustomResource, fieldPath, jsonType as jsType, type StructuralSchema } from "../repo/crd-schema.ts";
 
 export type FieldValidation = "Strict" | "Warn" | "Ignore";
 
@@ -21,36 +22,7 @@ export interface SchemaProblem {
   reason?: string;
 }
 
-type Schema = {
-  type?: string;
-  properties?: Record<string, Schema>;
-  additionalProperties?: Schema | boolean;
-  items?: Schema;
-  required?: string[];
-  enum?: unknown[];
-  nullable?: boolean;
-  "x-kubernetes-preserve-unknown-fields"?: boolean;
-  "x-kubernetes-int-or-string"?: boolean;
-  "x-kubernetes-embedded-resource"?: boolean;
-};
-
-const jsType = (v: unknown): string =>
-  v === null ? "null" : Array.isArray(v) ? "array" : typeof v === "number" ? (Number.isInteger(v) ? "integer" : "number") : typeof v;
-
-const typeOk = (type: string, v: unknown): boolean =>
-  type === "object"
-    ? typeof v === "object" && v !== null && !Array.isArray(v)
-    : type === "array"
-      ? Array.isArray(v)
-      : type === "integer"
-        ? typeof v === "number" && Number.isInteger(v)
-        : type === "number"
-          ? typeof v === "number"
-          : type === "string"
-            ? typeof v === "string"
-            : type === "boolean"
-              ? typeof v === "boolean"
-              : true;
+type Schema = StructuralSchema;
 
 /**
  * Validates `obj` (a custom resource) against `schema` (the CRD version's openAPIV3Schema) and prunes undeclared
@@ -60,50 +32,17 @@ export function validateCustomResource(schema: Schema | undefined, obj: Record<s
   if (!schema || typeof schema !== "object") return [];
   const problems: SchemaProblem[] = [];
   const unknown: string[] = [];
-  walk(schema, obj, "", problems, unknown, true);
+  for (const p of checkCustomResource(schema, obj, { prune: true })) {
+    const at = fieldPath(p.path) || "<root>";
+    if (p.kind === "unknown") unknown.push(at);
+    else if (p.kind === "type") problems.push({ code: 422, field: at, message: `Invalid value: "${p.actual}": ${at} in body must be of type ${p.expected}: "${p.actual}"`, reason: "FieldValueTypeInvalid" });
+    else if (p.kind === "enum") problems.push({ code: 422, field: at, message: `Unsupported value: ${JSON.stringify(p.value)}: supported values: ${p.allowed.map((e) => JSON.stringify(e)).join(", ")}`, reason: "FieldValueNotSupported" });
+    else problems.push({ code: 422, field: at, message: "Required value", reason: "FieldValueRequired" });
+  }
   if (validation === "Strict")
     for (const f of unknown) problems.push({ code: 400, field: f, message: `unknown field "${f}"`, reason: "FieldValueNotSupported" });
   return problems;
 }
-
-function walk(s: Schema, v: unknown, path: string, problems: SchemaProblem[], unknown: string[], root = false): void {
-  const at = path || "<root>";
-  if (v === null) {
-    if (!s.nullable && s.type) problems.push({ code: 422, field: at, message: `Invalid value: "null": ${at} in body must be of type ${s.type}: "null"`, reason: "FieldValueTypeInvalid" });
-    return;
-  }
-  if (s["x-kubernetes-int-or-string"]) {
-    if (!(typeof v === "string" || (typeof v === "number" && Number.isInteger(v))))
-      problems.push({ code: 422, field: at, message: `Invalid value: "${jsType(v)}": ${at} in body must be of type integer,string: "${jsType(v)}"`, reason: "FieldValueTypeInvalid" });
-    return;
-  }
-  if (s.type && !typeOk(s.type, v)) {
-    problems.push({ code: 422, field: at, message: `Invalid value: "${jsType(v)}": ${at} in body must be of type ${s.type}: "${jsType(v)}"`, reason: "FieldValueTypeInvalid" });
-    return;
-  }
-  if (s.enum && !s.enum.some((e) => e === v))
-    problems.push({ code: 422, field: at, message: `Unsupported value: ${JSON.stringify(v)}: supported values: ${s.enum.map((e) => JSON.stringify(e)).join(", ")}`, reason: "FieldValueNotSupported" });
-  if (Array.isArray(v)) {
-    if (s.items) v.forEach((item, i) => walk(s.items!, item, `${path}[${i}]`, problems, unknown));
-    return;
-  }
-  if (typeof v !== "object") return;
-  const o = v as Record<string, unknown>;
-  for (const r of s.required ?? []) if (o[r] === undefined) problems.push({ code: 422, field: join(path, r), message: "Required value", reason: "FieldValueRequired" });
-  const props = s.properties ?? {};
-  const extra = typeof s.additionalProperties === "object" ? s.additionalProperties : undefined;
-  for (const key of Object.keys(o)) {
-    if (root && (key === "apiVersion" || key === "kind" || key === "metadata")) continue;
-    const p = props[key] ?? extra;
-    if (p) walk(p, o[key], join(path, key), problems, unknown);
-    else if (!s["x-kubernetes-preserve-unknown-fields"] && s.additionalProperties !== true && !s["x-kubernetes-embedded-resource"]) {
-      unknown.push(join(path, key));
-      delete o[key];
-    }
-  }
-}
-
-const join = (path: string, key: string) => (path ? `${path}.${key}` : key);
 
 /** Integer and boolean fields of the built-in workloads (their Go types refuse anything else when decoding). */
 const WORKLOAD_TYPED: Record<string, Record<string, "int32" | "bool">> = {

@@ -5,9 +5,14 @@
  * required fields as the upstream schema has them.
  */
 import { describe, expect, test } from "bun:test";
-import { readdirSync, statSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
-import { type ChartCrd, chartCrds, knownChartCrds } from "../../lib/repo/charts.ts";
+import { schemaCheck } from "../../lib/checks/schema.ts";
+import { type ChartCrd, chartCrdCoverage, chartCrds, knownChartCrds } from "../../lib/repo/charts.ts";
+import { loadRepo } from "../../lib/repo/load.ts";
+import { findChart } from "../../lib/sim/charts.ts";
+import { EXTERNAL_SECRETS_KINDS, LONGHORN_KINDS } from "../../lib/sim/kinds.ts";
 import { readObjects } from "../../lib/sim/controllers/flux.ts";
 import type { KObj } from "../../lib/sim/controllers/obj.ts";
 import { validateCustomResource } from "../../lib/sim/schema.ts";
@@ -69,5 +74,68 @@ describe("chart CRDs of this repo", () => {
     expect(problems).toEqual(["spec.instances", "spec.primaryUpdateStrategy", "spec.storage.sise"]);
     const issuer = { apiVersion: "cert-manager.io/v1", kind: "ClusterIssuer", metadata: { name: "x" }, spec: { acme: { server: "https://acme.invalid/directory" } } };
     expect(validateCustomResource(schemaOf("ClusterIssuer"), issuer, "Strict").map((p) => `${p.field}: ${p.message}`)).toEqual(["spec.acme.privateKeySecretRef: Required value"]);
+  });
+});
+
+describe("one home for what a chart installs", () => {
+  const kinds = (xs: readonly { group: string; kind: string }[]) => xs.map((k) => `${k.group}/${k.kind}`).sort();
+
+  test("the simulated cluster's External Secrets and Longhorn kinds are the chart-CRD table's, with each chart's switch", () => {
+    expect(kinds(LONGHORN_KINDS)).toEqual(kinds(chartCrds("longhorn")));
+    expect(kinds(EXTERNAL_SECRETS_KINDS)).toEqual(kinds(chartCrds("external-secrets")));
+    expect(kinds(findChart("longhorn")!.crds({}))).toEqual(kinds(chartCrds("longhorn")));
+    expect(kinds(findChart("external-secrets")!.crds({}))).toEqual(kinds(chartCrds("external-secrets")));
+    expect(findChart("external-secrets")!.crds({ installCRDs: false })).toEqual([]);
+    expect(kinds(findChart("cert-manager")!.crds({ crds: { enabled: true } }))).toEqual(kinds(chartCrds("cert-manager", { crds: { enabled: true } })));
+  });
+
+  test("validate says once per release when the chart version is outside the CRD table, and not when it is inside", () => {
+    const model = loadRepo(ROOT);
+    const cnpg = model.helmReleases.find((r) => r.chart === "cloudnative-pg")!;
+    const notes = (m: typeof model) => schemaCheck(m).filter((f) => f.id === "schema/chart-crds-version-unknown");
+    // the repo's own version: a note exactly when the table does not cover it
+    const own = notes(model).filter((f) => f.message.includes("cloudnative-pg"));
+    expect(own.length).toBe(chartCrdCoverage("cloudnative-pg", cnpg.version)!.covered ? 0 : 1);
+    const newer = { ...model, helmReleases: model.helmReleases.map((r) => (r === cnpg ? { ...r, version: "0.99.0" } : r)) };
+    const said = notes(newer).filter((f) => f.message.includes("cloudnative-pg"));
+    expect(said.map((f) => ({ severity: f.severity, file: f.file }))).toEqual([{ severity: "info", file: cnpg.source.file }]);
+    // at the line that writes the chart version
+    expect(readFileSync(path.join(ROOT, said[0]!.file), "utf8").split("\n")[said[0]!.line - 1]).toContain(`version: ${cnpg.version}`);
+    expect(said[0]!.message).toContain(`CRDs of cloudnative-pg 0.99.0 not known; checked against cloudnative-pg ${chartCrdCoverage("cloudnative-pg", "0.99.0")!.known}`);
+    // no error appears because the version is unknown: the objects are still checked against the known schemas
+    expect(schemaCheck(newer).filter((f) => f.severity !== "info")).toEqual(schemaCheck(model).filter((f) => f.severity !== "info"));
+  });
+
+  test("a field the known CRDs lack is an error for the version they describe, a warning for another version", () => {
+    const model = loadRepo(ROOT);
+    const cnpg = model.helmReleases.find((r) => r.chart === "cloudnative-pg")!;
+    const cluster = model.documents.find((d) => d.apiVersion === "postgresql.cnpg.io/v1" && d.kind === "Cluster")!;
+    // this test's own model (a document keeps its parsed YAML for line lookups: change the object in place)
+    (cluster.object as { spec: Record<string, unknown> }).spec.instancez = 2;
+    const misspelt = model;
+    const about = (m: typeof model) => schemaCheck(m).filter((f) => f.message.includes("spec.instancez")).map((f) => `${f.severity} ${f.id}`);
+    const covered = chartCrdCoverage("cloudnative-pg", cnpg.version)!.covered;
+    expect(about(misspelt)).toEqual([`${covered ? "error" : "warning"} schema/unknown-field`]);
+    const other = { ...misspelt, helmReleases: misspelt.helmReleases.map((r) => (r === cnpg ? { ...r, version: "0.99.0" } : r)) };
+    expect(about(other)).toEqual(["warning schema/unknown-field"]);
+  });
+
+  test("a kind whose chart release leaves its CRDs off is missing, unless a bootstrap helmfile installs that chart", () => {
+    const model = loadRepo(ROOT);
+    const cm = model.helmReleases.find((r) => r.chart === "cert-manager")!;
+    const off = { ...model, helmReleases: model.helmReleases.map((r) => (r === cm ? { ...r, values: { ...r.values, crds: { enabled: false } } } : r)) };
+    const missing = (m: typeof model) => schemaCheck(m).filter((f) => f.id === "schema/crd-not-installed");
+    expect(missing(model)).toEqual([]);
+    const kinds = new Set(chartCrds("cert-manager", { crds: { enabled: true } }).map((c) => c.kind));
+    const used = new Set(model.documents.filter((d) => d.apiVersion?.startsWith("cert-manager.io/") && kinds.has(d.kind ?? "")).map((d) => d.kind));
+    expect(missing(off).length).toBe(used.size); // one finding per kind
+    const dir = mkdtempSync(path.join(tmpdir(), "home-ops-helmfile-"));
+    try {
+      mkdirSync(path.join(dir, "bootstrap"));
+      writeFileSync(path.join(dir, "bootstrap/helmfile.yaml"), `releases:\n  - name: cert-manager\n    namespace: ${cm.namespace}\n    chart: oci://quay.io/jetstack/charts/cert-manager\n`);
+      expect(missing({ ...off, root: dir })).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
