@@ -35,7 +35,7 @@ const VERSION_TEST_NAMES = [
 const copies: string[] = [];
 afterAll(() => {
   for (const c of copies) rmSync(c, { recursive: true, force: true });
-});
+}, 60_000); // whole repo copies: seconds to remove on a loaded machine
 
 /** A copy of the working tree (what git tracks or would track), node_modules linked, its own git so .gitignore holds. */
 function copyRepo(): string {

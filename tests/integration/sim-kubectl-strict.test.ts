@@ -8,7 +8,7 @@
  *
  * kubectl: $HOMEOPS_KUBECTL, else the one on PATH (.ci/run installs the pinned minor).
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -18,6 +18,8 @@ import { type Simulation, startSimulation } from "../../lib/sim/index.ts";
 
 const ROOT = path.resolve(import.meta.dir, "../..");
 const KUBECTL = process.env.HOMEOPS_KUBECTL || "kubectl";
+// every test runs the real kubectl (a Go binary, discovery first) two or three times: seconds each on a loaded machine
+setDefaultTimeout(60_000);
 let sim: Simulation;
 let home: string;
 
