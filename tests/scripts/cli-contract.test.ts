@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -21,7 +21,8 @@ const modules = await Promise.all(
 );
 // A world with no cluster, no tools and no kubeconfig: every script must still answer in JSON, whatever it finds.
 const home = mkdtempSync(path.join(tmpdir(), "home-ops-contract-"));
-process.on("exit", () => rmSync(home, { recursive: true, force: true }));
+// afterAll, not process.on("exit"): under `bun test --parallel` a worker process outlives this file
+afterAll(() => rmSync(home, { recursive: true, force: true }));
 // bun, git and a shell; not the pinned cluster tools (talosctl, op, helm): scripts must say they are missing.
 // Nothing real within reach: on its owner's machine the repo's clusterconfig/ holds the real cluster's kubeconfig
 // and talosconfig, and its .env (which Bun loads from the working directory) the router's SSH address; every script

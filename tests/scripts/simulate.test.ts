@@ -2,8 +2,8 @@
  * scripts/simulate.ts as a person uses it: start it, source the export lines in another shell, use kubectl and
  * talosctl, Ctrl-C — and everything it created is gone. Bad input exits 2 without starting anything.
  */
-import { expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, statSync } from "node:fs";
+import { afterAll, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { SIM_STATES } from "../../lib/sim/cluster.ts";
@@ -39,8 +39,15 @@ async function readExports(stream: ReadableStream<Uint8Array>): Promise<Record<s
   return env;
 }
 
+const temps: string[] = [];
+afterAll(() => {
+  for (const d of temps) rmSync(d, { recursive: true, force: true });
+});
+
 test("simulate: prints the environment, kubectl and talosctl work with it, Ctrl-C removes everything", async () => {
-  const envFile = path.join(mkdtempSync(path.join(tmpdir(), "simulate-test-")), "sim.env");
+  const envDir = mkdtempSync(path.join(tmpdir(), "simulate-test-"));
+  temps.push(envDir);
+  const envFile = path.join(envDir, "sim.env");
   const p = Bun.spawn(["bun", "scripts/simulate.ts", "--state", "bootstrapped", "--nodes", "4", "--fault", "unreachable=mini02", "--env-file", envFile], {
     cwd: root,
     env: baseEnv,
