@@ -1,5 +1,3 @@
-import path from "node:path";
-import { parseArgs } from "node:util";
 import { ConfigError, ExitCode, InterruptedError, ToolkitError, UsageError } from "./errors.ts";
 import { durationValue, integerValue, versionValue, type FlagDef, type FlagDefs, type FlagValues } from "./flags.ts";
 import { Output, ProcessStream, outputWidth, wrapLine, type Stream } from "./output.ts";
@@ -189,13 +187,14 @@ export function renderHelp<F extends FlagDefs>(def: ScriptDef<F>, width?: number
   }
   lines.push("", `Replaces: ${def.replaces.length ? def.replaces.map((r) => `task ${r}`).join(", ") : "(new)"}`);
   lines.push(`Exit codes: 0 ok, 1 check or operation failed, 2 bad input or missing precondition (nothing changed), 130 interrupted, 143 terminated`);
-  return lines.flatMap((l) => wrapLine(l, width)).join("\n");
+  return (width === undefined ? lines : lines.flatMap((l) => wrapLine(l, width))).join("\n");
 }
 
 /** Finds the repository root: the nearest folder upwards holding package.json and kubernetes/. */
 export function findRepoRoot(start: string): string {
-  // required here: node:fs costs Bun a few ms to load, and --help answers without it
+  // required here, not imported: Bun's node: modules cost milliseconds to load, and --help answers without them
   const { existsSync } = require("node:fs") as typeof import("node:fs");
+  const path = nodePath();
   let dir = path.resolve(start);
   for (;;) {
     if (existsSync(path.join(dir, "package.json")) && existsSync(path.join(dir, "scripts"))) return dir;
@@ -203,6 +202,62 @@ export function findRepoRoot(start: string): string {
     if (parent === dir) return path.resolve(import.meta.dir, "../..");
     dir = parent;
   }
+}
+
+function nodePath(): typeof import("node:path") {
+  return require("node:path") as typeof import("node:path");
+}
+
+/**
+ * True when argv certainly asks for --help (or -h, alone or in a group like -vh) and parseArgs would accept it:
+ * every flag is known, every value flag has its value, no stray argument. `--help` as a value (`--router-cmd=--help`)
+ * or after `--` is not a help request. Anything unsure is false, and parseFlags decides (and says what is wrong).
+ * A help request with a bad value of a known flag (`--node-timeout 10 --help`) gets the help: values are checked
+ * only for a run.
+ */
+export function helpAsked(flags: FlagDefs, argv: string[], positionals: boolean): boolean {
+  let help = false;
+  // parseArgs' own rule: a value flag followed by a dash-led word is ambiguous (an error), unless given as --flag=value
+  const takesValue = (next: string | undefined) => next !== undefined && !(next.length > 1 && next.startsWith("-"));
+  const long = (name: string): FlagDef | undefined => {
+    if (Object.hasOwn(flags, name)) return flags[name];
+    for (const f of Object.values(flags)) if (f.type === "string" && "aliases" in f && f.aliases?.includes(name)) return f;
+    return undefined;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const tok = argv[i]!;
+    if (tok === "--") return help && (positionals || i === argv.length - 1);
+    if (tok.startsWith("--")) {
+      const eq = tok.indexOf("=");
+      const name = tok.slice(2, eq < 0 ? undefined : eq);
+      const f = long(name);
+      if (!f) return false;
+      if (f.type === "boolean") {
+        if (eq >= 0) return false;
+        if (name === "help") help = true;
+      } else if (eq >= 0) {
+        if (eq === tok.length - 1) return false;
+      } else if (takesValue(argv[i + 1])) i++;
+      else return false;
+    } else if (tok.length > 1 && tok.startsWith("-")) {
+      for (let j = 1; j < tok.length; j++) {
+        const entry = Object.entries(flags).find(([, f]) => f.short === tok[j]);
+        if (!entry) return false;
+        const [name, f] = entry;
+        if (f.type === "boolean") {
+          if (name === "help") help = true;
+          continue;
+        }
+        // a value flag takes the rest of the group (-nmini01) or the next argument
+        if (j === tok.length - 1) {
+          if (!takesValue(argv[i + 1])) return false;
+          i++;
+        }
+        break;
+      }
+    } else if (!positionals) return false;
+  }
+  return help;
 }
 
 function parseFlags<F extends FlagDefs>(def: ScriptDef<F>, argv: string[]) {
@@ -222,6 +277,8 @@ function parseFlags<F extends FlagDefs>(def: ScriptDef<F>, argv: string[]) {
   }
   let parsed;
   try {
+    // required here, not imported: node:util costs Bun 1.5-2.5 ms to load, and --help answers before it (helpAsked)
+    const { parseArgs } = require("node:util") as typeof import("node:util");
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (e) {
     const msg = (e as Error).message.split("\n")[0]!.replace(/\. To specify a positional argument.*$/, "");
@@ -310,6 +367,12 @@ export function defineScript<F extends FlagDefs>(meta: ImportMeta | null, def: S
       const env = io.env ?? process.env;
       const stdout = io.stdout ?? process.stdout;
       const stderr = io.stderr ?? process.stderr;
+      // a help request answers first: before parseArgs is loaded (node:util costs Bun more than the help itself),
+      // the output and the signal handlers are set up
+      if (helpAsked(allFlags(def), argv, def.args !== undefined)) {
+        stdout.write(renderHelp(def, outputWidth(stdout, env)) + "\n");
+        return ExitCode.ok;
+      }
       const jsonAsked = argv.includes("--json");
       let out = new Output({ stdout, stderr, env, json: jsonAsked, verbose: argv.includes("--verbose"), deferResult: true });
       const controller = new AbortController();
@@ -450,6 +513,7 @@ export function reportError(e: unknown, out: Output, signal?: AbortSignal): { co
 
 /** A path as the user should read it: relative inside the repo, absolute outside it (a NAS mount). */
 export function displayPath(root: string, file: string): string {
+  const path = nodePath();
   const rel = path.relative(root, file);
   return rel.startsWith("..") || path.isAbsolute(rel) ? path.resolve(file) : rel;
 }
