@@ -1,6 +1,6 @@
 import path from "node:path";
 import { defineScript, UsageError } from "../lib/cli/index.ts";
-import { FAULT_HELP } from "../lib/sim/faults.ts";
+import { FAULT_HELP } from "../lib/sim/fault-help.ts";
 import { SIM_STATES, type SimState } from "../lib/sim/states.ts";
 
 export default defineScript(import.meta, {
