@@ -3,7 +3,7 @@
 // `bun -e ''` is shown too: an empty .ts file alone costs more than that (Bun reads and transpiles a file).
 // Run: bun bench/startup.ts [--rounds N] [--only name,name]
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { compare, ratio, runCommand } from "../lib/bench/index.ts";
 import { scriptFiles } from "../lib/cli/registry.ts";
@@ -19,6 +19,8 @@ const scripts = scriptFiles(root)
   .map((f) => `scripts/${f}`)
   .filter((f) => !only || only.includes(path.basename(f, ".ts")));
 try {
+  // the figures depend on how busy the machine is: they are printed with the load around them
+  const loadBefore = loadavg()[0]!;
   const result = await compare(
     {
       "bun -e ''": () => runCommand(["bun", "-e", ""], root),
@@ -29,7 +31,9 @@ try {
   );
   const base = result["bun -e ''"]!;
   const file = result["bun empty.ts"]!;
-  console.log(`rounds: ${rounds} (medians, interleaved)`);
+  console.log(
+    `rounds: ${rounds} (medians, interleaved); load average ${loadBefore.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after, on ${availableParallelism()} cores`,
+  );
   console.log(`${"bun -e ''".padEnd(42)} ${base.toFixed(1).padStart(6)} ms`);
   console.log(`${"bun empty.ts".padEnd(42)} ${file.toFixed(1).padStart(6)} ms   (the baseline)`);
   let over = 0;
