@@ -37,16 +37,24 @@ export function wrapLine(text: string, width: number | undefined, hang = "  "): 
   const words = text.slice(indent.length).split(/ +/);
   const lines: string[] = [];
   let cur = indent;
+  // widths add up across the spaces the line is split at, so each word is measured once, not the line so far
+  let curWidth = textWidth(indent);
   const limit = Math.max(width, next.length + 8);
   for (const word of words) {
     const sep = cur.trim() === "" ? "" : " ";
-    if (textWidth(cur + sep + word) <= limit) {
+    const wordWidth = textWidth(word);
+    if (curWidth + sep.length + wordWidth <= limit) {
       cur += sep + word;
+      curWidth += sep.length + wordWidth;
       continue;
     }
     if (cur.trim() !== "") lines.push(cur);
     cur = (lines.length ? next : indent) + word;
-    if (textWidth(cur) > limit) cur = truncateText(cur, limit);
+    curWidth = textWidth(cur);
+    if (curWidth > limit) {
+      cur = truncateText(cur, limit);
+      curWidth = textWidth(cur);
+    }
   }
   if (cur.trim() !== "") lines.push(cur);
   return lines;
