@@ -193,14 +193,10 @@ export function renderHelp<F extends FlagDefs>(def: ScriptDef<F>, width?: number
   return (width === undefined ? lines : lines.flatMap((l) => wrapLine(l, width))).join("\n");
 }
 
-function nodePath(): typeof import("node:path") {
-  return require("node:path") as typeof import("node:path");
-}
-
 /**
  * True when argv certainly asks for --help (or -h, alone or in a group like -vh) and parseArgs would accept it:
  * every flag is known, every value flag has its value, no stray argument. `--help` as a value (`--router-cmd=--help`)
- * or after `--` is not a help request. Anything unsure is false, and parseFlags decides (and says what is wrong).
+ * or after `--` is not a help request. Anything unsure is false, and the run's parseFlags (run.ts) decides and says what is wrong.
  * A help request with a bad value of a known flag (`--node-timeout 10 --help`) gets the help: values are checked
  * only for a run.
  */
@@ -281,7 +277,8 @@ export function defineScript<F extends FlagDefs>(meta: ImportMeta | null, def: S
 
 /** A path as the user should read it: relative inside the repo, absolute outside it (a NAS mount). */
 export function displayPath(root: string, file: string): string {
-  const path = nodePath();
+  // required here, not imported: the first node: module costs Bun over half a millisecond, and --help needs none
+  const path = require("node:path") as typeof import("node:path");
   const rel = path.relative(root, file);
   return rel.startsWith("..") || path.isAbsolute(rel) ? path.resolve(file) : rel;
 }
