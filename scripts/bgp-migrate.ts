@@ -1,4 +1,3 @@
-import path from "node:path";
 import { defineScript, ExitCode, UsageError } from "../lib/cli/index.ts";
 import type { BgpInputs } from "../lib/bgp/index.ts";
 
@@ -31,6 +30,7 @@ node), and delete the policy: each switch resets the BGP sessions.`,
   ],
   async run({ flags, out, root, json, dryRun, env }) {
     // loaded here, not at the top: --help and flag errors answer without the library
+    const path = await import("node:path");
     const [
       { existsSync, readFileSync, writeFileSync },
       { stringify },

@@ -1,4 +1,3 @@
-import path from "node:path";
 import { defineScript, UsageError } from "../lib/cli/index.ts";
 import type { NeighborMode } from "../lib/bgp/router-config.ts";
 
@@ -31,6 +30,7 @@ soft-reconfiguration inbound so \`show bgp ipv4 unicast neighbors <ip> received-
   ],
   async run({ flags, out, root, json }) {
     // loaded here, not at the top: --help and flag errors answer without the library
+    const path = await import("node:path");
     const [
       { writeFileSync },
       { planRouterConfig, renderPlan },

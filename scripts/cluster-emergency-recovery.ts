@@ -1,4 +1,3 @@
-import path from "node:path";
 import { ConfigError, defineScript, displayPath, ExitCode, LOCK_FLAGS, OperationError, snapshotDirFlag, UsageError } from "../lib/cli/index.ts";
 
 export default defineScript(import.meta, {

@@ -1,4 +1,3 @@
-import path from "node:path";
 import { defineScript, displayPath, ExitCode, nodeFlag, snapshotDirFlag } from "../lib/cli/index.ts";
 
 export default defineScript(import.meta, {

@@ -1,5 +1,4 @@
 import { AREAS, defineScript } from "../lib/cli/index.ts";
-import { loadScripts } from "../lib/cli/registry.ts";
 
 export default defineScript(import.meta, {
   name: "help",
@@ -8,6 +7,7 @@ export default defineScript(import.meta, {
   replaces: ["--list", "default"],
   examples: ["bun scripts/help.ts", "bun scripts/help.ts --json | jq '.scripts[].task'"],
   async run({ out, root, json }) {
+    const { loadScripts } = await import("../lib/cli/registry.ts");
     const scripts = await loadScripts(root);
     if (json) {
       out.result({

@@ -1,6 +1,5 @@
-import path from "node:path";
 import { defineScript, UsageError } from "../lib/cli/index.ts";
-import { FAULT_HELP } from "../lib/sim/faults.ts";
+import { FAULT_HELP } from "../lib/sim/fault-help.ts";
 import { SIM_STATES, type SimState } from "../lib/sim/states.ts";
 
 export default defineScript(import.meta, {
@@ -46,6 +45,7 @@ Faults (--fault, repeatable): ${Object.keys(FAULT_HELP).join(", ")}.`,
   ],
   async run({ flags, out, root, signal, json }) {
     // loaded here, not at the top: --help and flag errors answer without the library
+    const path = await import("node:path");
     const [
       { mkdirSync, rmSync, writeFileSync },
       { startSimulation },

@@ -1,4 +1,3 @@
-import path from "node:path";
 import { defineScript, ExitCode, UsageError, LOCK_FLAGS } from "../lib/cli/index.ts";
 import { APPLY_MODES, type ApplyMode } from "../lib/talos/apply-modes.ts";
 
@@ -30,6 +29,7 @@ the lock file in .home-ops/); while another operation holds it, this one exits 2
   ],
   async run({ flags, out, exec, root, env, json, dryRun, signal, confirm }) {
     // loaded here, not at the top: --help and flag errors answer without the library
+    const path = await import("node:path");
     const [
       { applyToNodes },
       { clusterconfigDir, loadCluster, makeTalosctl, selectNodes },

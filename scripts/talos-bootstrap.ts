@@ -1,4 +1,3 @@
-import path from "node:path";
 import { defineScript, ExitCode, UsageError, displayPath, LOCK_FLAGS } from "../lib/cli/index.ts";
 
 export default defineScript(import.meta, {
@@ -23,6 +22,7 @@ the API until every node of the repo has registered (NotReady is expected until 
   examples: ["bun scripts/talos-bootstrap.ts", "bun scripts/talos-bootstrap.ts --dry-run"],
   async run({ flags, out, exec, root, env, json, dryRun, signal, confirm }) {
     // loaded here, not at the top: --help and flag errors answer without the library
+    const path = await import("node:path");
     const [
       { KubeClient },
       { waitForNodes },

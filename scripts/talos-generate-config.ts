@@ -1,4 +1,3 @@
-import path from "node:path";
 import { ConfigError, defineScript, ExitCode, OperationError, displayPath } from "../lib/cli/index.ts";
 
 export default defineScript(import.meta, {
@@ -29,6 +28,7 @@ The 1Password reference comes from --secret-ref, else $TALSECRET_OP_REF (.env), 
   examples: ["bun scripts/talos-generate-config.ts", "bun scripts/talos-generate-config.ts --dry-run"],
   async run({ flags, out, exec, root, env, json, dryRun, confirm }) {
     // loaded here, not at the top: --help and flag errors answer without the library
+    const path = await import("node:path");
     const [
       { existsSync },
       { talsecretRef },

@@ -1,4 +1,3 @@
-import path from "node:path";
 import { FAMILIES } from "../lib/checks/types.ts";
 import { defineScript } from "../lib/cli/index.ts";
 
@@ -30,6 +29,7 @@ Check families: ${FAMILIES.join(", ")}.
   ],
   async run({ flags, out, root, json, exec }) {
     // loaded here, not at the top: --help and flag errors answer without the library
+    const path = await import("node:path");
     const { FAMILIES, groupByFile, parseOnly, validateRepo } = await import("../lib/checks/index.ts");
     const only = parseOnly(flags.only);
     const repo = flags.root ? path.resolve(flags.root) : root;

@@ -24,11 +24,20 @@ export async function compare(
   cases: Record<string, () => Promise<unknown> | unknown>,
   rounds = 15,
 ): Promise<Record<string, number>> {
+  const samples = await compareSamples(cases, rounds);
+  return Object.fromEntries(Object.entries(samples).map(([n, xs]) => [n, median(xs)]));
+}
+
+/** compare(), keeping every round's time of each case (for a minimum next to the median on a busy machine). */
+export async function compareSamples(
+  cases: Record<string, () => Promise<unknown> | unknown>,
+  rounds = 15,
+): Promise<Record<string, number[]>> {
   const names = Object.keys(cases);
   for (const n of names) await cases[n]!();
   const samples: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
   for (let i = 0; i < rounds; i++) for (const n of names) samples[n]!.push(await timeOnce(cases[n]!));
-  return Object.fromEntries(names.map((n) => [n, median(samples[n]!)]));
+  return samples;
 }
 
 /** Runs a command to completion, discarding its output; throws when it fails. */

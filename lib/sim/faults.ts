@@ -19,17 +19,9 @@
  * unless they are registered with `registerFaultName` first, so a typo on the command line is an error.
  */
 
-export const FAULT_HELP: Record<string, string> = {
-  unreachable: "unreachable=<node>: the node's Talos API answers nothing",
-  partitioned: "partitioned=<node>: the node is cut off the network (Talos API, etcd peers, kubelet)",
-  "apply-config-fails-once": "apply-config-fails-once=<node>: the next apply-config on the node fails once",
-  "bootstrap-not-ready": "bootstrap-not-ready=<n>: the next n bootstraps answer `bootstrap is not available yet`",
-  "time-not-in-sync": "time-not-in-sync=<n>: the next n bootstraps answer `time is not in sync yet`",
-  "crds-slow": "crds-slow=<ms>: CRDs take that long (before scaling) to become Established",
-  "op-signed-out": "op-signed-out: the 1Password CLI is not signed in",
-  "reboot-never-returns": "reboot-never-returns=<node>: the node never comes back from its next reboot or upgrade",
-  "router-rejects-routes": "router-rejects-routes: the router's inbound policy rejects every route",
-};
+// the names and their help live in a file of their own: every live script's --help lists them without this module
+import { FAULT_HELP } from "./fault-help.ts";
+export { FAULT_HELP };
 
 const NODE_FAULTS = new Set(["unreachable", "partitioned", "apply-config-fails-once", "reboot-never-returns"]);
 const COUNT_FAULTS = new Set(["bootstrap-not-ready", "time-not-in-sync", "crds-slow"]);

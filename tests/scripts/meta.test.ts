@@ -13,6 +13,8 @@ const mise = Bun.TOML.parse(readFileSync(path.join(root, ".mise.toml"), "utf8"))
   tasks?: Record<string, { run?: string; description?: string }>;
 };
 const readme = readFileSync(path.join(root, "README.md"), "utf8");
+/** What defineScript needs to answer --help (bench/startup.ts measures it): no parseArgs, no Output, no run code. */
+const HELP_FILES = ["lib/cli/index.ts", "lib/cli/errors.ts", "lib/cli/flags.ts", "lib/cli/text.ts", "lib/sim/fault-help.ts"];
 
 async function run(args: string[], env: Record<string, string> = {}) {
   const proc = Bun.spawn(["bun", ...args], {
@@ -43,6 +45,23 @@ describe("every script", () => {
       expect(r.stdout).toContain("--help");
       expect(r.stdout).toContain("Replaces:");
       expect(r.stderr).toBe("");
+    }, 30_000);
+
+    test(`${s.file}: --help loads lib/cli's help files and the script's own top-level imports, nothing of a run`, async () => {
+      // what Bun loaded for one --help, read from require.cache (it lists ES modules too) in a fresh process
+      const probe = `const s = (await import(${JSON.stringify(path.join(root, s.file))})).default;
+        const sink = { text: "", write(t) { this.text += t; return true; } };
+        if ((await s.main(["--help"], { stdout: sink, stderr: sink, env: {} })) !== 0) process.exit(3);
+        console.log(JSON.stringify(Object.keys(require.cache)));`;
+      const r = await run(["-e", probe]);
+      expect(r.code, r.stderr).toBe(0);
+      const loaded = (JSON.parse(r.stdout) as string[]).map((f) => path.relative(root, f)).sort();
+      const own = [...readFileSync(path.join(root, s.file), "utf8").matchAll(/^import (?!type )[^;]*? from "(\.\.\/[^"]+)";$/gm)].map(
+        (m) => path.join("scripts", m[1]!),
+      );
+      const allowed = new Set([s.file, ...HELP_FILES, ...own.map((f) => path.normalize(f))]);
+      expect(loaded.filter((f) => !allowed.has(f))).toEqual([]);
+      for (const f of ["lib/cli/run.ts", "lib/cli/output.ts", "lib/exec.ts"]) expect(loaded).not.toContain(f);
     }, 30_000);
 
     test(`${s.file}: an unknown flag exits 2 with a one-line error`, async () => {

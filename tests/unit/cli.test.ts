@@ -1,7 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import {
+  allFlags,
   ConfigError,
   defineScript,
+  helpAsked,
   OperationError,
   renderHelp,
   UsageError,
@@ -9,6 +11,7 @@ import {
   type ScriptDef,
 } from "../../lib/cli/index.ts";
 import { colourEnabled, formatDuration, Output, renderTable } from "../../lib/cli/output.ts";
+import { runScript } from "../../lib/cli/run.ts";
 
 class Capture {
   text = "";
@@ -96,6 +99,83 @@ describe("defineScript flags", () => {
     expect(c.stdout.text).toContain("--yes");
     expect(c.stdout.text).toContain("bun scripts/demo.ts --json");
     expect(c.stdout.text).toContain("Replaces: task demo:task");
+  });
+
+  describe("a help request is answered before parseArgs, and only a real one", () => {
+    const flags = {
+      node: { type: "string", short: "n", multiple: true, description: "node" },
+      cmd: { type: "string", description: "command", aliases: ["command"] },
+      timeout: { type: "duration", default: "10m", description: "timeout" },
+    } as const satisfies FlagDefs;
+    const def = { name: "demo", area: "dev", summary: "a demo", replaces: [], flags, run: () => {} } satisfies ScriptDef<typeof flags>;
+    const withArgs = { ...def, args: "[node...]" };
+    // [argv, takes positionals, a help request?]
+    const cases: [string[], boolean, boolean][] = [
+      [["--help"], false, true],
+      [["-h"], false, true],
+      [["-vh"], false, true],
+      [["-hv"], false, true],
+      [["--json", "--help", "-v"], false, true],
+      [["--node", "mini01", "--help"], false, true],
+      [["-n", "mini01", "-h"], false, true],
+      [["--command", "ls", "--help"], false, true],
+      [["mini01", "--help"], true, true],
+      [["--help", "--"], false, true],
+      // --help as a value, after --, or next to something parseArgs refuses: not answered early
+      [["--cmd=--help"], false, false],
+      [["--cmd", "--help"], false, false],
+      [["-n-h"], false, false],
+      [["-nh"], false, false],
+      [["--", "--help"], true, false],
+      [["--help", "--", "x"], false, false],
+      [["--help=1"], false, false],
+      [["--bogus", "--help"], false, false],
+      [["-x", "-h"], false, false],
+      [["stray", "--help"], false, false],
+      [["--cmd"], false, false],
+      [[], false, false],
+    ];
+    for (const [argv, positionals, expected] of cases)
+      test(`${JSON.stringify(argv)}${positionals ? " (takes arguments)" : ""}: ${expected ? "help" : "not answered early"}`, () => {
+        const d = positionals ? withArgs : def;
+        expect(helpAsked(allFlags(d), argv, positionals)).toBe(expected);
+      });
+
+    test("every early answer is the one the full parse (parseArgs) gives", async () => {
+      for (const [argv, positionals, expected] of cases) {
+        if (!expected) continue;
+        const c = io();
+        expect(await runScript(positionals ? withArgs : def, null, argv, c.io), JSON.stringify(argv)).toBe(0);
+        expect(c.stdout.text, JSON.stringify(argv)).toContain("demo: a demo");
+      }
+    });
+
+    test("--help as the value of a string flag runs the script with that value", async () => {
+      let seen: unknown;
+      const s = script({ flags, run: ({ flags }) => void (seen = flags.cmd) });
+      const c = io();
+      expect(await s.main(["--cmd=--help"], c.io)).toBe(0);
+      expect(seen).toBe("--help");
+      expect(c.stdout.text).not.toContain("demo: a demo");
+      const ambiguous = io();
+      expect(await s.main(["--cmd", "--help"], ambiguous.io)).toBe(2);
+      expect(ambiguous.stderr.text).toContain("error: Option '--cmd' argument is ambiguous");
+    });
+
+    test("--help after -- is an argument", async () => {
+      let seen: unknown;
+      const s = script({ flags, args: "[x...]", run: ({ args }) => void (seen = args) });
+      expect(await s.main(["--", "--help"], io().io)).toBe(0);
+      expect(seen).toEqual(["--help"]);
+    });
+
+    test("a help request with a bad value of a known flag gets the help (values are checked for a run)", async () => {
+      const s = script({ flags, run: () => {} });
+      const c = io();
+      expect(await s.main(["--timeout", "10", "--help"], c.io)).toBe(0);
+      expect(c.stdout.text).toContain("demo: a demo");
+      expect(await s.main(["--timeout", "10"], io().io)).toBe(2);
+    });
   });
 
   test("--dry-run and --yes exist only on mutating scripts, --simulate only on live ones", () => {
