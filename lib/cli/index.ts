@@ -6,6 +6,7 @@ import type { Output } from "./output.ts";
 import type { Exec } from "../exec.ts";
 // the fault names only (a leaf module): the simulation itself is loaded on --simulate
 import { FAULT_HELP } from "../sim/fault-help.ts";
+import { SIM_STATES } from "../sim/states.ts";
 
 export * from "./errors.ts";
 export { formatDuration, plural } from "./text.ts";
@@ -116,8 +117,6 @@ const MUTATING_FLAGS = {
   yes: { type: "boolean", short: "y", description: "answer yes to confirmations (needed without a terminal)" },
 } as const satisfies FlagDefs;
 
-const SIM_STATE_CHOICES = ["bare", "configured", "talos", "bootstrapped", "complete"] as const;
-
 const LIVE_FLAGS = {
   simulate: {
     type: "boolean",
@@ -127,7 +126,7 @@ const LIVE_FLAGS = {
     type: "string",
     placeholder: "state",
     description: "with --simulate: the state it starts in [default: what this script needs; env HOMEOPS_SIM_STATE]",
-    choices: SIM_STATE_CHOICES,
+    choices: SIM_STATES,
   },
   "sim-fault": {
     type: "string",
