@@ -14,7 +14,7 @@ const mise = Bun.TOML.parse(readFileSync(path.join(root, ".mise.toml"), "utf8"))
 };
 const readme = readFileSync(path.join(root, "README.md"), "utf8");
 /** What defineScript needs to answer --help (bench/startup.ts measures it): no parseArgs, no Output, no run code. */
-const HELP_FILES = ["lib/cli/index.ts", "lib/cli/errors.ts", "lib/cli/flags.ts", "lib/cli/text.ts", "lib/sim/fault-help.ts"];
+const HELP_FILES = ["lib/cli/index.ts", "lib/cli/errors.ts", "lib/cli/flags.ts", "lib/cli/text.ts", "lib/sim/fault-help.ts", "lib/sim/states.ts"];
 
 async function run(args: string[], env: Record<string, string> = {}) {
   const proc = Bun.spawn(["bun", ...args], {
