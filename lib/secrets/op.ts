@@ -6,6 +6,7 @@
 import { chmodSync, closeSync, existsSync, fsyncSync, lstatSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import path from "node:path";
 import { ConfigError, OperationError } from "../cli/errors.ts";
+import { displayPath } from "../cli/index.ts";
 import { Secret, type Exec } from "../exec.ts";
 
 export { Secret };
@@ -124,7 +125,7 @@ export async function writeSecretFile(
       "choose a path that does not exist yet, or pass --force to replace it (asks for a typed confirmation)",
     );
   if (exec.dryRun) {
-    exec.out?.line(`[dry-run] write ${path.relative(root, abs)} (mode 0600, ${secret.toString()})`);
+    exec.out?.line(`[dry-run] write ${displayPath(root, abs)} (mode 0600, ${secret.toString()})`);
     return { path: abs, written: false };
   }
   const tmp = path.join(path.dirname(abs), `.${path.basename(abs)}.${process.pid}.tmp`);

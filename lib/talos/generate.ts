@@ -7,6 +7,7 @@
 import { chmodSync, existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { OperationError } from "../cli/errors.ts";
+import { displayPath } from "../cli/index.ts";
 import type { Exec } from "../exec.ts";
 import { opRead, writeSecretFile } from "../secrets/op.ts";
 import { genconfig, verifyGenerated, type ExpectedConfig, type GenconfigResult } from "./talhelper.ts";
@@ -41,7 +42,7 @@ export async function generateClusterConfig(exec: Exec, o: GenerateOptions): Pro
   let secretsRestored = false;
   const present = existsSync(o.secretFile);
   if (o.restore === "never" && !present)
-    throw new OperationError(`${path.relative(o.root, o.secretFile)} does not exist`, "restore it from 1Password (run without --skip-secrets)");
+    throw new OperationError(`${displayPath(o.root, o.secretFile)} does not exist`, "restore it from 1Password (run without --skip-secrets)");
   if (o.restore === "always" || (o.restore === "if-missing" && !present)) {
     const bundle = await opRead(exec, o.secretRef, { label: "talos secrets bundle" });
     secretsRestored = (await writeSecretFile(exec, o.root, o.secretFile, bundle, { replaceOutside: o.replaceOutside })).written;
