@@ -9,7 +9,7 @@ import { fluxCheck } from "./flux.ts";
 import { ipamCheck } from "./ipam.ts";
 import { buildKustomizations, kustomizeCheck, locateBuildError, type BuildOptions } from "./kustomize.ts";
 import { FileSchemaCache, schemaCheck } from "./schema.ts";
-import { secretsCheck } from "./secrets.ts";
+import { secretsCheck, secretsScanCache } from "./secrets.ts";
 import { isTalhelperRepo, talosCheck } from "./talos.ts";
 import { FAMILIES, finding, sortFindings, type Check, type Family, type Finding } from "./types.ts";
 import { versionsCheck } from "./versions.ts";
@@ -49,6 +49,11 @@ export interface ValidateOptions {
    * .home-ops/cache/validate-schema.json, git-ignored); off by default so library calls stay pure.
    */
   cacheFile?: string;
+  /**
+   * Keep the secrets scan's per-file results in this file across runs: a file is read again only when it changed
+   * (scripts/validate.ts uses .home-ops/cache/validate-secrets.json); off by default.
+   */
+  secretsCacheFile?: string;
 }
 
 export interface ValidateResult {
@@ -148,12 +153,15 @@ export async function validateRepo(root: string, opts: ValidateOptions = {}): Pr
   }
   shareRepoFiles(models);
   const cache = opts.cacheFile && models.length ? new FileSchemaCache(opts.cacheFile) : undefined;
+  const scanCache = opts.secretsCacheFile && models.length && want.has("secrets") ? secretsScanCache(opts.secretsCacheFile) : undefined;
+  const run = (family: Family, model: ClusterModel): Finding[] =>
+    family === "schema" && cache ? schemaCheck(model, cache) : family === "secrets" && scanCache ? secretsCheck(model, scanCache) : CHECKS[family](model);
   for (const model of models) {
-    for (const family of families)
-      findings.push(...safely(family, () => (family === "schema" && cache ? schemaCheck(model, cache) : CHECKS[family](model))));
+    for (const family of families) findings.push(...safely(family, () => run(family, model)));
     findings.push(...problemFindings(model, findings));
   }
   cache?.save();
+  scanCache?.save();
   const model = models[0];
   if (render) findings.push(...renderFindings(render, want, findings, model));
   if (model && opts.build && want.has("kustomize")) {
