@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { GitIgnore } from "../repo/gitignore.ts";
+import { loadedText } from "../repo/load.ts";
 import { inspectEntry, readBounded } from "../repo/safe-read.ts";
 
 export { GitIgnore };
@@ -91,11 +92,14 @@ export function shareRepoFiles(models: readonly object[]): void {
   for (const m of models) scopes.set(m, s);
 }
 
-/** A repo file's text, read once per model (the yaml and secrets families both need them). */
+/**
+ * A repo file's text, read once per model (the yaml and secrets families both need them); a file the loader read is
+ * not read again.
+ */
 export function modelText(model: { root: string }, rel: string): string | undefined {
   const cache = scopeOf(model).texts;
   if (cache.has(rel)) return cache.get(rel);
-  const t = readText(path.join(model.root, rel));
+  const t = loadedText(model, rel) ?? readText(path.join(model.root, rel));
   cache.set(rel, t);
   return t;
 }
