@@ -270,7 +270,7 @@ describe("secrets scan cache (scripts/validate.ts keeps it in .home-ops/cache/)"
 
   test("a file unchanged since the last run is not read again; a changed one is, even with its old size and mtime", async () => {
     const { FileResultCache } = await import("../../lib/checks/files.ts");
-    const { mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } = await import("node:fs");
+    const { mkdtempSync, rmSync, statSync, writeFileSync } = await import("node:fs");
     const { tmpdir } = await import("node:os");
     const dir = mkdtempSync(path.join(tmpdir(), "home-ops-scan-cache-"));
     try {
@@ -284,13 +284,18 @@ describe("secrets scan cache (scripts/validate.ts keeps it in .home-ops/cache/)"
       const first = new FileResultCache<string>(cacheFile, "rules-1", 0);
       expect(scan(first)).toBe("key: aaaa\n");
       first.save();
+      const mtime = statSync(file).mtimeMs;
       const second = new FileResultCache<string>(cacheFile, "rules-1", 0);
       expect(scan(second)).toBe("key: aaaa\n");
       expect(computed).toBe(1);
-      // same size, mtime set back: the ctime still moved
-      const before = statSync(file);
+      // same size, mtime set back to the nanosecond (touch -r): the ctime still moved
+      const ref = path.join(dir, "ref");
+      writeFileSync(ref, "");
+      const touch = (from: string, to: string) => expect(Bun.spawnSync(["touch", "-r", from, to]).exitCode).toBe(0);
+      touch(file, ref);
       writeFileSync(file, "key: bbbb\n");
-      utimesSync(file, before.atime, before.mtime);
+      touch(ref, file);
+      expect(statSync(file).mtimeMs).toBe(mtime);
       expect(scan(new FileResultCache<string>(cacheFile, "rules-1", 0))).toBe("key: bbbb\n");
       expect(computed).toBe(2);
       // other rules: nothing reused
