@@ -115,8 +115,9 @@ export function repoOnce<T>(model: object, key: string, compute: () => T): T {
  * Results of a per-file check kept across runs (validate: .home-ops/cache/), keyed on what changes whenever the
  * file does: size, mtime, ctime and inode (ctime cannot be set back, so a copy or checkout that keeps an old mtime
  * still misses). A file changed less than `racyMs` (2 s) before it was checked may change again within the same timestamp
- * tick (1 ms to 2 s, by file system): its result is not kept. `salt` names the rules that made the results (a change
- * to them empties the cache).
+ * tick (1 ms to 2 s, by file system): its result is not kept. Open the cache before the files are read (a file
+ * changed after that is racy, so a result computed from an earlier read is never kept under the new key). `salt`
+ * names the rules that made the results (a change to them empties the cache).
  */
 export class FileResultCache<T> {
   /** rel -> [stat key, result] */

@@ -129,6 +129,9 @@ export async function validateRepo(root: string, opts: ValidateOptions = {}): Pr
   let models: ClusterModel[] = opts.model ? [opts.model] : [];
   let render: RenderResult | undefined;
   let loadFailed = false;
+  // opened before the repo is read (so never with a model loaded earlier): a file changed after this moment is
+  // never kept with what an earlier read found
+  const scanCache = opts.secretsCacheFile && !opts.model && want.has("secrets") ? secretsScanCache(opts.secretsCacheFile) : undefined;
   const findings: Finding[] = [];
   if (!opts.model) {
     try {
@@ -153,7 +156,6 @@ export async function validateRepo(root: string, opts: ValidateOptions = {}): Pr
   }
   shareRepoFiles(models);
   const cache = opts.cacheFile && models.length ? new FileSchemaCache(opts.cacheFile) : undefined;
-  const scanCache = opts.secretsCacheFile && models.length && want.has("secrets") ? secretsScanCache(opts.secretsCacheFile) : undefined;
   const run = (family: Family, model: ClusterModel): Finding[] =>
     family === "schema" && cache ? schemaCheck(model, cache) : family === "secrets" && scanCache ? secretsCheck(model, scanCache) : CHECKS[family](model);
   for (const model of models) {
@@ -161,7 +163,7 @@ export async function validateRepo(root: string, opts: ValidateOptions = {}): Pr
     findings.push(...problemFindings(model, findings));
   }
   cache?.save();
-  scanCache?.save();
+  if (models.length) scanCache?.save();
   const model = models[0];
   if (render) findings.push(...renderFindings(render, want, findings, model));
   if (model && opts.build && want.has("kustomize")) {
