@@ -3,7 +3,7 @@
 //  - floor: read + Bun.YAML parse of every YAML file of kubernetes/ and talos/ (what any validator must do);
 //  - warm: validate in process with its caches filled, as scripts/validate.ts runs it a second time (render cache:
 //    no kustomize build runs; schema cache: unchanged documents are not checked against their schema again;
-//    secrets cache: unchanged files are stat'ed, not read and scanned again);
+//    secrets and yaml caches: unchanged files are stat'ed, not scanned again);
 //  - files: listing and stat of every committed file (the least a secrets scan that notices every change costs);
 //  - cold: validate in process without a render cache (every Flux Kustomization built with kubectl kustomize);
 //  - pipeline: `kubectl kustomize` of every Flux Kustomization path, one after another (what flux-local-style CI
@@ -72,12 +72,13 @@ for (const repo of repos) {
   const cacheFile = path.join(scratch, "render.json");
   const schemaCache = path.join(scratch, "validate-schema.json");
   const secretsCache = path.join(scratch, "validate-secrets.json");
+  const yamlCache = path.join(scratch, "validate-yaml.json");
   try {
     const first = await loadRenderedRepo(repo, { mode: "lenient", cacheFile });
     const paths = [...new Set(first.render.clusters.flatMap((c) => c.paths))];
     const docs = first.models[0]?.documents.length ?? 0;
     console.log(`${path.relative(root, repo) || "this repo"}: ${docs} documents, ${first.render.clusters.length} cluster(s), ${paths.length} Flux paths built`);
-    const r = await compare({ floor: () => floor(repo), files: () => listRepoFiles(repo).forEach((f) => statSync(f.abs)), warm: () => validateRepo(repo, { renderCacheFile: cacheFile, cacheFile: schemaCache, secretsCacheFile: secretsCache }) }, rounds);
+    const r = await compare({ floor: () => floor(repo), files: () => listRepoFiles(repo).forEach((f) => statSync(f.abs)), warm: () => validateRepo(repo, { renderCacheFile: cacheFile, cacheFile: schemaCache, secretsCacheFile: secretsCache, yamlCacheFile: yamlCache }) }, rounds);
     console.log(`  floor     read + Bun.YAML parse of kubernetes/, talos/  ${ms(r.floor!)}`);
     // what a secrets scan that notices every change costs at least: the scan covers every committed file
     console.log(`  files     list + stat of every committed file          ${ms(r.files!)}   (the secrets scan's least cost)`);

@@ -37,7 +37,8 @@ Check families: ${FAMILIES.join(", ")}.
     const cacheFile = flags["no-cache"] ? undefined : path.join(repo, ".home-ops/cache/validate-schema.json");
     const renderCacheFile = flags["no-cache"] ? undefined : path.join(repo, ".home-ops/cache/render.json");
     const secretsCacheFile = flags["no-cache"] ? undefined : path.join(repo, ".home-ops/cache/validate-secrets.json");
-    const result = await validateRepo(repo, { only, build: flags.build ? { exec } : false, cacheFile, renderCacheFile, secretsCacheFile });
+    const yamlCacheFile = flags["no-cache"] ? undefined : path.join(repo, ".home-ops/cache/validate-yaml.json");
+    const result = await validateRepo(repo, { only, build: flags.build ? { exec } : false, cacheFile, renderCacheFile, secretsCacheFile, yamlCacheFile });
     const ms = performance.now() - started;
     const errors = result.findings.filter((f) => f.severity === "error").length;
     const warnings = result.findings.filter((f) => f.severity === "warning").length;

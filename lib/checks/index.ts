@@ -13,7 +13,7 @@ import { secretsCheck, secretsScanCache } from "./secrets.ts";
 import { isTalhelperRepo, talosCheck } from "./talos.ts";
 import { FAMILIES, finding, sortFindings, type Check, type Family, type Finding } from "./types.ts";
 import { versionsCheck } from "./versions.ts";
-import { checkYamlFiles, yamlCheck } from "./yaml.ts";
+import { checkYamlFiles, yamlCheck, yamlKeysCache } from "./yaml.ts";
 import { modelText, shareRepoFiles } from "./files.ts";
 
 export * from "./types.ts";
@@ -54,6 +54,8 @@ export interface ValidateOptions {
    * (scripts/validate.ts uses .home-ops/cache/validate-secrets.json); off by default.
    */
   secretsCacheFile?: string;
+  /** The same for the yaml family's duplicate-key scan (scripts/validate.ts: .home-ops/cache/validate-yaml.json). */
+  yamlCacheFile?: string;
 }
 
 export interface ValidateResult {
@@ -132,6 +134,7 @@ export async function validateRepo(root: string, opts: ValidateOptions = {}): Pr
   // opened before the repo is read (so never with a model loaded earlier): a file changed after this moment is
   // never kept with what an earlier read found
   const scanCache = opts.secretsCacheFile && !opts.model && want.has("secrets") ? secretsScanCache(opts.secretsCacheFile) : undefined;
+  const keysCache = opts.yamlCacheFile && !opts.model && want.has("yaml") ? yamlKeysCache(opts.yamlCacheFile) : undefined;
   const findings: Finding[] = [];
   if (!opts.model) {
     try {
@@ -157,13 +160,22 @@ export async function validateRepo(root: string, opts: ValidateOptions = {}): Pr
   shareRepoFiles(models);
   const cache = opts.cacheFile && models.length ? new FileSchemaCache(opts.cacheFile) : undefined;
   const run = (family: Family, model: ClusterModel): Finding[] =>
-    family === "schema" && cache ? schemaCheck(model, cache) : family === "secrets" && scanCache ? secretsCheck(model, scanCache) : CHECKS[family](model);
+    family === "schema" && cache
+      ? schemaCheck(model, cache)
+      : family === "secrets" && scanCache
+        ? secretsCheck(model, scanCache)
+        : family === "yaml" && keysCache
+          ? yamlCheck(model, keysCache)
+          : CHECKS[family](model);
   for (const model of models) {
     for (const family of families) findings.push(...safely(family, () => run(family, model)));
     findings.push(...problemFindings(model, findings));
   }
   cache?.save();
-  if (models.length) scanCache?.save();
+  if (models.length) {
+    scanCache?.save();
+    keysCache?.save();
+  }
   const model = models[0];
   if (render) findings.push(...renderFindings(render, want, findings, model));
   if (model && opts.build && want.has("kustomize")) {

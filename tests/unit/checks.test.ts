@@ -329,6 +329,29 @@ describe("secrets scan cache (scripts/validate.ts keeps it in .home-ops/cache/)"
       cleanup(dir);
     }
   }, 60_000);
+
+  test("validate finds a duplicate key written after a warm run (yaml cache)", async () => {
+    const { validateRepo } = await import("../../lib/checks/index.ts");
+    const { listRepoFiles } = await import("../../lib/checks/files.ts");
+    const { cleanup, copyRepo } = await import("../fixtures/broken/harness.ts");
+    const { appendFileSync } = await import("node:fs");
+    const dir = copyRepo();
+    try {
+      const yamlCacheFile = path.join(dir, ".home-ops/cache/validate-yaml.json");
+      const opts = { only: ["yaml" as const], render: false, yamlCacheFile };
+      expect((await validateRepo(dir, opts)).findings).toEqual([]);
+      expect((await validateRepo(dir, opts)).findings).toEqual([]);
+      expect(existsSync(yamlCacheFile)).toBe(true);
+      // a one-document manifest: a second `kind:` at its top level runs two objects together
+      const oneDocument = (t: string) => /^kind: /m.test(t) && !/^---/m.test(t.replace(/^---[^\n]*\n/, ""));
+      const file = listRepoFiles(dir, ["kubernetes"]).find((f) => /\.ya?ml$/.test(f.rel) && oneDocument(readFileSync(f.abs, "utf8")))!;
+      appendFileSync(file.abs, "kind: Again\n");
+      const after = await validateRepo(dir, opts);
+      expect(after.findings.map((f) => `${f.id} ${f.file}`)).toContain(`yaml/missing-separator ${file.rel}`);
+    } finally {
+      cleanup(dir);
+    }
+  }, 60_000);
 });
 
 describe("schema result cache (scripts/validate.ts keeps it in .home-ops/cache/)", () => {
