@@ -9,7 +9,7 @@ export default defineScript(import.meta, {
 Reads talos/, kubernetes/ and the tool pins into the cluster model and runs every offline check on it. Each finding
 names its file and line, what is wrong and how to fix it; BGP findings name the silent-failure cause (1-16,
 lib/bgp/causes.ts) of Cilium's BGP control plane they would cause (cause 7, no pool gives a Service an address,
-comes from the ipam family). Nothing in the repo is changed (schema results are cached in .home-ops/cache/) and no cluster is contacted.
+comes from the ipam family). Nothing in the repo is changed (render, schema and secrets-scan results are cached in .home-ops/cache/) and no cluster is contacted.
 
 Check families: ${FAMILIES.join(", ")}.
 --build also runs the real \`kubectl kustomize\` on every kustomization (concurrently).`,
@@ -19,7 +19,7 @@ Check families: ${FAMILIES.join(", ")}.
     strict: { type: "boolean", description: "warnings fail the run too (exit 1)" },
     build: { type: "boolean", description: "also build every kustomization with the real kubectl kustomize" },
     root: { type: "string", placeholder: "dir", description: "the repo to check (default: this repo)" },
-    "no-cache": { type: "boolean", description: "do not reuse schema results of unchanged documents (.home-ops/cache/)" },
+    "no-cache": { type: "boolean", description: "do not reuse results of unchanged files and documents (.home-ops/cache/)" },
   },
   examples: [
     "bun scripts/validate.ts",
@@ -36,7 +36,9 @@ Check families: ${FAMILIES.join(", ")}.
     const started = performance.now();
     const cacheFile = flags["no-cache"] ? undefined : path.join(repo, ".home-ops/cache/validate-schema.json");
     const renderCacheFile = flags["no-cache"] ? undefined : path.join(repo, ".home-ops/cache/render.json");
-    const result = await validateRepo(repo, { only, build: flags.build ? { exec } : false, cacheFile, renderCacheFile });
+    const secretsCacheFile = flags["no-cache"] ? undefined : path.join(repo, ".home-ops/cache/validate-secrets.json");
+    const yamlCacheFile = flags["no-cache"] ? undefined : path.join(repo, ".home-ops/cache/validate-yaml.json");
+    const result = await validateRepo(repo, { only, build: flags.build ? { exec } : false, cacheFile, renderCacheFile, secretsCacheFile, yamlCacheFile });
     const ms = performance.now() - started;
     const errors = result.findings.filter((f) => f.severity === "error").length;
     const warnings = result.findings.filter((f) => f.severity === "warning").length;

@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+
 /**
  * Benchmark helpers: every figure home-ops reports is a ratio against a baseline measured in the same run, so the
  * numbers mean the same on a laptop and on a loaded CI machine.
@@ -45,6 +47,31 @@ export async function runCommand(cmd: string[], cwd?: string): Promise<void> {
   const proc = Bun.spawn(cmd, { cwd, stdout: "ignore", stderr: "ignore", stdin: "ignore" });
   const code = await proc.exited;
   if (code !== 0) throw new Error(`${cmd.join(" ")} exited ${code}`);
+}
+
+/**
+ * CPU time used so far, in ms: this process plus the children it has waited for (kubectl runs), read from
+ * /proc/self/stat (Linux; USER_HZ ticks of 10 ms). Unlike wall time it hardly moves with other load on the machine.
+ * undefined where /proc is not there.
+ */
+export function cpuNow(): number | undefined {
+  try {
+    const stat = readFileSync("/proc/self/stat", "utf8");
+    // fields after the command name (which may hold spaces): state is field 3; utime..cstime are fields 14-17
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    return Number.isFinite(ticks) ? ticks * 10 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU time (cpuNow: this process and its children) of fn, in ms: the mean of `runs` runs (ticks are coarse). */
+export async function cpuTime(fn: () => Promise<unknown> | unknown, runs = 1): Promise<number | undefined> {
+  const c = cpuNow();
+  for (let i = 0; i < runs; i++) await fn();
+  const c2 = cpuNow();
+  return c === undefined || c2 === undefined ? undefined : (c2 - c) / runs;
 }
 
 export function ratio(value: number, baseline: number): string {

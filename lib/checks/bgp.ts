@@ -1,4 +1,5 @@
 import { isIP } from "../net/index.ts";
+import { writtenObject } from "../repo/load.ts";
 import type { ClusterModel, Source } from "../repo/model.ts";
 import { bgpDiagnoses, findingIdOf, inputsFromModel, ruleInfo, type Diagnosis, type ObjectRef } from "../bgp/index.ts";
 import { at, docAt, get, type PathSeg } from "./locate.ts";
@@ -39,7 +40,7 @@ function apiVersions(model: ClusterModel): Finding[] {
     // only a namespace written on the object itself: the one a kustomization `namespace:` or a Flux
     // targetNamespace stamps on every object it builds is dropped by the API server for a cluster-scoped kind, so
     // the repo is right as it is (cluster-template's pools live under a Flux Kustomization with targetNamespace)
-    const ns = d.doc?.getIn?.(["metadata", "namespace"]);
+    const ns = get(writtenObject(d), "metadata", "namespace");
     if (typeof ns === "string")
       out.push(finding("bgp/cluster-scoped-namespace", "warning", at(d, ["metadata", "namespace"]), `${d.kind} ${d.name ?? ""} is cluster-scoped: its namespace "${ns}" is ignored`, "remove metadata.namespace"));
   }

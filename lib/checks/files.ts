@@ -1,6 +1,7 @@
-import { readdirSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { GitIgnore } from "../repo/gitignore.ts";
+import { loadedText } from "../repo/load.ts";
 import { inspectEntry, readBounded } from "../repo/safe-read.ts";
 
 export { GitIgnore };
@@ -91,11 +92,14 @@ export function shareRepoFiles(models: readonly object[]): void {
   for (const m of models) scopes.set(m, s);
 }
 
-/** A repo file's text, read once per model (the yaml and secrets families both need them). */
+/**
+ * A repo file's text, read once per model (the yaml and secrets families both need them); a file the loader read is
+ * not read again.
+ */
 export function modelText(model: { root: string }, rel: string): string | undefined {
   const cache = scopeOf(model).texts;
   if (cache.has(rel)) return cache.get(rel);
-  const t = readText(path.join(model.root, rel));
+  const t = loadedText(model, rel) ?? readText(path.join(model.root, rel));
   cache.set(rel, t);
   return t;
 }
@@ -105,4 +109,67 @@ export function repoOnce<T>(model: object, key: string, compute: () => T): T {
   const memo = scopeOf(model).memo;
   if (!memo.has(key)) memo.set(key, compute());
   return memo.get(key) as T;
+}
+
+/**
+ * Results of a per-file check kept across runs (validate: .home-ops/cache/), keyed on what changes whenever the
+ * file does: size, mtime, ctime and inode (ctime cannot be set back, so a copy or checkout that keeps an old mtime
+ * still misses). A file changed less than `racyMs` (2 s) before it was checked may change again within the same timestamp
+ * tick (1 ms to 2 s, by file system): its result is not kept. Open the cache before the files are read (a file
+ * changed after that is racy, so a result computed from an earlier read is never kept under the new key). `salt`
+ * names the rules that made the results (a change to them empties the cache).
+ */
+export class FileResultCache<T> {
+  /** rel -> [stat key, result] */
+  private entries = new Map<string, [string, T]>();
+  private readonly next = new Map<string, [string, T]>();
+  private readonly started = Date.now();
+  private dirty = false;
+  constructor(
+    readonly file: string,
+    private readonly salt: string,
+    private readonly racyMs = 2000,
+  ) {
+    try {
+      const raw = JSON.parse(readFileSync(file, "utf8")) as { salt?: string; entries?: Record<string, [string, T]> };
+      if (raw.salt === salt && raw.entries) this.entries = new Map(Object.entries(raw.entries));
+    } catch {
+      // no cache yet, or a broken one: start empty
+    }
+  }
+
+  /** The result for the file at `abs` (repo-relative `rel`): cached while the file is unchanged, else computed. */
+  get(rel: string, abs: string, compute: () => T): T {
+    let key: string | undefined;
+    let racy = true;
+    try {
+      const st = statSync(abs);
+      key = `${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}`;
+      racy = Math.max(st.mtimeMs, st.ctimeMs) > this.started - this.racyMs;
+    } catch {
+      // unreadable: computed every time (compute reports it)
+    }
+    const hit = key === undefined ? undefined : this.entries.get(rel);
+    if (hit && hit[0] === key) {
+      this.next.set(rel, hit);
+      return hit[1];
+    }
+    const value = compute();
+    if (key !== undefined && !racy) this.next.set(rel, [key, value]);
+    this.dirty = true;
+    return value;
+  }
+
+  /** Writes the results of the files this run saw (the cache never outgrows the repo); a read-only checkout keeps none. */
+  save(): void {
+    if (!this.dirty && this.next.size === this.entries.size) return;
+    try {
+      mkdirSync(path.dirname(this.file), { recursive: true });
+      const tmp = `${this.file}.${process.pid}.tmp`;
+      writeFileSync(tmp, JSON.stringify({ salt: this.salt, entries: Object.fromEntries(this.next) }));
+      renameSync(tmp, this.file);
+    } catch {
+      // a read-only checkout: run without a cache
+    }
+  }
 }

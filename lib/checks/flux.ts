@@ -258,23 +258,28 @@ function walkStrings(v: unknown, p: (string | number)[], fn: (s: string, p: (str
 function namespaces(model: ClusterModel): Finding[] {
   const out: Finding[] = [];
   const have = new Set([...BUILTIN_NAMESPACES, ...model.namespaces.map((n) => n.name)]);
-  const need = (ns: string | undefined, src: { file: string; line: number }, what: string) => {
+  // `src` is called only for a finding: a line lookup per object costs more than the check
+  const need = (ns: string | undefined, src: () => { file: string; line: number }, what: string) => {
     if (ns && !have.has(ns) && !ns.includes("${"))
-      out.push(finding("flux/namespace-missing", "error", src, `${what} targets namespace ${ns}, which no Namespace in the repo creates`, `add kubernetes/apps/${ns}/namespace.yaml (with Pod Security labels) or fix the namespace`));
+      out.push(finding("flux/namespace-missing", "error", src(), `${what} targets namespace ${ns}, which no Namespace in the repo creates`, `add kubernetes/apps/${ns}/namespace.yaml (with Pod Security labels) or fix the namespace`));
   };
-  for (const k of model.kustomizations) need(k.targetNamespace, where(model, k.source, ["spec", "targetNamespace"]), `Kustomization ${k.name}`);
+  for (const k of model.kustomizations) need(k.targetNamespace, () => where(model, k.source, ["spec", "targetNamespace"]), `Kustomization ${k.name}`);
   for (const h of model.helmReleases) {
-    need(h.targetNamespace, where(model, h.source, ["spec", "targetNamespace"]), `HelmRelease ${h.name}`);
+    need(h.targetNamespace, () => where(model, h.source, ["spec", "targetNamespace"]), `HelmRelease ${h.name}`);
     const d = docAt(model, h.source);
-    if (d && get(d.object, "metadata", "namespace") !== undefined) need(h.namespace, at(d, ["metadata", "namespace"]), `HelmRelease ${h.name}`);
+    if (d && get(d.object, "metadata", "namespace") !== undefined) need(h.namespace, () => at(d, ["metadata", "namespace"]), `HelmRelease ${h.name}`);
   }
   // a rendered model is one cluster: only the kustomizations its Flux paths build are its own
-  const paths = model.render?.paths;
-  const inCluster = (file: string) => !paths || paths.some((p) => file.startsWith(`${p}/`));
+  const paths = model.render ? new Set(model.render.paths) : undefined;
+  const inCluster = (file: string) => {
+    if (!paths) return true;
+    for (let dir = path.posix.dirname(file); dir !== "." && dir !== "/" && dir !== ""; dir = path.posix.dirname(dir)) if (paths.has(dir)) return true;
+    return false;
+  };
   for (const d of model.documents) {
     if (!isKustomizationDoc(d) || !inCluster(d.file)) continue;
     const ns = get(d.object, "namespace");
-    if (typeof ns === "string") need(ns, at(d, ["namespace"]), d.file);
+    if (typeof ns === "string") need(ns, () => at(d, ["namespace"]), d.file);
   }
   return out;
 }

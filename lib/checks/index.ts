@@ -9,11 +9,11 @@ import { fluxCheck } from "./flux.ts";
 import { ipamCheck } from "./ipam.ts";
 import { buildKustomizations, kustomizeCheck, locateBuildError, type BuildOptions } from "./kustomize.ts";
 import { FileSchemaCache, schemaCheck } from "./schema.ts";
-import { secretsCheck } from "./secrets.ts";
+import { secretsCheck, secretsScanCache } from "./secrets.ts";
 import { isTalhelperRepo, talosCheck } from "./talos.ts";
 import { FAMILIES, finding, sortFindings, type Check, type Family, type Finding } from "./types.ts";
 import { versionsCheck } from "./versions.ts";
-import { checkYamlFiles, yamlCheck } from "./yaml.ts";
+import { checkYamlFiles, yamlCheck, yamlKeysCache } from "./yaml.ts";
 import { modelText, shareRepoFiles } from "./files.ts";
 
 export * from "./types.ts";
@@ -49,6 +49,13 @@ export interface ValidateOptions {
    * .home-ops/cache/validate-schema.json, git-ignored); off by default so library calls stay pure.
    */
   cacheFile?: string;
+  /**
+   * Keep the secrets scan's per-file results in this file across runs: a file is read again only when it changed
+   * (scripts/validate.ts uses .home-ops/cache/validate-secrets.json); off by default.
+   */
+  secretsCacheFile?: string;
+  /** The same for the yaml family's duplicate-key scan (scripts/validate.ts: .home-ops/cache/validate-yaml.json). */
+  yamlCacheFile?: string;
 }
 
 export interface ValidateResult {
@@ -124,6 +131,10 @@ export async function validateRepo(root: string, opts: ValidateOptions = {}): Pr
   let models: ClusterModel[] = opts.model ? [opts.model] : [];
   let render: RenderResult | undefined;
   let loadFailed = false;
+  // opened before the repo is read (so never with a model loaded earlier): a file changed after this moment is
+  // never kept with what an earlier read found
+  const scanCache = opts.secretsCacheFile && !opts.model && want.has("secrets") ? secretsScanCache(opts.secretsCacheFile) : undefined;
+  const keysCache = opts.yamlCacheFile && !opts.model && want.has("yaml") ? yamlKeysCache(opts.yamlCacheFile) : undefined;
   const findings: Finding[] = [];
   if (!opts.model) {
     try {
@@ -148,12 +159,23 @@ export async function validateRepo(root: string, opts: ValidateOptions = {}): Pr
   }
   shareRepoFiles(models);
   const cache = opts.cacheFile && models.length ? new FileSchemaCache(opts.cacheFile) : undefined;
+  const run = (family: Family, model: ClusterModel): Finding[] =>
+    family === "schema" && cache
+      ? schemaCheck(model, cache)
+      : family === "secrets" && scanCache
+        ? secretsCheck(model, scanCache)
+        : family === "yaml" && keysCache
+          ? yamlCheck(model, keysCache)
+          : CHECKS[family](model);
   for (const model of models) {
-    for (const family of families)
-      findings.push(...safely(family, () => (family === "schema" && cache ? schemaCheck(model, cache) : CHECKS[family](model))));
+    for (const family of families) findings.push(...safely(family, () => run(family, model)));
     findings.push(...problemFindings(model, findings));
   }
   cache?.save();
+  if (models.length) {
+    scanCache?.save();
+    keysCache?.save();
+  }
   const model = models[0];
   if (render) findings.push(...renderFindings(render, want, findings, model));
   if (model && opts.build && want.has("kustomize")) {

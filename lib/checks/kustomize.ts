@@ -5,6 +5,7 @@ import { Exec } from "../exec.ts";
 import { kustomizeMessage } from "../repo/render/kustomize.ts";
 import type { ClusterModel, RepoDocument } from "../repo/model.ts";
 import { at, isObj, kustomizationIn, type PathSeg } from "./locate.ts";
+import { repoOnce } from "./files.ts";
 import { finding, type Finding } from "./types.ts";
 import { inspectEntry } from "../repo/safe-read.ts";
 import { kustomizationStructure, unbuildableDirs } from "./structure.ts";
@@ -79,33 +80,36 @@ export function kustomizeCheck(model: ClusterModel): Finding[] {
   for (const d of model.documents) {
     if (!isKustomizationDoc(d) || !isObj(d.object)) continue;
     const dir = path.posix.dirname(d.file);
-    const seen = new Map<string, number>();
+    const seen = new Set<string>();
     for (const e of entries(d.object)) {
       if (REMOTE.test(e.value)) continue;
       const rel = path.posix.normalize(path.posix.join(dir, e.value));
-      const where = at(d, e.path);
-      const entry = kind(model.root, rel);
+      // the line is looked up only for a finding; an entry's kind is asked once per load (the clusters of a repo
+      // and the apps listing one component share it)
+      let loc: { file: string; line: number } | undefined;
+      const where = () => (loc ??= at(d, e.path));
+      const entry = repoOnce(model, `kustomize/kind\0${rel}`, () => kind(model.root, rel));
       if (entry.k === "unsafe") {
-        out.push(finding("kustomize/unsafe-entry", "error", where, `${e.field} entry "${e.value}" ${entry.why}`, entry.fix));
+        out.push(finding("kustomize/unsafe-entry", "error", where(), `${e.field} entry "${e.value}" ${entry.why}`, entry.fix));
         continue;
       }
       const k = entry.k;
       if (k === "none") {
-        out.push(finding("kustomize/missing-entry", "error", where, `${e.field} entry "${e.value}" does not exist (${rel})`, "create it, fix the path, or remove the entry"));
+        out.push(finding("kustomize/missing-entry", "error", where(), `${e.field} entry "${e.value}" does not exist (${rel})`, "create it, fix the path, or remove the entry"));
         continue;
       }
       if (k === "dir" && e.expects === "file") {
-        out.push(finding("kustomize/missing-entry", "error", where, `${e.field} entry "${e.value}" is a directory, not a file`, "point at the file"));
+        out.push(finding("kustomize/missing-entry", "error", where(), `${e.field} entry "${e.value}" is a directory, not a file`, "point at the file"));
         continue;
       }
-      if (k === "dir" && !KUSTOMIZATION_FILES.some((f) => existsSync(path.join(model.root, rel, f)))) {
-        out.push(finding("kustomize/missing-entry", "error", where, `${e.field} entry "${e.value}" is a directory without a kustomization.yaml`, "add a kustomization.yaml there or list its files"));
+      if (k === "dir" && !repoOnce(model, `kustomize/has-kustomization\0${rel}`, () => KUSTOMIZATION_FILES.some((f) => existsSync(path.join(model.root, rel, f))))) {
+        out.push(finding("kustomize/missing-entry", "error", where(), `${e.field} entry "${e.value}" is a directory without a kustomization.yaml`, "add a kustomization.yaml there or list its files"));
         continue;
       }
       const key = `${e.field}:${rel}`;
       if (seen.has(key))
-        out.push(finding("kustomize/duplicate-entry", "error", where, `${e.field} lists "${e.value}" twice`, "remove the second entry (kustomize rejects duplicate resources)"));
-      seen.set(key, where.line);
+        out.push(finding("kustomize/duplicate-entry", "error", where(), `${e.field} lists "${e.value}" twice`, "remove the second entry (kustomize rejects duplicate resources)"));
+      seen.add(key);
     }
   }
   out.push(...kustomizationStructure(model));

@@ -1,7 +1,7 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { isTalhelperRepo } from "./talos.ts";
 import type { ClusterModel } from "../repo/model.ts";
-import { GitIgnore, lineAt, listRepoFiles, modelText, readText, repoOnce } from "./files.ts";
+import { FileResultCache, GitIgnore, lineAt, listRepoFiles, modelText, readText, repoOnce } from "./files.ts";
 import { at } from "./locate.ts";
 import { finding, type Finding } from "./types.ts";
 
@@ -145,16 +145,31 @@ export function gitignoreCheck(root: string, talhelper = true): Finding[] {
   ];
 }
 
-export function secretsCheck(model: ClusterModel): Finding[] {
+/** The scan's rules, as a cache salt: results found by other rules are never reused. */
+let rulesSalt: string | undefined;
+export function secretsScanSalt(): string {
+  return (rulesSalt ??= `secrets-scan|${Bun.hash(readFileSync(import.meta.path, "utf8")).toString(36)}`);
+}
+
+/** A cache for the scan's per-file results (scripts/validate.ts: .home-ops/cache/validate-secrets.json). */
+export function secretsScanCache(file: string): FileResultCache<Finding[]> {
+  return new FileResultCache<Finding[]>(file, secretsScanSalt());
+}
+
+/** `cache`: reuse the scan results of files unchanged since the last run (validate's warm path). */
+export function secretsCheck(model: ClusterModel, cache?: FileResultCache<Finding[]>): Finding[] {
   const out: Finding[] = [...secretManifests(model), ...gitignoreCheck(model.root, isTalhelperRepo(model))];
   // every committed file, whichever cluster it belongs to: scanned once for all the repo's clusters
   const scanned = repoOnce(model, "secrets/scan", () => {
     const found: Finding[] = [];
+    const scan = (rel: string): Finding[] => {
+      const text = modelText(model, rel);
+      if (text === undefined || text.length > MAX_SCAN_BYTES || text.includes("\u0000")) return [];
+      return scanText(rel, text);
+    };
     for (const f of listRepoFiles(model.root)) {
       if (!TEXT_EXT.test(f.rel)) continue;
-      const text = modelText(model, f.rel);
-      if (text === undefined || text.length > MAX_SCAN_BYTES || text.includes("\u0000")) continue;
-      found.push(...scanText(f.rel, text));
+      found.push(...(cache ? cache.get(f.rel, f.abs, () => scan(f.rel)) : scan(f.rel)));
     }
     return found;
   });

@@ -1,6 +1,8 @@
 import { LineCounter, parseAllDocuments, type Document, type YAMLError } from "yaml";
 import type { ClusterModel } from "../repo/model.ts";
-import { GitIgnore, isYamlFile, lineAt, listRepoFiles, modelText, readText, repoOnce } from "./files.ts";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { FileResultCache, GitIgnore, isYamlFile, lineAt, listRepoFiles, modelText, readText, repoOnce } from "./files.ts";
 import { finding, type Finding } from "./types.ts";
 
 /**
@@ -256,7 +258,16 @@ function fromProblems(model: ClusterModel, file: string, problems: Array<{ line:
  * it read cleanly get the duplicate-key/tab scan (its fast parser keeps the last of two equal keys silently); YAML
  * files it does not read (.github/, top level) are parsed here.
  */
-export function yamlCheck(model: ClusterModel): Finding[] {
+/** The duplicate-key scan's rules, as a cache salt (this file's text: results of other rules are never reused). */
+let keysSalt: string | undefined;
+/** A cache for the duplicate-key scan's per-file results (scripts/validate.ts: .home-ops/cache/validate-yaml.json). */
+export function yamlKeysCache(file: string): FileResultCache<Finding[]> {
+  keysSalt ??= `yaml-keys|${Bun.hash(readFileSync(import.meta.path, "utf8")).toString(36)}`;
+  return new FileResultCache<Finding[]>(file, keysSalt);
+}
+
+/** `cache`: reuse the duplicate-key scan of files unchanged since the last run (validate's warm path). */
+export function yamlCheck(model: ClusterModel, cache?: FileResultCache<Finding[]>): Finding[] {
   const loaded = new Set(model.documents.map((d) => d.file));
   const problems = new Map<string, Array<{ line: number; message: string }>>();
   for (const p of model.problems ?? []) {
@@ -270,7 +281,9 @@ export function yamlCheck(model: ClusterModel): Finding[] {
   for (const file of loaded) {
     if (problems.has(file)) continue;
     const text = modelText(model, file);
-    if (text !== undefined) out.push(...repoOnce(model, `yaml/keys\0${file}`, () => scanDuplicateKeys(file, text)));
+    if (text === undefined) continue;
+    const scan = () => scanDuplicateKeys(file, text);
+    out.push(...repoOnce(model, `yaml/keys\0${file}`, () => (cache ? cache.get(file, path.join(model.root, file), scan) : scan())));
   }
   // the loader reads every YAML file under kubernetes/ and talos/; the rest of the YAML roots is parsed here
   const skip = new Set([...loaded, ...problems.keys()]);

@@ -621,7 +621,20 @@ function renderedDocument(r: RenderedObject, byFile: Map<string, RepoDocument[]>
   const info = lit ? DOC_INFO.get(lit) : undefined;
   if (info) DOC_INFO.set(d, info);
   if (r.foreignSource) FOREIGN_SOURCE.add(d);
+  if (lit) WRITTEN.set(d, lit.object);
   return d;
+}
+
+/** Rendered document -> its object as written in its file. */
+const WRITTEN = new WeakMap<object, unknown>();
+
+/**
+ * A document's object as written in its file, before kustomize and Flux changed it (a rendered object's namespace
+ * may be stamped by a `namespace:` transformer; this says what the file itself holds). Read from the fast parse:
+ * the full YAML parser is not needed.
+ */
+export function writtenObject(d: RepoDocument): unknown {
+  return WRITTEN.has(d) ? WRITTEN.get(d) : d.object;
 }
 
 /** Step "model": the ClusterModel from the index (talos/, tool pins) and the Kubernetes objects. */
@@ -1055,7 +1068,16 @@ function buildModel(ctx: Ctx, index: RepoIndex, objects: ModelObjects): ClusterM
     talos,
     problems: ctx.problems,
   };
+  LOADED_TEXTS.set(model, texts);
   return model;
+}
+
+/** The texts the index step read, per model (not part of the model's shape): the checks reuse them. */
+const LOADED_TEXTS = new WeakMap<object, ReadonlyMap<string, string>>();
+
+/** A file's text as the loader read it (a YAML file of talos/ or kubernetes/ it could read), else undefined. */
+export function loadedText(model: object, rel: string): string | undefined {
+  return LOADED_TEXTS.get(model)?.get(rel);
 }
 
 /**

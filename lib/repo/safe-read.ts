@@ -45,6 +45,21 @@ function realRoot(root: string): string {
   return r;
 }
 
+/**
+ * A folder's real path, remembered until the current synchronous pass ends (a loader or check classifying every
+ * file of a folder resolves the folder once; the next run sees the disk as it is then).
+ */
+let realDirs: Map<string, string> | undefined;
+function realDir(abs: string): string {
+  if (!realDirs) {
+    realDirs = new Map();
+    queueMicrotask(() => (realDirs = undefined));
+  }
+  let r = realDirs.get(abs);
+  if (r === undefined) realDirs.set(abs, (r = realpathSync(abs)));
+  return r;
+}
+
 function inside(root: string, abs: string): boolean {
   const rel = path.relative(root, abs);
   return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
@@ -64,22 +79,25 @@ export function inspectEntry(root: string, rel: string): EntryKind {
     if (code === "ENOENT" || code === "ENOTDIR") return { kind: "missing" };
     return { kind: "unsafe", why: `cannot be read (${code})`, fix: "check the permissions of it and its folders" };
   }
+  const link = l.isSymbolicLink();
   let real = abs;
   try {
-    real = realpathSync(abs);
+    // an entry that is not a link is where its folder really is: only the folder's path is resolved (once per folder)
+    real = link ? realpathSync(abs) : path.join(realDir(path.dirname(abs)), path.basename(abs));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (l.isSymbolicLink() && code === "ENOENT") return { kind: "missing" };
+    if (link && code === "ENOENT") return { kind: "missing" };
     return { kind: "unsafe", why: `cannot be read (${code})`, fix: "check the permissions of it and its folders" };
   }
   if (!inside(rootReal, real))
     return { kind: "unsafe", why: `is a symlink to ${real}, outside the repository: not read`, fix: "commit the file itself instead of a link out of the repository" };
-  let st;
-  try {
-    st = statSync(real);
-  } catch (e) {
-    return { kind: "unsafe", why: `cannot be read (${(e as NodeJS.ErrnoException).code})`, fix: "check its permissions" };
-  }
+  let st = l;
+  if (link)
+    try {
+      st = statSync(real);
+    } catch (e) {
+      return { kind: "unsafe", why: `cannot be read (${(e as NodeJS.ErrnoException).code})`, fix: "check its permissions" };
+    }
   const sp = special(st);
   if (sp) return { kind: "unsafe", why: `is ${sp}, not a file: not read`, fix: "replace it with a regular file" };
   if (st.isDirectory()) {

@@ -265,6 +265,95 @@ devCheck("dev check: zod schemas vs ../shared/reference", () => {
   });
 });
 
+describe("secrets scan cache (scripts/validate.ts keeps it in .home-ops/cache/)", () => {
+  const token = () => `${"ghp_"}${"Q".repeat(36)}`;
+
+  test("a file unchanged since the last run is not read again; a changed one is, even with its old size and mtime", async () => {
+    const { FileResultCache } = await import("../../lib/checks/files.ts");
+    const { mkdtempSync, rmSync, statSync, writeFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const dir = mkdtempSync(path.join(tmpdir(), "home-ops-scan-cache-"));
+    try {
+      const file = path.join(dir, "a.yaml");
+      const cacheFile = path.join(dir, "cache.json");
+      writeFileSync(file, "key: aaaa\n");
+      let computed = 0;
+      const scan = (cache: InstanceType<typeof FileResultCache<string>>) =>
+        cache.get("a.yaml", file, () => (computed++, readFileSync(file, "utf8")));
+      // racyMs 0: the file was just written; the default keeps nothing changed within 2 s
+      const first = new FileResultCache<string>(cacheFile, "rules-1", 0);
+      expect(scan(first)).toBe("key: aaaa\n");
+      first.save();
+      const mtime = statSync(file).mtimeMs;
+      const second = new FileResultCache<string>(cacheFile, "rules-1", 0);
+      expect(scan(second)).toBe("key: aaaa\n");
+      expect(computed).toBe(1);
+      // same size, mtime set back to the nanosecond (touch -r): the ctime still moved
+      const ref = path.join(dir, "ref");
+      writeFileSync(ref, "");
+      const touch = (from: string, to: string) => expect(Bun.spawnSync(["touch", "-r", from, to]).exitCode).toBe(0);
+      touch(file, ref);
+      writeFileSync(file, "key: bbbb\n");
+      touch(ref, file);
+      expect(statSync(file).mtimeMs).toBe(mtime);
+      expect(scan(new FileResultCache<string>(cacheFile, "rules-1", 0))).toBe("key: bbbb\n");
+      expect(computed).toBe(2);
+      // other rules: nothing reused
+      expect(scan(new FileResultCache<string>(cacheFile, "rules-2", 0))).toBe("key: bbbb\n");
+      expect(computed).toBe(3);
+      // a file changed just now is computed but not kept
+      const racy = new FileResultCache<string>(cacheFile, "rules-3");
+      scan(racy);
+      racy.save();
+      expect(JSON.parse(readFileSync(cacheFile, "utf8")).entries).toEqual({});
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("validate finds a token written after a warm run", async () => {
+    const { validateRepo } = await import("../../lib/checks/index.ts");
+    const { cleanup, copyRepo } = await import("../fixtures/broken/harness.ts");
+    const { appendFileSync } = await import("node:fs");
+    const dir = copyRepo();
+    try {
+      const secretsCacheFile = path.join(dir, ".home-ops/cache/validate-secrets.json");
+      const opts = { only: ["secrets" as const], render: false, secretsCacheFile };
+      expect((await validateRepo(dir, opts)).findings).toEqual([]);
+      expect((await validateRepo(dir, opts)).findings).toEqual([]);
+      expect(existsSync(secretsCacheFile)).toBe(true);
+      appendFileSync(path.join(dir, ".mise.toml"), `\n# ${token()}\n`);
+      const after = await validateRepo(dir, opts);
+      expect(after.findings.map((f) => `${f.id} ${f.file}`)).toEqual(["secrets/token .mise.toml"]);
+    } finally {
+      cleanup(dir);
+    }
+  }, 60_000);
+
+  test("validate finds a duplicate key written after a warm run (yaml cache)", async () => {
+    const { validateRepo } = await import("../../lib/checks/index.ts");
+    const { listRepoFiles } = await import("../../lib/checks/files.ts");
+    const { cleanup, copyRepo } = await import("../fixtures/broken/harness.ts");
+    const { appendFileSync } = await import("node:fs");
+    const dir = copyRepo();
+    try {
+      const yamlCacheFile = path.join(dir, ".home-ops/cache/validate-yaml.json");
+      const opts = { only: ["yaml" as const], render: false, yamlCacheFile };
+      expect((await validateRepo(dir, opts)).findings).toEqual([]);
+      expect((await validateRepo(dir, opts)).findings).toEqual([]);
+      expect(existsSync(yamlCacheFile)).toBe(true);
+      // a one-document manifest: a second `kind:` at its top level runs two objects together
+      const oneDocument = (t: string) => /^kind: /m.test(t) && !/^---/m.test(t.replace(/^---[^\n]*\n/, ""));
+      const file = listRepoFiles(dir, ["kubernetes"]).find((f) => /\.ya?ml$/.test(f.rel) && oneDocument(readFileSync(f.abs, "utf8")))!;
+      appendFileSync(file.abs, "kind: Again\n");
+      const after = await validateRepo(dir, opts);
+      expect(after.findings.map((f) => `${f.id} ${f.file}`)).toContain(`yaml/missing-separator ${file.rel}`);
+    } finally {
+      cleanup(dir);
+    }
+  }, 60_000);
+});
+
 describe("schema result cache (scripts/validate.ts keeps it in .home-ops/cache/)", () => {
   test("reuses results of unchanged documents, recomputes changed ones, survives a corrupt file", async () => {
     const { validateRepo } = await import("../../lib/checks/index.ts");

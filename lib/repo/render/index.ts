@@ -267,8 +267,8 @@ interface ClusterCtx {
   batchSize: number;
   /** scratch copies building at the same time */
   workspaces: number;
-  /** builds of this render by their Flux build spec (shared by the clusters that use one pool) */
-  built: Map<string, BuildResult>;
+  /** builds of this render by their Flux build spec (shared by the clusters that use one pool; a build under way too) */
+  built: Map<string, Promise<BuildResult>>;
 }
 
 function nsName(o: Obj): string {
@@ -390,24 +390,37 @@ const nested = (a: string, b: string) => a === b || a.startsWith(`${b}/`) || b.s
  * paths that do not contain one another); a combined run that fails is redone path by path.
  */
 async function buildRound<T extends { spec: FluxBuildSpec }>(all: T[], ctx: ClusterCtx): Promise<(T & { result: BuildResult })[]> {
-  // a path another cluster of the repo built with the same Flux fields gives the same objects (substitution, which
-  // differs per cluster, comes after): built once
-  const reused: (T & { result: BuildResult })[] = [];
+  // a path another cluster of the repo built (or is building) with the same Flux fields gives the same objects
+  // (substitution, which differs per cluster, comes after): built once
+  const reused: Promise<T & { result: BuildResult }>[] = [];
   const items: T[] = [];
+  const settle = new Map<string, (r: BuildResult) => void>();
   for (const it of all) {
-    const hit = ctx.built.get(JSON.stringify(it.spec));
-    if (hit) reused.push({ ...it, result: hit });
-    else items.push(it);
+    const key = JSON.stringify(it.spec);
+    const hit = ctx.built.get(key);
+    if (hit) reused.push(hit.then((result) => ({ ...it, result })));
+    else {
+      ctx.built.set(key, new Promise((res) => settle.set(key, res)));
+      items.push(it);
+    }
   }
-  const fresh = await buildItems(items, ctx);
-  for (const r of fresh) ctx.built.set(JSON.stringify(r.spec), r.result);
-  return [...reused, ...fresh];
+  try {
+    const fresh = await buildItems(items, ctx);
+    for (const r of fresh) settle.get(JSON.stringify(r.spec))?.(r.result);
+    return [...(await Promise.all(reused)), ...fresh];
+  } finally {
+    // a build that threw: whoever waits on it sees a failed build, never a promise that does not settle
+    for (const res of settle.values()) res({ ok: false, message: "the build did not finish" });
+  }
 }
 
 async function buildItems<T extends { spec: FluxBuildSpec }>(items: T[], ctx: ClusterCtx): Promise<(T & { result: BuildResult })[]> {
   if (items.length === 0) return [];
   const groups: T[][] = [];
-  const per = Math.max(1, Math.min(ctx.batchSize, Math.ceil(items.length / ctx.workspaces)));
+  // as many groups as workspaces (or a multiple of them when a group would exceed batchSize), of even size: the
+  // workspaces finish together instead of one building a last, small group alone
+  const rounds = Math.ceil(Math.ceil(items.length / Math.max(1, ctx.batchSize)) / ctx.workspaces);
+  const per = Math.max(1, Math.ceil(items.length / (Math.max(1, rounds) * ctx.workspaces)));
   for (const it of items) {
     const g = groups.find((x) => x.length < per && x.every((y) => !nested(y.spec.path, it.spec.path)));
     if (g) g.push(it);
@@ -678,24 +691,36 @@ export async function renderRepo(root: string, docs: readonly RepoDocument[], op
     const kubectl = opts.kubectl ?? "kubectl";
     // one scratch copy per source-ignore set: what a source leaves out of its artifact is not there to build
     const pools = new Map<string, WorkspacePool>();
-    const builtBy = new Map<string, Map<string, BuildResult>>();
+    const builtBy = new Map<string, Map<string, Promise<BuildResult>>>();
     const ignores = sourceIgnoreFiles(abs, tops);
     try {
-      for (const r of roots) {
-        if (r.patches?.length) {
-          const patched = await patchObjects(r.seeds.map((x) => x.object), r.patches, exec, kubectl);
-          if (patched) r.seeds = r.seeds.map((x, i) => ({ ...x, object: patched.find((o) => o.kind === x.object.kind) ?? patched[i] ?? x.object }));
-          else findings.push({ id: "kustomize/build", severity: "error", file: r.source.file, line: r.source.line, message: "the FluxInstance's kustomize.patches do not apply to the source and Kustomization flux-operator makes from spec.sync", fix: "fix the patches (`kubectl kustomize` on the sync objects with them shows the error)" });
-        }
-        const { ignore, text } = fluxSourceIgnore(ignores, rootSourceIgnore(r, docs));
-        let pool = pools.get(text);
-        if (!pool) pools.set(text, (pool = new WorkspacePool(abs, tops, workspaces, ignore)));
-        let built = builtBy.get(text);
-        if (!built) builtBy.set(text, (built = new Map()));
-        const ctx: ClusterCtx = { byFile, pool, exec, kubectl, findings, builds: 0, used, incomplete: false, batchSize: opts.batchSize ?? 64, workspaces, built };
-        clusters.push(await renderCluster(r, ctx));
-        builds += ctx.builds;
-        if (ctx.incomplete) incomplete = true;
+      // the clusters render at the same time (their builds share the pool's workspaces): one cluster's chain of
+      // small builds (root, then its apps, then what those apply) no longer leaves the other workspaces idle
+      const renders = await Promise.allSettled(
+        roots.map(async (r) => {
+          const own: RenderFinding[] = [];
+          if (r.patches?.length) {
+            const patched = await patchObjects(r.seeds.map((x) => x.object), r.patches, exec, kubectl);
+            if (patched) r.seeds = r.seeds.map((x, i) => ({ ...x, object: patched.find((o) => o.kind === x.object.kind) ?? patched[i] ?? x.object }));
+            else own.push({ id: "kustomize/build", severity: "error", file: r.source.file, line: r.source.line, message: "the FluxInstance's kustomize.patches do not apply to the source and Kustomization flux-operator makes from spec.sync", fix: "fix the patches (`kubectl kustomize` on the sync objects with them shows the error)" });
+          }
+          const { ignore, text } = fluxSourceIgnore(ignores, rootSourceIgnore(r, docs));
+          let pool = pools.get(text);
+          if (!pool) pools.set(text, (pool = new WorkspacePool(abs, tops, workspaces, ignore)));
+          let built = builtBy.get(text);
+          if (!built) builtBy.set(text, (built = new Map()));
+          const ctx: ClusterCtx = { byFile, pool, exec, kubectl, findings: own, builds: 0, used, incomplete: false, batchSize: opts.batchSize ?? 64, workspaces, built };
+          return { cluster: await renderCluster(r, ctx), ctx };
+        }),
+      );
+      for (const x of renders) if (x.status === "rejected") throw x.reason;
+      // findings and clusters in the roots' order, whichever finished first
+      for (const x of renders) {
+        if (x.status !== "fulfilled") continue;
+        clusters.push(x.value.cluster);
+        findings.push(...x.value.ctx.findings);
+        builds += x.value.ctx.builds;
+        if (x.value.ctx.incomplete) incomplete = true;
       }
     } finally {
       for (const p of pools.values()) p.dispose();
