@@ -13,7 +13,7 @@
  */
 import { createHash } from "node:crypto";
 import { cpus } from "node:os";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { type Dirent, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Exec } from "../../exec.ts";
 import type { RepoDocument, Source } from "../model.ts";
@@ -581,31 +581,35 @@ function unreferencedFiles(docs: readonly RepoDocument[], used: Set<string>): So
 // renderRepo
 // ---------------------------------------------------------------------------------------------------------------
 
+/** Every folder under `top` (itself first, then its subfolders, sorted), with its entries; .git, node_modules,
+ * .home-ops and the names in `skip` are left out. */
+function* folders(root: string, top: string, skip: readonly string[] = []): Generator<{ rel: string; entries: Dirent[] }> {
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(path.join(root, top), { withFileTypes: true });
+  } catch {
+    return;
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  yield { rel: top, entries };
+  for (const e of entries)
+    if (e.isDirectory() && ![".git", "node_modules", ".home-ops", ...skip].includes(e.name)) yield* folders(root, `${top}/${e.name}`, skip);
+}
+
 /** Content hash of every file a build can read (the top folders the roots live in). */
 function treeHash(root: string, tops: readonly string[], extra: readonly string[] = []): string {
   const h = createHash("sha1");
   h.update(`render v${RENDER_VERSION}\0`);
-  const walk = (rel: string) => {
-    let entries;
-    try {
-      entries = readdirSync(path.join(root, rel), { withFileTypes: true });
-    } catch {
-      return;
-    }
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const e of entries) {
-      const r = `${rel}/${e.name}`;
-      if (e.isDirectory()) {
-        if (![".git", "node_modules", ".home-ops", "clusterconfig"].includes(e.name)) walk(r);
-      } else if (e.isFile()) {
+  for (const t of tops)
+    for (const { rel, entries } of folders(root, t, ["clusterconfig"]))
+      for (const e of entries) {
+        if (!e.isFile()) continue;
+        const r = `${rel}/${e.name}`;
         h.update(r);
         h.update("\0");
         h.update(readFileSync(path.join(root, r)));
         h.update("\0");
       }
-    }
-  };
-  for (const t of tops) walk(t);
   for (const f of extra) {
     h.update(`${f}\0`);
     try {
@@ -628,17 +632,7 @@ function sourceIgnoreFiles(root: string, tops: readonly string[]): { dir: string
     }
   };
   read("");
-  const walk = (rel: string) => {
-    let entries;
-    try {
-      entries = readdirSync(path.join(root, rel), { withFileTypes: true });
-    } catch {
-      return;
-    }
-    if (entries.some((e) => e.name === ".sourceignore" && e.isFile())) read(rel);
-    for (const e of entries) if (e.isDirectory() && ![".git", "node_modules", ".home-ops"].includes(e.name)) walk(`${rel}/${e.name}`);
-  };
-  for (const t of tops) walk(t);
+  for (const t of tops) for (const { rel, entries } of folders(root, t)) if (entries.some((e) => e.name === ".sourceignore" && e.isFile())) read(rel);
   return out;
 }
 
