@@ -9,7 +9,9 @@ export default defineScript(import.meta, {
 Reads talos/, kubernetes/ and the tool pins into the cluster model and runs every offline check on it. Each finding
 names its file and line, what is wrong and how to fix it; BGP findings name the silent-failure cause (1-16,
 lib/bgp/causes.ts) of Cilium's BGP control plane they would cause (cause 7, no pool gives a Service an address,
-comes from the ipam family). Nothing in the repo is changed (render, schema and secrets-scan results are cached in .home-ops/cache/) and no cluster is contacted.
+comes from the ipam family). Nothing in the repo is changed and no cluster is contacted. Results are cached in .home-ops/cache/: a run on an
+unchanged repo (every file, the toolkit, kubectl and the options as before) answers from the last run's result;
+otherwise render, schema, yaml and secrets-scan results of unchanged files are reused (--no-cache: none).
 
 Check families: ${FAMILIES.join(", ")}.
 --build also runs the real \`kubectl kustomize\` on every kustomization (concurrently).`,
@@ -38,7 +40,8 @@ Check families: ${FAMILIES.join(", ")}.
     const renderCacheFile = flags["no-cache"] ? undefined : path.join(repo, ".home-ops/cache/render.json");
     const secretsCacheFile = flags["no-cache"] ? undefined : path.join(repo, ".home-ops/cache/validate-secrets.json");
     const yamlCacheFile = flags["no-cache"] ? undefined : path.join(repo, ".home-ops/cache/validate-yaml.json");
-    const result = await validateRepo(repo, { only, build: flags.build ? { exec } : false, cacheFile, renderCacheFile, secretsCacheFile, yamlCacheFile });
+    const resultCacheFile = flags["no-cache"] ? undefined : path.join(repo, ".home-ops/cache/validate-result.json");
+    const result = await validateRepo(repo, { only, build: flags.build ? { exec } : false, cacheFile, renderCacheFile, secretsCacheFile, yamlCacheFile, resultCacheFile });
     const ms = performance.now() - started;
     const errors = result.findings.filter((f) => f.severity === "error").length;
     const warnings = result.findings.filter((f) => f.severity === "warning").length;
@@ -49,7 +52,7 @@ Check families: ${FAMILIES.join(", ")}.
         ok: !failed,
         root: result.root,
         families: result.families,
-        summary: { errors, warnings, notes, files: new Set(result.findings.map((f) => f.file)).size, documents: result.documents },
+        summary: { errors, warnings, notes, files: new Set(result.findings.map((f) => f.file)).size, documents: result.documents, fromCache: result.fromCache === true },
         findings: result.findings,
       });
       return failed ? 1 : 0;
@@ -64,7 +67,7 @@ Check families: ${FAMILIES.join(", ")}.
       }
       out.line();
     }
-    const checked = `${result.documents} document${result.documents === 1 ? "" : "s"} checked by ${result.families.length} check famil${result.families.length === 1 ? "y" : "ies"}, ${(ms / 1000).toFixed(2)}s`;
+    const checked = `${result.documents} document${result.documents === 1 ? "" : "s"} checked by ${result.families.length} check famil${result.families.length === 1 ? "y" : "ies"}, ${(ms / 1000).toFixed(2)}s${result.fromCache ? ", nothing changed since the last run" : ""}`;
     const found = `${errors} error${errors === 1 ? "" : "s"}, ${warnings} warning${warnings === 1 ? "" : "s"} in ${groups.size} file${groups.size === 1 ? "" : "s"}`;
     const summary = `${errors + warnings === 0 ? "no errors or warnings" : found}${notes ? `, ${notes} not checked` : ""} (${checked})`;
     out.line(`${out.mark(failed ? "fail" : errors + warnings > 0 ? "warn" : "ok")} ${summary}`);

@@ -15,6 +15,7 @@ import { FAMILIES, finding, sortFindings, type Check, type Family, type Finding 
 import { versionsCheck } from "./versions.ts";
 import { checkYamlFiles, yamlCheck, yamlKeysCache } from "./yaml.ts";
 import { modelText, shareRepoFiles } from "./files.ts";
+import { ValidateResultCache } from "./result-cache.ts";
 
 export * from "./types.ts";
 
@@ -56,6 +57,14 @@ export interface ValidateOptions {
   secretsCacheFile?: string;
   /** The same for the yaml family's duplicate-key scan (scripts/validate.ts: .home-ops/cache/validate-yaml.json). */
   yamlCacheFile?: string;
+  /**
+   * Keep whole results here: a run whose inputs (every file a check reads, the toolkit, kubectl, the options) are
+   * unchanged answers from it without reading the repo (scripts/validate.ts: .home-ops/cache/validate-result.json;
+   * lib/checks/result-cache.ts). Not used with `model` or `build`.
+   */
+  resultCacheFile?: string;
+  /** A change this recent (ms) is not trusted to the result cache (default 2000; tests use 0). */
+  resultCacheRacyMs?: number;
 }
 
 export interface ValidateResult {
@@ -65,6 +74,8 @@ export interface ValidateResult {
   documents: number;
   /** the repo could not be loaded into a model: only raw-file checks ran */
   loadFailed: boolean;
+  /** answered from the result cache: nothing the checks read changed since the run that found these */
+  fromCache?: boolean;
 }
 
 export function parseOnly(text: string | undefined): Family[] | undefined {
@@ -127,6 +138,20 @@ export async function validateRepo(root: string, opts: ValidateOptions = {}): Pr
   if (!existsSync(abs) || !statSync(abs).isDirectory())
     throw new ConfigError(`${root} is not a directory`, "pass the repo root with --root DIR");
   const families = [...(opts.only ?? FAMILIES)];
+  if (!opts.resultCacheFile || opts.model || opts.build) return (await validateUncached(abs, families, opts)).result;
+  // taken before anything is read: an edit made while this run reads the repo never lends its stat to this result
+  const cache = new ValidateResultCache<ValidateResult>(opts.resultCacheFile, opts.resultCacheRacyMs);
+  const key = `${families.join(",")}|render=${opts.render !== false}`;
+  const fp = cache.fingerprint(abs, key);
+  const hit = cache.get(key, fp);
+  if (hit && hit.root === abs) return { ...hit, fromCache: true };
+  const { result, built } = await validateUncached(abs, families, opts);
+  // kustomize builds hard-link the repo's files (their ctime moves): the fingerprint after the run stands in
+  cache.save(key, built ? cache.carry(fp, cache.fingerprint(abs, key)) : fp, result);
+  return result;
+}
+
+async function validateUncached(abs: string, families: Family[], opts: ValidateOptions): Promise<{ result: ValidateResult; built: boolean }> {
   const want = new Set(families);
   let models: ClusterModel[] = opts.model ? [opts.model] : [];
   let render: RenderResult | undefined;
@@ -184,7 +209,8 @@ export async function validateRepo(root: string, opts: ValidateOptions = {}): Pr
     const seen = new Set(findings.filter((f) => f.id === "kustomize/build").map((f) => `${f.file}:${f.line}`));
     findings.push(...(await buildKustomizations(model, b)).filter((f) => !seen.has(`${f.file}:${f.line}`)));
   }
-  return { root: abs, findings: sortFindings(dedupe(findings)), families, documents: model?.documents.length ?? 0, loadFailed };
+  const result = { root: abs, findings: sortFindings(dedupe(findings)), families, documents: model?.documents.length ?? 0, loadFailed };
+  return { result, built: (render?.builds ?? 0) > 0 };
 }
 
 /** The render stage's own findings (build failures, undefined variables) and the files nothing applies. */
