@@ -67,10 +67,11 @@ Check families: ${FAMILIES.join(", ")}.
       }
       out.line();
     }
-    const checked = `${result.documents} document${result.documents === 1 ? "" : "s"} checked by ${result.families.length} check famil${result.families.length === 1 ? "y" : "ies"}, ${(ms / 1000).toFixed(2)}s${result.fromCache ? ", nothing changed since the last run" : ""}`;
+    const checked = `${result.documents} document${result.documents === 1 ? "" : "s"} checked by ${result.families.length} check famil${result.families.length === 1 ? "y" : "ies"}, ${(ms / 1000).toFixed(2)}s`;
     const found = `${errors} error${errors === 1 ? "" : "s"}, ${warnings} warning${warnings === 1 ? "" : "s"} in ${groups.size} file${groups.size === 1 ? "" : "s"}`;
     const summary = `${errors + warnings === 0 ? "no errors or warnings" : found}${notes ? `, ${notes} not checked` : ""} (${checked})`;
     out.line(`${out.mark(failed ? "fail" : errors + warnings > 0 ? "warn" : "ok")} ${summary}`);
+    if (result.fromCache) out.line(out.dim("  nothing changed since the last run: its result was reused (--no-cache checks again)"));
     return failed ? 1 : 0;
   },
 });

@@ -19,8 +19,8 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSy
 import path from "node:path";
 import { GitIgnore } from "../repo/gitignore.ts";
 
-/** A folder's stat key and its entries (file names, folder names). */
-type DirRecord = [key: string, files: string[], dirs: string[]];
+/** A folder's stat key, its entries (file names, folder names) and their checksum. */
+type DirRecord = [key: string, files: string[], dirs: string[], names: number];
 
 interface Stored<R> {
   version: number;
@@ -29,7 +29,7 @@ interface Stored<R> {
 }
 
 /** Bump when the stored shape or the fingerprint's rules change. */
-const VERSION = 1;
+const VERSION = 2;
 /** Option sets remembered at once (families x render): the oldest is dropped beyond this. */
 const MAX_RESULTS = 8;
 /** Never part of any check's input (VCS data, dependencies, this toolkit's caches). */
@@ -90,9 +90,8 @@ export class ValidateResultCache<R> {
     if (inToolkit !== "" && (inToolkit.startsWith("..") || path.isAbsolute(inToolkit))) {
       // --root another repo: the toolkit's code decides the findings too
       for (const d of TOOLKIT_PARTS.dirs) this.walk(TOOLKIT, d, "@toolkit/", state, () => false);
-      for (const f of TOOLKIT_PARTS.files) this.stat(`${TOOLKIT}/${f}`, state);
+      for (const f of TOOLKIT_PARTS.files) if (this.stat(`${TOOLKIT}/${f}`, state).racy) state.racy = true;
     }
-    // a folder's listing follows from its stat key, so stat keys in walk order are the whole tree: names are not hashed
     const tree = Bun.hash(new Float64Array(state.nums)).toString(36);
     const hash = Bun.hash(`${salt}\0bun ${Bun.version}\0${kubectlIdentity()}\0${tree}`).toString(36);
     return { hash, racy: state.racy, files: state.files, dirs: state.dirs, nums: state.nums };
@@ -140,27 +139,35 @@ export class ValidateResultCache<R> {
     }
   }
 
-  /** Appends what changes whenever the file (or folder) does: size, mtime, ctime, inode (NaN when it cannot be stat'ed). */
-  private stat(abs: string, state: WalkState): string {
+  /**
+   * Appends what changes whenever the file (or folder) does: size, mtime, ctime, inode (NaN when it cannot be
+   * stat'ed). Returns its stat key, and whether it changed within racyMs of the start.
+   */
+  private stat(abs: string, state: WalkState): { key: string; racy: boolean } {
     try {
       const st = statSync(abs);
-      if (st.mtimeMs > this.started - this.racyMs || st.ctimeMs > this.started - this.racyMs) state.racy = true;
       state.nums.push(st.size, st.mtimeMs, st.ctimeMs, st.ino);
-      return `${st.mtimeMs}:${st.ctimeMs}:${st.ino}`;
+      return { key: `${st.mtimeMs}:${st.ctimeMs}:${st.ino}`, racy: st.mtimeMs > this.started - this.racyMs || st.ctimeMs > this.started - this.racyMs };
     } catch {
       state.nums.push(NaN, NaN, NaN, NaN);
-      return "-";
+      return { key: "-", racy: false };
     }
   }
 
-  /** One folder: its stat, its listing (reused while the folder's stat is unchanged), each file's stat, then its folders. */
+  /**
+   * One folder: its stat, its listing (reused while the folder's stat is unchanged), each file's stat, then its
+   * folders. A racy file makes the result unkeepable; a racy folder (an entry added in the same tick after it was
+   * listed would not move its mtime) only keeps its listing from being reused: the next run lists it again, and
+   * the listing's names are part of the fingerprint.
+   */
   private walk(base: string, rel: string, label: string, state: WalkState, skipDir: (rel: string) => boolean): void {
     const abs = rel ? `${base}/${rel}` : base;
-    const key = this.stat(abs, state);
+    const at = state.nums.length;
+    const dir = this.stat(abs, state);
     const id = `${label}${rel}`;
     state.dirs++;
     let rec = this.stored.dirs[id];
-    if (!rec || rec[0] !== key) {
+    if (!rec || rec[0] !== dir.key) {
       const files: string[] = [];
       const dirs: string[] = [];
       try {
@@ -173,11 +180,15 @@ export class ValidateResultCache<R> {
       } catch {
         // unreadable: its stat (NaN, or its mode change) stands for it
       }
-      rec = [key, files.sort(), dirs.sort()];
+      files.sort();
+      dirs.sort();
+      rec = [dir.key, files, dirs, Bun.hash.crc32(`${files.join("/")}//${dirs.join("/")}`)];
     }
-    this.nextDirs.set(id, rec);
+    // a folder's size says nothing the names do not: its slot holds the names' checksum
+    state.nums[at] = rec[3];
+    if (!dir.racy) this.nextDirs.set(id, rec);
     state.files += rec[1].length;
-    for (const f of rec[1]) this.stat(`${abs}/${f}`, state);
+    for (const f of rec[1]) if (this.stat(`${abs}/${f}`, state).racy) state.racy = true;
     for (const d of rec[2]) {
       const r = rel ? `${rel}/${d}` : d;
       if (!skipDir(r)) this.walk(base, r, label, state, skipDir);

@@ -35,6 +35,31 @@ describe("scripts/validate.ts", () => {
     expect(doc.summary.documents).toBeGreaterThan(50);
   }, 60_000);
 
+  test("a second run on an unchanged repo reuses the result and says so; an edit or --no-cache checks again", async () => {
+    const dir = copyRepo();
+    try {
+      // a file changed in the last 2 s is never trusted to the result cache: the copy must age first
+      await Bun.sleep(2100);
+      const first = await validate(["--root", dir]);
+      expect(first.code).toBe(0);
+      expect(first.stdout).not.toContain("nothing changed since the last run");
+      const second = await validate(["--root", dir]);
+      expect(second.code).toBe(0);
+      expect(second.stdout).toContain("nothing changed since the last run: its result was reused (--no-cache checks again)");
+      // --json is another way to print the same result; --only asks for another one
+      expect(JSON.parse((await validate(["--root", dir, "--json"])).stdout).summary.fromCache).toBe(true);
+      expect(JSON.parse((await validate(["--root", dir, "--json", "--only", "yaml"])).stdout).summary.fromCache).toBe(false);
+      expect((await validate(["--root", dir, "--no-cache"])).stdout).not.toContain("nothing changed");
+      applyEdits(dir, loadFixtures().find((f) => f.name === "ipam-pool-in-node-vlan")!.edits);
+      const edited = await validate(["--root", dir]);
+      expect(edited.code).toBe(1);
+      expect(edited.stdout).toContain("ipam/pool-in-node-vlan");
+      expect(edited.stdout).not.toContain("nothing changed");
+    } finally {
+      cleanup(dir);
+    }
+  }, 90_000);
+
   test("a broken repo: exit 1, findings grouped by file with line, id, message and fix", async () => {
     const dir = brokenCopy("bgp-cause-3-advertisement-not-selected", "ipam-pool-in-node-vlan");
     try {
