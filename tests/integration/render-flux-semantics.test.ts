@@ -35,6 +35,47 @@ data:
   a: b
 `;
 
+describe("a FluxInstance patch that moves the sync path", () => {
+  const dir = repo({
+    "kubernetes/flux/instance.yaml": `apiVersion: fluxcd.controlplane.io/v1
+kind: FluxInstance
+metadata:
+  name: flux
+  namespace: flux-system
+spec:
+  distribution:
+    version: 2.6.x
+    registry: ghcr.io/fluxcd
+  sync:
+    kind: GitRepository
+    url: https://github.com/example/home-ops
+    ref: refs/heads/main
+    path: kubernetes/old
+  kustomize:
+    patches:
+      - target:
+          kind: Kustomization
+        patch: |
+          - op: replace
+            path: /spec/path
+            value: kubernetes/new
+`,
+    "kubernetes/old/a.yaml": configMap("old"),
+    "kubernetes/new/b.yaml": configMap("new"),
+  });
+
+  test(
+    "flux-operator syncs the patched path: its objects render, the old path is unreferenced",
+    async () => {
+      const r = (await loadRenderedRepo(dir, { mode: "lenient" })).render;
+      expect(r.clusters[0]!.rootPath).toBe("kubernetes/new");
+      expect(r.clusters[0]!.objects.filter((o) => o.object.kind === "ConfigMap").map((o) => (o.object.metadata as { name: string }).name)).toEqual(["new"]);
+      expect(r.unreferenced.map((u) => u.file)).toContain("kubernetes/old/a.yaml");
+    },
+    { timeout: 120_000 },
+  );
+});
+
 describe("what the source leaves out of its artifact never renders", () => {
   // flux-operator makes the GitRepository from spec.sync; the FluxInstance's patch gives it spec.ignore
   const dir = repo({

@@ -39,7 +39,7 @@ const normRel = (p: string): string => {
 const FLUX_KS = (o: Obj) => o.kind === "Kustomization" && String(o.apiVersion ?? "").startsWith("kustomize.toolkit.fluxcd.io/");
 
 /** Bump when the render output's shape or semantics change (invalidates caches). */
-const RENDER_VERSION = 5;
+const RENDER_VERSION = 6;
 
 export interface RenderedObject {
   object: Obj;
@@ -695,7 +695,12 @@ export async function renderRepo(root: string, docs: readonly RepoDocument[], op
           const own: RenderFinding[] = [];
           if (r.patches?.length) {
             const patched = await patchObjects(r.seeds.map((x) => x.object), r.patches, exec, kubectl);
-            if (patched) r.seeds = r.seeds.map((x, i) => ({ ...x, object: patched.find((o) => o.kind === x.object.kind) ?? patched[i] ?? x.object }));
+            if (patched) {
+              r.seeds = r.seeds.map((x, i) => ({ ...x, object: patched.find((o) => o.kind === x.object.kind) ?? patched[i] ?? x.object }));
+              // a patch may move the sync Kustomization's path: flux-operator applies the patched one
+              const moved = str(get(r.seeds.find((x) => FLUX_KS(x.object))?.object, "spec", "path"));
+              if (moved !== undefined && !moved.includes("${")) r.path = normRel(moved);
+            }
             else own.push({ id: "kustomize/build", severity: "error", file: r.source.file, line: r.source.line, message: "the FluxInstance's kustomize.patches do not apply to the source and Kustomization flux-operator makes from spec.sync", fix: "fix the patches (`kubectl kustomize` on the sync objects with them shows the error)" });
           }
           const { ignore, text } = fluxSourceIgnore(ignores, rootSourceIgnore(r, docs));
