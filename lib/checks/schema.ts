@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { type ChartCrd, chartCrdCoverage, chartCrds, knownChartCrds } from "../repo/charts.ts";
+import { type ChartCrd, chartCrdCoverage, chartCrds, chartCrdsInCrdsDir, knownChartCrds } from "../repo/charts.ts";
 import { checkCustomResource, type CrdProblem } from "../repo/crd-schema.ts";
 import { bootstrapHelmfileCharts } from "../repo/helmfile.ts";
 import type { ClusterModel, HelmRelease, RepoDocument } from "../repo/model.ts";
@@ -392,7 +392,7 @@ function chartCrdIndex(model: ClusterModel): ChartCrdIndex {
   const installed = new Map<string, ChartCrdUse>();
   const withheld: ChartCrdIndex["withheld"] = new Map();
   for (const release of model.helmReleases)
-    for (const crd of chartCrds(release.chart, release.values)) {
+    for (const crd of chartCrds(release.chart, release.values, { skipCrdsDir: release.installCrds === "Skip" })) {
       const key = `${crd.group}/${crd.kind}`;
       if (!installed.has(key)) installed.set(key, { crd, release, checked: 0 });
     }
@@ -452,12 +452,16 @@ function chartCrdFindings(d: RepoDocument, what: string, index: ChartCrdIndex): 
   }
   const r = w.releases[0]!;
   const enable = chartCrdCoverage(r.chart, r.version)?.enableWith;
+  // values that would install them, but install.crds: Skip leaves the chart's crds/ folder out
+  const skipped = r.installCrds === "Skip" && chartCrdsInCrdsDir(r.chart) && chartCrds(r.chart, r.values).length > 0;
   w.first = finding(
     "schema/crd-not-installed",
     "error",
     at(d, ["kind"]),
-    `${what}: nothing installs the ${crd.plural}.${crd.group} CRD (the ${r.chart} HelmRelease at ${r.source.file}:${r.source.line} leaves its CRDs off; no CRD in the repo defines it)`,
-    `turn the chart's CRDs on in the HelmRelease values${enable ? ` (${enable})` : ""}, or apply the CRDs another way`,
+    `${what}: nothing installs the ${crd.plural}.${crd.group} CRD (the ${r.chart} HelmRelease at ${r.source.file}:${r.source.line} ${skipped ? "sets install.crds: Skip, and the chart ships its CRDs in its crds/ folder" : "leaves its CRDs off"}; no CRD in the repo defines it)`,
+    skipped
+      ? "remove install.crds: Skip from the HelmRelease (Create is the default), or apply the CRDs another way"
+      : `turn the chart's CRDs on in the HelmRelease values${enable ? ` (${enable})` : ""}, or apply the CRDs another way`,
   );
   return [w.first];
 }

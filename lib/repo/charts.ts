@@ -538,6 +538,11 @@ interface ChartCrdTable {
   enableWith?: string;
   /** the chart's switch and its default */
   crds(values: Obj): ChartCrd[];
+  /**
+   * the CRDs are in the chart's crds/ folder (Helm's CRD handling: `helm install --skip-crds`, helm-controller's
+   * `install.crds: Skip`, and every plain upgrade leave them out), not in templates (always applied)
+   */
+  crdsDir?: true;
 }
 
 /**
@@ -548,7 +553,8 @@ interface ChartCrdTable {
  */
 const CHART_CRDS: Record<string, ChartCrdTable> = {
   "cert-manager": { known: "v1.18", covers: /^v?1\.18(\.|$)/, enableWith: "crds.enabled: true", crds: (v) => (on(v, ["crds", "enabled"], false) || on(v, ["installCRDs"], false) ? CERT_MANAGER_CRDS : []) },
-  "kube-prometheus-stack": { known: "70.x to 79.x", covers: /^v?7\d(\.|$)/, enableWith: "crds.enabled: true", crds: (v) => (on(v, ["crds", "enabled"], true) ? PROMETHEUS_OPERATOR_CRDS : []) },
+  // its CRDs are the crds/ folder of its `crds` subchart (charts/crds/crds/)
+  "kube-prometheus-stack": { known: "70.x to 79.x", covers: /^v?7\d(\.|$)/, enableWith: "crds.enabled: true", crdsDir: true, crds: (v) => (on(v, ["crds", "enabled"], true) ? PROMETHEUS_OPERATOR_CRDS : []) },
   // prometheus-community's CRD-only chart, which repos run next to kube-prometheus-stack with its crds.enabled off
   "prometheus-operator-crds": { known: "22.x (prometheus-operator 0.83)", covers: /^v?22(\.|$)/, crds: () => PROMETHEUS_OPERATOR_CRDS },
   "cloudnative-pg": { known: "0.25 (CloudNativePG 1.26)", covers: /^v?0\.25(\.|$)/, enableWith: "crds.create: true", crds: (v) => (on(v, ["crds", "create"], true) ? CLOUDNATIVE_PG_CRDS : []) },
@@ -556,10 +562,18 @@ const CHART_CRDS: Record<string, ChartCrdTable> = {
   longhorn: { known: "1.9", covers: /^v?1\.9(\.|$)/, crds: () => LONGHORN_CRDS },
 };
 
-/** The CRDs a release of `chart` installs with these values ([] for a chart whose CRDs the toolkit does not know). */
-export function chartCrds(chart: string, values: Obj = {}): ChartCrd[] {
-  return CHART_CRDS[chart]?.crds(values) ?? [];
+/**
+ * The CRDs a release of `chart` installs with these values ([] for a chart whose CRDs the toolkit does not know).
+ * `skipCrdsDir`: the install leaves out the chart's crds/ folder (`--skip-crds`, `install.crds: Skip`, an upgrade).
+ */
+export function chartCrds(chart: string, values: Obj = {}, opts: { skipCrdsDir?: boolean } = {}): ChartCrd[] {
+  const t = CHART_CRDS[chart];
+  if (!t || (t.crdsDir && opts.skipCrdsDir)) return [];
+  return t.crds(values);
 }
+
+/** The chart ships its CRDs in its crds/ folder (Helm's CRD policy applies to them). */
+export const chartCrdsInCrdsDir = (chart: string): boolean => CHART_CRDS[chart]?.crdsDir === true;
 
 /**
  * Whether the chart-CRD table covers `version` of `chart` (the HelmRelease's chart version): `known` says which

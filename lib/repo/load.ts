@@ -1236,6 +1236,7 @@ function helmRelease(
     releaseName: str(spec.releaseName),
     targetNamespace: str(spec.targetNamespace),
     values,
+    installCrds: str(get(spec, "install", "crds")),
     valuesFrom,
     dependsOn: arr(spec.dependsOn)
       .filter(isObj)

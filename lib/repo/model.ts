@@ -314,6 +314,8 @@ export const HelmReleaseSchema = z.object({
   targetNamespace: z.string().optional(),
   /** spec.values deep-merged over the valuesFrom ConfigMaps and Secrets the repo makes (Flux's merge order). */
   values: z.record(z.string(), z.unknown()),
+  /** spec.install.crds: Skip leaves the chart's crds/ folder out of the install (Create, the default, and CreateReplace do not) */
+  installCrds: z.string().optional(),
   valuesFrom: z.array(z.object({ kind: z.string(), name: z.string(), valuesKey: z.string().optional() })),
   dependsOn: z.array(z.object({ name: z.string(), namespace: z.string().optional() })),
   source: SourceSchema,

@@ -27,8 +27,8 @@ export interface ChartDef {
   repos: string[];
   description: string;
   appVersion(version: string): string;
-  /** CRDs the chart ships (created by helm before the templates) */
-  crds(values: Values): readonly KindInfo[];
+  /** CRDs the chart ships (created by helm before the templates); `skipCrdsDir`: its crds/ folder is left out */
+  crds(values: Values, skipCrdsDir?: boolean): readonly KindInfo[];
   render(r: ReleaseInput): KObj[];
   notes?(r: ReleaseInput): string;
 }
@@ -112,7 +112,7 @@ const configMap = (r: ReleaseInput, name: string, labels: Record<string, string>
 });
 
 /** The kinds whose CRDs a release of `chart` installs with `values` (the shared chart knowledge). */
-export const chartCrdKinds = (chart: string, values: Values): KindInfo[] => chartCrds(chart, values).map(chartCrdKind);
+export const chartCrdKinds = (chart: string, values: Values, skipCrdsDir = false): KindInfo[] => chartCrds(chart, values, { skipCrdsDir }).map(chartCrdKind);
 
 // ---------------------------------------------------------------------------------------------------------------
 
@@ -319,7 +319,7 @@ function simpleChart(name: string, repos: string[], description: string, appVers
     repos,
     description,
     appVersion,
-    crds: (values) => chartCrdKinds(name, values),
+    crds: (values, skipCrdsDir) => chartCrdKinds(name, values, skipCrdsDir),
     render(r) {
       return [
         workload(r, {

@@ -16,6 +16,7 @@ import { EXTERNAL_SECRETS_KINDS, LONGHORN_KINDS } from "../../lib/sim/kinds.ts";
 import { readObjects } from "../../lib/sim/controllers/flux.ts";
 import type { KObj } from "../../lib/sim/controllers/obj.ts";
 import { validateCustomResource } from "../../lib/sim/schema.ts";
+import { rig } from "./sim-controllers-helpers.ts";
 
 const ROOT = path.resolve(import.meta.dir, "../..");
 
@@ -87,6 +88,43 @@ describe("one home for what a chart installs", () => {
     expect(kinds(findChart("external-secrets")!.crds({}))).toEqual(kinds(chartCrds("external-secrets")));
     expect(findChart("external-secrets")!.crds({ installCRDs: false })).toEqual([]);
     expect(kinds(findChart("cert-manager")!.crds({ crds: { enabled: true } }))).toEqual(kinds(chartCrds("cert-manager", { crds: { enabled: true } })));
+  });
+
+  test("a chart whose CRDs are in its crds/ folder: install.crds: Skip and --skip-crds leave them out, in validate and the simulated cluster alike", async () => {
+    const on = { crds: { enabled: true } };
+    // kube-prometheus-stack ships them in crds/ (Helm's policy applies), cert-manager in templates (always applied)
+    expect(chartCrds("kube-prometheus-stack", on, { skipCrdsDir: true })).toEqual([]);
+    expect(kinds(findChart("kube-prometheus-stack")!.crds(on, true))).toEqual([]);
+    expect(kinds(findChart("kube-prometheus-stack")!.crds(on, false))).toEqual(kinds(chartCrds("kube-prometheus-stack", on)));
+    expect(kinds(chartCrds("cert-manager", on, { skipCrdsDir: true }))).toEqual(kinds(chartCrds("cert-manager", on)));
+    // validate: the repo's kube-prometheus-stack release with install.crds: Skip leaves its ServiceMonitors without CRD
+    const model = loadRepo(ROOT);
+    const kps = model.helmReleases.find((r) => r.chart === "kube-prometheus-stack")!;
+    expect(kps.installCrds).not.toBe("Skip");
+    const skip = { ...model, helmReleases: model.helmReleases.map((r) => (r === kps ? { ...r, installCrds: "Skip" } : r)) };
+    const missing = (m: typeof model) => schemaCheck(m).filter((f) => f.id === "schema/crd-not-installed").map((f) => f.message);
+    expect(missing(model)).toEqual([]);
+    expect(missing(skip).join("\n")).toContain("sets install.crds: Skip");
+    // the simulated helm: --skip-crds on install, and an upgrade, leave the crds/ folder out
+    const crd = "servicemonitors.monitoring.coreos.com";
+    const install = (r: ReturnType<typeof rig>, ...extra: string[]) =>
+      r.helm("install", "kps", "kube-prometheus-stack", "--repo", "https://prometheus-community.github.io/helm-charts", "--version", "75.15.1", "--namespace", "observability", "--create-namespace", ...extra);
+    const skipped = rig();
+    try {
+      const r = await install(skipped, "--skip-crds");
+      expect([r.exitCode, r.stderr]).toEqual([0, ""]);
+      expect(skipped.get("CustomResourceDefinition", crd)).toBeUndefined();
+    } finally {
+      skipped.stop();
+    }
+    const plain = rig();
+    try {
+      const r = await install(plain);
+      expect([r.exitCode, r.stderr]).toEqual([0, ""]);
+      expect(plain.get("CustomResourceDefinition", crd)).toBeDefined();
+    } finally {
+      plain.stop();
+    }
   });
 
   test("validate says once per release when the chart version is outside the CRD table, and not when it is inside", () => {

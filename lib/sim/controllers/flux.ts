@@ -428,7 +428,9 @@ export class FluxController extends Reconciler {
       const chart = chartForReference(chartName) ?? genericChart(chartName);
       const prev = latestRelease(this.ctx, releaseName, targetNs);
       try {
-        const res = installOrUpgrade(this.ctx, { name: releaseName, namespace: targetNs, chart, version, values, createNamespace: hr.spec?.install?.createNamespace === true, manager: "helm-controller" });
+        // helm-controller's CRD policy: install.crds (default Create) on install, upgrade.crds (default Skip) on upgrade
+        const skipCrdsDir = prev ? (hr.spec?.upgrade?.crds ?? "Skip") === "Skip" : hr.spec?.install?.crds === "Skip";
+        const res = installOrUpgrade(this.ctx, { name: releaseName, namespace: targetNs, chart, version, values, createNamespace: hr.spec?.install?.createNamespace === true, skipCrdsDir, manager: "helm-controller" });
         const action = prev ? "upgrade" : "install";
         const msg = `Helm ${action} succeeded for release ${targetNs}/${releaseName}.v${res.release.version} with chart ${chart.name}@${version}`;
         const history = [

@@ -90,6 +90,11 @@ export interface InstallRequest {
   version: string;
   values: Values;
   createNamespace: boolean;
+  /**
+   * leave out the chart's crds/ folder: `helm install --skip-crds`, any `helm upgrade` of an existing release,
+   * helm-controller's install.crds: Skip (upgrade.crds, whose default is Skip, on upgrade)
+   */
+  skipCrdsDir?: boolean;
   /** who writes (helm CLI: "helm"; Flux: "helm-controller") */
   manager: string;
 }
@@ -105,7 +110,7 @@ export function installOrUpgrade(ctx: Ctx, req: InstallRequest): { release: Helm
     if (!req.createNamespace) throw new HelmError(`${op} FAILED: create: failed to create: namespaces "${req.namespace}" not found`);
     store.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: req.namespace } }, { fieldManager: req.manager });
   }
-  for (const k of req.chart.crds(req.values)) {
+  for (const k of req.chart.crds(req.values, req.skipCrdsDir)) {
     const crd = crdFor(k) as KObj;
     if (!ctx.get("customresourcedefinitions", crd.metadata.name)) store.create(crd, { fieldManager: req.manager });
   }

@@ -302,7 +302,8 @@ export function createHelmTool(ctx: Ctx, opts: { version?: string } = {}): (call
 
         let result;
         try {
-          result = installOrUpgrade(ctx, { name, namespace: ns, chart, version, values, createNamespace: bool(parsed, "create-namespace"), manager: "helm" });
+          // Helm installs a chart's crds/ folder on install only, unless --skip-crds
+          result = installOrUpgrade(ctx, { name, namespace: ns, chart, version, values, createNamespace: bool(parsed, "create-namespace"), skipCrdsDir: bool(parsed, "skip-crds") || existing !== undefined, manager: "helm" });
         } catch (e) {
           if (e instanceof HelmError) return fail(e.message);
           throw e;
