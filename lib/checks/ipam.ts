@@ -124,9 +124,13 @@ function overlapFindings(blocks: Block[], nets: ReturnType<typeof networks>, l2 
       out.push(finding("ipam/pool-overlaps-cidr", "error", blk.source, `pool ${blk.pool.name} block ${formatRange(blk.range)} overlaps ${cidr.what} ${formatRange(cidr.range)}`, "move the pool outside the pod and service CIDRs"));
       continue;
     }
-    const host = nets.hosts.find((h) => contains(blk.range, h.range));
-    if (host)
-      out.push(finding("ipam/pool-contains-host", "error", blk.source, `pool ${blk.pool.name} block ${formatRange(blk.range)} contains ${host.what} (${formatRange(host.range)})`, "keep node, VIP and router addresses out of LB pools"));
+    // every address the block holds, named once: the fix is to move the block (or the addresses), not one of them
+    const hosts = nets.hosts.filter((h) => contains(blk.range, h.range));
+    if (hosts.length) {
+      const listed = hosts.slice(0, 4).map((h) => `${h.what} (${formatRange(h.range)})`);
+      const more = hosts.length > listed.length ? ` and ${hosts.length - listed.length} more` : "";
+      out.push(finding("ipam/pool-contains-host", "error", blk.source, `pool ${blk.pool.name} block ${formatRange(blk.range)} contains ${listed.join(", ")}${more}`, "keep node, VIP and router addresses out of LB pools"));
+    }
   }
   return out;
 }

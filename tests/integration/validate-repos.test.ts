@@ -127,3 +127,18 @@ describe("validate on public home-ops repos (rendered like Flux)", () => {
     );
   }
 });
+
+describe("what a kept finding says", () => {
+  test(
+    "ipam/pool-contains-host names every address the pool's block holds, in one finding (onedr0p-cluster-template: the pool is the node /24)",
+    async () => {
+      const r = await validateRepo(path.join(REPOS, "onedr0p-cluster-template"), { only: ["ipam"] });
+      const hosts = r.findings.filter((f) => f.id === "ipam/pool-contains-host");
+      expect(hosts).toHaveLength(1);
+      // the router, the API VIP and the nodes: the first four by name, the rest counted
+      expect(hosts[0]!.message).toMatch(/contains (.+ \(\d+\.\d+\.\d+\.\d+\), ){3}.+ \(\d+\.\d+\.\d+\.\d+\) and \d+ more$/);
+      for (const what of ["the router", "the API VIP", "node k8s-0"]) expect(hosts[0]!.message).toContain(what);
+    },
+    { timeout: 300_000 },
+  );
+});
