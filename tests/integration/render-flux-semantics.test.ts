@@ -35,9 +35,8 @@ data:
   a: b
 `;
 
-describe("a FluxInstance patch that moves the sync path", () => {
-  const dir = repo({
-    "kubernetes/flux/instance.yaml": `apiVersion: fluxcd.controlplane.io/v1
+/** A FluxInstance syncing `syncPath` of this repo, with `patches` (YAML list items) under spec.kustomize.patches. */
+const fluxInstance = (syncPath: string, patches: string) => `apiVersion: fluxcd.controlplane.io/v1
 kind: FluxInstance
 metadata:
   name: flux
@@ -48,18 +47,22 @@ spec:
     registry: ghcr.io/fluxcd
   sync:
     kind: GitRepository
-    url: https://github.com/example/home-ops
+    url: https://example.com/home-ops.git
     ref: refs/heads/main
-    path: kubernetes/old
+    path: ${syncPath}
   kustomize:
-    patches:
+    patches:${patches}
+`;
+
+describe("a FluxInstance patch that moves the sync path", () => {
+  const dir = repo({
+    "kubernetes/flux/instance.yaml": fluxInstance("kubernetes/old", `
       - target:
           kind: Kustomization
         patch: |
           - op: replace
             path: /spec/path
-            value: kubernetes/new
-`,
+            value: kubernetes/new`),
     "kubernetes/old/a.yaml": configMap("old"),
     "kubernetes/new/b.yaml": configMap("new"),
   });
@@ -79,30 +82,14 @@ spec:
 describe("what the source leaves out of its artifact never renders", () => {
   // flux-operator makes the GitRepository from spec.sync; the FluxInstance's patch gives it spec.ignore
   const dir = repo({
-    "kubernetes/flux/instance.yaml": `apiVersion: fluxcd.controlplane.io/v1
-kind: FluxInstance
-metadata:
-  name: flux
-  namespace: flux-system
-spec:
-  distribution:
-    version: 2.6.x
-    registry: ghcr.io/fluxcd
-  sync:
-    kind: GitRepository
-    url: https://example.com/home-ops.git
-    ref: refs/heads/main
-    path: kubernetes/cluster
-  kustomize:
-    patches:
+    "kubernetes/flux/instance.yaml": fluxInstance("kubernetes/cluster", `
       - target:
           kind: GitRepository
         patch: |
           - op: add
             path: /spec/ignore
             value: |
-              /kubernetes/cluster/by-spec-ignore.yaml
-`,
+              /kubernetes/cluster/by-spec-ignore.yaml`),
     "kubernetes/cluster/kept.yaml": configMap("kept"),
     "kubernetes/cluster/by-spec-ignore.yaml": configMap("by-spec-ignore"),
     "kubernetes/cluster/extra/by-sourceignore.yaml": configMap("by-sourceignore"),
