@@ -11,9 +11,10 @@
  *   - the options that change what is checked (families, render on or off).
  * A folder's listing is kept with its own stat key: an unchanged folder is not read again, only stat'ed.
  *
- * A file or folder changed less than `racyMs` (2 s) before the run may change again within the same timestamp tick:
- * no result is kept from such a run (the same rule as FileResultCache). The fingerprint is taken before anything is
- * read, so a file edited while validate runs never lends its new stat to a result computed from its old text.
+ * A file changed less than `racyMs` (2 s) before the run may change again within the same timestamp tick: no result
+ * is kept from such a run (the same rule as FileResultCache); such a folder is listed again next run. The fingerprint
+ * is taken before anything is read, so a file edited while validate runs never lends its new stat to a result
+ * computed from its old text.
  */
 import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -79,7 +80,6 @@ export class ValidateResultCache<R> {
    */
   fingerprint(root: string, salt: string): Fingerprint {
     const state: WalkState = { racy: false, files: 0, dirs: 0, nums: [] };
-
     const ignore = GitIgnore.load(root);
     const skipDir = (rel: string) => {
       if (READ_WHOLE.has(rel.split("/", 1)[0]!)) return false;
