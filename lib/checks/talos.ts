@@ -3,7 +3,7 @@ import path from "node:path";
 import { contains, isIP, normaliseIP, parseCidr } from "../net/index.ts";
 import type { ClusterModel, RepoDocument, Source } from "../repo/model.ts";
 import { schematicId } from "../repo/schematic.ts";
-import { parseInstallerImage, talosSupportsKubernetes } from "../talos/versions.ts";
+import { parseInstallerImage, talosSupportsKubernetes, talosSupportUnknown } from "../talos/versions.ts";
 import { at, docAt, get, isObj, type PathSeg } from "./locate.ts";
 import { finding, type Finding } from "./types.ts";
 
@@ -67,6 +67,11 @@ function versionFindings(model: ClusterModel): Finding[] {
   const t = model.versions.talos;
   const k = model.versions.kubernetes;
   if (!t.value || !k.value) return [];
+  // a Talos the support table does not cover: one note, never a false error (the table grows with the Talos this
+  // toolkit runs; a Renovate bump to a newer Talos must not fail validate)
+  const unknown = talosSupportUnknown(t.value);
+  if (unknown)
+    return [finding("talos/version-unknown", "info", t.source, `Talos ${t.value} is not in the Talos/Kubernetes support table (${unknown.known.join(", ")}): Kubernetes ${k.value} was not checked against it`, "nothing to fix; the table grows with the Talos versions this toolkit runs")];
   let r;
   try {
     r = talosSupportsKubernetes(t.value, k.value);

@@ -37,6 +37,16 @@ function cmpMinor(a: string, b: string): number {
   return a1 !== b1 ? a1 - b1 : a2 - b2;
 }
 
+/**
+ * The Talos minors the support table covers, when `talos` is not one of them (undefined when it is): a newer Talos
+ * is not wrong, only not judged.
+ */
+export function talosSupportUnknown(talos: string): { known: string[] } | undefined {
+  const v = parseVersion(talos);
+  if (!v || TALOS_KUBERNETES_SUPPORT[minor(v)]) return undefined;
+  return { known: Object.keys(TALOS_KUBERNETES_SUPPORT) };
+}
+
 /** Whether Talos `talos` runs Kubernetes `kubernetes` (both like "v1.10.5" / "1.33.2"). */
 export function talosSupportsKubernetes(talos: string, kubernetes: string): VersionCheck {
   const t = mustParse(talos, "Talos version");

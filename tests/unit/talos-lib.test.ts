@@ -134,3 +134,23 @@ describe("Talosctl argv", () => {
     expect(exec.history).toEqual([{ command: "talosctl --endpoints=10.0.0.11 --nodes=10.0.0.11 reboot --wait=true --timeout=10m", dryRun: true }]);
   });
 });
+
+describe("a Talos the support table does not cover (a Renovate bump ahead of the table)", () => {
+  test("validate says once that the Kubernetes version was not checked, and reports no error", async () => {
+    const path = await import("node:path");
+    const { loadRepo } = await import("../../lib/repo/load.ts");
+    const { talosCheck } = await import("../../lib/checks/talos.ts");
+    const { TALOS_KUBERNETES_SUPPORT } = await import("../../lib/talos/versions.ts");
+    const model = loadRepo(path.resolve(import.meta.dir, "../.."));
+    // the minor after the newest the table knows
+    const newest = Object.keys(TALOS_KUBERNETES_SUPPORT).map((m) => m.split(".").map(Number) as [number, number]).sort((a, b) => a[0] - b[0] || a[1] - b[1]).pop()!;
+    const ahead = `v${newest[0]}.${newest[1] + 1}.0`;
+    const bumped = { ...model, versions: { ...model.versions, talos: { ...model.versions.talos, value: ahead } } };
+    const findings = talosCheck(bumped).filter((f) => f.id.startsWith("talos/version") || f.id === "talos/kubernetes-version");
+    expect(findings.map((f) => [f.id, f.severity])).toEqual([["talos/version-unknown", "info"]]);
+    expect(findings[0]!.message).toContain(ahead);
+    expect(findings[0]!.file).toBe(model.versions.talos.source.file);
+    // the pinned Talos is in the table: no note
+    expect(talosCheck(model).filter((f) => f.id === "talos/version-unknown")).toEqual([]);
+  });
+});
