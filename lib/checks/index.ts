@@ -2,7 +2,7 @@ import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { ConfigError } from "../cli/errors.ts";
 import { loadRenderedRepo, loadRepo, RepoError } from "../repo/load.ts";
-import type { RenderResult } from "../repo/render/index.ts";
+import { type RenderResult, unrendered } from "../repo/render/index.ts";
 import type { ClusterModel } from "../repo/model.ts";
 import { bgpCheck } from "./bgp.ts";
 import { fluxCheck } from "./flux.ts";
@@ -229,7 +229,7 @@ function renderFindings(render: RenderResult, want: Set<Family>, found: readonly
   }
   const broken = new Set(found.filter((f) => f.id.startsWith("yaml/")).map((f) => f.file));
   if (want.has("flux") && render.complete)
-    for (const u of render.unreferenced.filter((x) => !broken.has(x.file)))
+    for (const u of render.unreferenced.filter((x) => !broken.has(x.file) && !unrendered(render, x.file)))
       out.push(finding("repo/unreferenced", "warning", u, "no Flux Kustomization applies this file: it is not part of any cluster and no check reads it", "list it in a kustomization.yaml under a Flux Kustomization's path, or delete it"));
   return out;
 }

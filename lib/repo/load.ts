@@ -38,7 +38,7 @@ import type {
   Versions,
 } from "./model.ts";
 import { chartServices } from "./charts.ts";
-import { renderRepo, type RenderedCluster, type RenderedObject, type RenderOptions, type RenderResult } from "./render/index.ts";
+import { renderRepo, unrendered, type RenderedCluster, type RenderedObject, type RenderOptions, type RenderResult } from "./render/index.ts";
 
 /** A malformed or incomplete repo file: the message starts with `file:line:` so editors and CI can jump to it. */
 export class RepoError extends ConfigError {
@@ -537,7 +537,7 @@ export async function loadRenderedRepo(root: string, opts: LoadRepoOptions & Ren
       ? "holds a YAML alias inside its own anchor"
       : `uses more than ${MAX_ALIASES} YAML aliases`;
   const render: RenderResult = bombs.length
-    ? ({ clusters: [], findings: bombs.map((file) => ({ id: "kustomize/render-skipped", severity: "info" as const, file, line: 1, message: `${file} ${why(file)}: kustomize would expand it without bound, so nothing was rendered and the repo is checked as written`, fix: "write the repeated values out (or use fewer aliases)" })), unreferenced: [], complete: false, builds: 0, fromCache: false } satisfies RenderResult)
+    ? ({ clusters: [], findings: bombs.map((file) => ({ id: "kustomize/render-skipped", severity: "info" as const, file, line: 1, message: `${file} ${why(file)}: kustomize would expand it without bound, so nothing was rendered and the repo is checked as written`, fix: "write the repeated values out (or use fewer aliases)" })), unreferenced: [], complete: false, unrendered: [], builds: 0, fromCache: false } satisfies RenderResult)
     : await renderRepo(ctx.root, index.documents, opts);
   // a finding about a place inside a document gets that place's line
   for (const f of render.findings) {
@@ -546,8 +546,9 @@ export async function loadRenderedRepo(root: string, opts: LoadRepoOptions & Ren
   }
   if (render.clusters.length === 0) return { models: [buildModel(ctx, index, literalObjects(index.documents))], render };
   const clusterNames = render.clusters.map((c) => c.name);
-  // When a Flux path did not build, what it would apply is unknown: the files no build reached are read as written.
-  const unreached = new Set(render.complete ? [] : render.unreferenced.map((u) => u.file));
+  // When a Flux path did not build, what it would apply is unknown: the files no build reached are read as written
+  // (after a partial render, only those under the entries it left out).
+  const unreached = new Set(render.unreferenced.filter((u) => !render.complete || unrendered(render, u.file)).map((u) => u.file));
   // (read as written only when something was not reached: it costs a pass over every document)
   const fallback = unreached.size ? literalObjects(index.documents) : undefined;
   const models = render.clusters.map((c, i) => {

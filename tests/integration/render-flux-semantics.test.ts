@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { loadRenderedRepo } from "../../lib/repo/load.ts";
+import { validateRepo } from "../../lib/checks/index.ts";
 
 /**
  * Flux semantics the render stage follows beyond the kustomize build (reference/flux-render.md): what the source
@@ -217,6 +218,52 @@ spec:
       const before = snapshot();
       await loadRenderedRepo(dir, { mode: "lenient" });
       expect(snapshot()).toEqual(before);
+    },
+    { timeout: 120_000 },
+  );
+});
+
+describe("a Flux path with one broken entry: the rest renders as Flux would apply it once that entry is fixed", () => {
+  const dir = repo({
+    "kubernetes/flux/cluster/apps.yaml": `apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: cluster-apps
+  namespace: flux-system
+spec:
+  interval: 1h
+  path: ./kubernetes/apps
+  prune: true
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+`,
+    "kubernetes/apps/kustomization.yaml": "resources:\n  - ./media\n  - ./broken\n",
+    // the namespace component idiom: the Namespace is renamed by the folder's namespace:
+    "kubernetes/apps/media/kustomization.yaml": "namespace: media\nresources:\n  - ./namespace.yaml\n  - ./config.yaml\n",
+    "kubernetes/apps/media/namespace.yaml": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: not-used\n",
+    "kubernetes/apps/media/config.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: media-config\ndata:\n  a: b\n",
+    "kubernetes/apps/broken/kustomization.yaml": "resources:\n  - ./gone.yaml\n  - ./kept.yaml\n",
+    "kubernetes/apps/broken/kept.yaml": configMap("kept"),
+  });
+
+  test(
+    "objects of the healthy entries carry kustomize's transforms; only the missing entry is left out",
+    async () => {
+      const { render } = await loadRenderedRepo(dir, { mode: "lenient" });
+      const objects = render.clusters[0]!.objects.map((o) => o.object as { kind: string; metadata: { name: string; namespace?: string } });
+      expect(objects.filter((o) => o.kind === "Namespace").map((o) => o.metadata.name)).toEqual(["media"]);
+      expect(objects.find((o) => o.metadata.name === "media-config")?.metadata.namespace).toBe("media");
+      expect(objects.map((o) => o.metadata.name)).toContain("kept");
+      expect(render.unrendered).toEqual(["kubernetes/apps/broken/gone.yaml"]);
+      expect(render.complete).toBe(true);
+      const build = render.findings.find((f) => f.id === "kustomize/build");
+      expect(build?.message).toContain("(without kubernetes/apps/broken/gone.yaml) was rendered and checked");
+      // validate: the missing entry at its line, no false finding about the renamed Namespace
+      // (the small repo lacks what the other families want: a source, Cilium, a .gitignore)
+      const v = await validateRepo(dir, { only: ["kustomize", "flux"] });
+      const errors = v.findings.filter((f) => f.severity === "error" && /^(kustomize|flux)\//.test(f.id) && f.id !== "flux/source-missing");
+      expect(errors.map((f) => `${f.id} ${f.file}`)).toEqual(["kustomize/missing-entry kubernetes/apps/broken/kustomization.yaml"]);
     },
     { timeout: 120_000 },
   );

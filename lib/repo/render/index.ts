@@ -13,12 +13,12 @@
  */
 import { createHash } from "node:crypto";
 import { cpus } from "node:os";
-import { type Dirent, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { type Dirent, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Exec } from "../../exec.ts";
 import type { RepoDocument, Source } from "../model.ts";
 import { fluxSourceIgnore, type GitIgnore } from "../gitignore.ts";
-import { KUSTOMIZATION_FILES, patchObjects, Workspace, type BuildResult, type BuiltObject, type FluxBuildSpec } from "./kustomize.ts";
+import { entryKey, generatedResources, KUSTOMIZATION_FILES, patchObjects, REMOTE_RESOURCE, Workspace, type BuildResult, type BuiltObject, type FluxBuildSpec } from "./kustomize.ts";
 import { isValidVarName, substituteObject, substitutionDisabled } from "./substitute.ts";
 
 type Obj = Record<string, unknown>;
@@ -39,7 +39,11 @@ const normRel = (p: string): string => {
 const FLUX_KS = (o: Obj) => o.kind === "Kustomization" && String(o.apiVersion ?? "").startsWith("kustomize.toolkit.fluxcd.io/");
 
 /** Bump when the render output's shape or semantics change (invalidates caches). */
-const RENDER_VERSION = 6;
+const RENDER_VERSION = 7;
+
+/** A file under an entry a partial render left out: what it would apply is unknown. */
+export const unrendered = (render: Pick<RenderResult, "unrendered">, file: string): boolean =>
+  render.unrendered.some((e) => file === e || file.startsWith(`${e}/`));
 
 export interface RenderedObject {
   object: Obj;
@@ -88,6 +92,11 @@ export interface RenderResult {
    * unknown: `unreferenced` files are then modelled as written instead of reported.
    */
   complete: boolean;
+  /**
+   * Resources entries (repo-relative) a partial render left out because they do not build: what their files would
+   * apply is unknown, so those files are modelled as written instead of reported as unreferenced.
+   */
+  unrendered: string[];
   /** kustomize builds run (0 on a warm cache) */
   builds: number;
   fromCache: boolean;
@@ -255,6 +264,8 @@ class WorkspacePool {
 interface ClusterCtx {
   byFile: Map<string, RepoDocument[]>;
   pool: WorkspacePool;
+  /** the repo's absolute path */
+  root: string;
   exec: Exec;
   kubectl: string;
   findings: RenderFinding[];
@@ -263,6 +274,8 @@ interface ClusterCtx {
   used: Set<string>;
   /** a Flux path was missing or did not build */
   incomplete: boolean;
+  /** entries partial renders left out */
+  unrendered: string[];
   /** most Flux paths one kustomize run builds */
   batchSize: number;
   /** scratch copies building at the same time */
@@ -510,18 +523,29 @@ async function renderCluster(root: SyncRoot, ctx: ClusterCtx): Promise<RenderedC
       continue;
     }
     const results = await buildRound(ready.map(({ p, vars }) => ({ p, vars, spec: buildSpecOf(p) })), ctx);
-    for (const { p, vars, spec, result } of results) {
+    for (const { p, vars, spec: asBuilt, result: first } of results) {
       paths.push(p.path);
-      if (!result.ok && result.missing) {
+      if (!first.ok && first.missing) {
         ctx.incomplete = true; // flux/path-missing reports it at the Kustomization
         continue;
       }
-      if (!result.ok) {
-        ctx.incomplete = true;
+      let result = first;
+      let spec = asBuilt;
+      if (!first.ok) {
         const at = p.ks?.origin ?? root.source;
-        ctx.findings.push({ id: "kustomize/build", severity: "error", dir: p.path, file: at.file, line: at.line, message: `building ${p.path}${p.ks ? ` (Flux Kustomization ${str(get(p.ks.object, "metadata", "name"))})` : ""} failed: ${result.message}`, fix: "fix the kustomization so it builds (`kubectl kustomize --load-restrictor LoadRestrictionsNone` on the folder shows the full error)" });
-        continue;
+        // Flux applies nothing of a path that does not build; what it would apply once the broken entries are fixed
+        // is still rendered and checked, so one bad entry does not hide (or fake) findings in the rest
+        const partial = await partialBuild(p.path, asBuilt, ctx);
+        const rest = partial ? `; the rest of ${p.path} (without ${partial.omitted.join(", ")}) was rendered and checked as Flux would apply it once they are fixed` : "";
+        ctx.findings.push({ id: "kustomize/build", severity: "error", dir: p.path, file: at.file, line: at.line, message: `building ${p.path}${p.ks ? ` (Flux Kustomization ${str(get(p.ks.object, "metadata", "name"))})` : ""} failed: ${first.message}${rest}`, fix: "fix the kustomization so it builds (`kubectl kustomize --load-restrictor LoadRestrictionsNone` on the folder shows the full error)" });
+        if (!partial?.result.ok) {
+          ctx.incomplete = true;
+          continue;
+        }
+        ctx.unrendered.push(...partial.omitted);
+        ({ result, spec } = partial);
       }
+      if (!result.ok) continue;
       for (const url of result.remoteSkipped) {
         const at = p.ks?.origin ?? root.source;
         ctx.findings.push({ id: "kustomize/remote-resource", severity: "info", file: at.file, line: at.line, message: `${p.path} lists the remote resource ${url}: validate works offline and did not fetch it, so the objects it adds are not checked`, fix: "nothing to fix; vendor the manifest into the repo if it should be checked" });
@@ -535,6 +559,56 @@ async function renderCluster(root: SyncRoot, ctx: ClusterCtx): Promise<RenderedC
   }
   const m = /^kubernetes\/clusters\/([^/]+)/.exec(root.path);
   return { name: m?.[1] ?? path.posix.basename(root.path), rootPath: root.path, objects, paths };
+}
+
+/**
+ * A Flux path that does not build, rendered without its broken resources entries: entries that do not exist, and
+ * folders that do not build on their own (each tried alone, in one batch), where a folder is itself rendered without
+ * its broken entries when that is enough (up to three levels down). undefined when no entry is to blame (the error
+ * is in the folder's own kustomization or a file it lists) or nothing would be left.
+ */
+async function partialBuild(dir: string, spec: FluxBuildSpec, ctx: ClusterCtx): Promise<{ result: BuildResult; spec: FluxBuildSpec; omitted: string[] } | undefined> {
+  if (spec.omit) return undefined;
+  const omit = await brokenEntries(dir, ctx, 0);
+  if (!omit) return undefined;
+  const without: FluxBuildSpec = { ...spec, omit };
+  const [again] = await buildRound([{ spec: without }], ctx);
+  const omitted = Object.entries(omit).flatMap(([folder, entries]) => entries.map((e) => normRel(path.posix.join(folder, e))));
+  return again ? { result: again.result, spec: without, omitted } : undefined;
+}
+
+/** The resources entries to leave out, by folder, so that `dir` builds; undefined when leaving entries out cannot help. */
+async function brokenEntries(dir: string, ctx: ClusterCtx, depth: number): Promise<Record<string, string[]> | undefined> {
+  const own = KUSTOMIZATION_FILES.map((f) => ctx.byFile.get(dir ? `${dir}/${f}` : f)?.[0]).find((d) => d !== undefined);
+  const abs = path.join(ctx.root, dir);
+  let entries: string[];
+  if (own) entries = Array.isArray(get(own.object, "resources")) ? (get(own.object, "resources") as unknown[]).filter((r): r is string => typeof r === "string") : [];
+  else if (KUSTOMIZATION_FILES.some((f) => existsSync(path.join(abs, f)))) return undefined; // there but not parsed: its own error
+  else entries = generatedResources(abs);
+  const local = entries.filter((e) => !REMOTE_RESOURCE.test(e));
+  const out: Record<string, string[]> = {};
+  const omit: string[] = [];
+  const folders: { entry: string; at: string; spec: FluxBuildSpec }[] = [];
+  for (const e of local) {
+    const at = normRel(path.posix.join(dir, e));
+    let isDir = false;
+    try {
+      isDir = statSync(path.join(ctx.root, at)).isDirectory();
+    } catch {
+      omit.push(e); // not there: kustomize's "no such file"
+      continue;
+    }
+    if (isDir && !at.startsWith("..")) folders.push({ entry: e, at, spec: { path: at } });
+  }
+  for (const r of await buildRound(folders, ctx)) {
+    if (r.result.ok) continue;
+    const below = depth < 2 ? await brokenEntries(r.at, ctx, depth + 1) : undefined;
+    if (below) Object.assign(out, below);
+    else omit.push(r.entry);
+  }
+  if (omit.length >= local.length) return undefined;
+  if (omit.length) out[dir] = omit;
+  return Object.keys(out).length ? out : undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -679,6 +753,7 @@ export async function renderRepo(root: string, docs: readonly RepoDocument[], op
   const used = new Set<string>();
   let builds = 0;
   let incomplete = false;
+  const unrendered: string[] = [];
   if (roots.length) {
     const workspaces = opts.concurrency ?? Math.max(2, cpus().length);
     const exec = opts.exec ?? new Exec({});
@@ -708,7 +783,7 @@ export async function renderRepo(root: string, docs: readonly RepoDocument[], op
           if (!pool) pools.set(text, (pool = new WorkspacePool(abs, tops, workspaces, ignore)));
           let built = builtBy.get(text);
           if (!built) builtBy.set(text, (built = new Map()));
-          const ctx: ClusterCtx = { byFile, pool, exec, kubectl, findings: own, builds: 0, used, incomplete: false, batchSize: opts.batchSize ?? 64, workspaces, built };
+          const ctx: ClusterCtx = { byFile, pool, root: abs, exec, kubectl, findings: own, builds: 0, used, incomplete: false, unrendered: [], batchSize: opts.batchSize ?? 64, workspaces, built };
           return { cluster: await renderCluster(r, ctx), ctx };
         }),
       );
@@ -720,12 +795,13 @@ export async function renderRepo(root: string, docs: readonly RepoDocument[], op
         findings.push(...x.value.ctx.findings);
         builds += x.value.ctx.builds;
         if (x.value.ctx.incomplete) incomplete = true;
+        unrendered.push(...x.value.ctx.unrendered);
       }
     } finally {
       for (const p of pools.values()) p.dispose();
     }
   }
-  const result: RenderResult = { clusters, findings, unreferenced: roots.length ? unreferencedFiles(docs, used) : [], complete: !incomplete, builds, fromCache: false };
+  const result: RenderResult = { clusters, findings, unreferenced: roots.length ? unreferencedFiles(docs, used) : [], complete: !incomplete, unrendered: [...new Set(unrendered)].sort(), builds, fromCache: false };
   if (opts.cacheFile) {
     mkdirSync(path.dirname(opts.cacheFile), { recursive: true });
     const tmp = `${opts.cacheFile}.${process.pid}.tmp`;

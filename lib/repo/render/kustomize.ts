@@ -29,6 +29,11 @@ export interface FluxBuildSpec {
   patches?: unknown[];
   images?: unknown[];
   components?: string[];
+  /**
+   * resources entries left out, by repo-relative folder (this path or a folder below it; as written in the folder's
+   * kustomization, or as Flux's generated one lists them): the partial render of a path that does not build
+   */
+  omit?: Record<string, string[]>;
 }
 
 export interface BuiltObject {
@@ -124,6 +129,7 @@ export class Workspace {
       if (Array.isArray(parsed)) parsed = parsed.find((x) => x && typeof x === "object");
       k = parsed && typeof parsed === "object" && !Array.isArray(parsed) ? { ...(parsed as Record<string, unknown>) } : {};
     } else k = { apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: generatedResources(abs) };
+    omitEntries(k, spec.omit?.[spec.path]);
     // offline: remote resources are left out (and named), the rest of the folder still renders
     const remoteSkipped = Array.isArray(k.resources) ? k.resources.filter((r): r is string => typeof r === "string" && REMOTE_RESOURCE.test(r)) : [];
     if (remoteSkipped.length) k.resources = (k.resources as unknown[]).filter((r) => !(typeof r === "string" && REMOTE_RESOURCE.test(r)));
@@ -131,10 +137,34 @@ export class Workspace {
     if (original !== undefined && parsedBroken(original)) {
       // leave a file kustomize cannot read as it is: its error is the finding
     } else writeFileSync(file, JSON.stringify(k));
-    return { abs, file, original, remoteSkipped, component: k.kind === "Component" };
+    // folders below whose broken entries a partial render leaves out (their kustomization files are copies here)
+    const nested: { file: string; original?: string }[] = [];
+    for (const [folder, entries] of Object.entries(spec.omit ?? {})) {
+      if (folder === spec.path) continue;
+      const fabs = path.join(this.dir, folder);
+      const fexisting = KUSTOMIZATION_FILES.find((f) => existsSync(path.join(fabs, f)));
+      const ffile = path.join(fabs, fexisting ?? "kustomization.yaml");
+      const forig = fexisting ? readFileSync(ffile, "utf8") : undefined;
+      let fk: Record<string, unknown>;
+      try {
+        const parsed = forig !== undefined ? fastParse(forig) : { apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: generatedResources(fabs) };
+        if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) continue;
+        fk = { ...(parsed as Record<string, unknown>) };
+      } catch {
+        continue;
+      }
+      omitEntries(fk, entries);
+      nested.push({ file: ffile, original: forig });
+      writeFileSync(ffile, JSON.stringify(fk));
+    }
+    return { abs, file, original, remoteSkipped, component: k.kind === "Component", nested };
   }
 
   private restore(p: Prepared): void {
+    for (const n of p.nested.reverse()) {
+      if (n.original !== undefined) writeFileSync(n.file, n.original);
+      else rmSync(n.file, { force: true });
+    }
     if (p.original !== undefined) writeFileSync(p.file, p.original);
     else rmSync(p.file, { force: true });
   }
@@ -269,6 +299,15 @@ function kustomizeEnv(exec: Exec): Record<string, string | undefined> {
   return exec.env.GOGC === undefined ? { ...exec.env, GOGC: "200" } : exec.env;
 }
 
+/** A resources entry as kustomize resolves it relative to its folder (`./a/`, `a` and `a/` are one entry). */
+export const entryKey = (entry: string): string => path.posix.normalize(entry).replace(/\/$/, "");
+
+function omitEntries(k: Record<string, unknown>, entries: readonly string[] | undefined): void {
+  if (!entries?.length || !Array.isArray(k.resources)) return;
+  const omit = new Set(entries.map(entryKey));
+  k.resources = k.resources.filter((r) => !(typeof r === "string" && omit.has(entryKey(r))));
+}
+
 const BATCH_DIR = ".home-ops-render-batch";
 const suffix = (i: number) => `-hozq${i}q`;
 
@@ -294,6 +333,8 @@ interface Prepared {
   file: string;
   original?: string;
   remoteSkipped: string[];
+  /** kustomization files of folders below, rewritten for a partial render */
+  nested: { file: string; original?: string }[];
 }
 
 /** A kustomization file that does not parse: kustomize must see it as written to report it. */
