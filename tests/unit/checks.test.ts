@@ -6,7 +6,8 @@ import { z } from "zod";
 import { parseOnly } from "../../lib/checks/index.ts";
 import { GitIgnore } from "../../lib/checks/files.ts";
 import { mapLimit } from "../../lib/checks/kustomize.ts";
-import { modelClass, validateWithModel } from "../../lib/checks/schema.ts";
+import { dotted } from "../../lib/checks/locate.ts";
+import { libraryFindings, modelClass, validateWithModel } from "../../lib/checks/schema.ts";
 import { CILIUM_SCHEMAS } from "../../lib/checks/schemas/cilium.ts";
 import { machineConfigPatch, talconfig, talconfigNode, userVolumeConfig } from "../../lib/checks/schemas/talos.ts";
 import { looksLikeSecretValue, scanText } from "../../lib/checks/secrets.ts";
@@ -74,6 +75,69 @@ describe("schema library (kubernetes-models)", () => {
     const b = validateWithModel(cm, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "b" }, dataa: { k: "w" } });
     expect(a.unknown).toEqual([["dataa"]]);
     expect(b.unknown).toBe(a.unknown);
+  });
+
+  test("a CRD's openAPIV3Schema is judged as JSONSchemaProps at every depth: documented fields pass, others are unknown", () => {
+    const s = (extra: Record<string, unknown> = {}) => ({ description: "d", type: "string", ...extra });
+    const crd = {
+      apiVersion: "apiextensions.k8s.io/v1",
+      kind: "CustomResourceDefinition",
+      metadata: { name: "widgets.example.com" },
+      spec: {
+        group: "example.com",
+        names: { kind: "Widget", plural: "widgets" },
+        scope: "Namespaced",
+        versions: [
+          {
+            name: "v1",
+            served: true,
+            storage: true,
+            additionalPrinterColumns: [{ name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp", description: "age" }],
+            schema: {
+              openAPIV3Schema: {
+                description: "Widget",
+                type: "object",
+                properties: {
+                  spec: {
+                    description: "spec",
+                    type: "object",
+                    "x-kubernetes-validations": [{ rule: "self.a != ''", message: "a", mesage: "typo" }],
+                    externalDocs: { description: "docs", url: "https://example.com" },
+                    properties: {
+                      list: {
+                        type: "array",
+                        "x-kubernetes-list-type": "map",
+                        "x-kubernetes-list-map-keys": ["name"],
+                        items: { type: "object", description: "item", properties: { name: s() }, required: ["name"], requird: ["x"] },
+                      },
+                      map: { type: "object", additionalProperties: s({ "x-kubernetes-int-or-string": true, defualt: 1 }) },
+                      anyOf: { anyOf: [s({ discription: "typo" })], default: { free: { json: true } } },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        ],
+      },
+    };
+    const unknown = (libraryFindings("apiextensions.k8s.io/v1", "CustomResourceDefinition", crd, "CRD") ?? []).filter((f) => f.id === "schema/unknown-field").map((f) => dotted(f.path));
+    const root = "spec.versions[0].schema.openAPIV3Schema.properties.spec";
+    expect(unknown.sort()).toEqual(
+      [
+        `${root}.properties.anyOf.anyOf[0].discription`,
+        `${root}.properties.list.items.requird`,
+        `${root}.properties.map.additionalProperties.defualt`,
+        `${root}.x-kubernetes-validations[0].mesage`,
+      ].sort(),
+    );
+  });
+
+  test("a `description` no validator reads is not called unknown (PriorityClass, CiliumNetworkPolicy rules)", () => {
+    const pc = { apiVersion: "scheduling.k8s.io/v1", kind: "PriorityClass", metadata: { name: "p" }, value: 1, description: "d", descripton: "typo" };
+    expect(libraryFindings("scheduling.k8s.io/v1", "PriorityClass", pc, "PC")!.map((f) => dotted(f.path))).toEqual(["descripton"]);
+    const cnp = { apiVersion: "cilium.io/v2", kind: "CiliumNetworkPolicy", metadata: { name: "n" }, spec: { description: "allow dns", endpointSelector: {}, ingress: [{}] } };
+    expect(libraryFindings("cilium.io/v2", "CiliumNetworkPolicy", cnp, "CNP")!.filter((f) => f.id === "schema/unknown-field")).toEqual([]);
   });
 });
 
