@@ -181,6 +181,35 @@ describe("secrets", () => {
     expect(looksLikeSecretValue("cloudflare-api-token")).toBe(false);
     expect(looksLikeSecretValue("q8Zr2LmX9vT4kP1w")).toBe(true);
   });
+  test("a value naming an environment variable ($NAME, env:NAME, ${env:NAME}) is a reference; a secret after the prefix is not", () => {
+    const refs = 'comicVineApiKey: "env:KOMF_COMICVINE_API_KEY"\ntoken: $INFLUXDB3_TELEMETRY_TOKEN\napiToken: ${env:GRAFANA_API_TOKEN_VALUE}\n';
+    expect(ids("helmrelease.yaml", refs)).toEqual([]);
+    for (const v of ["env:KOMF_COMICVINE_API_KEY", "$INFLUXDB3_TELEMETRY_TOKEN", "${env:GRAFANA_API_TOKEN_VALUE}"]) expect(looksLikeSecretValue(v), v).toBe(false);
+    // the prefix alone does not make a value a reference: what follows must be a variable's name
+    const secrets = `apiKey: "env:${"q8Zr2LmX9vT4kP1w"}"\ntoken: $${"q8Zr2LmX9vT4kP1w"}\n`;
+    expect(ids("helmrelease.yaml", secrets)).toEqual(["secrets/literal@1", "secrets/literal@2"]);
+  });
+  test("a Secret manifest's fix names the repo's own secret store, or none when the repo has none", async () => {
+    const { mkdtempSync, mkdirSync, rmSync, writeFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { loadRepo } = await import("../../lib/repo/load.ts");
+    const { secretsCheck } = await import("../../lib/checks/secrets.ts");
+    const dir = mkdtempSync(path.join(tmpdir(), "home-ops-secret-store-"));
+    try {
+      const app = path.join(dir, "kubernetes/apps/media/app");
+      mkdirSync(app, { recursive: true });
+      writeFileSync(path.join(app, "secret.yaml"), "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\n  namespace: media\nstringData:\n  KEY: value\n");
+      const fix = () => secretsCheck(loadRepo(dir, { mode: "lenient" })).filter((f) => f.id === "secrets/secret-manifest").map((f) => f.fix);
+      expect(fix()).toHaveLength(1);
+      expect(fix()[0]).not.toContain("1Password");
+      expect(fix()[0]).toContain("secret store");
+      const store = "apiVersion: external-secrets.io/v1\nkind: ClusterSecretStore\nmetadata:\n  name: infisical\nspec:\n  provider:\n    infisical:\n      hostAPI: https://app.infisical.com\n";
+      writeFileSync(path.join(dir, "kubernetes/apps/store.yaml"), store);
+      expect(fix()).toEqual(["replace it with an ExternalSecret that reads the values from the ClusterSecretStore `infisical` (infisical)"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe("files and options", () => {
