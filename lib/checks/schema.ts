@@ -17,6 +17,8 @@ import { finding, type Finding } from "./types.ts";
  *   the maintained `kubernetes-models` packages (schemas generated from upstream OpenAPI/CRDs). Their validators do
  *   not reject unknown fields (CRDs prune them silently), so unknown fields are found by recording which properties
  *   the validator reads: a key it never looks at, in an object whose other keys it does read, is not in the schema.
+ *   A CustomResourceDefinition's openAPIV3Schemas are judged by the declared JSONSchemaProps fields instead, at
+ *   every depth (the validators never read `description` or the `x-kubernetes-*` extensions).
  * - Cilium BGP + LB-IPAM kinds, Longhorn settings, talconfig and Talos patches: zod schemas (schemas/*.ts), strict.
  * - The kinds a chart of the repo installs (its HelmReleases, lib/repo/charts.ts): the CRD schema that chart
  *   installs, judged as the API server judges it (lib/repo/crd-schema.ts) — the schemas the simulated cluster serves.
