@@ -17,6 +17,8 @@ import { finding, type Finding } from "./types.ts";
  *   the maintained `kubernetes-models` packages (schemas generated from upstream OpenAPI/CRDs). Their validators do
  *   not reject unknown fields (CRDs prune them silently), so unknown fields are found by recording which properties
  *   the validator reads: a key it never looks at, in an object whose other keys it does read, is not in the schema.
+ *   A CustomResourceDefinition's openAPIV3Schemas are judged by the declared JSONSchemaProps fields instead, at
+ *   every depth (the validators never read `description` or the `x-kubernetes-*` extensions).
  * - Cilium BGP + LB-IPAM kinds, Longhorn settings, talconfig and Talos patches: zod schemas (schemas/*.ts), strict.
  * - The kinds a chart of the repo installs (its HelmReleases, lib/repo/charts.ts): the CRD schema that chart
  *   installs, judged as the API server judges it (lib/repo/crd-schema.ts) — the schemas the simulated cluster serves.
@@ -46,25 +48,31 @@ const BUILTIN_GROUP = /^(v1|[a-z]+|[a-z.]+\.k8s\.io)$/;
 
 const classCache = new Map<string, ModelClass | null>();
 
+/** The kubernetes-models module of apiVersion+kind ("kubernetes-models/apps/v1/Deployment"), or undefined. */
+function modelModule(apiVersion: string, kind: string): string | undefined {
+  if (!/^[A-Za-z0-9]+$/.test(kind) || !/^[a-z0-9.-]+(\/[a-z0-9]+)?$/.test(apiVersion)) return undefined;
+  const slash = apiVersion.indexOf("/");
+  const group = slash < 0 ? "" : apiVersion.slice(0, slash);
+  const pkg = GROUP_PACKAGES.find(([re]) => re.test(group))?.[1] ?? (group === "" || BUILTIN_GROUP.test(group) ? "kubernetes-models" : undefined);
+  if (!pkg || (group === "cilium.io" && kind in CILIUM_SCHEMAS)) return undefined;
+  return `${pkg}/${apiVersion}/${kind}`;
+}
+
 /** The kubernetes-models class for apiVersion+kind, loaded on first use (each kind's module only). */
 export function modelClass(apiVersion: string, kind: string): ModelClass | undefined {
   const key = `${apiVersion}/${kind}`;
   const hit = classCache.get(key);
   if (hit !== undefined) return hit ?? undefined;
   let cls: ModelClass | null = null;
-  if (/^[A-Za-z0-9]+$/.test(kind) && /^[a-z0-9.-]+(\/[a-z0-9]+)?$/.test(apiVersion)) {
-    const slash = apiVersion.indexOf("/");
-    const group = slash < 0 ? "" : apiVersion.slice(0, slash);
-    const pkg = GROUP_PACKAGES.find(([re]) => re.test(group))?.[1] ?? (group === "" || BUILTIN_GROUP.test(group) ? "kubernetes-models" : undefined);
-    if (pkg && !(group === "cilium.io" && kind in CILIUM_SCHEMAS)) {
-      try {
-        // the packages are ESM with import-only "exports": resolve the file first, then load it synchronously
-        const mod = require(Bun.resolveSync(`${pkg}/${apiVersion}/${kind}`, import.meta.dir)) as Record<string, unknown>;
-        const c = mod[kind] as ModelClass | undefined;
-        if (c && typeof c === "function") cls = c;
-      } catch {
-        cls = null;
-      }
+  const module = modelModule(apiVersion, kind);
+  if (module) {
+    try {
+      // the packages are ESM with import-only "exports": resolve the file first, then load it synchronously
+      const mod = require(Bun.resolveSync(module, import.meta.dir)) as Record<string, unknown>;
+      const c = mod[kind] as ModelClass | undefined;
+      if (c && typeof c === "function") cls = c;
+    } catch {
+      cls = null;
     }
   }
   classCache.set(key, cls);
@@ -175,25 +183,81 @@ export interface PathFinding {
   fix: string;
 }
 
-const declarations = new Map<string, string>();
+const declarations = new Map<string, Set<string>>();
 
 /**
- * A top-level field the kind's type declaration lists. The compiled validators skip fields whose schema checks
- * nothing (PriorityClass `description`), so reads alone would call them unknown.
+ * The fields a kubernetes-models module's type declaration lists (its interface, top level). The compiled validators
+ * never read a field named `description` nor the `x-kubernetes-*` ones (the schema generator drops them), so reads
+ * alone would call them unknown; the declaration is the documented list.
  */
-function declaredTopLevel(apiVersion: string, kind: string, key: string): boolean {
-  const id = `${apiVersion}/${kind}`;
-  let text = declarations.get(id);
-  if (text === undefined) {
+function declaredFields(module: string | undefined): Set<string> {
+  if (!module) return new Set();
+  let fields = declarations.get(module);
+  if (fields === undefined) {
+    fields = new Set();
     try {
-      const js = Bun.resolveSync(`kubernetes-models/${apiVersion.includes("/") ? apiVersion : `v1`}/${kind}`, import.meta.dir);
-      text = readFileSync(js.replace(/\.js$/, ".d.ts"), "utf8");
+      const text = readFileSync(Bun.resolveSync(module, import.meta.dir).replace(/\.js$/, ".d.ts"), "utf8");
+      const body = /^export interface \w+[^\n]*\{\n([\s\S]*?)^\}/m.exec(text)?.[1] ?? "";
+      for (const m of body.matchAll(/^ {4}"?([^"?:\s]+)"?\??:/gm)) fields.add(m[1]!);
     } catch {
-      text = "";
+      // no declaration: nothing is declared
     }
-    declarations.set(id, text);
+    declarations.set(module, fields);
   }
-  return new RegExp(`^\\s*"?${key.replace(/[^A-Za-z0-9_]/g, "")}"?\\??:`, "m").test(text);
+  return fields;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// A CustomResourceDefinition's schemas: JSONSchemaProps at every depth
+// ---------------------------------------------------------------------------------------------------------------
+
+const CRD_TYPES = "kubernetes-models/apiextensions.k8s.io/v1";
+/** JSONSchemaProps fields holding a map of schemas, a list of schemas, or one schema (apiextensions/v1 types.go) */
+const SCHEMA_MAPS = new Set(["properties", "patternProperties", "definitions"]);
+const SCHEMA_LISTS = new Set(["allOf", "anyOf", "oneOf"]);
+
+/** The paths of the openAPIV3Schema of every version of a CustomResourceDefinition (apiextensions.k8s.io/v1). */
+function crdSchemaRoots(crd: unknown): PathSeg[][] {
+  const versions = get(crd, "spec", "versions");
+  if (!Array.isArray(versions)) return [];
+  return versions.flatMap((v, i) => (isObj(get(v, "schema", "openAPIV3Schema")) ? [["spec", "versions", i, "schema", "openAPIV3Schema"]] : []));
+}
+
+/**
+ * The undeclared fields of a CRD version's openAPIV3Schema, judged as the API server decodes it: every node of the
+ * schema tree, at every depth, is a JSONSchemaProps and may hold the fields it documents (`description` and the
+ * `x-kubernetes-*` extensions included) and no other; `default`, `example` and `enum` hold free JSON.
+ */
+function jsonSchemaPropsUnknowns(node: unknown, path: PathSeg[], out: PathSeg[][]): void {
+  if (!isObj(node)) return;
+  const fields = declaredFields(`${CRD_TYPES}/JSONSchemaProps`);
+  const closed = (v: unknown, at: PathSeg[], type: string) => {
+    if (!isObj(v)) return;
+    const own = declaredFields(`${CRD_TYPES}/${type}`);
+    for (const k of Object.keys(v)) if (!own.has(k)) out.push([...at, k]);
+  };
+  for (const [k, v] of Object.entries(node)) {
+    const at = [...path, k];
+    if (!fields.has(k)) out.push(at);
+    else if (SCHEMA_MAPS.has(k) && isObj(v)) for (const [name, s] of Object.entries(v)) jsonSchemaPropsUnknowns(s, [...at, name], out);
+    else if (SCHEMA_LISTS.has(k) && Array.isArray(v)) v.forEach((s, i) => jsonSchemaPropsUnknowns(s, [...at, i], out));
+    // JSONSchemaPropsOrArray / OrBool / OrStringArray: a schema, or a list of schemas / a boolean / a list of names
+    else if (k === "items" && Array.isArray(v)) v.forEach((s, i) => jsonSchemaPropsUnknowns(s, [...at, i], out));
+    else if (k === "items" || k === "not" || k === "additionalProperties" || k === "additionalItems") jsonSchemaPropsUnknowns(v, at, out);
+    else if (k === "dependencies" && isObj(v)) for (const [name, s] of Object.entries(v)) jsonSchemaPropsUnknowns(s, [...at, name], out);
+    else if (k === "x-kubernetes-validations" && Array.isArray(v)) v.forEach((r, i) => closed(r, [...at, i], "ValidationRule"));
+    else if (k === "externalDocs") closed(v, at, "ExternalDocumentation");
+  }
+}
+
+/** Unknown fields under a CRD's openAPIV3Schemas (replacing what reads found there), or `unknown` unchanged. */
+function withCrdSchemaUnknowns(apiVersion: string, kind: string, obj: unknown, unknown: PathSeg[][]): PathSeg[][] {
+  if (apiVersion !== "apiextensions.k8s.io/v1" || kind !== "CustomResourceDefinition") return unknown;
+  const roots = crdSchemaRoots(obj);
+  const under = (p: PathSeg[]) => roots.some((r) => r.every((s, i) => p[i] === s));
+  const out = unknown.filter((p) => !under(p));
+  for (const r of roots) jsonSchemaPropsUnknowns(get(obj, ...r), r, out);
+  return out;
 }
 
 /** Values only known after Flux substitution, and enums that grow with each Flux release, are not judged here. */
@@ -244,10 +308,19 @@ export function libraryFindings(apiVersion: string, kind: string, obj: unknown, 
   const cls = modelClass(apiVersion, kind);
   if (!cls) return undefined;
   const { errors, unknown } = validateWithModel(cls, obj);
+  const declared = declaredFields(modelModule(apiVersion, kind));
+  const fromReads = unknown.filter(
+    (p) =>
+      // a SOPS-encrypted object carries its `sops:` block until kustomize-controller decrypts it
+      p[0] !== "sops" &&
+      !(p.length === 1 && declared.has(String(p[0]))) &&
+      // no validator reads a `description` (see declaredFields); below the top level its type is not looked up
+      !(p.length > 1 && p.at(-1) === "description"),
+  );
+  const judged = withCrdSchemaUnknowns(apiVersion, kind, obj, fromReads);
   return [
     ...ajvFindings(obj, errors, what, apiVersion),
-    // a SOPS-encrypted object carries its `sops:` block until kustomize-controller decrypts it
-    ...unknown.filter((p) => p[0] !== "sops" && !(p.length === 1 && declaredTopLevel(apiVersion, kind, String(p[0])))).map((p) => ({
+    ...judged.map((p) => ({
       id: "schema/unknown-field",
       path: p,
       message: `${what}: unknown field \`${dotted(p)}\``,
@@ -266,7 +339,7 @@ export interface SchemaCache {
   set(key: string, value: PathFinding[]): void;
 }
 
-const CACHE_VERSION = "1";
+const CACHE_VERSION = "2";
 
 function packageVersions(): string {
   const names = ["kubernetes-models", "@kubernetes-models/flux-cd", "@kubernetes-models/cert-manager", "@kubernetes-models/external-secrets", "@kubernetes-models/prometheus-operator", "@kubernetes-models/cilium"];

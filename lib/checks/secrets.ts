@@ -38,6 +38,12 @@ const KEYED = /^\s*-?\s*["']?([A-Za-z0-9_.-]*(?:password|passwd|secret|token|api
  */
 const PLACEHOLDER = /^(\$\$?\{|\$\(|\{\{|\{env:|os\.environ\/|<|op:\/\/|ref\+|ENC\[|\*|&|!)/;
 
+/**
+ * The whole value names an environment variable the app reads at run time: `$NAME` (Grafana provisioning, shells),
+ * `env:NAME` (Komf and others), `${env:NAME}`; NAME in the POSIX shape of variable names (upper case, digits, `_`).
+ */
+const ENV_REFERENCE = /^(\$|env:)[A-Z_][A-Z0-9_]*$|^\$\{env:[A-Z_][A-Z0-9_]*\}$/;
+
 function entropy(s: string): number {
   const counts = new Map<string, number>();
   for (const ch of s) counts.set(ch, (counts.get(ch) ?? 0) + 1);
@@ -51,7 +57,7 @@ function entropy(s: string): number {
 
 /** A literal that is probably a credential rather than a name like `authentik-secret` or `password`. */
 export function looksLikeSecretValue(v: string): boolean {
-  if (v.length < 16 || PLACEHOLDER.test(v)) return false;
+  if (v.length < 16 || PLACEHOLDER.test(v) || ENV_REFERENCE.test(v)) return false;
   if (/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/.test(v)) return false; // a kebab-case name
   if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(v) && !/\d/.test(v)) return false; // an identifier
   if (/^(true|false|null|\d+)$/i.test(v)) return false;
@@ -103,12 +109,26 @@ function secretManifests(model: ClusterModel): Finding[] {
       const onlyRefs = key === "stringData" && v && typeof v === "object" && Object.values(v).every((x) => typeof x === "string" && /^op:\/\//.test(x.trim()));
       if (v && typeof v === "object" && Object.keys(v).length > 0 && !onlyRefs) {
         out.push(
-          finding("secrets/secret-manifest", "error", { file: d.file, line: lineOfKey(d, [key]) }, `Secret ${d.namespace ? d.namespace + "/" : ""}${d.name ?? "?"} carries \`${key}\` in git`, "replace it with an ExternalSecret that reads the values from 1Password"),
+          finding("secrets/secret-manifest", "error", { file: d.file, line: lineOfKey(d, [key]) }, `Secret ${d.namespace ? d.namespace + "/" : ""}${d.name ?? "?"} carries \`${key}\` in git`, `replace it with an ExternalSecret that reads the values from ${storeFor(model, d.namespace)}`),
         );
       }
     }
   }
   return out;
+}
+
+/**
+ * The secret store an ExternalSecret in `namespace` would read from, as the repo defines it: a SecretStore of that
+ * namespace, else the ClusterSecretStore its ExternalSecrets use most; generic when the repo defines none.
+ */
+function storeFor(model: ClusterModel, namespace: string | undefined): string {
+  const stores = model.secretStores;
+  const uses = (s: (typeof stores)[number]) => model.externalSecrets.filter((e) => e.storeRef?.kind === s.kind && e.storeRef.name === s.name).length;
+  const store =
+    stores.find((s) => s.kind === "SecretStore" && namespace !== undefined && s.namespace === namespace) ??
+    stores.filter((s) => s.kind === "ClusterSecretStore").sort((a, b) => uses(b) - uses(a))[0];
+  if (!store) return "the repo's secret store (an External Secrets SecretStore or ClusterSecretStore), or encrypt the file with SOPS";
+  return `the ${store.kind} \`${store.name}\`${store.provider ? ` (${store.provider})` : ""}`;
 }
 
 function lineOfKey(d: ClusterModel["documents"][number], path: string[]): number {

@@ -6,7 +6,8 @@ import { z } from "zod";
 import { parseOnly } from "../../lib/checks/index.ts";
 import { GitIgnore } from "../../lib/checks/files.ts";
 import { mapLimit } from "../../lib/checks/kustomize.ts";
-import { modelClass, validateWithModel } from "../../lib/checks/schema.ts";
+import { dotted } from "../../lib/checks/locate.ts";
+import { libraryFindings, modelClass, validateWithModel } from "../../lib/checks/schema.ts";
 import { CILIUM_SCHEMAS } from "../../lib/checks/schemas/cilium.ts";
 import { machineConfigPatch, talconfig, talconfigNode, userVolumeConfig } from "../../lib/checks/schemas/talos.ts";
 import { looksLikeSecretValue, scanText } from "../../lib/checks/secrets.ts";
@@ -75,6 +76,69 @@ describe("schema library (kubernetes-models)", () => {
     expect(a.unknown).toEqual([["dataa"]]);
     expect(b.unknown).toBe(a.unknown);
   });
+
+  test("a CRD's openAPIV3Schema is judged as JSONSchemaProps at every depth: documented fields pass, others are unknown", () => {
+    const s = (extra: Record<string, unknown> = {}) => ({ description: "d", type: "string", ...extra });
+    const crd = {
+      apiVersion: "apiextensions.k8s.io/v1",
+      kind: "CustomResourceDefinition",
+      metadata: { name: "widgets.example.com" },
+      spec: {
+        group: "example.com",
+        names: { kind: "Widget", plural: "widgets" },
+        scope: "Namespaced",
+        versions: [
+          {
+            name: "v1",
+            served: true,
+            storage: true,
+            additionalPrinterColumns: [{ name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp", description: "age" }],
+            schema: {
+              openAPIV3Schema: {
+                description: "Widget",
+                type: "object",
+                properties: {
+                  spec: {
+                    description: "spec",
+                    type: "object",
+                    "x-kubernetes-validations": [{ rule: "self.a != ''", message: "a", mesage: "typo" }],
+                    externalDocs: { description: "docs", url: "https://example.com" },
+                    properties: {
+                      list: {
+                        type: "array",
+                        "x-kubernetes-list-type": "map",
+                        "x-kubernetes-list-map-keys": ["name"],
+                        items: { type: "object", description: "item", properties: { name: s() }, required: ["name"], requird: ["x"] },
+                      },
+                      map: { type: "object", additionalProperties: s({ "x-kubernetes-int-or-string": true, defualt: 1 }) },
+                      anyOf: { anyOf: [s({ discription: "typo" })], default: { free: { json: true } } },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        ],
+      },
+    };
+    const unknown = (libraryFindings("apiextensions.k8s.io/v1", "CustomResourceDefinition", crd, "CRD") ?? []).filter((f) => f.id === "schema/unknown-field").map((f) => dotted(f.path));
+    const root = "spec.versions[0].schema.openAPIV3Schema.properties.spec";
+    expect(unknown.sort()).toEqual(
+      [
+        `${root}.properties.anyOf.anyOf[0].discription`,
+        `${root}.properties.list.items.requird`,
+        `${root}.properties.map.additionalProperties.defualt`,
+        `${root}.x-kubernetes-validations[0].mesage`,
+      ].sort(),
+    );
+  });
+
+  test("a `description` no validator reads is not called unknown (PriorityClass, CiliumNetworkPolicy rules)", () => {
+    const pc = { apiVersion: "scheduling.k8s.io/v1", kind: "PriorityClass", metadata: { name: "p" }, value: 1, description: "d", descripton: "typo" };
+    expect(libraryFindings("scheduling.k8s.io/v1", "PriorityClass", pc, "PC")!.map((f) => dotted(f.path))).toEqual(["descripton"]);
+    const cnp = { apiVersion: "cilium.io/v2", kind: "CiliumNetworkPolicy", metadata: { name: "n" }, spec: { description: "allow dns", endpointSelector: {}, ingress: [{}] } };
+    expect(libraryFindings("cilium.io/v2", "CiliumNetworkPolicy", cnp, "CNP")!.filter((f) => f.id === "schema/unknown-field")).toEqual([]);
+  });
 });
 
 describe("yaml", () => {
@@ -116,6 +180,35 @@ describe("secrets", () => {
     expect(ids("v.yaml", "password: ${DB_PASSWORD}\nsecretKey: admin-password\nexistingSecret: authentik-secret\ntoken: op://vault/item/field\n")).toEqual([]);
     expect(looksLikeSecretValue("cloudflare-api-token")).toBe(false);
     expect(looksLikeSecretValue("q8Zr2LmX9vT4kP1w")).toBe(true);
+  });
+  test("a value naming an environment variable ($NAME, env:NAME, ${env:NAME}) is a reference; a secret after the prefix is not", () => {
+    const refs = 'comicVineApiKey: "env:KOMF_COMICVINE_API_KEY"\ntoken: $INFLUXDB3_TELEMETRY_TOKEN\napiToken: ${env:GRAFANA_API_TOKEN_VALUE}\n';
+    expect(ids("helmrelease.yaml", refs)).toEqual([]);
+    for (const v of ["env:KOMF_COMICVINE_API_KEY", "$INFLUXDB3_TELEMETRY_TOKEN", "${env:GRAFANA_API_TOKEN_VALUE}"]) expect(looksLikeSecretValue(v), v).toBe(false);
+    // the prefix alone does not make a value a reference: what follows must be a variable's name
+    const secrets = `apiKey: "env:${"q8Zr2LmX9vT4kP1w"}"\ntoken: $${"q8Zr2LmX9vT4kP1w"}\n`;
+    expect(ids("helmrelease.yaml", secrets)).toEqual(["secrets/literal@1", "secrets/literal@2"]);
+  });
+  test("a Secret manifest's fix names the repo's own secret store, or none when the repo has none", async () => {
+    const { mkdtempSync, mkdirSync, rmSync, writeFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { loadRepo } = await import("../../lib/repo/load.ts");
+    const { secretsCheck } = await import("../../lib/checks/secrets.ts");
+    const dir = mkdtempSync(path.join(tmpdir(), "home-ops-secret-store-"));
+    try {
+      const app = path.join(dir, "kubernetes/apps/media/app");
+      mkdirSync(app, { recursive: true });
+      writeFileSync(path.join(app, "secret.yaml"), "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\n  namespace: media\nstringData:\n  KEY: value\n");
+      const fix = () => secretsCheck(loadRepo(dir, { mode: "lenient" })).filter((f) => f.id === "secrets/secret-manifest").map((f) => f.fix);
+      expect(fix()).toHaveLength(1);
+      expect(fix()[0]).not.toContain("1Password");
+      expect(fix()[0]).toContain("secret store");
+      const store = "apiVersion: external-secrets.io/v1\nkind: ClusterSecretStore\nmetadata:\n  name: infisical\nspec:\n  provider:\n    infisical:\n      hostAPI: https://app.infisical.com\n";
+      writeFileSync(path.join(dir, "kubernetes/apps/store.yaml"), store);
+      expect(fix()).toEqual(["replace it with an ExternalSecret that reads the values from the ClusterSecretStore `infisical` (infisical)"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
