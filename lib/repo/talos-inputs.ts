@@ -25,7 +25,8 @@ const MAX_DEPTH = 8;
 
 function entries(abs: string): Dirent[] {
   try {
-    return readdirSync(abs, { withFileTypes: true });
+    // sorted: the file a note names first must not depend on the file system's listing order
+    return readdirSync(abs, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   } catch {
     return []; // no such folder, or unreadable: nothing found there
   }
@@ -33,7 +34,7 @@ function entries(abs: string): Dirent[] {
 
 /**
  * Talos inputs under talos/ (every file) and kubernetes/ (a `talos` folder at any depth, or a talconfig.yaml
- * anywhere), breadth first: a folder's files before its subfolders', in the order the file system lists them.
+ * anywhere), breadth first (a folder's files before its subfolders'), each folder in name order.
  */
 export function findTalosInputs(root: string): TalosInputs {
   const out: TalosInputs = { talconfigs: [], other: [] };
