@@ -1,8 +1,9 @@
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { contains, isIP, normaliseIP, parseCidr } from "../net/index.ts";
 import type { ClusterModel, RepoDocument, Source } from "../repo/model.ts";
 import { schematicId } from "../repo/schematic.ts";
+import { findTalosInputs, TALHELPER_CONFIG } from "../repo/talos-inputs.ts";
 import { parseInstallerImage, talosSupportsKubernetes, talosSupportUnknown } from "../talos/versions.ts";
 import { at, docAt, get, isObj, type PathSeg } from "./locate.ts";
 import { finding, type Finding } from "./types.ts";
@@ -296,12 +297,15 @@ function schematicFindings(model: ClusterModel): Finding[] {
       out.push(finding("talos/schematic-id", "error", env?.source ?? s.source, `the pinned schematic ID ${s.id.slice(0, 12)}... is not the ID of ${s.source.file} (${computed.slice(0, 12)}...)`, `set it to ${computed} (or revert the schematic change)`));
   }
   const img = { ...model.installerImage, source: installerImageSource(model) };
+  // the installer image is the first node's: the schematic it must carry is that node's (its own, its role's, or
+  // the repo's), not the control planes' when the first node is a worker
+  const want = model.nodes[0]?.schematic ?? s;
   if (img.value) {
     const parsed = parseInstallerImage(img.value);
     if (!parsed?.schematic)
-      out.push(finding("talos/installer-image", "error", img.source, `the installer image ${img.value} carries no Image Factory schematic: upgrades would drop the system extensions`, "use factory.talos.dev/installer/${TALOS_SCHEMATIC_ID} as talosImageURL"));
-    else if (s.id && parsed.schematic !== s.id)
-      out.push(finding("talos/installer-image", "error", img.source, `the installer image carries schematic ${parsed.schematic.slice(0, 12)}..., not the repo's ${s.id.slice(0, 12)}...`, "build talosImageURL from ${TALOS_SCHEMATIC_ID}"));
+      out.push(finding("talos/installer-image", "error", img.source, `the installer image ${img.value} carries no Image Factory schematic: upgrades would drop the system extensions`, "give the node a talhelper `schematic:` (talhelper builds the installer from it), or set talosImageURL to factory.talos.dev/installer/<schematic ID>"));
+    else if (want.id && parsed.schematic !== want.id)
+      out.push(finding("talos/installer-image", "error", img.source, `the installer image carries schematic ${parsed.schematic.slice(0, 12)}..., not the repo's ${want.id.slice(0, 12)}...`, "build talosImageURL from ${TALOS_SCHEMATIC_ID}"));
     else if (parsed && model.versions.talos.value && parsed.version.replace(/^v/, "") !== model.versions.talos.value.replace(/^v/, ""))
       out.push(finding("talos/installer-image", "error", img.source, `the installer image is tagged ${parsed.version}, not talosVersion ${model.versions.talos.value}`, "leave the tag off talosImageURL: talhelper appends talosVersion"));
   }
@@ -323,29 +327,35 @@ function docOf(model: ClusterModel, src: Source): RepoDocument | undefined {
 
 /** talhelper's input is there: talos/talconfig.yaml. Other Talos layouts (machine-config templates, talosctl patches) are not. */
 export function isTalhelperRepo(model: ClusterModel): boolean {
-  return existsSync(path.join(model.root, model.talos.configFile || "talos/talconfig.yaml"));
+  return existsSync(path.join(model.root, model.talos.configFile || TALHELPER_CONFIG));
 }
 
-function otherTalosInputs(root: string): string[] {
-  const out: string[] = [];
-  for (const dir of ["talos", "kubernetes/talos"]) {
-    try {
-      for (const e of readdirSync(path.join(root, dir))) if (/\.(ya?ml|j2|tmpl)$/.test(e)) out.push(`${dir}/${e}`);
-    } catch {
-      // no such folder
-    }
+/** "a, b, c, ..." (the first three) */
+function firstFew(files: string[]): string {
+  return `${files.slice(0, 3).join(", ")}${files.length > 3 ? `, ... (${files.length} files)` : ""}`;
+}
+
+/** Talos input the checks do not read: one note naming it, never silence (a repo without Talos input gets none). */
+function inputsNotRead(model: ClusterModel, talhelper: boolean): Finding[] {
+  const found = findTalosInputs(model.root);
+  if (found.talconfigs.length > 0) {
+    const files = found.talconfigs;
+    const what = talhelper
+      ? `only ${TALHELPER_CONFIG} was checked: the talhelper config${files.length > 1 ? "s" : ""} ${firstFew(files)} ${files.length > 1 ? "were" : "was"} not read (another cluster's, or a second copy)`
+      : `the talhelper config here is ${firstFew(files)}, and the talhelper checks (nodes, encryption, CNI, kube-proxy, schematic) read only ${TALHELPER_CONFIG}: they did not run`;
+    return [finding("talos/talconfig-not-read", "info", { file: files[0]!, line: 0 }, what, `nothing to fix; validate reads talhelper's input at ${TALHELPER_CONFIG} (with talenv.yaml and patches/ beside it)`)];
   }
-  return out;
+  if (talhelper || found.other.length === 0) return [];
+  return [finding("talos/not-talhelper", "info", { file: found.other[0]!, line: 0 }, `no ${TALHELPER_CONFIG}: the Talos input here (${firstFew(found.other)}) is not talhelper's, so the talhelper checks (nodes, encryption, CNI, kube-proxy, schematic) did not run`, "nothing to fix; the checks run on repos that use talhelper")];
 }
 
 export function talosCheck(model: ClusterModel): Finding[] {
-  if (!isTalhelperRepo(model)) {
-    const other = otherTalosInputs(model.root);
-    if (other.length === 0) return [];
-    return [finding("talos/not-talhelper", "info", { file: other[0]!, line: 0 }, `no talos/talconfig.yaml: the Talos input here (${other.slice(0, 3).join(", ")}${other.length > 3 ? ", ..." : ""}) is not talhelper's, so the talhelper checks (nodes, encryption, CNI, kube-proxy, schematic) did not run`, "nothing to fix; the checks run on repos that use talhelper")];
-  }
+  const talhelper = isTalhelperRepo(model);
+  const notRead = inputsNotRead(model, talhelper);
+  if (!talhelper) return notRead;
   const docs = patchDocs(model);
   return [
+    ...notRead,
     ...requiredFields(model),
     ...versionFindings(model),
     ...addressing(model),

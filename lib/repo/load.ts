@@ -9,6 +9,8 @@ import { ConfigError } from "../cli/errors.ts";
 import { inspectEntry, isCyclic, readRepoText } from "./safe-read.ts";
 import { fastParse, firstContentLine, isContent, locate, slowParse, splitDocuments, yamlLib, type SlowParsed } from "./yaml.ts";
 import { talosNodeLabels } from "./node-labels.ts";
+import { schematicId } from "./schematic.ts";
+import { TALHELPER_CONFIG } from "./talos-inputs.ts";
 import type {
   Bgp,
   BgpAdvertisement,
@@ -856,14 +858,18 @@ function buildModel(ctx: Ctx, index: RepoIndex, objects: ModelObjects): ClusterM
   const talosVersion = need(talFact(raw, cfg, cfgDoc, ["talosVersion"], env), "talosVersion");
   const kubernetesVersion = need(talFact(raw, cfg, cfgDoc, ["kubernetesVersion"], env), "kubernetesVersion");
 
-  // Schematic: per node `schematic` (talhelper), else controlPlane.schematic, else talos/schematic.yaml.
+  // Schematic: per node `schematic` (talhelper), else its role's (controlPlane / worker), else talos/schematic.yaml.
+  // An inline schematic's ID is the one talhelper gets from the Image Factory for it (the same sha256 offline),
+  // unless talenv pins TALOS_SCHEMATIC_ID (the talos/schematic.yaml convention; talos/schematic-id checks the pin).
   const schematicFrom = (p: PathSeg[]): Schematic | undefined => {
     const s = get(cfg, ...p);
     if (!isObj(s)) return undefined;
+    const extensions = arr(get(s, "customization", "systemExtensions", "officialExtensions")).map(String);
+    const extraKernelArgs = arr(get(s, "customization", "extraKernelArgs")).map(String);
     return {
-      id: env.TALOS_SCHEMATIC_ID?.value,
-      extensions: arr(get(s, "customization", "systemExtensions", "officialExtensions")).map(String),
-      extraKernelArgs: arr(get(s, "customization", "extraKernelArgs")).map(String),
+      id: env.TALOS_SCHEMATIC_ID?.value ?? schematicId({ extensions, extraKernelArgs }),
+      extensions,
+      extraKernelArgs,
       source: sourceOf(cfgDoc, p),
     };
   };
@@ -878,8 +884,10 @@ function buildModel(ctx: Ctx, index: RepoIndex, objects: ModelObjects): ClusterM
       source: sourceOf(d),
     } satisfies Schematic;
   })();
-  const defaultSchematic: Schematic = schematicFrom(["controlPlane", "schematic"]) ??
-    fileSchematic ?? { id: env.TALOS_SCHEMATIC_ID?.value, extensions: [], extraKernelArgs: [], source: missingSrc(talos.configFile) };
+  const noSchematic: Schematic = { id: env.TALOS_SCHEMATIC_ID?.value, extensions: [], extraKernelArgs: [], source: missingSrc(talos.configFile) };
+  const controlPlaneSchematic = schematicFrom(["controlPlane", "schematic"]);
+  const workerSchematic = schematicFrom(["worker", "schematic"]);
+  const defaultSchematic: Schematic = controlPlaneSchematic ?? fileSchematic ?? noSchematic;
 
   const allowCP = get(cfg, "allowSchedulingOnControlPlanes") === true;
   const nodes: ClusterNode[] = [];
@@ -913,7 +921,7 @@ function buildModel(ctx: Ctx, index: RepoIndex, objects: ModelObjects): ClusterM
       });
     });
     const controlPlane = n.controlPlane === true;
-    const schematic = schematicFrom([...np, "schematic"]) ?? defaultSchematic;
+    const schematic = schematicFrom([...np, "schematic"]) ?? (controlPlane ? controlPlaneSchematic : workerSchematic) ?? fileSchematic ?? noSchematic;
     const imageBase = str(n.talosImageURL) ?? str(get(cfg, "controlPlane", "talosImageURL"));
     const installerImage = imageBase
       ? `${imageBase}:${talosVersion.value}`
@@ -1273,7 +1281,7 @@ function generatedConfigMapFile(
 }
 
 function loadTalos(ctx: Ctx, byFile: Map<string, RepoDocument[]>): ClusterModel["talos"] {
-  const configFile = "talos/talconfig.yaml";
+  const configFile = TALHELPER_CONFIG;
   const envFile = "talos/talenv.yaml";
   const env: Record<string, Sourced<string>> = {};
   const envDoc = byFile.get(envFile)?.[0];

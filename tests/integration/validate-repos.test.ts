@@ -33,7 +33,7 @@ const EXPECTED: Record<string, { kept: Kept[]; unreferenced: Record<string, stri
       { severity: "info", id: "schema/chart-crds-version-unknown", file: "kubernetes/apps/o11y/kube-prometheus-stack/app/helmrelease.yaml", why: newerChart("kube-prometheus-stack", "88.3.0") },
       { severity: "info", id: "schema/flux-version-unknown", file: ".mise.toml", why: NO_FLUX_PIN },
       { severity: "info", id: "versions/renovate-presets-remote", file: ".renovaterc.json5", why: REMOTE_PRESETS },
-      { severity: "info", id: "talos/not-talhelper", file: "talos/controlplane.yaml.j2", why: NOT_TALHELPER },
+      { severity: "info", id: "talos/not-talhelper", file: "talos/cluster.yaml.j2", why: NOT_TALHELPER },
     ],
     unreferenced: {
       "kubernetes/apps/actions-runner-system/actions-runner-controller/runners/home-operations":
@@ -47,7 +47,7 @@ const EXPECTED: Record<string, { kept: Kept[]; unreferenced: Record<string, stri
       { severity: "info", id: "schema/chart-crds-version-unknown", file: "kubernetes/apps/observability/kube-prometheus-stack/app/helmrelease.yaml", why: newerChart("kube-prometheus-stack", "88.3.0") },
       { severity: "info", id: "versions/renovate-presets-remote", file: ".renovaterc.json5", why: REMOTE_PRESETS },
       { severity: "info", id: "schema/flux-version-unknown", file: "kubernetes/apps/flux-system/flux-instance/app/helmrelease.yaml", why: "distribution.version is the range `2.x`: no minor to check API versions against" },
-      { severity: "info", id: "talos/not-talhelper", file: "kubernetes/talos/controlplane.yaml.j2", why: NOT_TALHELPER },
+      { severity: "info", id: "talos/not-talhelper", file: "kubernetes/talos/cluster.yaml.j2", why: NOT_TALHELPER },
     ],
     unreferenced: {},
   },
@@ -83,6 +83,7 @@ const EXPECTED: Record<string, { kept: Kept[]; unreferenced: Record<string, stri
       { severity: "info", id: "schema/chart-crds-version-unknown", file: "kubernetes/apps/base/observability/kube-prometheus-stack/helmrelease.yaml", why: newerChart("kube-prometheus-stack", "88.5.3") },
       { severity: "info", id: "schema/flux-version-unknown", file: ".mise.toml", why: NO_FLUX_PIN },
       { severity: "info", id: "versions/renovate-presets-remote", file: ".renovaterc.json5", why: REMOTE_PRESETS },
+      { severity: "info", id: "talos/not-talhelper", file: "talos/main/machineconfig.yaml.j2", why: `${NOT_TALHELPER} (one folder per cluster: talos/main, talos/test, talos/utility)` },
     ],
     unreferenced: {
       "kubernetes/apps/base/games/core-keeper": "its ks.yaml is commented out in apps/main/games/kustomization.yaml",
