@@ -18,8 +18,10 @@ import path from "node:path";
 import { Exec } from "../../exec.ts";
 import type { RepoDocument, Source } from "../model.ts";
 import { fluxSourceIgnore, type GitIgnore } from "../gitignore.ts";
-import { KUSTOMIZATION_FILES, patchObjects, Workspace, type BuildResult, type BuiltObject, type FluxBuildSpec } from "./kustomize.ts";
+import { KUSTOMIZATION_FILES, kustomizationEntries, patchObjects, REMOTE_RESOURCE, Workspace, type BuildResult, type BuiltObject, type FluxBuildSpec } from "./kustomize.ts";
 import { isValidVarName, substituteObject, substitutionDisabled } from "./substitute.ts";
+import { fastParse } from "../yaml.ts";
+import { inspectEntry } from "../safe-read.ts";
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -547,17 +549,8 @@ function kustomizeInputs(docs: readonly RepoDocument[]): Set<string> {
   for (const d of docs) {
     if (!KUSTOMIZATION_FILES.includes(path.posix.basename(d.file)) || !isObj(d.object)) continue;
     const dir = path.posix.dirname(d.file);
-    const add = (v: unknown) => {
-      if (typeof v === "string" && !/^[a-z]+:\/\//.test(v)) out.add(path.posix.normalize(path.posix.join(dir, v)));
-    };
-    const o = d.object;
-    for (const list of ["patches", "patchesJson6902", "replacements"]) for (const e of Array.isArray(o[list]) ? o[list] : []) add(get(e, "path"));
-    for (const e of Array.isArray(o.patchesStrategicMerge) ? o.patchesStrategicMerge : []) add(e);
-    for (const g of [...(Array.isArray(o.configMapGenerator) ? o.configMapGenerator : []), ...(Array.isArray(o.secretGenerator) ? o.secretGenerator : [])]) {
-      for (const f of Array.isArray(get(g, "files")) ? (get(g, "files") as unknown[]) : []) add(String(f).includes("=") ? String(f).split("=").slice(1).join("=") : f);
-      for (const f of Array.isArray(get(g, "envs")) ? (get(g, "envs") as unknown[]) : []) add(f);
-      add(get(g, "env"));
-    }
+    for (const e of kustomizationEntries(d.object))
+      if (!["resources", "bases", "components"].includes(e.field) && !/^[a-z]+:\/\//.test(e.value)) out.add(path.posix.normalize(path.posix.join(dir, e.value)));
   }
   return out;
 }
@@ -594,6 +587,50 @@ function* folders(root: string, top: string, skip: readonly string[] = []): Gene
   yield { rel: top, entries };
   for (const e of entries)
     if (e.isDirectory() && ![".git", "node_modules", ".home-ops", ...skip].includes(e.name)) yield* folders(root, `${top}/${e.name}`, skip);
+}
+
+/**
+ * The top-level folders and files of the repo, besides `tops`, that the kustomizations under `tops` read: Flux's
+ * artifact is the whole repo (minus its source-ignore rules), so a configMapGenerator may read `../../adguard/x.yaml`.
+ * Followed through the kustomizations of those folders in turn. Only what is named is copied into the scratch copy
+ * (a repo's tests/ or docs/ would cost every cold render); a path that leaves the repo is not (the build refuses it).
+ */
+export function topsRead(root: string, docs: readonly RepoDocument[], tops: readonly string[]): string[] {
+  const extra = new Set<string>();
+  const followed = new Set<string>();
+  const visit = (dir: string, k: unknown) => {
+    if (!isObj(k)) return;
+    for (const e of kustomizationEntries(k)) {
+      if (REMOTE_RESOURCE.test(e.value) || path.posix.isAbsolute(e.value)) continue;
+      const rel = path.posix.normalize(path.posix.join(dir, e.value));
+      if (rel === "." || rel === ".." || rel.startsWith("../")) continue;
+      const top = rel.split("/")[0]!;
+      if (tops.includes(top)) continue;
+      extra.add(top);
+      follow(rel);
+    }
+  };
+  const follow = (rel: string) => {
+    if (followed.has(rel)) return;
+    followed.add(rel);
+    for (const f of KUSTOMIZATION_FILES) {
+      let text: string;
+      try {
+        text = readFileSync(path.join(root, rel, f), "utf8");
+      } catch {
+        continue;
+      }
+      try {
+        visit(rel, fastParse(text));
+      } catch {
+        // kustomize reports the broken file at the build
+      }
+      return;
+    }
+  };
+  for (const d of docs)
+    if (KUSTOMIZATION_FILES.includes(path.posix.basename(d.file)) && tops.includes(d.file.split("/")[0]!)) visit(path.posix.dirname(d.file), d.object);
+  return [...extra].filter((t) => ["dir", "file"].includes(inspectEntry(root, t).kind)).sort();
 }
 
 /** Content hash of every file a build can read (the top folders the roots live in). */
@@ -664,8 +701,12 @@ export async function renderRepo(root: string, docs: readonly RepoDocument[], op
   const byFile = new Map<string, RepoDocument[]>();
   for (const d of docs) byFile.set(d.file, [...(byFile.get(d.file) ?? []), d]);
   const roots = findRoots(docs, (rel) => existsSync(path.join(abs, rel)));
-  const tops = [...new Set(["kubernetes", ...roots.map((r) => r.path.split("/")[0] ?? "kubernetes")])];
-  const hash = opts.cacheFile ? treeHash(abs, tops, [".sourceignore"]) : "";
+  const rootTops = [...new Set(["kubernetes", ...roots.map((r) => r.path.split("/")[0] ?? "kubernetes")])];
+  const read = roots.length ? topsRead(abs, docs, rootTops) : [];
+  const tops = [...rootTops, ...read];
+  // a top-level file is hashed by name (folders() walks folders only)
+  const topFiles = read.filter((t) => inspectEntry(abs, t).kind === "file");
+  const hash = opts.cacheFile ? treeHash(abs, tops, [".sourceignore", ...topFiles]) : "";
   if (opts.cacheFile) {
     try {
       const cached = JSON.parse(readFileSync(opts.cacheFile, "utf8")) as { hash: string; result: RenderResult };
