@@ -119,6 +119,11 @@ export interface SyncRoot {
   patches?: unknown[];
 }
 
+/** A HelmRelease of flux-operator's flux-instance chart (a FluxInstance written as chart values). */
+export function isFluxInstanceChart(d: RepoDocument): boolean {
+  return (str(get(d.object, "spec", "chart", "spec", "chart")) ?? str(get(d.object, "spec", "chartRef", "name")) ?? "").includes("flux-instance");
+}
+
 /** A FluxInstance's spec.sync, written as a FluxInstance or as the values of the flux-instance chart. */
 function fluxInstanceSyncs(docs: readonly RepoDocument[]): { sync: Obj; namespace: string; doc: RepoDocument; at: (string | number)[]; instance: Obj }[] {
   const out: { sync: Obj; namespace: string; doc: RepoDocument; at: (string | number)[]; instance: Obj }[] = [];
@@ -128,25 +133,31 @@ function fluxInstanceSyncs(docs: readonly RepoDocument[]): { sync: Obj; namespac
       const sync = get(d.object, "spec", "sync");
       if (isObj(sync)) out.push({ sync, namespace: d.namespace ?? "flux-system", doc: d, at: ["spec", "sync"], instance: get(d.object, "spec") as Obj });
     } else if (d.kind === "HelmRelease") {
-      const chart = str(get(d.object, "spec", "chart", "spec", "chart")) ?? str(get(d.object, "spec", "chartRef", "name"));
-      if (!chart?.includes("flux-instance")) continue;
+      if (!isFluxInstanceChart(d)) continue;
       const namespace = str(get(d.object, "spec", "targetNamespace")) ?? d.namespace ?? "flux-system";
-      const sync = get(d.object, "spec", "values", "instance", "sync");
-      if (isObj(sync)) {
-        out.push({ sync, namespace, doc: d, at: ["spec", "values", "instance", "sync"], instance: get(d.object, "spec", "values", "instance") as Obj });
-        continue;
-      }
-      // the values in a file that a configMapGenerator turns into the valuesFrom ConfigMap (cluster-template)
-      for (const vf of Array.isArray(get(d.object, "spec", "valuesFrom")) ? (get(d.object, "spec", "valuesFrom") as unknown[]) : []) {
-        if (str(get(vf, "kind")) !== "ConfigMap") continue;
-        const file = generatedFile(docs, path.posix.dirname(d.file), str(get(vf, "name")) ?? "", str(get(vf, "valuesKey")) ?? "values.yaml");
-        const vdoc = file ? docs.find((x) => x.file === file) : undefined;
-        const s = get(vdoc?.object, "instance", "sync");
-        if (vdoc && isObj(s)) out.push({ sync: s, namespace, doc: vdoc, at: ["instance", "sync"], instance: get(vdoc.object, "instance") as Obj });
-      }
+      const at = helmValueSource(docs, d, ["instance", "sync"]);
+      const sync = at ? get(at.doc.object, ...at.path) : undefined;
+      if (at && isObj(sync)) out.push({ sync, namespace, doc: at.doc, at: at.path, instance: get(at.doc.object, ...at.path.slice(0, -1)) as Obj });
     }
   }
   return out;
+}
+
+/**
+ * Where a HelmRelease's value at `at` (a path into its values) is written, as Flux merges them (valuesFrom in order,
+ * then spec.values): spec.values, else the last valuesFrom ConfigMap that a configMapGenerator makes from a repo
+ * file (cluster-template's flux-instance). undefined when no written source sets it.
+ */
+export function helmValueSource(docs: readonly RepoDocument[], hr: RepoDocument, at: readonly string[]): { doc: RepoDocument; path: string[] } | undefined {
+  if (get(hr.object, "spec", "values", ...at) !== undefined) return { doc: hr, path: ["spec", "values", ...at] };
+  const valuesFrom = get(hr.object, "spec", "valuesFrom");
+  for (const vf of (Array.isArray(valuesFrom) ? valuesFrom : []).toReversed()) {
+    if (str(get(vf, "kind")) !== "ConfigMap") continue;
+    const file = generatedFile(docs, path.posix.dirname(hr.file), str(get(vf, "name")) ?? "", str(get(vf, "valuesKey")) ?? "values.yaml");
+    const vdoc = file ? docs.find((x) => x.file === file) : undefined;
+    if (vdoc && get(vdoc.object, ...at) !== undefined) return { doc: vdoc, path: [...at] };
+  }
+  return undefined;
 }
 
 /**
