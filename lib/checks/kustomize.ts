@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { cpus } from "node:os";
 import path from "node:path";
 import { Exec } from "../exec.ts";
-import { kustomizeMessage } from "../repo/render/kustomize.ts";
+import { kustomizationEntries, kustomizeMessage } from "../repo/render/kustomize.ts";
 import type { ClusterModel, RepoDocument } from "../repo/model.ts";
 import { at, isObj, kustomizationIn, type PathSeg } from "./locate.ts";
 import { repoOnce } from "./files.ts";
@@ -25,48 +25,9 @@ export function isKustomizationDoc(d: RepoDocument): boolean {
   return d.apiVersion === undefined || d.apiVersion.startsWith("kustomize.config.k8s.io/");
 }
 
-interface Entry {
-  path: PathSeg[];
-  value: string;
-  /** what the entry must be: a file, a directory with a kustomization, or either */
-  expects: "file" | "dir" | "any";
-  field: string;
-}
-
-function entries(o: Record<string, unknown>): Entry[] {
-  const out: Entry[] = [];
-  const list = (key: string, expects: Entry["expects"]) => {
-    const v = o[key];
-    if (!Array.isArray(v)) return;
-    v.forEach((x, i) => {
-      if (typeof x === "string") out.push({ path: [key, i], value: x, expects, field: key });
-      else if (isObj(x) && typeof x.path === "string") out.push({ path: [key, i, "path"], value: x.path, expects: "file", field: key });
-    });
-  };
-  list("resources", "any");
-  list("components", "dir");
-  list("patches", "file");
-  list("patchesStrategicMerge", "file");
-  list("crds", "file");
-  for (const gen of ["configMapGenerator", "secretGenerator"]) {
-    const g = o[gen];
-    if (!Array.isArray(g)) continue;
-    g.forEach((item, i) => {
-      if (!isObj(item)) return;
-      for (const key of ["files", "envs"]) {
-        const files = item[key];
-        if (!Array.isArray(files)) continue;
-        files.forEach((f, j) => {
-          if (typeof f !== "string") return;
-          const eq = f.indexOf("=");
-          out.push({ path: [gen, i, key, j], value: eq >= 0 ? f.slice(eq + 1) : f, expects: "file", field: `${gen}.${key}` });
-        });
-      }
-      if (typeof item.env === "string") out.push({ path: [gen, i, "env"], value: item.env, expects: "file", field: `${gen}.env` });
-    });
-  }
-  return out;
-}
+/** The entries the offline check looks up (kustomize's own build reports the others: --build, the render). */
+const CHECKED_FIELDS = /^(resources|components|patches|patchesStrategicMerge|crds)$|^(configMapGenerator|secretGenerator)\./;
+const entries = (o: Record<string, unknown>) => kustomizationEntries(o).filter((e) => CHECKED_FIELDS.test(e.field));
 
 /** What an entry is, never opening it (lib/repo/safe-read.ts): a FIFO, device, link out of the repo or unreadable folder is "unsafe". */
 function kind(root: string, rel: string): { k: "file" | "dir" | "none" } | { k: "unsafe"; why: string; fix: string } {
@@ -148,7 +109,7 @@ export function locateBuildError(model: ClusterModel, dir: string, stderr: strin
   if (!kdoc || !isObj(kdoc.object)) return { file, line: 1 };
   // the deepest quoted name in the error that is one of this kustomization's entries
   const quoted = [...stderr.matchAll(/'([^']+)'|"([^"]+)"/g)].map((m) => m[1] ?? m[2] ?? "");
-  for (const e of entries(kdoc.object)) {
+  for (const e of kustomizationEntries(kdoc.object)) {
     const abs = path.join(model.root, dir, e.value);
     if (quoted.some((q) => q === e.value || q === abs || q.endsWith(`/${e.value.replace(/^\.\//, "")}`))) return at(kdoc, e.path);
   }

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { isTalhelperRepo } from "./talos.ts";
+import { miseFiles } from "../repo/load.ts";
 import type { ClusterModel } from "../repo/model.ts";
 import { FileResultCache, GitIgnore, lineAt, listRepoFiles, modelText, readText, repoOnce } from "./files.ts";
 import { at } from "./locate.ts";
@@ -151,7 +152,7 @@ export const MUST_IGNORE: Array<{ what: string; sample: string; talhelper?: true
 export function gitignoreCheck(root: string, talhelper = true): Finding[] {
   const text = readText(`${root}/.gitignore`);
   const ig = new GitIgnore(text ?? "");
-  const usesEnv = existsSync(`${root}/.env.example`) || /(^|[\s"'=])\.env\b/m.test(readText(`${root}/.mise.toml`) ?? "");
+  const usesEnv = existsSync(`${root}/.env.example`) || miseFiles(root).some((f) => /(^|[\s"'=])\.env\b/m.test(readText(`${root}/${f}`) ?? ""));
   const missing = MUST_IGNORE.filter((m) => (talhelper || !m.talhelper) && (usesEnv || !m.env) && !ig.ignores(m.sample));
   if (missing.length === 0) return [];
   return [

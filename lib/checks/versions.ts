@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { MISE_FILES } from "../repo/load.ts";
 import type { ClusterModel, Source } from "../repo/model.ts";
 import { lineAt } from "./files.ts";
 import { isObj } from "./locate.ts";
@@ -91,8 +92,8 @@ function renovateComments(model: ClusterModel): Finding[] {
   const setup = renovateSetup(model);
   for (const [name, s] of Object.entries(model.versions.tools)) {
     if (s.value === "latest" || commented(s.source.file, s.source.line)) continue; // "latest" is not a pin
-    // Renovate's built-in mise manager reads .mise.toml [tools] itself unless the config turns it off
-    if (s.source.file === ".mise.toml" && setup?.builtIn.get("mise") === true) continue;
+    // Renovate's built-in mise manager reads the mise config's [tools] itself unless the config turns it off
+    if (MISE_FILES.includes(s.source.file) && setup?.builtIn.get("mise") === true) continue;
     out.push(finding("versions/renovate-comment", "error", s.source, `${name} = "${s.value}" has no \`# renovate:\` line above it and Renovate's mise manager is off: Renovate never updates it`, `add "# renovate: datasource=... depName=..." on the line above`));
   }
   for (const [name, s] of Object.entries(model.talos.env))
@@ -281,8 +282,8 @@ function renovateConfig(model: ClusterModel): Finding[] {
     );
     if (!covered)
       out.push(finding("versions/renovate-unmanaged", "error", r.source, `no Renovate custom manager in ${file} reads this \`# renovate:\` line (${r.depName || "no depName"})`, `add ${r.source.file} to a regex manager's managerFilePatterns, or make its matchStrings match this line`));
-    else if (miseOn && r.source.file === ".mise.toml")
-      out.push(finding("versions/renovate-managed-twice", "warning", { file: r.source.file, line: r.source.line + 1 }, `this pin is updated twice: by a custom manager through its \`# renovate:\` line and by Renovate's built-in mise manager (two PRs for one bump)`, `turn one off: \`mise: { enabled: false }\` in ${file}, or leave .mise.toml out of the custom manager's managerFilePatterns`));
+    else if (miseOn && MISE_FILES.includes(r.source.file))
+      out.push(finding("versions/renovate-managed-twice", "warning", { file: r.source.file, line: r.source.line + 1 }, `this pin is updated twice: by a custom manager through its \`# renovate:\` line and by Renovate's built-in mise manager (two PRs for one bump)`, `turn one off: \`mise: { enabled: false }\` in ${file}, or leave ${r.source.file} out of the custom manager's managerFilePatterns`));
   }
   return out;
 }

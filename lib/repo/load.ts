@@ -40,7 +40,7 @@ import type {
   Versions,
 } from "./model.ts";
 import { chartServices } from "./charts.ts";
-import { renderRepo, unrendered, type RenderedCluster, type RenderedObject, type RenderOptions, type RenderResult } from "./render/index.ts";
+import { helmValueSource, isFluxInstanceChart, renderRepo, unrendered, type RenderedCluster, type RenderedObject, type RenderOptions, type RenderResult } from "./render/index.ts";
 
 /** A malformed or incomplete repo file: the message starts with `file:line:` so editors and CI can jump to it. */
 export class RepoError extends ConfigError {
@@ -430,14 +430,29 @@ function scanRenovate(file: string, text: string, out: Versions["renovate"]): vo
   }
 }
 
+/**
+ * The project config files mise reads (mise.jdx.dev/configuration.html), lowest precedence first: a tool pinned in
+ * two of them takes the later one. `mise.local.toml` is left out: it is not committed.
+ */
+export const MISE_FILES = [".config/mise/config.toml", ".config/mise.toml", "mise/config.toml", ".mise/config.toml", ".mise.toml", "mise.toml"];
+
+/** The repo's mise config files that exist, lowest precedence first. */
+export function miseFiles(root: string): string[] {
+  return MISE_FILES.filter((f) => existsSync(path.join(root, f)));
+}
+
 function readMiseTools(root: string, out: Versions["renovate"]): Record<string, Sourced<string>> {
   const tools: Record<string, Sourced<string>> = {};
-  const file = ".mise.toml";
+  for (const file of miseFiles(root)) readMiseFile(root, file, tools, out);
+  return tools;
+}
+
+function readMiseFile(root: string, file: string, tools: Record<string, Sourced<string>>, out: Versions["renovate"]): void {
   let text: string;
   try {
     text = readFileSync(path.join(root, file), "utf8");
   } catch {
-    return tools;
+    return;
   }
   scanRenovate(file, text, out);
   let section = "";
@@ -457,7 +472,6 @@ function readMiseTools(root: string, out: Versions["renovate"]): Record<string, 
     if (version === undefined) version = /^\[\s*"([^"]*)"/.exec(val)?.[1];
     if (version !== undefined) tools[kv[2].trim()] = { value: version, source: { file, line: i + 1 } };
   });
-  return tools;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1026,16 +1040,19 @@ function buildModel(ctx: Ctx, index: RepoIndex, objects: ModelObjects): ClusterM
       : (ctx.missing("kubernetes/apps/kube-system/cilium", 0, "no Cilium HelmRelease with a chart version"),
         { value: "", source: missingSrc("kubernetes/apps/kube-system/cilium") });
 
-  const fluxTool = Object.entries(tools).find(([k]) => /(^|[/:])flux2?$/.test(k));
+  // "latest" is not a pin: the manifests say which Flux the cluster runs
+  const fluxTool = Object.entries(tools).find(([k, v]) => /(^|[/:])flux2?$/.test(k) && v.value !== "latest");
   const fluxRenovate = renovate.find((r) => r.depName === "fluxcd/flux2" && r.version);
-  const fluxPin = fluxFromManifests(objects.docs, texts);
+  const fluxPin = fluxFromManifests(objects.docs, documents, texts);
+  // no pin anywhere: the finding points at the mise config the repo has, else at its FluxInstance
+  const fluxHome = miseFiles(absRoot).at(-1) ?? objects.docs.find((d) => d.kind === "FluxInstance" || (d.kind === "HelmRelease" && isFluxInstanceChart(d)))?.file ?? ".mise.toml";
   const flux: Sourced<string> = fluxTool
     ? fluxTool[1]
     : fluxRenovate?.version
       ? { value: fluxRenovate.version, source: { file: fluxRenovate.source.file, line: fluxRenovate.source.line + 1 } }
       : (fluxPin ??
-        (ctx.missing(".mise.toml", 0, "no Flux version: no flux2 in .mise.toml [tools], no FluxInstance distribution.version, no gotk-components.yaml"),
-        { value: "", source: missingSrc(".mise.toml") }));
+        (ctx.missing(fluxHome, 0, "no Flux version: no flux2 in the mise config's [tools], no FluxInstance distribution.version, no gotk-components.yaml"),
+        { value: "", source: missingSrc(fluxHome) }));
 
   const bgp: Bgp = {
     clusterConfigs,
@@ -1094,12 +1111,13 @@ export function loadedText(model: object, rel: string): string | undefined {
  * flux-instance chart's `instance.distribution.version`), else the `# Flux Version:` header of gotk-components.yaml.
  * A range such as `2.x` is returned as written (checks that need a minor treat it as unknown).
  */
-function fluxFromManifests(docs: readonly RepoDocument[], texts: Map<string, string>): Sourced<string> | undefined {
+function fluxFromManifests(docs: readonly RepoDocument[], written: readonly RepoDocument[], texts: Map<string, string>): Sourced<string> | undefined {
   for (const d of docs) {
-    const p: PathSeg[] | undefined =
-      d.kind === "FluxInstance" ? ["spec", "distribution", "version"] : d.kind === "HelmRelease" && get(d.object, "spec", "values", "instance", "distribution", "version") !== undefined ? ["spec", "values", "instance", "distribution", "version"] : undefined;
-    const v = p ? str(get(d.object, ...p)) : undefined;
-    if (p && v) return { value: v, source: sourceOf(d, p) };
+    let at: { doc: RepoDocument; path: PathSeg[] } | undefined;
+    if (d.kind === "FluxInstance") at = { doc: d, path: ["spec", "distribution", "version"] };
+    else if (d.kind === "HelmRelease" && isFluxInstanceChart(d)) at = helmValueSource(written, d, ["instance", "distribution", "version"]);
+    const v = at ? str(get(at.doc.object, ...at.path)) : undefined;
+    if (at && v) return { value: v, source: sourceOf(at.doc, at.path) };
   }
   for (const [file, text] of texts) {
     if (!/(^|\/)gotk-components\.ya?ml$/.test(file)) continue;

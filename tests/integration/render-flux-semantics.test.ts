@@ -2,13 +2,15 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, type Dirent } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { loadRenderedRepo } from "../../lib/repo/load.ts";
+import { loadRenderedRepo, loadRepo } from "../../lib/repo/load.ts";
+import { topsRead } from "../../lib/repo/render/index.ts";
 import { validateRepo } from "../../lib/checks/index.ts";
 
 /**
  * Flux semantics the render stage follows beyond the kustomize build (reference/flux-render.md): what the source
  * leaves out of its artifact (spec.ignore, .sourceignore), a FluxInstance's kustomize.patches on the objects
- * flux-operator makes, HelmRelease valuesFrom an object generated in another folder. Small repos written here;
+ * flux-operator makes, HelmRelease valuesFrom an object generated in another folder, top-level folders outside
+ * kubernetes/ that a kustomization reads. Small repos written here;
  * needs kubectl (kustomize) like tests/integration/kustomize.test.ts.
  */
 
@@ -221,6 +223,75 @@ spec:
     },
     { timeout: 120_000 },
   );
+});
+
+describe("a kustomization reads a top-level folder outside kubernetes/", () => {
+  // Flux's artifact is the whole repo minus its source-ignore rules: a configMapGenerator may read any folder of it
+  const base = mkdtempSync(path.join(tmpdir(), "home-ops-render-tops-"));
+  made.push(base);
+  const dir = path.join(base, "repo");
+  const write = (rel: string, text: string) => {
+    mkdirSync(path.dirname(path.join(base, rel)), { recursive: true });
+    writeFileSync(path.join(base, rel), text);
+  };
+  const generator = (name: string, file: string) => `apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+namespace: default
+generatorOptions:
+  disableNameSuffixHash: true
+configMapGenerator:
+  - name: ${name}
+    files:
+      - ${file}
+`;
+  write("repo/kubernetes/flux/instance.yaml", fluxInstance("kubernetes/cluster", " []"));
+  // one Flux Kustomization per app folder: each builds (or fails) on its own
+  for (const app of ["adguard", "shared", "private", "leak"])
+    write(`repo/kubernetes/cluster/${app}.yaml`, `apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: ${app}
+  namespace: flux-system
+spec:
+  interval: 1h
+  path: ./kubernetes/apps/${app}
+  prune: true
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+`);
+  write("repo/kubernetes/apps/adguard/kustomization.yaml", generator("adguard", "AdGuardHome.yaml=../../../adguard/AdGuardHome.yaml"));
+  write("repo/adguard/AdGuardHome.yaml", "dns:\n  port: 53\n");
+  // a folder outside kubernetes/ with its own kustomization, which reads a third top-level folder and a root file
+  write("repo/kubernetes/apps/shared/kustomization.yaml", "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../../../shared/base\n");
+  write("repo/shared/base/kustomization.yaml", generator("shared", "conf.yaml=../../values/conf.yaml") + "  - name: root-file\n    files:\n      - ../../settings.yaml\n");
+  write("repo/values/conf.yaml", "a: b\n");
+  write("repo/settings.yaml", "c: d\n");
+  // a folder the source ignores is not in the artifact: the build fails as Flux's would
+  write("repo/.sourceignore", "/private/\n");
+  write("repo/private/token.yaml", "t: x\n");
+  write("repo/kubernetes/apps/private/kustomization.yaml", generator("private", "../../../private/token.yaml"));
+  // a path that leaves the repo stays refused
+  write("outside/leak.yaml", "l: x\n");
+  write("repo/kubernetes/apps/leak/kustomization.yaml", generator("leak", "../../../../outside/leak.yaml"));
+  write("repo/tests/unrelated.yaml", "u: x\n");
+
+  test(
+    "what it reads renders; an ignored folder and a path out of the repo do not build",
+    async () => {
+      const r = (await loadRenderedRepo(dir, { mode: "lenient" })).render;
+      const names = r.clusters[0]!.objects.filter((o) => o.object.kind === "ConfigMap").map((o) => (o.object.metadata as { name: string }).name);
+      expect(names.filter((n) => !n.startsWith("flux")).sort()).toEqual(["adguard", "root-file", "shared"]);
+      const failed = r.findings.filter((f) => f.id === "kustomize/build").map((f) => f.dir).sort();
+      expect(failed).toEqual(["kubernetes/apps/leak", "kubernetes/apps/private"]);
+    },
+    { timeout: 120_000 },
+  );
+
+  test("only the top-level entries a kustomization names join the scratch copy", () => {
+    const { documents } = loadRepo(dir, { mode: "lenient" });
+    expect(topsRead(dir, documents, ["kubernetes"])).toEqual(["adguard", "private", "settings.yaml", "shared", "values"]);
+  });
 });
 
 describe("a Flux path with one broken entry: the rest renders as Flux would apply it once that entry is fixed", () => {

@@ -31,7 +31,7 @@ const EXPECTED: Record<string, { kept: Kept[]; unreferenced: Record<string, stri
       { severity: "info", id: "schema/chart-crds-version-unknown", file: "kubernetes/apps/cert-manager/cert-manager/app/helmrelease.yaml", why: newerChart("cert-manager", "v1.21.1") },
       { severity: "info", id: "schema/chart-crds-version-unknown", file: "kubernetes/apps/external-secrets/external-secrets/app/helmrelease.yaml", why: newerChart("external-secrets", "2.9.0") },
       { severity: "info", id: "schema/chart-crds-version-unknown", file: "kubernetes/apps/o11y/kube-prometheus-stack/app/helmrelease.yaml", why: newerChart("kube-prometheus-stack", "88.3.0") },
-      { severity: "info", id: "schema/flux-version-unknown", file: ".mise.toml", why: NO_FLUX_PIN },
+      { severity: "info", id: "schema/flux-version-unknown", file: "kubernetes/apps/flux-system/flux-instance/app/helmrelease.yaml", why: `${NO_FLUX_PIN} (the repo has no mise config: the finding points at the flux-instance)` },
       { severity: "info", id: "versions/renovate-presets-remote", file: ".renovaterc.json5", why: REMOTE_PRESETS },
       { severity: "info", id: "talos/not-talhelper", file: "talos/cluster.yaml.j2", why: NOT_TALHELPER },
     ],

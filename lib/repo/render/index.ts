@@ -18,8 +18,10 @@ import path from "node:path";
 import { Exec } from "../../exec.ts";
 import type { RepoDocument, Source } from "../model.ts";
 import { fluxSourceIgnore, type GitIgnore } from "../gitignore.ts";
-import { entryKey, generatedResources, KUSTOMIZATION_FILES, patchObjects, REMOTE_RESOURCE, Workspace, type BuildResult, type BuiltObject, type FluxBuildSpec } from "./kustomize.ts";
+import { entryKey, generatedResources, KUSTOMIZATION_FILES, kustomizationEntries, patchObjects, REMOTE_RESOURCE, Workspace, type BuildResult, type BuiltObject, type FluxBuildSpec } from "./kustomize.ts";
 import { isValidVarName, substituteObject, substitutionDisabled } from "./substitute.ts";
+import { fastParse } from "../yaml.ts";
+import { inspectEntry } from "../safe-read.ts";
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -39,7 +41,7 @@ const normRel = (p: string): string => {
 const FLUX_KS = (o: Obj) => o.kind === "Kustomization" && String(o.apiVersion ?? "").startsWith("kustomize.toolkit.fluxcd.io/");
 
 /** Bump when the render output's shape or semantics change (invalidates caches). */
-const RENDER_VERSION = 7;
+const RENDER_VERSION = 8;
 
 /** A file under an entry a partial render left out: what it would apply is unknown. */
 export const unrendered = (render: Pick<RenderResult, "unrendered">, file: string): boolean =>
@@ -126,6 +128,11 @@ export interface SyncRoot {
   patches?: unknown[];
 }
 
+/** A HelmRelease of flux-operator's flux-instance chart (a FluxInstance written as chart values). */
+export function isFluxInstanceChart(d: RepoDocument): boolean {
+  return (str(get(d.object, "spec", "chart", "spec", "chart")) ?? str(get(d.object, "spec", "chartRef", "name")) ?? "").includes("flux-instance");
+}
+
 /** A FluxInstance's spec.sync, written as a FluxInstance or as the values of the flux-instance chart. */
 function fluxInstanceSyncs(docs: readonly RepoDocument[]): { sync: Obj; namespace: string; doc: RepoDocument; at: (string | number)[]; instance: Obj }[] {
   const out: { sync: Obj; namespace: string; doc: RepoDocument; at: (string | number)[]; instance: Obj }[] = [];
@@ -135,25 +142,31 @@ function fluxInstanceSyncs(docs: readonly RepoDocument[]): { sync: Obj; namespac
       const sync = get(d.object, "spec", "sync");
       if (isObj(sync)) out.push({ sync, namespace: d.namespace ?? "flux-system", doc: d, at: ["spec", "sync"], instance: get(d.object, "spec") as Obj });
     } else if (d.kind === "HelmRelease") {
-      const chart = str(get(d.object, "spec", "chart", "spec", "chart")) ?? str(get(d.object, "spec", "chartRef", "name"));
-      if (!chart?.includes("flux-instance")) continue;
+      if (!isFluxInstanceChart(d)) continue;
       const namespace = str(get(d.object, "spec", "targetNamespace")) ?? d.namespace ?? "flux-system";
-      const sync = get(d.object, "spec", "values", "instance", "sync");
-      if (isObj(sync)) {
-        out.push({ sync, namespace, doc: d, at: ["spec", "values", "instance", "sync"], instance: get(d.object, "spec", "values", "instance") as Obj });
-        continue;
-      }
-      // the values in a file that a configMapGenerator turns into the valuesFrom ConfigMap (cluster-template)
-      for (const vf of Array.isArray(get(d.object, "spec", "valuesFrom")) ? (get(d.object, "spec", "valuesFrom") as unknown[]) : []) {
-        if (str(get(vf, "kind")) !== "ConfigMap") continue;
-        const file = generatedFile(docs, path.posix.dirname(d.file), str(get(vf, "name")) ?? "", str(get(vf, "valuesKey")) ?? "values.yaml");
-        const vdoc = file ? docs.find((x) => x.file === file) : undefined;
-        const s = get(vdoc?.object, "instance", "sync");
-        if (vdoc && isObj(s)) out.push({ sync: s, namespace, doc: vdoc, at: ["instance", "sync"], instance: get(vdoc.object, "instance") as Obj });
-      }
+      const at = helmValueSource(docs, d, ["instance", "sync"]);
+      const sync = at ? get(at.doc.object, ...at.path) : undefined;
+      if (at && isObj(sync)) out.push({ sync, namespace, doc: at.doc, at: at.path, instance: get(at.doc.object, ...at.path.slice(0, -1)) as Obj });
     }
   }
   return out;
+}
+
+/**
+ * Where a HelmRelease's value at `at` (a path into its values) is written, as Flux merges them (valuesFrom in order,
+ * then spec.values): spec.values, else the last valuesFrom ConfigMap that a configMapGenerator makes from a repo
+ * file (cluster-template's flux-instance). undefined when no written source sets it.
+ */
+export function helmValueSource(docs: readonly RepoDocument[], hr: RepoDocument, at: readonly string[]): { doc: RepoDocument; path: string[] } | undefined {
+  if (get(hr.object, "spec", "values", ...at) !== undefined) return { doc: hr, path: ["spec", "values", ...at] };
+  const valuesFrom = get(hr.object, "spec", "valuesFrom");
+  for (const vf of (Array.isArray(valuesFrom) ? valuesFrom : []).toReversed()) {
+    if (str(get(vf, "kind")) !== "ConfigMap") continue;
+    const file = generatedFile(docs, path.posix.dirname(hr.file), str(get(vf, "name")) ?? "", str(get(vf, "valuesKey")) ?? "values.yaml");
+    const vdoc = file ? docs.find((x) => x.file === file) : undefined;
+    if (vdoc && get(vdoc.object, ...at) !== undefined) return { doc: vdoc, path: [...at] };
+  }
+  return undefined;
 }
 
 /**
@@ -621,17 +634,8 @@ function kustomizeInputs(docs: readonly RepoDocument[]): Set<string> {
   for (const d of docs) {
     if (!KUSTOMIZATION_FILES.includes(path.posix.basename(d.file)) || !isObj(d.object)) continue;
     const dir = path.posix.dirname(d.file);
-    const add = (v: unknown) => {
-      if (typeof v === "string" && !/^[a-z]+:\/\//.test(v)) out.add(path.posix.normalize(path.posix.join(dir, v)));
-    };
-    const o = d.object;
-    for (const list of ["patches", "patchesJson6902", "replacements"]) for (const e of Array.isArray(o[list]) ? o[list] : []) add(get(e, "path"));
-    for (const e of Array.isArray(o.patchesStrategicMerge) ? o.patchesStrategicMerge : []) add(e);
-    for (const g of [...(Array.isArray(o.configMapGenerator) ? o.configMapGenerator : []), ...(Array.isArray(o.secretGenerator) ? o.secretGenerator : [])]) {
-      for (const f of Array.isArray(get(g, "files")) ? (get(g, "files") as unknown[]) : []) add(String(f).includes("=") ? String(f).split("=").slice(1).join("=") : f);
-      for (const f of Array.isArray(get(g, "envs")) ? (get(g, "envs") as unknown[]) : []) add(f);
-      add(get(g, "env"));
-    }
+    for (const e of kustomizationEntries(d.object))
+      if (!["resources", "bases", "components"].includes(e.field) && !/^[a-z]+:\/\//.test(e.value)) out.add(path.posix.normalize(path.posix.join(dir, e.value)));
   }
   return out;
 }
@@ -668,6 +672,50 @@ function* folders(root: string, top: string, skip: readonly string[] = []): Gene
   yield { rel: top, entries };
   for (const e of entries)
     if (e.isDirectory() && ![".git", "node_modules", ".home-ops", ...skip].includes(e.name)) yield* folders(root, `${top}/${e.name}`, skip);
+}
+
+/**
+ * The top-level folders and files of the repo, besides `tops`, that the kustomizations under `tops` read: Flux's
+ * artifact is the whole repo (minus its source-ignore rules), so a configMapGenerator may read `../../adguard/x.yaml`.
+ * Followed through the kustomizations of those folders in turn. Only what is named is copied into the scratch copy
+ * (a repo's tests/ or docs/ would cost every cold render); a path that leaves the repo is not (the build refuses it).
+ */
+export function topsRead(root: string, docs: readonly RepoDocument[], tops: readonly string[]): string[] {
+  const extra = new Set<string>();
+  const followed = new Set<string>();
+  const visit = (dir: string, k: unknown) => {
+    if (!isObj(k)) return;
+    for (const e of kustomizationEntries(k)) {
+      if (REMOTE_RESOURCE.test(e.value) || path.posix.isAbsolute(e.value)) continue;
+      const rel = path.posix.normalize(path.posix.join(dir, e.value));
+      if (rel === "." || rel === ".." || rel.startsWith("../")) continue;
+      const top = rel.split("/")[0]!;
+      if (tops.includes(top)) continue;
+      extra.add(top);
+      follow(rel);
+    }
+  };
+  const follow = (rel: string) => {
+    if (followed.has(rel)) return;
+    followed.add(rel);
+    for (const f of KUSTOMIZATION_FILES) {
+      let text: string;
+      try {
+        text = readFileSync(path.join(root, rel, f), "utf8");
+      } catch {
+        continue;
+      }
+      try {
+        visit(rel, fastParse(text));
+      } catch {
+        // kustomize reports the broken file at the build
+      }
+      return;
+    }
+  };
+  for (const d of docs)
+    if (KUSTOMIZATION_FILES.includes(path.posix.basename(d.file)) && tops.includes(d.file.split("/")[0]!)) visit(path.posix.dirname(d.file), d.object);
+  return [...extra].filter((t) => ["dir", "file"].includes(inspectEntry(root, t).kind)).sort();
 }
 
 /** Content hash of every file a build can read (the top folders the roots live in). */
@@ -738,8 +786,12 @@ export async function renderRepo(root: string, docs: readonly RepoDocument[], op
   const byFile = new Map<string, RepoDocument[]>();
   for (const d of docs) byFile.set(d.file, [...(byFile.get(d.file) ?? []), d]);
   const roots = findRoots(docs, (rel) => existsSync(path.join(abs, rel)));
-  const tops = [...new Set(["kubernetes", ...roots.map((r) => r.path.split("/")[0] ?? "kubernetes")])];
-  const hash = opts.cacheFile ? treeHash(abs, tops, [".sourceignore"]) : "";
+  const rootTops = [...new Set(["kubernetes", ...roots.map((r) => r.path.split("/")[0] ?? "kubernetes")])];
+  const read = roots.length ? topsRead(abs, docs, rootTops) : [];
+  const tops = [...rootTops, ...read];
+  // a top-level file is hashed by name (folders() walks folders only)
+  const topFiles = read.filter((t) => inspectEntry(abs, t).kind === "file");
+  const hash = opts.cacheFile ? treeHash(abs, tops, [".sourceignore", ...topFiles]) : "";
   if (opts.cacheFile) {
     try {
       const cached = JSON.parse(readFileSync(opts.cacheFile, "utf8")) as { hash: string; result: RenderResult };

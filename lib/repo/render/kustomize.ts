@@ -48,14 +48,79 @@ export type BuildResult = { ok: true; objects: BuiltObject[]; remoteSkipped: str
 /** A kustomize resource that lives on the network (git or HTTP): validate is offline and does not fetch it. */
 export const REMOTE_RESOURCE = /^(https?:\/\/|git@|ssh:\/\/|github\.com\/|gitlab\.com\/|oci:\/\/)|\?ref=/;
 
+/** A path a kustomization names: where in the kustomization, the path as written, and what it must be. */
+export interface KustomizationEntry {
+  path: (string | number)[];
+  value: string;
+  /** what the entry must be: a file, a directory with a kustomization, or either */
+  expects: "file" | "dir" | "any";
+  field: string;
+}
+
+/**
+ * Every path a kustomization reads (kustomize's fields: resources, bases, components, patches, generators'
+ * files, replacements, crds, configurations, plugin configs). An inline patch or plugin config (a string holding
+ * a newline) is not a path.
+ */
+export function kustomizationEntries(o: Record<string, unknown>): KustomizationEntry[] {
+  const out: KustomizationEntry[] = [];
+  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+  const list = (key: string, expects: KustomizationEntry["expects"]) => {
+    const v = o[key];
+    if (!Array.isArray(v)) return;
+    v.forEach((x, i) => {
+      if (typeof x === "string") {
+        if (!x.includes("\n")) out.push({ path: [key, i], value: x, expects, field: key });
+      } else if (isObj(x) && typeof x.path === "string") out.push({ path: [key, i, "path"], value: x.path, expects: "file", field: key });
+    });
+  };
+  list("resources", "any");
+  list("bases", "dir");
+  list("components", "dir");
+  list("patches", "file");
+  list("patchesStrategicMerge", "file");
+  list("patchesJson6902", "file");
+  list("replacements", "file");
+  list("crds", "file");
+  list("configurations", "file");
+  for (const plugin of ["generators", "transformers", "validators"]) list(plugin, "any");
+  for (const gen of ["configMapGenerator", "secretGenerator"]) {
+    const g = o[gen];
+    if (!Array.isArray(g)) continue;
+    g.forEach((item, i) => {
+      if (!isObj(item)) return;
+      for (const key of ["files", "envs"]) {
+        const files = item[key];
+        if (!Array.isArray(files)) continue;
+        files.forEach((f, j) => {
+          if (typeof f !== "string") return;
+          const eq = f.indexOf("=");
+          out.push({ path: [gen, i, key, j], value: eq >= 0 ? f.slice(eq + 1) : f, expects: "file", field: `${gen}.${key}` });
+        });
+      }
+      if (typeof item.env === "string") out.push({ path: [gen, i, "env"], value: item.env, expects: "file", field: `${gen}.env` });
+    });
+  }
+  const openapi = o.openapi;
+  if (isObj(openapi) && typeof openapi.path === "string") out.push({ path: ["openapi", "path"], value: openapi.path, expects: "file", field: "openapi" });
+  return out;
+}
+
 /** A scratch copy of the repo that builds write into (never the repo itself). */
 export class Workspace {
   readonly dir: string;
   private busy = false;
-  /** `ignore`: what the source leaves out of its artifact (Flux's source-ignore rules): never copied, never built */
-  constructor(readonly repoRoot: string, topDirs: readonly string[], private readonly ignore?: GitIgnore) {
+  /**
+   * `tops`: the repo's top-level folders (and files) the builds can read; `ignore`: what the source leaves out of
+   * its artifact (Flux's source-ignore rules): never copied, never built
+   */
+  constructor(readonly repoRoot: string, tops: readonly string[], private readonly ignore?: GitIgnore) {
     this.dir = mkdtempSync(path.join(tmpdir(), "home-ops-render-"));
-    for (const top of new Set(topDirs)) if (existsSync(path.join(repoRoot, top)) && !ignore?.ignores(top, true)) this.copy(top);
+    for (const top of new Set(tops)) {
+      const kind = inspectEntry(repoRoot, top).kind;
+      if (kind === "dir" && !ignore?.ignores(top, true)) this.copy(top);
+      else if (kind === "file" && !ignore?.ignores(top, false)) this.place(path.join(repoRoot, top), path.join(this.dir, top), KUSTOMIZATION_FILES.includes(top));
+    }
   }
 
   /**
