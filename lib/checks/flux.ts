@@ -83,9 +83,26 @@ function dependencies(model: ClusterModel): Finding[] {
   return out;
 }
 
+/**
+ * Where the repo keeps the chart sources its HelmReleases use, said for the fix of a missing one: next to the
+ * HelmRelease when most sit in their app's folder, else the folder holding all the others (e.g.
+ * kubernetes/flux/meta/repositories, kubernetes/flux/repositories); undefined when the repo has none to learn from.
+ */
+export function chartSourcesHome(model: ClusterModel): { nextToRelease: true } | { dir: string } | undefined {
+  const releaseDirs = new Set(model.helmReleases.map((h) => path.posix.dirname(h.source.file)));
+  const charts = model.fluxSources.filter((s) => s.kind === "HelmRepository" || s.kind === "OCIRepository");
+  if (charts.length === 0) return undefined;
+  const apart = charts.filter((s) => !releaseDirs.has(path.posix.dirname(s.source.file)));
+  if (apart.length * 2 < charts.length) return { nextToRelease: true };
+  let dir = path.posix.dirname(apart[0]!.source.file);
+  for (const s of apart) while (dir !== "." && s.source.file !== dir && !s.source.file.startsWith(`${dir}/`)) dir = path.posix.dirname(dir);
+  return dir === "." ? undefined : { dir };
+}
+
 function sources(model: ClusterModel): Finding[] {
   const out: Finding[] = [];
   const have = new Set(model.fluxSources.map((s) => `${s.kind}/${key(s.namespace, s.name)}`));
+  const home = chartSourcesHome(model);
   for (const h of model.helmReleases) {
     const ref = h.sourceRef;
     if (!ref?.name) continue;
@@ -93,7 +110,13 @@ function sources(model: ClusterModel): Finding[] {
     if (!have.has(k)) {
       const d = docAt(model, h.source);
       const p = d && get(d.object, "spec", "chartRef") !== undefined ? ["spec", "chartRef"] : ["spec", "chart", "spec", "sourceRef"];
-      out.push(finding("flux/source-missing", "error", where(model, h.source, p), `HelmRelease ${h.name}: source ${ref.kind} ${key(ref.namespace ?? h.namespace, ref.name)} does not exist`, "add the HelmRepository/OCIRepository under kubernetes/flux/meta/repositories or fix sourceRef"));
+      const add = `add ${ref.kind} ${ref.name} (namespace ${ref.namespace ?? h.namespace ?? "default"})`;
+      const fix = !home
+        ? `${add} where Flux applies it, or fix sourceRef`
+        : "nextToRelease" in home
+          ? `${add} next to the HelmRelease, as the repo's other chart sources are, or fix sourceRef`
+          : `${add} under ${home.dir}, with the repo's other chart sources, or fix sourceRef`;
+      out.push(finding("flux/source-missing", "error", where(model, h.source, p), `HelmRelease ${h.name}: source ${ref.kind} ${key(ref.namespace ?? h.namespace, ref.name)} does not exist`, fix));
     }
   }
   for (const k of model.kustomizations) {

@@ -2,12 +2,14 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, type Dirent } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { fluxCheck } from "../../lib/checks/flux.ts";
 import { loadRenderedRepo } from "../../lib/repo/load.ts";
 
 /**
  * Flux semantics the render stage follows beyond the kustomize build (reference/flux-render.md): what the source
  * leaves out of its artifact (spec.ignore, .sourceignore), a FluxInstance's kustomize.patches on the objects
- * flux-operator makes, HelmRelease valuesFrom an object generated in another folder. Small repos written here;
+ * flux-operator makes, HelmRelease valuesFrom an object generated in another folder, a second sync root the bootstrap
+ * applies (a Kustomization that manages itself). Small repos written here;
  * needs kubectl (kustomize) like tests/integration/kustomize.test.ts.
  */
 
@@ -217,6 +219,167 @@ spec:
       const before = snapshot();
       await loadRenderedRepo(dir, { mode: "lenient" });
       expect(snapshot()).toEqual(before);
+    },
+    { timeout: 120_000 },
+  );
+});
+
+/**
+ * cluster-template's older layout next to a FluxInstance: kubernetes/flux/config/cluster.yaml, applied by the
+ * bootstrap (`kubectl apply -k kubernetes/flux/config`), syncs ./kubernetes/flux, which holds itself, the chart
+ * sources and the cluster-settings the FluxInstance root's cluster-apps substitutes from.
+ */
+const selfManaged: Record<string, string> = {
+  "kubernetes/flux/cluster/ks.yaml": `apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: cluster-apps
+  namespace: flux-system
+spec:
+  interval: 1h
+  path: ./kubernetes/apps
+  prune: true
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+  postBuild:
+    substituteFrom:
+      - kind: ConfigMap
+        name: cluster-settings
+`,
+  "kubernetes/flux/cluster/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ./ks.yaml\n",
+  "kubernetes/flux/config/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ./cluster.yaml\n",
+  "kubernetes/flux/config/cluster.yaml": `apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata:
+  name: flux-system
+  namespace: flux-system
+spec:
+  interval: 30m
+  url: https://example.com/home-ops.git
+  ref:
+    branch: main
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: cluster
+  namespace: flux-system
+spec:
+  interval: 30m
+  path: ./kubernetes/flux
+  prune: true
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+  postBuild:
+    substituteFrom:
+      - kind: ConfigMap
+        name: cluster-settings
+`,
+  "kubernetes/flux/repositories/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ./podinfo.yaml\n",
+  "kubernetes/flux/repositories/podinfo.yaml": `apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata:
+  name: podinfo
+  namespace: flux-system
+  annotations:
+    example.com/color: \${APP_COLOR}
+spec:
+  interval: 1h
+  url: https://stefanprodan.github.io/podinfo
+`,
+  "kubernetes/flux/vars/cluster-settings.yaml": `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: cluster-settings
+  namespace: flux-system
+data:
+  APP_COLOR: red
+`,
+  "kubernetes/apps/demo/helmrelease.yaml": `apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: app
+  namespace: demo
+spec:
+  interval: 1h
+  chart:
+    spec:
+      chart: podinfo
+      sourceRef:
+        kind: HelmRepository
+        name: podinfo
+        namespace: flux-system
+  values:
+    ui:
+      color: \${APP_COLOR}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: other
+  namespace: demo
+spec:
+  interval: 1h
+  chart:
+    spec:
+      chart: other
+      sourceRef:
+        kind: HelmRepository
+        name: nowhere
+        namespace: flux-system
+`,
+};
+
+/** What both a FluxInstance root and the self-managing Kustomization give: checked the same way for each repo. */
+async function expectSelfManagedRendered(dir: string) {
+  const { models, render } = await loadRenderedRepo(dir, { mode: "lenient" });
+  expect(render.clusters).toHaveLength(1);
+  expect(render.unreferenced.map((u) => u.file).filter((f) => f.startsWith("kubernetes/flux/"))).toEqual([]);
+  const model = models[0]!;
+  // the sources it applies are there: only the HelmRelease whose source is in no file lacks one, and the fix says
+  // where this repo keeps its chart sources
+  const missing = fluxCheck(model).filter((f) => f.id === "flux/source-missing");
+  expect(missing.map((f) => f.file + ":" + f.message)).toEqual(["kubernetes/apps/demo/helmrelease.yaml:HelmRelease other: source HelmRepository flux-system/nowhere does not exist"]);
+  expect(missing[0]!.fix).toContain("under kubernetes/flux/repositories,");
+  // cluster-apps substitutes from the cluster-settings the other sync applies
+  expect(model.helmReleases.find((h) => h.name === "app")?.values).toEqual({ ui: { color: "red" } });
+  // and so does the Kustomization that builds itself, from the settings it applies (they exist once it ran)
+  const objects = render.clusters[0]!.objects;
+  const repository = objects.find((o) => o.object.kind === "HelmRepository")?.object as { metadata: { annotations: Record<string, string> } };
+  expect(repository.metadata.annotations["example.com/color"]).toBe("red");
+  // an object two syncs apply (and the Kustomization that builds itself) is modelled once
+  const count = (kind: string, name: string) => objects.filter((o) => o.object.kind === kind && (o.object.metadata as { name: string }).name === name).length;
+  for (const [kind, name] of [["GitRepository", "flux-system"], ["Kustomization", "cluster"], ["Kustomization", "cluster-apps"], ["HelmRepository", "podinfo"]]) expect(count(kind!, name!), `${kind} ${name}`).toBe(1);
+  return render;
+}
+
+describe("a self-managing Kustomization the bootstrap applies next to a FluxInstance", () => {
+  const dir = repo({ ...selfManaged, "kubernetes/apps/flux-system/instance.yaml": fluxInstance("kubernetes/flux/cluster", " []") });
+
+  test(
+    "it renders into the FluxInstance's cluster: its sources and settings are there, nothing twice",
+    async () => {
+      const render = await expectSelfManagedRendered(dir);
+      expect(render.clusters[0]!.rootPath).toBe("kubernetes/flux/cluster");
+      const ks = (name: string) => render.clusters[0]!.objects.find((o) => o.object.kind === "Kustomization" && (o.object.metadata as { name: string }).name === name);
+      // the root's sync renders first: cluster-apps is the FluxInstance's, the other Kustomization the bootstrap's
+      expect(ks("cluster-apps")?.appliedBy).toBe("flux-system/flux-system");
+      expect(ks("cluster")?.appliedBy).toBe("bootstrap");
+    },
+    { timeout: 120_000 },
+  );
+});
+
+describe("a self-managing Kustomization in a repo without another root", () => {
+  const dir = repo(selfManaged);
+
+  test(
+    "it is the root (before the kubernetes/flux/cluster convention)",
+    async () => {
+      const render = await expectSelfManagedRendered(dir);
+      expect(render.clusters[0]!.rootPath).toBe("kubernetes/flux");
     },
     { timeout: 120_000 },
   );
