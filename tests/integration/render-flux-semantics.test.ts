@@ -384,3 +384,22 @@ describe("a self-managing Kustomization in a repo without another root", () => {
     { timeout: 120_000 },
   );
 });
+
+describe("flux bootstrap's gotk-sync.yaml", () => {
+  // the bootstrap applies the flux-system folder; the Kustomization it holds builds the cluster's path, that folder too
+  const dir = repo({
+    "kubernetes/clusters/home/flux-system/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ./gotk-sync.yaml\n",
+    "kubernetes/clusters/home/flux-system/gotk-sync.yaml": selfManaged["kubernetes/flux/config/cluster.yaml"]!.replace("name: cluster\n", "name: flux-system\n").replace("./kubernetes/flux", "./kubernetes/clusters/home").replace(/  postBuild:[^]*$/, ""),
+    "kubernetes/clusters/home/settings.yaml": configMap("settings"),
+  });
+
+  test(
+    "what the bootstrap applied and the sync applies again is one object",
+    async () => {
+      const r = (await loadRenderedRepo(dir, { mode: "lenient" })).render;
+      const kinds = r.clusters[0]!.objects.map((o) => `${o.object.kind} ${(o.object.metadata as { name: string }).name} ${o.appliedBy}`).sort();
+      expect(kinds).toEqual(["ConfigMap settings flux-system/flux-system", "GitRepository flux-system bootstrap", "Kustomization flux-system bootstrap"]);
+    },
+    { timeout: 120_000 },
+  );
+});

@@ -532,11 +532,14 @@ async function renderFrom(root: SyncRoot, extra: readonly RenderedObject[], ctx:
   queue.push(seedKs ? { ks: seedKs, path: root.path, attempts: seedKs.synthetic ? 0 : 3, chain: 0, self: !seedKs.synthetic } : { path: root.path, attempts: 0, chain: 0 });
   extra.forEach((k, i) => queue.push({ ks: k, path: normRel(str(get(k.object, "spec", "path")) ?? ""), attempts: 3, chain: i + 1, self: true }));
   // An object two syncs apply is one object in the cluster: modelled once, as the first sync rendered it (the
-  // root's before the bootstrap's other Kustomizations). A self-managing Kustomization's build gives itself again.
+  // root's before the bootstrap's other Kustomizations). So is what the bootstrap applied from the repo and the
+  // Kustomization it applied applies again (a self-managing Kustomization's build gives itself, gotk-sync.yaml's
+  // flux-system folder is in its path).
   const owner = new Map<string, number>();
+  const fromBootstrap = new Set<string>();
   for (const s of root.seeds) owner.set(objectKey(s.object), 0);
   extra.forEach((k, i) => owner.set(objectKey(k.object), i + 1));
-  const ownSeeds = new Set([...root.seeds.filter((s) => !s.synthetic), ...extra].map((k) => objectKey(k.object)));
+  for (const k of [...root.seeds, ...extra]) if (!k.synthetic) fromBootstrap.add(objectKey(k.object));
   const done = new Set<string>();
   const undefinedSeen = new Set<string>();
 
@@ -616,11 +619,12 @@ async function renderFrom(root: SyncRoot, extra: readonly RenderedObject[], ctx:
       for (const built of result.objects) {
         const id = objectKey(built.object);
         const first = owner.get(id);
-        if (first !== undefined && (first !== p.chain || ownSeeds.has(id))) {
+        if (first !== undefined && (first !== p.chain || (p.ks && fromBootstrap.has(id)))) {
           if (built.originFile) ctx.used.add(built.originFile);
           continue;
         }
         owner.set(id, p.chain);
+        if (!p.ks) fromBootstrap.add(id);
         const r = fluxApply(built, p, spec, own, ctx, undefinedSeen);
         objects.push(r);
         if (FLUX_KS(r.object)) enqueue(r, p.chain);
