@@ -83,9 +83,30 @@ function dependencies(model: ClusterModel): Finding[] {
   return out;
 }
 
+/**
+ * Where the repo keeps the chart sources its HelmReleases use (of `kind` when it has some), said for the fix of a
+ * missing one: next to the HelmRelease when most sit in their app's folder, else the folder holding all the others
+ * (e.g. kubernetes/flux/meta/repositories, kubernetes/flux/repositories/helm); undefined when the repo has none.
+ */
+export function chartSourcesHome(model: ClusterModel, kind?: string): { nextToRelease: true } | { dir: string } | undefined {
+  const releaseDirs = new Set(model.helmReleases.map((h) => path.posix.dirname(h.source.file)));
+  // (by kind and name: where a source sits is the question, not whether its namespace is right)
+  const used = new Set(model.helmReleases.map((h) => `${h.sourceRef?.kind}/${h.sourceRef?.name}`));
+  const all = model.fluxSources.filter((s) => used.has(`${s.kind}/${s.name}`));
+  // those of the missing one's kind when the repo has some (helm/ and oci/ folders)
+  const charts = all.some((s) => s.kind === kind) ? all.filter((s) => s.kind === kind) : all;
+  if (charts.length === 0) return undefined;
+  const apart = charts.filter((s) => !releaseDirs.has(path.posix.dirname(s.source.file)));
+  if (apart.length * 2 < charts.length) return { nextToRelease: true };
+  let dir = path.posix.dirname(apart[0]!.source.file);
+  for (const s of apart) while (dir !== "." && s.source.file !== dir && !s.source.file.startsWith(`${dir}/`)) dir = path.posix.dirname(dir);
+  return dir.includes("/") ? { dir } : undefined; // "kubernetes" alone says nothing
+}
+
 function sources(model: ClusterModel): Finding[] {
   const out: Finding[] = [];
   const have = new Set(model.fluxSources.map((s) => `${s.kind}/${key(s.namespace, s.name)}`));
+  const homes = new Map<string, ReturnType<typeof chartSourcesHome>>();
   for (const h of model.helmReleases) {
     const ref = h.sourceRef;
     if (!ref?.name) continue;
@@ -93,7 +114,14 @@ function sources(model: ClusterModel): Finding[] {
     if (!have.has(k)) {
       const d = docAt(model, h.source);
       const p = d && get(d.object, "spec", "chartRef") !== undefined ? ["spec", "chartRef"] : ["spec", "chart", "spec", "sourceRef"];
-      out.push(finding("flux/source-missing", "error", where(model, h.source, p), `HelmRelease ${h.name}: source ${ref.kind} ${key(ref.namespace ?? h.namespace, ref.name)} does not exist`, "add the HelmRepository/OCIRepository under kubernetes/flux/meta/repositories or fix sourceRef"));
+      if (!homes.has(ref.kind)) homes.set(ref.kind, chartSourcesHome(model, ref.kind));
+      const home = homes.get(ref.kind);
+      const fix = !home
+        ? `add the ${ref.kind} where Flux applies it (a folder a Kustomization builds), or fix sourceRef`
+        : "nextToRelease" in home
+          ? `add the ${ref.kind} next to the HelmRelease, as the repo's other chart sources are, or fix sourceRef`
+          : `add the ${ref.kind} under ${home.dir}, with the repo's other chart sources, or fix sourceRef`;
+      out.push(finding("flux/source-missing", "error", where(model, h.source, p), `HelmRelease ${h.name}: source ${ref.kind} ${key(ref.namespace ?? h.namespace, ref.name)} does not exist`, fix));
     }
   }
   for (const k of model.kustomizations) {

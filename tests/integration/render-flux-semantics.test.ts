@@ -2,6 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, type Dirent } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { fluxCheck } from "../../lib/checks/flux.ts";
 import { loadRenderedRepo, loadRepo } from "../../lib/repo/load.ts";
 import { topsRead } from "../../lib/repo/render/index.ts";
 import { validateRepo } from "../../lib/checks/index.ts";
@@ -335,6 +336,186 @@ spec:
       const v = await validateRepo(dir, { only: ["kustomize", "flux"] });
       const errors = v.findings.filter((f) => f.severity === "error" && /^(kustomize|flux)\//.test(f.id) && f.id !== "flux/source-missing");
       expect(errors.map((f) => `${f.id} ${f.file}`)).toEqual(["kustomize/missing-entry kubernetes/apps/broken/kustomization.yaml"]);
+    },
+    { timeout: 120_000 },
+  );
+});
+
+/**
+ * cluster-template's older layout next to a FluxInstance: kubernetes/flux/config/cluster.yaml, applied by the
+ * bootstrap (`kubectl apply -k kubernetes/flux/config`), syncs ./kubernetes/flux, which holds itself, the chart
+ * sources and the cluster-settings the FluxInstance root's cluster-apps substitutes from.
+ */
+const selfManaged: Record<string, string> = {
+  "kubernetes/flux/cluster/ks.yaml": `apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: cluster-apps
+  namespace: flux-system
+spec:
+  interval: 1h
+  path: ./kubernetes/apps
+  prune: true
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+  postBuild:
+    substituteFrom:
+      - kind: ConfigMap
+        name: cluster-settings
+`,
+  "kubernetes/flux/cluster/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ./ks.yaml\n",
+  "kubernetes/flux/config/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ./cluster.yaml\n",
+  "kubernetes/flux/config/cluster.yaml": `apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata:
+  name: flux-system
+  namespace: flux-system
+spec:
+  interval: 30m
+  url: https://example.com/home-ops.git
+  ref:
+    branch: main
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: cluster
+  namespace: flux-system
+spec:
+  interval: 30m
+  path: ./kubernetes/flux
+  prune: true
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+  postBuild:
+    substituteFrom:
+      - kind: ConfigMap
+        name: cluster-settings
+`,
+  "kubernetes/flux/repositories/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ./podinfo.yaml\n",
+  "kubernetes/flux/repositories/podinfo.yaml": `apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata:
+  name: podinfo
+  namespace: flux-system
+  annotations:
+    example.com/color: \${APP_COLOR}
+spec:
+  interval: 1h
+  url: https://stefanprodan.github.io/podinfo
+`,
+  "kubernetes/flux/vars/cluster-settings.yaml": `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: cluster-settings
+  namespace: flux-system
+data:
+  APP_COLOR: red
+`,
+  "kubernetes/apps/demo/helmrelease.yaml": `apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: app
+  namespace: demo
+spec:
+  interval: 1h
+  chart:
+    spec:
+      chart: podinfo
+      sourceRef:
+        kind: HelmRepository
+        name: podinfo
+        namespace: flux-system
+  values:
+    ui:
+      color: \${APP_COLOR}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: other
+  namespace: demo
+spec:
+  interval: 1h
+  chart:
+    spec:
+      chart: other
+      sourceRef:
+        kind: HelmRepository
+        name: nowhere
+        namespace: flux-system
+`,
+};
+
+/** What both a FluxInstance root and the self-managing Kustomization give: checked the same way for each repo. */
+async function expectSelfManagedRendered(dir: string) {
+  const { models, render } = await loadRenderedRepo(dir, { mode: "lenient" });
+  expect(render.clusters).toHaveLength(1);
+  expect(render.unreferenced.map((u) => u.file).filter((f) => f.startsWith("kubernetes/flux/"))).toEqual([]);
+  const model = models[0]!;
+  // the sources it applies are there: only the HelmRelease whose source is in no file lacks one, and the fix says
+  // where this repo keeps its chart sources
+  const missing = fluxCheck(model).filter((f) => f.id === "flux/source-missing");
+  expect(missing.map((f) => f.file + ":" + f.message)).toEqual(["kubernetes/apps/demo/helmrelease.yaml:HelmRelease other: source HelmRepository flux-system/nowhere does not exist"]);
+  expect(missing[0]!.fix).toContain("under kubernetes/flux/repositories,");
+  // cluster-apps substitutes from the cluster-settings the other sync applies
+  expect(model.helmReleases.find((h) => h.name === "app")?.values).toEqual({ ui: { color: "red" } });
+  // and so does the Kustomization that builds itself, from the settings it applies (they exist once it ran)
+  const objects = render.clusters[0]!.objects;
+  const repository = objects.find((o) => o.object.kind === "HelmRepository")?.object as { metadata: { annotations: Record<string, string> } };
+  expect(repository.metadata.annotations["example.com/color"]).toBe("red");
+  // an object two syncs apply (and the Kustomization that builds itself) is modelled once
+  const count = (kind: string, name: string) => objects.filter((o) => o.object.kind === kind && (o.object.metadata as { name: string }).name === name).length;
+  for (const [kind, name] of [["GitRepository", "flux-system"], ["Kustomization", "cluster"], ["Kustomization", "cluster-apps"], ["HelmRepository", "podinfo"]]) expect(count(kind!, name!), `${kind} ${name}`).toBe(1);
+  return render;
+}
+
+describe("a self-managing Kustomization the bootstrap applies next to a FluxInstance", () => {
+  const dir = repo({ ...selfManaged, "kubernetes/apps/flux-system/instance.yaml": fluxInstance("kubernetes/flux/cluster", " []") });
+
+  test(
+    "it renders into the FluxInstance's cluster: its sources and settings are there, nothing twice",
+    async () => {
+      const render = await expectSelfManagedRendered(dir);
+      expect(render.clusters[0]!.rootPath).toBe("kubernetes/flux/cluster");
+      const ks = (name: string) => render.clusters[0]!.objects.find((o) => o.object.kind === "Kustomization" && (o.object.metadata as { name: string }).name === name);
+      // the root's sync renders first: cluster-apps is the FluxInstance's, the other Kustomization the bootstrap's
+      expect(ks("cluster-apps")?.appliedBy).toBe("flux-system/flux-system");
+      expect(ks("cluster")?.appliedBy).toBe("bootstrap");
+    },
+    { timeout: 120_000 },
+  );
+});
+
+describe("a self-managing Kustomization in a repo without another root", () => {
+  const dir = repo(selfManaged);
+
+  test(
+    "it is the root (before the kubernetes/flux/cluster convention)",
+    async () => {
+      const render = await expectSelfManagedRendered(dir);
+      expect(render.clusters[0]!.rootPath).toBe("kubernetes/flux");
+    },
+    { timeout: 120_000 },
+  );
+});
+
+describe("flux bootstrap's gotk-sync.yaml", () => {
+  // the bootstrap applies the flux-system folder; the Kustomization it holds builds the cluster's path, that folder too
+  const dir = repo({
+    "kubernetes/clusters/home/flux-system/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ./gotk-sync.yaml\n",
+    "kubernetes/clusters/home/flux-system/gotk-sync.yaml": selfManaged["kubernetes/flux/config/cluster.yaml"]!.replace("name: cluster\n", "name: flux-system\n").replace("./kubernetes/flux", "./kubernetes/clusters/home").replace(/  postBuild:[^]*$/, ""),
+    "kubernetes/clusters/home/settings.yaml": configMap("settings"),
+  });
+
+  test(
+    "what the bootstrap applied and the sync applies again is one object",
+    async () => {
+      const r = (await loadRenderedRepo(dir, { mode: "lenient" })).render;
+      const kinds = r.clusters[0]!.objects.map((o) => `${o.object.kind} ${(o.object.metadata as { name: string }).name} ${o.appliedBy}`).sort();
+      expect(kinds).toEqual(["ConfigMap settings flux-system/flux-system", "GitRepository flux-system bootstrap", "Kustomization flux-system bootstrap"]);
     },
     { timeout: 120_000 },
   );

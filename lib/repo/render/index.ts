@@ -1,7 +1,9 @@
 /**
  * The render stage: what Flux would apply, in named steps (reference/flux-render.md).
  *
- *   findRoots      the sync roots: a FluxInstance's spec.sync, a gotk-sync.yaml, or kubernetes/flux/cluster
+ *   findRoots      the sync roots: a FluxInstance's spec.sync, a gotk-sync.yaml, a Kustomization that manages
+ *                  itself, or kubernetes/flux/cluster; the self-managing Kustomizations nested with a root's path
+ *                  go with it (the bootstrap applies those nothing in the render applies)
  *   renderCluster  from each root, every Flux Kustomization's spec.path built with the real kustomize (Flux's
  *                  fields written into its kustomization.yaml), then postBuild substitution and commonMetadata;
  *                  the Flux Kustomizations it creates are rendered in turn, with the namespace their parent's
@@ -39,9 +41,10 @@ const normRel = (p: string): string => {
   return n === "." ? "" : n.replace(/\/$/, "");
 };
 const FLUX_KS = (o: Obj) => o.kind === "Kustomization" && String(o.apiVersion ?? "").startsWith("kustomize.toolkit.fluxcd.io/");
+const sopsEncrypted = (o: Obj) => isObj(o.sops) && get(o, "sops", "mac") !== undefined;
 
 /** Bump when the render output's shape or semantics change (invalidates caches). */
-const RENDER_VERSION = 8;
+const RENDER_VERSION = 9;
 
 /** A file under an entry a partial render left out: what it would apply is unknown. */
 export const unrendered = (render: Pick<RenderResult, "unrendered">, file: string): boolean =>
@@ -126,6 +129,11 @@ export interface SyncRoot {
   source: Source;
   /** a FluxInstance's spec.kustomize.patches: flux-operator applies them to the seeds (and to Flux itself) */
   patches?: unknown[];
+  /**
+   * Self-managing Flux Kustomizations whose path nests with this root's (selfManaging): the bootstrap applies each
+   * one that nothing in this cluster's render applies, next to the root.
+   */
+  bootstrapped?: RenderedObject[];
 }
 
 /** A HelmRelease of flux-operator's flux-instance chart (a FluxInstance written as chart values). */
@@ -227,10 +235,45 @@ export function findRoots(docs: readonly RepoDocument[], exists: (rel: string) =
       const dir = path.posix.dirname(d.file);
       if (!roots.some((r) => r.path === dir)) roots.push({ path: dir, seeds: [], source: { file: d.file, line: d.line } });
     }
+  const own = selfManaging(docs);
+  const pathOf = (k: RenderedObject) => normRel(str(get(k.object, "spec", "path")) ?? "");
+  // nothing else syncs the repo: the outermost self-managing Kustomizations are the roots (the bootstrap applies
+  // each; its own build then applies it again, with its postBuild)
+  if (roots.length === 0)
+    for (const k of own) {
+      const p = pathOf(k);
+      const inner = own.some((o) => pathOf(o) !== p && nested(pathOf(o), p) && pathOf(o).length < p.length);
+      if (!inner && !roots.some((r) => r.path === p)) roots.push({ path: p, seeds: [k], source: k.origin });
+    }
   // this repo's convention: kubernetes/flux/cluster is applied by the bootstrap and syncs the rest
   const cluster = "kubernetes/flux/cluster";
   if (roots.length === 0 && exists(cluster)) roots.push({ path: cluster, seeds: [], source: { file: cluster, line: 0 } });
+  // the others belong to the first cluster whose root path theirs contains or lies in
+  for (const k of own) {
+    if (roots.some((r) => r.seeds.includes(k))) continue;
+    const r = roots.find((x) => nested(x.path, pathOf(k)));
+    if (r) (r.bootstrapped ??= []).push(k);
+  }
   return roots;
+}
+
+/**
+ * Flux Kustomizations written in the repo whose spec.path holds their own file: a sync Kustomization that manages
+ * itself, the shape of flux bootstrap's gotk-sync.yaml (and of cluster-template's kubernetes/flux/config/cluster.yaml,
+ * which its bootstrap applies with `kubectl apply -k`). Only one that syncs a GitRepository: a Kustomization of an
+ * OCI artifact or a bucket (Flux's own manifests, path ./) builds something that is not this repo.
+ */
+function selfManaging(docs: readonly RepoDocument[]): RenderedObject[] {
+  const out: RenderedObject[] = [];
+  for (const d of docs) {
+    if (!d.file.startsWith("kubernetes/") || !isObj(d.object) || !FLUX_KS(d.object)) continue;
+    const p = str(get(d.object, "spec", "path"));
+    if (p === undefined || p.includes("${")) continue;
+    if ((str(get(d.object, "spec", "sourceRef", "kind")) ?? "GitRepository") !== "GitRepository") continue;
+    const rel = normRel(p);
+    if (rel === "" || d.file.startsWith(`${rel}/`)) out.push({ object: d.object, origin: { file: d.file, line: d.line }, appliedBy: "bootstrap", encrypted: false });
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -242,6 +285,10 @@ interface Pending {
   ks?: RenderedObject;
   path: string;
   attempts: number;
+  /** which sync it descends from: 0 the root, i the i-th Kustomization the bootstrap applies next to it */
+  chain: number;
+  /** a Kustomization whose build holds itself: its substituteFrom may name what that build applies */
+  self?: boolean;
 }
 
 class WorkspacePool {
@@ -377,7 +424,7 @@ function fluxApply(
   if (built.originFile) ctx.used.add(built.originFile);
   const doc = built.generated ? docs?.[0] : originDoc(docs, object, spec);
   const origin: Source = doc ? { file: doc.file, line: doc.line } : (p.ks?.origin ?? { file: built.originFile ?? p.path, line: 0 });
-  const encrypted = isObj(object.sops) && get(object, "sops", "mac") !== undefined;
+  const encrypted = sopsEncrypted(object);
   const ks = p.ks;
   if (ks && vars.loaded && !encrypted && !substitutionDisabled(object)) {
     const r = substituteObject(object, vars.vars, { opaque: vars.opaque });
@@ -474,16 +521,55 @@ async function buildItems<T extends { spec: FluxBuildSpec }>(items: T[], ctx: Cl
   return out.flat();
 }
 
+/** Identity of an applied object: two documents with the same one are one object in the cluster. */
+function objectKey(o: Obj): string {
+  const group = String(o.apiVersion ?? "").includes("/") ? String(o.apiVersion).split("/")[0] : "";
+  return `${group}/${str(o.kind) ?? ""}/${nsName(o)}`;
+}
+
+/**
+ * One cluster: the root's sync, then each self-managing Kustomization of the cluster that nothing in the render
+ * applies (the bootstrap applies it; outermost first, one at a time, since the next one may be applied by it).
+ * Each is rendered next to the root from the first round, so what it applies (cluster-settings, the sources) is
+ * there for the root's Kustomizations as in the running cluster. The builds are reused from the earlier pass.
+ */
 async function renderCluster(root: SyncRoot, ctx: ClusterCtx): Promise<RenderedCluster> {
-  const objects: RenderedObject[] = [...root.seeds];
+  const findingsBefore = ctx.findings.length;
+  const extra: RenderedObject[] = [];
+  const pathOf = (k: RenderedObject) => normRel(str(get(k.object, "spec", "path")) ?? "");
+  for (;;) {
+    const pass = await renderFrom(root, extra, ctx);
+    const next = (root.bootstrapped ?? [])
+      .filter((k) => !extra.includes(k) && !pass.done.has(nsName(k.object)) && pass.fromThisRepo(k))
+      .sort((a, b) => pathOf(a).length - pathOf(b).length)[0];
+    if (!next) return pass.cluster;
+    extra.push(next);
+    ctx.findings.length = findingsBefore;
+    ctx.incomplete = false;
+  }
+}
+
+async function renderFrom(root: SyncRoot, extra: readonly RenderedObject[], ctx: ClusterCtx): Promise<{ cluster: RenderedCluster; done: Set<string>; fromThisRepo: (r: RenderedObject) => boolean }> {
+  const objects: RenderedObject[] = [...root.seeds, ...extra];
   const paths: string[] = [];
   const queue: Pending[] = [];
   const seedKs = root.seeds.find((s) => FLUX_KS(s.object));
-  queue.push(seedKs ? { ks: seedKs, path: root.path, attempts: 0 } : { path: root.path, attempts: 0 });
+  // a seed the repo holds (a self-managing Kustomization) builds itself: not deferred for its substituteFrom
+  queue.push(seedKs ? { ks: seedKs, path: root.path, attempts: seedKs.synthetic ? 0 : 3, chain: 0, self: !seedKs.synthetic } : { path: root.path, attempts: 0, chain: 0 });
+  extra.forEach((k, i) => queue.push({ ks: k, path: normRel(str(get(k.object, "spec", "path")) ?? ""), attempts: 3, chain: i + 1, self: true }));
+  // An object two syncs apply is one object in the cluster: modelled once, as the first sync rendered it (the
+  // root's before the bootstrap's other Kustomizations). So is what the bootstrap applied from the repo and the
+  // Kustomization it applied applies again (a self-managing Kustomization's build gives itself, gotk-sync.yaml's
+  // flux-system folder is in its path).
+  const owner = new Map<string, number>();
+  const fromBootstrap = new Set<string>();
+  for (const s of root.seeds) owner.set(objectKey(s.object), 0);
+  extra.forEach((k, i) => owner.set(objectKey(k.object), i + 1));
+  for (const k of [...root.seeds, ...extra]) if (!k.synthetic) fromBootstrap.add(objectKey(k.object));
   const done = new Set<string>();
   const undefinedSeen = new Set<string>();
 
-  const enqueue = (r: RenderedObject) => {
+  const enqueue = (r: RenderedObject, chain: number) => {
     const o = r.object;
     const key = nsName(o);
     if (done.has(key)) return;
@@ -501,9 +587,9 @@ async function renderCluster(root: SyncRoot, ctx: ClusterCtx): Promise<RenderedC
       ctx.findings.push({ id: "flux/path-unresolved", severity: "error", file: r.origin.file, line: r.origin.line, message: `Flux Kustomization ${str(get(o, "metadata", "name"))}: spec.path ${p} still holds a variable after its parent's substitution`, fix: "define the variable for the parent Kustomization (postBuild.substitute or substituteFrom)" });
       return;
     }
-    queue.push({ ks: r, path: normRel(p), attempts: 0 });
+    queue.push({ ks: r, path: normRel(p), attempts: 0, chain });
   };
-  for (const s of root.seeds) if (FLUX_KS(s.object)) done.add(nsName(s.object));
+  for (const s of [...root.seeds, ...extra]) if (FLUX_KS(s.object)) done.add(nsName(s.object));
   // The source that is this repo: the FluxInstance's sync source, else the one the bootstrap's Kustomizations use.
   const self = new Set<string>();
   const refKey = (r: RenderedObject) => {
@@ -513,6 +599,7 @@ async function renderCluster(root: SyncRoot, ctx: ClusterCtx): Promise<RenderedC
     return `${kind}/${ns}/${str(get(o, "spec", "sourceRef", "name")) ?? ""}`;
   };
   if (seedKs) self.add(refKey(seedKs));
+  for (const k of extra) self.add(refKey(k));
   const fromThisRepo = (r: RenderedObject): boolean => {
     if (self.size === 0 && r.appliedBy === "bootstrap") self.add(refKey(r));
     return self.has(refKey(r));
@@ -535,7 +622,8 @@ async function renderCluster(root: SyncRoot, ctx: ClusterCtx): Promise<RenderedC
       for (const p of queue) p.attempts = 3;
       continue;
     }
-    const results = await buildRound(ready.map(({ p, vars }) => ({ p, vars, spec: buildSpecOf(p) })), ctx);
+    // in the order queued (a build another cluster made comes back first): the root's objects before the others'
+    const results = (await buildRound(ready.map(({ p, vars }, order) => ({ p, vars, spec: buildSpecOf(p), order })), ctx)).sort((a, b) => a.order - b.order);
     for (const { p, vars, spec: asBuilt, result: first } of results) {
       paths.push(p.path);
       if (!first.ok && first.missing) {
@@ -563,15 +651,25 @@ async function renderCluster(root: SyncRoot, ctx: ClusterCtx): Promise<RenderedC
         const at = p.ks?.origin ?? root.source;
         ctx.findings.push({ id: "kustomize/remote-resource", severity: "info", file: at.file, line: at.line, message: `${p.path} lists the remote resource ${url}: validate works offline and did not fetch it, so the objects it adds are not checked`, fix: "nothing to fix; vendor the manifest into the repo if it should be checked" });
       }
+      // a self-managing Kustomization reads substituteFrom sources its own build applies (they exist once it ran)
+      const own = p.self && p.ks && vars.missing.length ? postBuildVars(p.ks, [...objects, ...result.objects.map((b) => ({ object: b.object, origin: { file: "", line: 0 }, appliedBy: "", encrypted: sopsEncrypted(b.object) }))]) : vars;
       for (const built of result.objects) {
-        const r = fluxApply(built, p, spec, vars, ctx, undefinedSeen);
+        const id = objectKey(built.object);
+        const firstChain = owner.get(id);
+        if (firstChain !== undefined && (firstChain !== p.chain || (p.ks && fromBootstrap.has(id)))) {
+          if (built.originFile) ctx.used.add(built.originFile);
+          continue;
+        }
+        owner.set(id, p.chain);
+        if (!p.ks) fromBootstrap.add(id);
+        const r = fluxApply(built, p, spec, own, ctx, undefinedSeen);
         objects.push(r);
-        if (FLUX_KS(r.object)) enqueue(r);
+        if (FLUX_KS(r.object)) enqueue(r, p.chain);
       }
     }
   }
   const m = /^kubernetes\/clusters\/([^/]+)/.exec(root.path);
-  return { name: m?.[1] ?? path.posix.basename(root.path), rootPath: root.path, objects, paths };
+  return { cluster: { name: m?.[1] ?? path.posix.basename(root.path), rootPath: root.path, objects, paths }, done, fromThisRepo };
 }
 
 /**
