@@ -58,6 +58,21 @@ spec:
     patches:${patches}
 `;
 
+/** The Flux Kustomization cluster-apps (flux-system) that syncs ./kubernetes/apps, with `spec` lines added. */
+const clusterApps = (spec = "") => `apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: cluster-apps
+  namespace: flux-system
+spec:
+  interval: 1h
+  path: ./kubernetes/apps
+  prune: true
+  sourceRef:
+    kind: GitRepository
+    name: flux-system${spec}
+`;
+
 describe("a FluxInstance patch that moves the sync path", () => {
   const dir = repo({
     "kubernetes/flux/instance.yaml": fluxInstance("kubernetes/old", `
@@ -297,19 +312,7 @@ spec:
 
 describe("a Flux path with one broken entry: the rest renders as Flux would apply it once that entry is fixed", () => {
   const dir = repo({
-    "kubernetes/flux/cluster/apps.yaml": `apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata:
-  name: cluster-apps
-  namespace: flux-system
-spec:
-  interval: 1h
-  path: ./kubernetes/apps
-  prune: true
-  sourceRef:
-    kind: GitRepository
-    name: flux-system
-`,
+    "kubernetes/flux/cluster/apps.yaml": clusterApps(),
     "kubernetes/apps/kustomization.yaml": "resources:\n  - ./media\n  - ./broken\n",
     // the namespace component idiom: the Namespace is renamed by the folder's namespace:
     "kubernetes/apps/media/kustomization.yaml": "namespace: media\nresources:\n  - ./namespace.yaml\n  - ./config.yaml\n",
@@ -347,23 +350,11 @@ spec:
  * sources and the cluster-settings the FluxInstance root's cluster-apps substitutes from.
  */
 const selfManaged: Record<string, string> = {
-  "kubernetes/flux/cluster/ks.yaml": `apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata:
-  name: cluster-apps
-  namespace: flux-system
-spec:
-  interval: 1h
-  path: ./kubernetes/apps
-  prune: true
-  sourceRef:
-    kind: GitRepository
-    name: flux-system
+  "kubernetes/flux/cluster/ks.yaml": clusterApps(`
   postBuild:
     substituteFrom:
       - kind: ConfigMap
-        name: cluster-settings
-`,
+        name: cluster-settings`),
   "kubernetes/flux/cluster/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ./ks.yaml\n",
   "kubernetes/flux/config/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ./cluster.yaml\n",
   "kubernetes/flux/config/cluster.yaml": `apiVersion: source.toolkit.fluxcd.io/v1

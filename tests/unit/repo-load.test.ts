@@ -3,36 +3,17 @@
  * namespaces Flux applies, chart-rendered Services, valuesFrom merging, OCI chart versions, talenv substitution,
  * and malformed input: a RepoError with file:line (strict) or a problem (lenient), never a crash.
  */
-import { afterAll, describe, expect, test } from "bun:test";
-import { cpSync, mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
 import path from "node:path";
+import { MINIMAL_FIXTURE, minimalVariants } from "../helpers/repo-variant.ts";
 import { ConfigError } from "../../lib/cli/errors.ts";
 import { RepoError, lineOf, loadRepo, sourceOf, type RepoDocument } from "../../lib/repo/model.ts";
 import { locate, splitDocuments } from "../../lib/repo/yaml.ts";
 
 const ROOT = path.resolve(import.meta.dir, "../..");
-const FIXTURE = path.join(ROOT, "tests/fixtures/repo-minimal");
-const temps: string[] = [];
-afterAll(() => {
-  for (const t of temps) rmSync(t, { recursive: true, force: true });
-});
-
+const FIXTURE = MINIMAL_FIXTURE;
 /** A copy of the minimal fixture with some files replaced (path -> content; null deletes). */
-function variant(files: Record<string, string | null>): string {
-  const dir = mkdtempSync(path.join(tmpdir(), "repo-load-"));
-  temps.push(dir);
-  cpSync(FIXTURE, dir, { recursive: true });
-  for (const [rel, content] of Object.entries(files)) {
-    const p = path.join(dir, rel);
-    if (content === null) rmSync(p, { force: true });
-    else {
-      mkdirSync(path.dirname(p), { recursive: true });
-      writeFileSync(p, content);
-    }
-  }
-  return dir;
-}
+const variant = minimalVariants("repo-load");
 
 /** Every key path in an object. */
 function* paths(v: unknown, p: (string | number)[] = []): Generator<(string | number)[]> {
@@ -274,8 +255,8 @@ describe("malformed and incomplete repos", () => {
   });
 
   test("a folder that is not a home-ops repo", () => {
-    const dir = mkdtempSync(path.join(tmpdir(), "not-a-repo-"));
-    temps.push(dir);
+    // the minimal fixture without its two folders
+    const dir = variant({ talos: null, kubernetes: null });
     expect(() => loadRepo(dir)).toThrow("is not a home-ops repo (no talos/ or kubernetes/ folder)");
   });
 });

@@ -3,37 +3,19 @@
  * image its Image Factory ID (no TALOS_SCHEMATIC_ID needed), and a talconfig.yaml outside talos/, or machine-config
  * templates in a subfolder, get one note naming them instead of a silent pass.
  */
-import { afterAll, describe, expect, test } from "bun:test";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import path from "node:path";
+import { MINIMAL_FIXTURE, minimalVariants } from "../helpers/repo-variant.ts";
 import { parse } from "yaml";
 import { talosCheck } from "../../lib/checks/talos.ts";
 import { loadRepo, schematicId } from "../../lib/repo/model.ts";
 import { TALHELPER_CONFIG } from "../../lib/repo/talos-inputs.ts";
 
 const ROOT = path.resolve(import.meta.dir, "../..");
-const FIXTURE = path.join(ROOT, "tests/fixtures/repo-minimal");
-const temps: string[] = [];
-afterAll(() => {
-  for (const t of temps) rmSync(t, { recursive: true, force: true });
-});
-
+const FIXTURE = MINIMAL_FIXTURE;
 /** A copy of the minimal fixture with some files replaced (path -> content; null deletes a file or folder). */
-function variant(files: Record<string, string | null>): string {
-  const dir = mkdtempSync(path.join(tmpdir(), "talos-inputs-"));
-  temps.push(dir);
-  cpSync(FIXTURE, dir, { recursive: true });
-  for (const [rel, content] of Object.entries(files)) {
-    const p = path.join(dir, rel);
-    if (content === null) rmSync(p, { recursive: true, force: true });
-    else {
-      mkdirSync(path.dirname(p), { recursive: true });
-      writeFileSync(p, content);
-    }
-  }
-  return dir;
-}
+const variant = minimalVariants("talos-inputs");
 
 const fixtureTalconfig = readFileSync(path.join(FIXTURE, TALHELPER_CONFIG), "utf8");
 const fixtureEnv = parse(readFileSync(path.join(FIXTURE, "talos/talenv.yaml"), "utf8")) as Record<string, string>;
