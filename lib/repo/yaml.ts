@@ -66,7 +66,20 @@ export function firstContentLine(lines: readonly string[], c: Chunk): number {
 
 /** Parses one document's text with Bun's native parser. Throws on invalid YAML. */
 export function fastParse(text: string): unknown {
-  return Bun.YAML.parse(text);
+  return Bun.YAML.parse(aliasKeysAsGoYaml(text));
+}
+
+/**
+ * libyaml and go-yaml (kustomize, Flux, PyYAML) end an alias name at `:`, so a mapping key written `*app:` is the
+ * alias `app` and a colon; YAML 1.2 parsers (Bun.YAML, the `yaml` package) read one alias named `app:`, which no
+ * anchor defines. Such a key, when the text anchors `&app`, gets a space before its colon: the same lines, read as
+ * Flux reads them.
+ */
+export function aliasKeysAsGoYaml(text: string): string {
+  if (!text.includes("*")) return text;
+  return text.replace(/^([ \t]*(?:- +)?)\*([A-Za-z0-9_-]+):(?=[ \t]|$)/gm, (whole, lead: string, name: string) =>
+    text.includes(`&${name}`) && !text.includes(`&${name}:`) ? `${lead}*${name} :` : whole,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -243,7 +256,7 @@ export interface SlowParsed {
 export function slowParse(text: string): SlowParsed {
   const Y = yamlLib();
   const lineCounter = new Y.LineCounter();
-  const parsed = Y.parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const parsed = Y.parseAllDocuments(aliasKeysAsGoYaml(text), { lineCounter, prettyErrors: false, uniqueKeys: true });
   const docs = (Array.isArray(parsed) ? parsed : []) as Document.Parsed[];
   return { docs, lineCounter };
 }

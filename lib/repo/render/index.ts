@@ -44,7 +44,7 @@ const FLUX_KS = (o: Obj) => o.kind === "Kustomization" && String(o.apiVersion ??
 const sopsEncrypted = (o: Obj) => isObj(o.sops) && get(o, "sops", "mac") !== undefined;
 
 /** Bump when the render output's shape or semantics change (invalidates caches). */
-const RENDER_VERSION = 9;
+const RENDER_VERSION = 10;
 
 /** A file under an entry a partial render left out: what it would apply is unknown. */
 export const unrendered = (render: Pick<RenderResult, "unrendered">, file: string): boolean =>
