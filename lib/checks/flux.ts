@@ -88,6 +88,20 @@ function dependencies(model: ClusterModel): Finding[] {
  * missing one: next to the HelmRelease when most sit in their app's folder, else the folder holding all the others
  * (e.g. kubernetes/flux/meta/repositories, kubernetes/flux/repositories/helm); undefined when the repo has none.
  */
+/**
+ * Where the repo keeps the ConfigMaps its Kustomizations substitute from (" (next to <name> in <folder>)"), taken
+ * from one that exists; undefined when it has none.
+ */
+function substituteSourcesHome(model: ClusterModel, missing: string): string | undefined {
+  for (const k of model.kustomizations)
+    for (const ref of k.postBuild?.substituteFrom ?? []) {
+      if (ref.kind !== "ConfigMap" || ref.name === missing) continue;
+      const d = model.documents.find((x) => x.kind === "ConfigMap" && x.name === ref.name);
+      if (d) return ` (next to ${ref.name} in ${d.file.slice(0, d.file.lastIndexOf("/"))})`;
+    }
+  return undefined;
+}
+
 export function chartSourcesHome(model: ClusterModel, kind?: string): { nextToRelease: true } | { dir: string } | undefined {
   const releaseDirs = new Set(model.helmReleases.map((h) => path.posix.dirname(h.source.file)));
   // (by kind and name: where a source sits is the question, not whether its namespace is right)
@@ -228,7 +242,7 @@ function substitution(model: ClusterModel): Finding[] {
         if (keys) keys.forEach((x) => defined.add(x));
         else if (ref.optional !== true) {
           unknowable = true; // which variables it would define is unknown: report the missing source only
-          out.push(finding("flux/substitute-from-missing", "error", where(model, k.source, ["spec", "postBuild", "substituteFrom", i]), `Kustomization ${k.name}: ConfigMap ${ref.name} (substituteFrom) is not in the repo`, "add the ConfigMap (kubernetes/flux/meta) or mark the reference optional"));
+          out.push(finding("flux/substitute-from-missing", "error", where(model, k.source, ["spec", "postBuild", "substituteFrom", i]), `Kustomization ${k.name}: ConfigMap ${ref.name} (substituteFrom) is not in the repo`, `add the ConfigMap${substituteSourcesHome(model, ref.name) ?? ""} or mark the reference optional`));
         }
       } else {
         // a Secret comes from an ExternalSecret: its keys live in 1Password, so they cannot be listed offline

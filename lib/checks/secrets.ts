@@ -74,13 +74,16 @@ const MAX_SCAN_BYTES = 2_000_000;
 const PREFILTER = /PRIVATE KEY|gh[pousr]_|github_pat_|AKIA|ASIA|xox[abposr]-|eyJ|\.[a-z0-9]{16}\b/;
 const KEYWORDS = /password|passwd|secret|token|api.?key|private.?key|encryptionsecret/i;
 
+/** A scan finding's fix names the secret store this way; secretsCheck puts the repo's own store in its place. */
+const ANY_STORE = "the repo's secret store";
+
 export function scanText(file: string, text: string): Finding[] {
   const out: Finding[] = [];
   if (PREFILTER.test(text)) for (const p of PATTERNS) {
     p.re.lastIndex = 0;
     for (const m of text.matchAll(p.re)) {
       out.push(
-        finding(p.id, "error", { file, line: lineAt(text, m.index ?? 0) }, `${p.what} is committed in this file`, "remove it, rotate it, and load it from 1Password (ExternalSecret or `op` at run time)"),
+        finding(p.id, "error", { file, line: lineAt(text, m.index ?? 0) }, `${p.what} is committed in this file`, `remove it, rotate it, and load it from ${ANY_STORE} (an ExternalSecret, or read at run time)`),
       );
     }
   }
@@ -91,7 +94,7 @@ export function scanText(file: string, text: string): Finding[] {
       const m = KEYED.exec(l);
       if (m && looksLikeSecretValue(m[2]!))
         out.push(
-          finding("secrets/literal", "error", { file, line: i + 1 }, `\`${m[1]}\` holds what looks like a literal secret`, "move the value to 1Password and reference it (ExternalSecret, `op://` reference or ${VAR} substitution)"),
+          finding("secrets/literal", "error", { file, line: i + 1 }, `\`${m[1]}\` holds what looks like a literal secret`, `move the value to ${ANY_STORE} and reference it (an ExternalSecret, a \${VAR} substitution, or the store's own reference such as op://)`),
         );
     });
   }
@@ -194,5 +197,8 @@ export function secretsCheck(model: ClusterModel, cache?: FileResultCache<Findin
     }
     return found;
   });
-  return [...out, ...scanned];
+  // the scan sees one file's text (and is cached per file): the store it names is the repo's, filled in here
+  const store = storeFor(model, undefined);
+  const named = store.startsWith(ANY_STORE) ? scanned : scanned.map((f) => (f.fix.includes(ANY_STORE) ? { ...f, fix: f.fix.replace(ANY_STORE, store) } : f));
+  return [...out, ...named];
 }

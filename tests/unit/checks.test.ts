@@ -423,6 +423,40 @@ describe("secrets scan cache (scripts/validate.ts keeps it in .home-ops/cache/)"
     }
   }, 60_000);
 
+  test("flux/substitute-from-missing's fix names where the repo keeps the ConfigMaps it substitutes from", async () => {
+    const { validateRepo } = await import("../../lib/checks/index.ts");
+    const { loadRepo } = await import("../../lib/repo/load.ts");
+    const { applyEdits, cleanup, copyRepo, loadFixtures } = await import("../fixtures/broken/harness.ts");
+    const dir = copyRepo();
+    try {
+      const settings = loadRepo(dir).documents.find((d) => d.kind === "ConfigMap" && d.name === "cluster-settings")!;
+      applyEdits(dir, loadFixtures().find((f) => f.name === "flux-substitute-from-missing")!.edits);
+      const f = (await validateRepo(dir, { only: ["flux"] })).findings.find((x) => x.id === "flux/substitute-from-missing")!;
+      expect(f.fix).toBe(`add the ConfigMap (next to cluster-settings in ${path.dirname(settings.file)}) or mark the reference optional`);
+    } finally {
+      cleanup(dir);
+    }
+  }, 60_000);
+
+  test("a scan finding's fix names the repo's own secret store (the scan alone, generically)", async () => {
+    const { validateRepo } = await import("../../lib/checks/index.ts");
+    const { scanText } = await import("../../lib/checks/secrets.ts");
+    const { loadRepo } = await import("../../lib/repo/load.ts");
+    const { cleanup, copyRepo } = await import("../fixtures/broken/harness.ts");
+    const { appendFileSync } = await import("node:fs");
+    expect(scanText("a.md", `${token()}\n`)[0]!.fix).toContain("the repo's secret store");
+    const dir = copyRepo();
+    try {
+      const store = loadRepo(dir).secretStores.find((s) => s.kind === "ClusterSecretStore")!;
+      appendFileSync(path.join(dir, ".mise.toml"), `\n# ${token()}\n`);
+      const [f] = (await validateRepo(dir, { only: ["secrets"], render: false })).findings;
+      expect(f!.fix).toContain(`the ClusterSecretStore \`${store.name}\``);
+      expect(f!.fix).not.toContain("the repo's secret store");
+    } finally {
+      cleanup(dir);
+    }
+  }, 60_000);
+
   test("validate finds a duplicate key written after a warm run (yaml cache)", async () => {
     const { validateRepo } = await import("../../lib/checks/index.ts");
     const { listRepoFiles } = await import("../../lib/checks/files.ts");
