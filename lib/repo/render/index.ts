@@ -40,6 +40,8 @@ const normRel = (p: string): string => {
   const n = path.posix.normalize(p.replace(/^\.\//, ""));
   return n === "." ? "" : n.replace(/\/$/, "");
 };
+/** A Flux Kustomization's spec.path, repo-relative. */
+const pathOf = (k: RenderedObject): string => normRel(str(get(k.object, "spec", "path")) ?? "");
 const FLUX_KS = (o: Obj) => o.kind === "Kustomization" && String(o.apiVersion ?? "").startsWith("kustomize.toolkit.fluxcd.io/");
 const sopsEncrypted = (o: Obj) => isObj(o.sops) && get(o, "sops", "mac") !== undefined;
 
@@ -236,7 +238,6 @@ export function findRoots(docs: readonly RepoDocument[], exists: (rel: string) =
       if (!roots.some((r) => r.path === dir)) roots.push({ path: dir, seeds: [], source: { file: d.file, line: d.line } });
     }
   const own = selfManaging(docs);
-  const pathOf = (k: RenderedObject) => normRel(str(get(k.object, "spec", "path")) ?? "");
   // nothing else syncs the repo: the outermost self-managing Kustomizations are the roots (the bootstrap applies
   // each; its own build then applies it again, with its postBuild)
   if (roots.length === 0)
@@ -536,7 +537,6 @@ function objectKey(o: Obj): string {
 async function renderCluster(root: SyncRoot, ctx: ClusterCtx): Promise<RenderedCluster> {
   const findingsBefore = ctx.findings.length;
   const extra: RenderedObject[] = [];
-  const pathOf = (k: RenderedObject) => normRel(str(get(k.object, "spec", "path")) ?? "");
   for (;;) {
     const pass = await renderFrom(root, extra, ctx);
     const next = (root.bootstrapped ?? [])
@@ -556,7 +556,7 @@ async function renderFrom(root: SyncRoot, extra: readonly RenderedObject[], ctx:
   const seedKs = root.seeds.find((s) => FLUX_KS(s.object));
   // a seed the repo holds (a self-managing Kustomization) builds itself: not deferred for its substituteFrom
   queue.push(seedKs ? { ks: seedKs, path: root.path, attempts: seedKs.synthetic ? 0 : 3, chain: 0, self: !seedKs.synthetic } : { path: root.path, attempts: 0, chain: 0 });
-  extra.forEach((k, i) => queue.push({ ks: k, path: normRel(str(get(k.object, "spec", "path")) ?? ""), attempts: 3, chain: i + 1, self: true }));
+  extra.forEach((k, i) => queue.push({ ks: k, path: pathOf(k), attempts: 3, chain: i + 1, self: true }));
   // An object two syncs apply is one object in the cluster: modelled once, as the first sync rendered it (the
   // root's before the bootstrap's other Kustomizations). So is what the bootstrap applied from the repo and the
   // Kustomization it applied applies again (a self-managing Kustomization's build gives itself, gotk-sync.yaml's

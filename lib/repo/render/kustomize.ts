@@ -180,20 +180,7 @@ export class Workspace {
   private prepare(spec: FluxBuildSpec): Prepared | { missing: true } {
     const abs = path.join(this.dir, spec.path);
     if (!existsSync(abs) || !statSync(abs).isDirectory()) return { missing: true };
-    const existing = KUSTOMIZATION_FILES.find((f) => existsSync(path.join(abs, f)));
-    const file = path.join(abs, existing ?? "kustomization.yaml");
-    const original = existing ? readFileSync(file, "utf8") : undefined;
-    let k: Record<string, unknown>;
-    if (original !== undefined) {
-      let parsed: unknown;
-      try {
-        parsed = fastParse(original);
-      } catch {
-        parsed = undefined; // kustomize reports the broken file itself
-      }
-      if (Array.isArray(parsed)) parsed = parsed.find((x) => x && typeof x === "object");
-      k = parsed && typeof parsed === "object" && !Array.isArray(parsed) ? { ...(parsed as Record<string, unknown>) } : {};
-    } else k = { apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: generatedResources(abs) };
+    const { file, original, k } = kustomizationAt(abs);
     omitEntries(k, spec.omit?.[spec.path]);
     // offline: remote resources are left out (and named), the rest of the folder still renders
     const remoteSkipped = Array.isArray(k.resources) ? k.resources.filter((r): r is string => typeof r === "string" && REMOTE_RESOURCE.test(r)) : [];
@@ -206,21 +193,11 @@ export class Workspace {
     const nested: { file: string; original?: string }[] = [];
     for (const [folder, entries] of Object.entries(spec.omit ?? {})) {
       if (folder === spec.path) continue;
-      const fabs = path.join(this.dir, folder);
-      const fexisting = KUSTOMIZATION_FILES.find((f) => existsSync(path.join(fabs, f)));
-      const ffile = path.join(fabs, fexisting ?? "kustomization.yaml");
-      const forig = fexisting ? readFileSync(ffile, "utf8") : undefined;
-      let fk: Record<string, unknown>;
-      try {
-        const parsed = forig !== undefined ? fastParse(forig) : { apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: generatedResources(fabs) };
-        if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) continue;
-        fk = { ...(parsed as Record<string, unknown>) };
-      } catch {
-        continue;
-      }
-      omitEntries(fk, entries);
-      nested.push({ file: ffile, original: forig });
-      writeFileSync(ffile, JSON.stringify(fk));
+      const below = kustomizationAt(path.join(this.dir, folder));
+      if (below.original !== undefined && (parsedBroken(below.original) || Object.keys(below.k).length === 0)) continue;
+      omitEntries(below.k, entries);
+      nested.push({ file: below.file, original: below.original });
+      writeFileSync(below.file, JSON.stringify(below.k));
     }
     return { abs, file, original, remoteSkipped, component: k.kind === "Component", nested };
   }
@@ -400,6 +377,26 @@ interface Prepared {
   remoteSkipped: string[];
   /** kustomization files of folders below, rewritten for a partial render */
   nested: { file: string; original?: string }[];
+}
+
+/**
+ * A folder's kustomization as a build starts from it: its file (the one Flux would generate when it has none), its
+ * text as written, and its fields (Flux's generated list of every YAML when there is no file; none when it does not
+ * parse: kustomize reports the broken file itself).
+ */
+function kustomizationAt(abs: string): { file: string; original?: string; k: Record<string, unknown> } {
+  const existing = KUSTOMIZATION_FILES.find((f) => existsSync(path.join(abs, f)));
+  const file = path.join(abs, existing ?? "kustomization.yaml");
+  if (!existing) return { file, k: { apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: generatedResources(abs) } };
+  const original = readFileSync(file, "utf8");
+  let parsed: unknown;
+  try {
+    parsed = fastParse(original);
+  } catch {
+    parsed = undefined;
+  }
+  if (Array.isArray(parsed)) parsed = parsed.find((x) => x && typeof x === "object");
+  return { file, original, k: parsed && typeof parsed === "object" && !Array.isArray(parsed) ? { ...(parsed as Record<string, unknown>) } : {} };
 }
 
 /** A kustomization file that does not parse: kustomize must see it as written to report it. */
